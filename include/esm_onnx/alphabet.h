@@ -1,0 +1,46 @@
+#pragma once
+// fair-esm's token vocabularies and tokenizer.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace esm_onnx {
+
+enum class AlphabetKind {
+  Esm1b,  // ESM-1b, ESM-1v, ESM-2: <cls> <pad> <eos> <unk> ... <mask>, BOS and EOS
+  Esm1,   // ESM-1: <null_0> <pad> <eos> <unk> ... <cls> <mask> <sep>, BOS only
+};
+
+class Alphabet {
+ public:
+  static Alphabet for_kind(AlphabetKind kind);
+  static Alphabet from_name(std::string_view name);  // "ESM-1b" or "ESM-1"
+
+  AlphabetKind kind() const { return kind_; }
+  std::string name() const;
+  const std::vector<std::string>& tokens() const { return tokens_; }
+  std::size_t size() const { return tokens_.size(); }
+  int64_t index(std::string_view token) const;  // -1 if absent
+
+  int64_t padding_idx() const { return padding_idx_; }
+  int64_t cls_idx() const { return cls_idx_; }
+  int64_t eos_idx() const { return eos_idx_; }
+  int64_t mask_idx() const { return mask_idx_; }
+  int64_t unk_idx() const { return unk_idx_; }
+  bool prepend_bos() const { return prepend_bos_; }
+  bool append_eos() const { return append_eos_; }
+
+  // fair-esm's Alphabet.encode: special tokens written inline (`<mask>`) are one token, whitespace
+  // is dropped, and any other character outside the alphabet throws InputError naming it.
+  std::vector<int64_t> encode(std::string_view sequence) const;
+
+ private:
+  AlphabetKind kind_{AlphabetKind::Esm1b};
+  std::vector<std::string> tokens_;
+  int64_t padding_idx_{1}, cls_idx_{0}, eos_idx_{2}, mask_idx_{32}, unk_idx_{3};
+  bool prepend_bos_{true}, append_eos_{true};
+  int16_t single_char_[256]{};  // token id + 1 for one-character tokens, 0 if none
+};
+
+}  // namespace esm_onnx

@@ -1,0 +1,44 @@
+#pragma once
+// `esm-onnx convert`: a fair-esm checkpoint in, an ONNX model out, written by our own graph builder.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "esm_onnx/checkpoint.h"
+
+namespace esm_onnx {
+
+enum class ExternalData { Auto, Always, Never };
+
+struct ConvertOptions {
+  std::string checkpoint;                         // fair-esm .pt
+  std::string output;                             // .onnx to write
+  std::vector<std::string> repr_layers{"-1"};     // fair-esm numbering, negatives, "all"
+  bool contacts{true};                            // false: leave the contacts output out
+  std::string precision{"fp32"};
+  ExternalData external_data{ExternalData::Auto};  // Auto: external above 2 GB of weights
+  int opset{17};
+
+  void validate() const;
+  std::string to_string() const;
+};
+
+struct ConvertReport {
+  ModelConfig config;
+  std::vector<int64_t> repr_layers;
+  bool contacts{false};
+  uint64_t weight_bytes{0};
+  bool external_data{false};
+  std::string output;
+  std::string external_data_file;
+  std::string source_sha256;
+  std::vector<std::string> notices;
+};
+
+using LogFn = std::function<void(const std::string&)>;
+
+// Throws UsageError / FormatError / UnsupportedError with the option or file at fault named.
+ConvertReport convert(const ConvertOptions& options, const LogFn& log = {});
+
+}  // namespace esm_onnx

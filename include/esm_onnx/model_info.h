@@ -1,0 +1,46 @@
+#pragma once
+// What a converted model says about itself (ONNX metadata_props), read and checked in one place.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "esm_onnx/alphabet.h"
+
+namespace esm_onnx {
+
+// Revision of the metadata layout below; `embed` refuses models with another one.
+inline constexpr int kModelFormatRevision = 1;
+
+struct ModelInfo {
+  int format_revision{0};
+  std::string family;       // ESM-1, ESM-1b, ESM-2
+  std::string variant;      // ESM-1, ESM-1b, ESM-1v, ESM-2
+  std::string alphabet;     // ESM-1b or ESM-1
+  int64_t num_layers{0};
+  int64_t embed_dim{0};
+  int64_t attention_heads{0};
+  int64_t vocab_size{0};
+  std::vector<int64_t> repr_layers;  // the layers the `representations` output holds, in order
+  bool has_contacts{false};
+  bool has_logits{true};
+  int64_t max_tokens{0};             // per sequence, BOS/EOS included; 0 = unlimited
+  std::string precision;
+  std::string source_file;
+  std::string source_sha256;
+  std::string converter_version;
+  int64_t padding_idx{1}, cls_idx{0}, eos_idx{2}, mask_idx{32};
+  bool prepend_bos{true}, append_eos{true};
+
+  static ModelInfo from_metadata(const std::map<std::string, std::string>& props, const std::string& path);
+  std::map<std::string, std::string> to_metadata() const;
+  Alphabet make_alphabet() const { return Alphabet::from_name(alphabet); }
+  // Residues one record may have before it is refused (after truncation); 0 = unlimited.
+  int64_t max_residues() const;
+  std::string to_string() const;
+};
+
+// Reads the metadata of an .onnx file (weights in external data are not touched).
+ModelInfo read_model_info(const std::string& onnx_path);
+
+}  // namespace esm_onnx

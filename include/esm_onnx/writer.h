@@ -1,0 +1,51 @@
+#pragma once
+// Per-record outputs and the writers for them: npz (one file per record), pt (esm-extract's exact
+// dict, loadable by torch.load) and h5 (one file, a group per record).
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace esm_onnx {
+
+struct FloatArray {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+
+struct RecordOutput {
+  std::string label;
+  int64_t length{0};  // tokens between BOS and EOS
+  std::map<int64_t, FloatArray> representations;       // layer -> [L, E]   (per_tok)
+  std::map<int64_t, FloatArray> mean_representations;  // layer -> [E]      (mean)
+  std::map<int64_t, FloatArray> bos_representations;   // layer -> [E]      (bos)
+  std::optional<FloatArray> contacts;                  // [L, L]
+  std::optional<FloatArray> logits;                    // [L, vocab]
+};
+
+enum class OutputFormat { Npz, Pt, H5 };
+OutputFormat parse_output_format(const std::string& name);  // "npz", "pt", "h5"
+const char* format_extension(OutputFormat format);
+
+class OutputWriter {
+ public:
+  virtual ~OutputWriter() = default;
+  // True when a complete output for `label` is already there (a resumed run skips it).
+  virtual bool exists(const std::string& label) const = 0;
+  // Writes one record; a file is only visible once complete.
+  virtual void write(const RecordOutput& record) = 0;
+  virtual void close() {}
+  // Where `label` goes, for messages.
+  virtual std::string location(const std::string& label) const = 0;
+  // Whether `label` can be stored; empty when fine, else the reason.
+  virtual std::string check_label(const std::string& label) const;
+};
+
+std::unique_ptr<OutputWriter> make_writer(OutputFormat format, const std::string& outdir);
+
+// The .npy bytes (format 1.0, little-endian float32) of an array.
+std::string npy_bytes(const FloatArray& array);
+
+}  // namespace esm_onnx

@@ -1,0 +1,207 @@
+// `convert`: checkpoint -> ONNX graph, weights streamed one tensor at a time.
+#include "esm_onnx/convert.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <variant>
+
+#include "esm/tensor_spec.h"
+#include "esm_onnx/errors.h"
+#include "esm_onnx/layers.h"
+#include "esm_onnx/model_info.h"
+#include "esm_onnx_version.h"
+#include "graph/esm_graph.h"
+#include "graph/model_writer.h"
+#include "util/sha256.h"
+
+namespace esm_onnx {
+
+namespace fs = std::filesystem;
+
+void ConvertOptions::validate() const {
+  if (checkpoint.empty()) throw UsageError("convert: no checkpoint given");
+  if (output.empty()) throw UsageError("convert: no output path given (-o/--output)");
+  if (precision != "fp32") {
+    throw UsageError(fmt::format("--precision {}: this build writes fp32 graphs only (fp16, int8 and int4 are planned)",
+                                 precision));
+  }
+  if (opset != 17) throw UsageError(fmt::format("--opset {}: only opset 17 is supported", opset));
+  const auto parent = fs::path(output).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent)) {
+    throw UsageError(fmt::format("--output {}: folder {} does not exist", output, parent.string()));
+  }
+}
+
+std::string ConvertOptions::to_string() const {
+  return fmt::format("checkpoint={} output={} repr_layers={} contacts={} precision={} external_data={} opset={}",
+                     checkpoint, output, fmt::join(repr_layers, ","), contacts, precision,
+                     external_data == ExternalData::Auto ? "auto" : external_data == ExternalData::Always ? "always" : "never",
+                     opset);
+}
+
+namespace {
+
+uint64_t weight_bytes(const ModelConfig& c) {
+  uint64_t n = 0;
+  for (const auto& s : spec::tensor_specs(c)) {
+    uint64_t k = 1;
+    for (auto d : s.shape) k *= static_cast<uint64_t>(d);
+    n += k * (s.per_layer ? static_cast<uint64_t>(c.num_layers) : 1);
+  }
+  return 4 * (n + static_cast<uint64_t>(c.vocab_size * c.embed_dim));  // + the transposed output projection
+}
+
+void add_value_info(onnx::ValueInfoProto* v, const std::string& name, int elem,
+                    const std::vector<std::variant<int64_t, std::string>>& dims) {
+  v->set_name(name);
+  auto* t = v->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(elem);
+  auto* shape = t->mutable_shape();
+  for (const auto& d : dims) {
+    auto* dim = shape->add_dim();
+    if (std::holds_alternative<int64_t>(d)) dim->set_dim_value(std::get<int64_t>(d));
+    else dim->set_dim_param(std::get<std::string>(d));
+  }
+}
+
+}  // namespace
+
+ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
+  auto say = [&](const std::string& m) {
+    if (log) log(m);
+  };
+  opt.validate();
+  Checkpoint ckpt = Checkpoint::load(opt.checkpoint);
+  const ModelConfig& cfg = ckpt.config();
+  ConvertReport rep;
+  rep.config = cfg;
+  rep.notices = ckpt.notices();
+  rep.repr_layers = resolve_layers(opt.repr_layers, cfg.num_layers, "--repr-layers");
+  rep.contacts = opt.contacts && cfg.has_contacts;
+  rep.weight_bytes = weight_bytes(cfg);
+  rep.external_data = opt.external_data == ExternalData::Always ||
+                      (opt.external_data == ExternalData::Auto && rep.weight_bytes > (uint64_t{1800} << 20));
+  rep.output = opt.output;
+  say(fmt::format("read {} ({} serialization): {}", opt.checkpoint, ckpt.serialization(), cfg.to_string()));
+  for (const auto& n : rep.notices) say("notice: " + n);
+
+  rep.source_sha256 = sha256_file(opt.checkpoint);
+
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  model.set_producer_name("esm-onnx");
+  model.set_producer_version(ESM_ONNX_VERSION);
+  model.set_doc_string(fmt::format("{} converted by esm-onnx {} from {}", cfg.variant, ESM_ONNX_VERSION,
+                                   fs::path(opt.checkpoint).filename().string()));
+  auto* opset = model.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(opt.opset);
+  auto& g = *model.mutable_graph();
+  g.set_name(fmt::format("esm_{}", cfg.variant));
+
+  const std::string tmp_onnx = opt.output + ".partial";
+  const std::string data_name = fs::path(opt.output).filename().string() + ".data";
+  const std::string data_path = (fs::path(opt.output).parent_path() / data_name).string();
+  const std::string tmp_data = data_path + ".partial";
+  graph::WeightSink sink(rep.external_data ? tmp_data : std::string(), rep.external_data ? data_name : std::string());
+  try {
+    graph::Builder b(g, sink);
+    graph::Ctx ctx{b, ckpt, cfg, Alphabet::for_kind(cfg.alphabet), "tokens", {}, {}, {}, {}, {}, {}};
+    add_value_info(g.add_input(), "tokens", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
+
+    graph::build_masks(ctx);
+    std::map<int64_t, std::string> reps;
+    auto want = [&](int64_t l) { return std::find(rep.repr_layers.begin(), rep.repr_layers.end(), l) != rep.repr_layers.end(); };
+    std::string x = graph::build_embeddings(ctx);
+    if (want(0)) reps[0] = x;
+    std::optional<graph::ContactHead> contacts;
+    if (rep.contacts) contacts.emplace(ctx);
+    for (int64_t i = 0; i < cfg.num_layers; ++i) {
+      auto out = graph::build_layer(ctx, i, x, rep.contacts);
+      x = out.x;
+      if (want(i + 1)) reps[i + 1] = x;
+      if (contacts) contacts->add_layer(i, out.probs);
+      say(fmt::format("layer {}/{} written", i + 1, cfg.num_layers));
+    }
+    const std::string x_final = graph::build_final_norm(ctx, x);
+    if (want(cfg.num_layers)) reps[cfg.num_layers] = x_final;  // fair-esm: the last layer is reported normed
+
+    {
+      graph::Builder::Scope s(b, "outputs");
+      std::vector<std::string> stacked;
+      for (auto l : rep.repr_layers) stacked.push_back(b.unsqueeze(reps.at(l), {0}, fmt::format("layer_{}", l)));
+      const auto repr = stacked.size() == 1 ? stacked[0] : b.concat(stacked, 0, "stack_layers");
+      b.node("Identity", {repr}, {}, "representations");
+      g.mutable_node(g.node_size() - 1)->set_output(0, "representations");
+    }
+    add_value_info(g.add_output(), "representations", onnx::TensorProto::FLOAT,
+                   {static_cast<int64_t>(rep.repr_layers.size()), std::string("batch"), std::string("sequence"), cfg.embed_dim});
+    const auto logits = graph::build_logits(ctx, x_final);
+    b.node("Identity", {logits}, {}, "logits");
+    g.mutable_node(g.node_size() - 1)->set_output(0, "logits");
+    add_value_info(g.add_output(), "logits", onnx::TensorProto::FLOAT,
+                   {std::string("batch"), std::string("sequence"), cfg.vocab_size});
+    if (contacts) {
+      const auto c = contacts->finish();
+      b.node("Identity", {c}, {}, "contacts");
+      g.mutable_node(g.node_size() - 1)->set_output(0, "contacts");
+      add_value_info(g.add_output(), "contacts", onnx::TensorProto::FLOAT,
+                     {std::string("batch"), std::string("contact_length"), std::string("contact_length")});
+    }
+
+    ModelInfo info;
+    info.format_revision = kModelFormatRevision;
+    info.family = family_name(cfg.family);
+    info.variant = cfg.variant;
+    info.alphabet = ctx.alphabet.name();
+    info.num_layers = cfg.num_layers;
+    info.embed_dim = cfg.embed_dim;
+    info.attention_heads = cfg.attention_heads;
+    info.vocab_size = cfg.vocab_size;
+    info.repr_layers = rep.repr_layers;
+    info.has_contacts = rep.contacts;
+    info.has_logits = true;
+    info.max_tokens = cfg.max_tokens();
+    info.precision = opt.precision;
+    info.source_file = fs::path(opt.checkpoint).filename().string();
+    info.source_sha256 = rep.source_sha256;
+    info.converter_version = ESM_ONNX_VERSION;
+    info.padding_idx = ctx.alphabet.padding_idx();
+    info.cls_idx = ctx.alphabet.cls_idx();
+    info.eos_idx = ctx.alphabet.eos_idx();
+    info.mask_idx = ctx.alphabet.mask_idx();
+    info.prepend_bos = ctx.alphabet.prepend_bos();
+    info.append_eos = ctx.alphabet.append_eos();
+    for (const auto& [k, v] : info.to_metadata()) {
+      auto* p = model.add_metadata_props();
+      p->set_key(k);
+      p->set_value(v);
+    }
+
+    sink.close();
+    graph::save_model(model, tmp_onnx);
+    model.Clear();  // free the weights before the checker reads the file back
+    if (rep.external_data) {
+      // The checker resolves external data next to the model under its final name.
+      fs::rename(tmp_data, data_path);
+      rep.external_data_file = data_path;
+    }
+    graph::check_model_file(tmp_onnx);
+    fs::rename(tmp_onnx, opt.output);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(tmp_onnx, ec);
+    fs::remove(tmp_data, ec);
+    throw;
+  }
+  say(fmt::format("wrote {} ({} MB of weights{})", opt.output, rep.weight_bytes >> 20,
+                  rep.external_data ? ", external data in " + data_name : ""));
+  return rep;
+}
+
+}  // namespace esm_onnx

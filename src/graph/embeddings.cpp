@@ -1,0 +1,131 @@
+// Embedding stage of each family: token embedding, token dropout, positions, padding.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+
+#include "esm_onnx/errors.h"
+#include "graph/esm_graph.h"
+
+namespace esm_onnx::graph {
+
+std::string Ctx::weight(const std::string& name, bool transpose) {
+  const std::string key = transpose ? name + ".T" : name;
+  if (auto it = weights.find(key); it != weights.end()) return it->second;
+  Tensor t = ckpt.read(name);
+  if (transpose) {
+    if (t.shape.size() != 2) throw FormatError(fmt::format("{}: tensor {} is not a matrix", ckpt.path(), name));
+    auto data = transposed(t.data, t.shape[0], t.shape[1]);
+    return weights[key] = b.weight(key, {t.shape[1], t.shape[0]}, data);
+  }
+  return weights[key] = b.weight(key, t.shape, t.data);
+}
+
+void build_masks(Ctx& ctx) {
+  auto& b = ctx.b;
+  Builder::Scope s(b, "masks");
+  ctx.pad = b.node("Equal", {ctx.tokens, b.const_i64({ctx.alphabet.padding_idx()}, "pad_idx", true)}, {}, "is_pad");
+  ctx.nonpad = b.cast(b.node("Not", {ctx.pad}, {}, "not_pad"), onnx::TensorProto::FLOAT, "nonpad");
+  auto shape = b.node("Shape", {ctx.tokens}, {attr_int("start", 1), attr_int("end", 2)}, "seq_len_1d");
+  ctx.seq_len = b.squeeze(shape, {0}, "seq_len");
+  std::string keys = ctx.pad;
+  if (ctx.cfg.family == Family::Esm1) {
+    // ESM-1 appends bias_k as one extra key that is never masked.
+    auto first = b.slice(ctx.tokens, {0}, {1}, {1}, "first_token");
+    auto never = b.node("Less", {first, b.const_i64({0}, "zero", true)}, {}, "never_masked");
+    keys = b.concat({ctx.pad, never}, 1, "keys_with_bias_kv");
+  }
+  ctx.key_mask = b.unsqueeze(keys, {1, 2}, "key_mask");
+}
+
+namespace {
+
+// fair-esm's token dropout at inference: zero <mask> rows, then scale by 0.88 / (1 - masked share).
+std::string token_dropout(Ctx& ctx, const std::string& x) {
+  auto& b = ctx.b;
+  Builder::Scope s(b, "token_dropout");
+  auto is_mask = b.node("Equal", {ctx.tokens, b.const_i64({ctx.alphabet.mask_idx()}, "mask_idx", true)}, {}, "is_mask");
+  auto zero = b.const_f32(0.0f, "zero");
+  auto filled = b.node("Where", {b.unsqueeze(is_mask, {2}), zero, x}, {}, "zero_masked");
+  auto n_mask = b.reduce_sum(b.cast(is_mask, onnx::TensorProto::FLOAT), {1}, true, "n_mask");
+  auto n_tok = b.reduce_sum(ctx.nonpad, {1}, true, "n_tokens");
+  auto observed = b.div(n_mask, n_tok, "mask_ratio");
+  auto keep = b.sub(b.const_f32(1.0f, "one"), observed, "one_minus_ratio");
+  auto scaled = b.mul(filled, b.const_f32(static_cast<float>(1.0 - 0.15 * 0.8), "train_keep"), "scale_train");
+  return b.div(scaled, b.unsqueeze(keep, {2}), "scale_observed");
+}
+
+std::string zero_padding(Ctx& ctx, const std::string& x) {
+  return ctx.b.mul(x, ctx.b.unsqueeze(ctx.nonpad, {2}, "nonpad_3d"), "zero_padding");
+}
+
+std::string esm2_embeddings(Ctx& ctx) {
+  auto& b = ctx.b;
+  // The embedding and the output projection are one tied parameter in fair-esm, and the value it
+  // holds after loading is lm_head.weight (loaded last).
+  auto table = ctx.weight("lm_head.weight");
+  std::string x = b.node("Gather", {table, ctx.tokens}, {attr_int("axis", 0)}, "embed_tokens");
+  if (ctx.cfg.token_dropout) x = token_dropout(ctx, x);
+  return zero_padding(ctx, x);
+}
+
+std::string esm1b_embeddings(Ctx& ctx) {
+  auto& b = ctx.b;
+  auto table = ctx.weight("lm_head.weight");
+  std::string x = b.node("Gather", {table, ctx.tokens}, {attr_int("axis", 0)}, "embed_tokens");
+  if (ctx.cfg.token_dropout) x = token_dropout(ctx, x);
+  {
+    Builder::Scope s(b, "embed_positions");
+    // positions = cumsum(non_pad) * non_pad + padding_idx: BOS gets 2, padding 1.
+    auto nonpad_i = b.cast(b.node("Not", {ctx.pad}), onnx::TensorProto::INT64, "nonpad_i64");
+    auto cum = b.node("CumSum", {nonpad_i, b.const_i64({1}, "axis", true)}, {}, "CumSum");
+    auto pos = b.add(b.mul(cum, nonpad_i), b.const_i64({ctx.alphabet.padding_idx()}, "pad_idx", true), "positions");
+    auto pos_table = ctx.weight("embed_positions.weight");
+    auto pe = b.node("Gather", {pos_table, pos}, {attr_int("axis", 0)}, "Gather");
+    x = b.add(x, pe, "add_positions");
+  }
+  if (ctx.cfg.emb_layer_norm_before) {
+    Builder::Scope s(b, "emb_layer_norm_before");
+    x = b.layer_norm(x, ctx.weight("emb_layer_norm_before.weight"), ctx.weight("emb_layer_norm_before.bias"),
+                     ctx.cfg.layer_norm_eps);
+  }
+  return zero_padding(ctx, x);
+}
+
+std::string esm1_embeddings(Ctx& ctx) {
+  auto& b = ctx.b;
+  const int64_t E = ctx.cfg.embed_dim;
+  if (E % 2 != 0) throw UnsupportedError(fmt::format("{}: ESM-1 with odd embed_dim {}", ctx.ckpt.path(), E));
+  auto table = ctx.weight("embed_tokens.weight");
+  std::string x = b.node("Gather", {table, ctx.tokens}, {attr_int("axis", 0)}, "embed_tokens");
+  x = b.mul(x, b.const_f32(static_cast<float>(std::sqrt(static_cast<double>(E))), "embed_scale"), "embed_scale");
+  if (ctx.cfg.token_dropout) x = token_dropout(ctx, x);
+  Builder::Scope s(b, "embed_positions");
+  // Sinusoidal table row p = [sin(p f), cos(p f)], positions 2.. for tokens, row 1 (zero) for padding.
+  // f is computed as torch does, in float32: exp(float(i) * float(-ln(10000) / (half - 1))).
+  const int64_t half = E / 2;
+  const float neg = static_cast<float>(-(std::log(10000.0) / static_cast<double>(half - 1)));
+  std::vector<float> freq(static_cast<std::size_t>(half));
+  for (int64_t i = 0; i < half; ++i) freq[i] = std::exp(static_cast<float>(i) * neg);
+  auto freqs = b.weight("/embed_positions/inv_freq", {1, half}, freq);
+  auto range = b.node("Range", {b.const_i64({0}, "start", true), ctx.seq_len, b.const_i64({1}, "delta", true)}, {}, "Range");
+  auto pos = b.cast(b.add(range, b.const_i64({ctx.alphabet.padding_idx() + 1}, "first_pos", true)), onnx::TensorProto::FLOAT, "positions");
+  auto angle = b.mul(b.unsqueeze(pos, {1}), freqs, "angles");
+  auto table_pe = b.concat({b.node("Sin", {angle}), b.node("Cos", {angle})}, 1, "sin_cos");  // [T, E]
+  auto pe = b.mul(b.unsqueeze(table_pe, {0}), b.unsqueeze(ctx.nonpad, {2}), "zero_padding_rows");
+  return b.add(x, pe, "add_positions");
+}
+
+}  // namespace
+
+std::string build_embeddings(Ctx& ctx) {
+  Builder::Scope s(ctx.b, "embeddings");
+  switch (ctx.cfg.family) {
+    case Family::Esm2: return esm2_embeddings(ctx);
+    case Family::Esm1b: return esm1b_embeddings(ctx);
+    case Family::Esm1: return esm1_embeddings(ctx);
+  }
+  throw UnsupportedError("unknown family");
+}
+
+}  // namespace esm_onnx::graph

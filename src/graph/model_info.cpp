@@ -1,0 +1,113 @@
+#include "esm_onnx/model_info.h"
+
+#include <fmt/format.h>
+#include <onnx/onnx_pb.h>
+
+#include <fstream>
+
+#include "esm_onnx/errors.h"
+#include "esm_onnx/layers.h"
+
+namespace esm_onnx {
+namespace {
+
+const std::string P = "esm_onnx.";
+
+std::string need(const std::map<std::string, std::string>& m, const std::string& key, const std::string& path) {
+  auto it = m.find(P + key);
+  if (it == m.end()) {
+    throw FormatError(fmt::format("{}: metadata '{}{}' missing: this model was not written by esm-onnx convert "
+                                  "(or by an incompatible version); convert the checkpoint again", path, P, key));
+  }
+  return it->second;
+}
+
+int64_t need_int(const std::map<std::string, std::string>& m, const std::string& key, const std::string& path) {
+  const std::string v = need(m, key, path);
+  try {
+    return std::stoll(v);
+  } catch (const std::exception&) {
+    throw FormatError(fmt::format("{}: metadata '{}{}' = '{}' is not an integer", path, P, key, v));
+  }
+}
+
+}  // namespace
+
+ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m, const std::string& path) {
+  ModelInfo i;
+  i.format_revision = static_cast<int>(need_int(m, "format_revision", path));
+  if (i.format_revision != kModelFormatRevision) {
+    throw FormatError(fmt::format("{}: model format revision {}, this esm-onnx reads revision {}: convert the "
+                                  "checkpoint again with this version", path, i.format_revision, kModelFormatRevision));
+  }
+  i.family = need(m, "family", path);
+  i.variant = need(m, "variant", path);
+  i.alphabet = need(m, "alphabet", path);
+  i.num_layers = need_int(m, "num_layers", path);
+  i.embed_dim = need_int(m, "embed_dim", path);
+  i.attention_heads = need_int(m, "attention_heads", path);
+  i.vocab_size = need_int(m, "vocab_size", path);
+  i.repr_layers = parse_layer_list(need(m, "repr_layers", path));
+  i.has_contacts = need(m, "has_contacts", path) == "1";
+  i.has_logits = need(m, "has_logits", path) == "1";
+  i.max_tokens = need_int(m, "max_tokens", path);
+  i.precision = need(m, "precision", path);
+  i.source_file = need(m, "source_file", path);
+  i.source_sha256 = need(m, "source_sha256", path);
+  i.converter_version = need(m, "converter_version", path);
+  i.padding_idx = need_int(m, "padding_idx", path);
+  i.cls_idx = need_int(m, "cls_idx", path);
+  i.eos_idx = need_int(m, "eos_idx", path);
+  i.mask_idx = need_int(m, "mask_idx", path);
+  i.prepend_bos = need(m, "prepend_bos", path) == "1";
+  i.append_eos = need(m, "append_eos", path) == "1";
+  const Alphabet a = i.make_alphabet();
+  if (a.padding_idx() != i.padding_idx || a.cls_idx() != i.cls_idx || a.eos_idx() != i.eos_idx ||
+      a.mask_idx() != i.mask_idx || static_cast<int64_t>(a.size()) != i.vocab_size) {
+    throw FormatError(fmt::format("{}: special token ids in the metadata disagree with the {} alphabet", path, i.alphabet));
+  }
+  return i;
+}
+
+std::map<std::string, std::string> ModelInfo::to_metadata() const {
+  auto b = [](bool v) { return std::string(v ? "1" : "0"); };
+  return {
+      {P + "format_revision", std::to_string(format_revision)}, {P + "family", family},
+      {P + "variant", variant}, {P + "alphabet", alphabet},
+      {P + "num_layers", std::to_string(num_layers)}, {P + "embed_dim", std::to_string(embed_dim)},
+      {P + "attention_heads", std::to_string(attention_heads)}, {P + "vocab_size", std::to_string(vocab_size)},
+      {P + "repr_layers", join_layers(repr_layers)}, {P + "has_contacts", b(has_contacts)},
+      {P + "has_logits", b(has_logits)}, {P + "max_tokens", std::to_string(max_tokens)},
+      {P + "precision", precision}, {P + "source_file", source_file},
+      {P + "source_sha256", source_sha256}, {P + "converter_version", converter_version},
+      {P + "padding_idx", std::to_string(padding_idx)}, {P + "cls_idx", std::to_string(cls_idx)},
+      {P + "eos_idx", std::to_string(eos_idx)}, {P + "mask_idx", std::to_string(mask_idx)},
+      {P + "prepend_bos", b(prepend_bos)}, {P + "append_eos", b(append_eos)},
+  };
+}
+
+int64_t ModelInfo::max_residues() const {
+  if (max_tokens <= 0) return 0;
+  return max_tokens - (prepend_bos ? 1 : 0) - (append_eos ? 1 : 0);
+}
+
+std::string ModelInfo::to_string() const {
+  return fmt::format("{} ({} arch, {} alphabet): {} layers, dim {}, {} heads; exported layers [{}]; logits {}; "
+                     "contacts {}; precision {}; max residues {}; source {} (sha256 {}); converter {}",
+                     variant, family, alphabet, num_layers, embed_dim, attention_heads, join_layers(repr_layers),
+                     has_logits ? "yes" : "no", has_contacts ? "yes" : "no", precision,
+                     max_residues() > 0 ? std::to_string(max_residues()) : std::string("unlimited"), source_file,
+                     source_sha256.substr(0, 16), converter_version);
+}
+
+ModelInfo read_model_info(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError(fmt::format("{}: cannot open", path));
+  onnx::ModelProto model;
+  if (!model.ParseFromIstream(&in)) throw FormatError(fmt::format("{}: not an ONNX model (protobuf parse failed)", path));
+  std::map<std::string, std::string> props;
+  for (const auto& p : model.metadata_props()) props[p.key()] = p.value();
+  return ModelInfo::from_metadata(props, path);
+}
+
+}  // namespace esm_onnx

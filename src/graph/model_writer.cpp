@@ -1,0 +1,43 @@
+#include "graph/model_writer.h"
+
+#include <fmt/format.h>
+#include <onnx/checker.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <fstream>
+
+#include "esm_onnx/errors.h"
+
+namespace esm_onnx::graph {
+
+void save_model(const onnx::ModelProto& model, const std::string& path) {
+  const auto size = model.ByteSizeLong();
+  if (size > (static_cast<std::size_t>(2) << 30) - 1) {
+    throw UsageError(fmt::format("{}: the model would be {} bytes inline, over protobuf's 2 GB limit: "
+                                 "use --external-data always", path, size));
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw UsageError(fmt::format("{}: cannot create the file", path));
+  if (!model.SerializeToOstream(&out)) throw UsageError(fmt::format("{}: writing the model failed", path));
+  out.close();
+  if (!out) throw UsageError(fmt::format("{}: writing the model failed (disk full?)", path));
+}
+
+void check_model_file(const std::string& path) {
+  try {
+    onnx::checker::check_model(path);
+    onnx::ModelProto model;
+    {
+      std::ifstream in(path, std::ios::binary);
+      if (!model.ParseFromIstream(&in)) throw FormatError(fmt::format("{}: cannot re-read the written model", path));
+    }
+    onnx::ShapeInferenceOptions options(/*check_type=*/true, /*strict=*/1, /*data_prop=*/true);
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
+  } catch (const esm_onnx::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw RuntimeFailure(fmt::format("{}: the written model fails ONNX's checker or shape inference: {}", path, e.what()));
+  }
+}
+
+}  // namespace esm_onnx::graph

@@ -1,0 +1,31 @@
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "esm_onnx/writer.h"
+
+namespace esm_onnx {
+
+std::string npy_bytes(const FloatArray& a) {
+  std::string shape;
+  for (auto d : a.shape) shape += std::to_string(d) + ", ";
+  if (a.shape.size() > 1) shape.resize(shape.size() - 2);  // numpy writes (5,) but (5, 3)
+  std::string header = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", shape);
+  // magic(6) + version(2) + header length(2) + header, padded with spaces to a multiple of 64, ending in \n.
+  const std::size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header.push_back('\n');
+  std::string out = "\x93NUMPY";
+  out.push_back('\x01');
+  out.push_back('\x00');
+  const auto hlen = static_cast<uint16_t>(header.size());
+  out.push_back(static_cast<char>(hlen & 0xFF));
+  out.push_back(static_cast<char>(hlen >> 8));
+  out += header;
+  const std::size_t off = out.size();
+  out.resize(off + a.data.size() * sizeof(float));
+  std::memcpy(out.data() + off, a.data.data(), a.data.size() * sizeof(float));
+  return out;
+}
+
+}  // namespace esm_onnx

@@ -1,0 +1,81 @@
+#include <fmt/format.h>
+#include <zip.h>
+
+#include <filesystem>
+
+#include "esm_onnx/errors.h"
+#include "io/writers.h"
+
+namespace esm_onnx {
+
+PerRecordFileWriter::PerRecordFileWriter(std::string outdir, std::string extension)
+    : outdir_(std::move(outdir)), ext_(std::move(extension)) {
+  std::error_code ec;
+  std::filesystem::create_directories(outdir_, ec);
+  if (ec || !std::filesystem::is_directory(outdir_)) {
+    throw UsageError(fmt::format("{}: cannot create the output folder: {}", outdir_.string(), ec.message()));
+  }
+}
+
+std::string PerRecordFileWriter::location(const std::string& label) const { return (outdir_ / (label + ext_)).string(); }
+
+bool PerRecordFileWriter::exists(const std::string& label) const { return std::filesystem::exists(location(label)); }
+
+void PerRecordFileWriter::write(const RecordOutput& r) {
+  const std::filesystem::path final_path = location(r.label);
+  std::filesystem::create_directories(final_path.parent_path());
+  const std::string tmp = final_path.string() + ".partial";
+  try {
+    write_file(r, tmp);
+    std::filesystem::rename(tmp, final_path);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw;
+  }
+}
+
+namespace {
+
+class NpzWriter final : public PerRecordFileWriter {
+ public:
+  explicit NpzWriter(const std::string& outdir) : PerRecordFileWriter(outdir, ".npz") {}
+
+ protected:
+  void write_file(const RecordOutput& r, const std::string& path) override {
+    int err = 0;
+    zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
+    if (!z) throw UsageError(fmt::format("{}: cannot create the file", path));
+    // libzip reads the buffers at zip_close, so they must outlive the archive handle.
+    std::vector<std::string> buffers;
+    std::vector<std::pair<std::string, const FloatArray*>> arrays;
+    for (const auto& [l, a] : r.representations) arrays.emplace_back(fmt::format("representations/{}", l), &a);
+    for (const auto& [l, a] : r.mean_representations) arrays.emplace_back(fmt::format("mean_representations/{}", l), &a);
+    for (const auto& [l, a] : r.bos_representations) arrays.emplace_back(fmt::format("bos_representations/{}", l), &a);
+    if (r.contacts) arrays.emplace_back("contacts", &*r.contacts);
+    if (r.logits) arrays.emplace_back("logits", &*r.logits);
+    buffers.reserve(arrays.size());
+    for (const auto& [name, a] : arrays) {
+      buffers.push_back(npy_bytes(*a));
+      zip_source_t* src = zip_source_buffer(z, buffers.back().data(), buffers.back().size(), 0);
+      const zip_int64_t idx = src ? zip_file_add(z, (name + ".npy").c_str(), src, ZIP_FL_ENC_UTF_8) : -1;
+      if (idx < 0) {
+        if (src) zip_source_free(src);
+        zip_discard(z);
+        throw UsageError(fmt::format("{}: cannot add {}", path, name));
+      }
+      zip_set_file_compression(z, static_cast<zip_uint64_t>(idx), ZIP_CM_STORE, 0);
+    }
+    if (zip_close(z) != 0) {
+      std::string msg = zip_strerror(z);
+      zip_discard(z);
+      throw UsageError(fmt::format("{}: writing failed: {}", path, msg));
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<OutputWriter> make_npz_writer(const std::string& outdir) { return std::make_unique<NpzWriter>(outdir); }
+
+}  // namespace esm_onnx

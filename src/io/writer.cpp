@@ -1,0 +1,50 @@
+#include "esm_onnx/writer.h"
+
+#include <fmt/format.h>
+
+#include "esm_onnx/errors.h"
+#include "io/writers.h"
+
+namespace esm_onnx {
+
+OutputFormat parse_output_format(const std::string& name) {
+  if (name == "npz") return OutputFormat::Npz;
+  if (name == "pt") return OutputFormat::Pt;
+  if (name == "h5" || name == "hdf5") return OutputFormat::H5;
+  throw UsageError(fmt::format("--format {}: unknown format (use npz, pt or h5)", name));
+}
+
+const char* format_extension(OutputFormat f) {
+  switch (f) {
+    case OutputFormat::Npz: return ".npz";
+    case OutputFormat::Pt: return ".pt";
+    case OutputFormat::H5: return ".h5";
+  }
+  return "";
+}
+
+std::string OutputWriter::check_label(const std::string& label) const {
+  // Labels name files (as in esm-extract); they must stay inside the output folder.
+  if (label.empty()) return "empty label";
+  if (label[0] == '/') return "the label starts with '/', which would write outside the output folder";
+  std::size_t start = 0;
+  while (start <= label.size()) {
+    const auto end = label.find('/', start);
+    const auto part = label.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (part == "..") return "the label contains '..', which would write outside the output folder";
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return {};
+}
+
+std::unique_ptr<OutputWriter> make_writer(OutputFormat format, const std::string& outdir) {
+  switch (format) {
+    case OutputFormat::Npz: return make_npz_writer(outdir);
+    case OutputFormat::Pt: return make_pt_writer(outdir);
+    case OutputFormat::H5: return make_h5_writer(outdir);
+  }
+  throw UsageError("unknown output format");
+}
+
+}  // namespace esm_onnx

@@ -1,0 +1,31 @@
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "esm_onnx/writer.h"
+
+namespace esm_onnx {
+
+std::unique_ptr<OutputWriter> make_npz_writer(const std::string& outdir);
+std::unique_ptr<OutputWriter> make_pt_writer(const std::string& outdir);
+std::unique_ptr<OutputWriter> make_h5_writer(const std::string& outdir);
+
+// One file per record, written to "<name>.partial" and renamed, so a crash never leaves a file
+// that a resumed run would take for finished.
+class PerRecordFileWriter : public OutputWriter {
+ public:
+  PerRecordFileWriter(std::string outdir, std::string extension);
+  bool exists(const std::string& label) const override;
+  std::string location(const std::string& label) const override;
+  void write(const RecordOutput& record) override;
+
+ protected:
+  virtual void write_file(const RecordOutput& record, const std::string& path) = 0;
+
+ private:
+  std::filesystem::path outdir_;
+  std::string ext_;
+};
+
+}  // namespace esm_onnx

@@ -1,0 +1,77 @@
+#include "runtime/session.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include "esm_onnx/errors.h"
+
+namespace esm_onnx::runtime {
+namespace {
+
+Ort::Env& env() {
+  static Ort::Env e(ORT_LOGGING_LEVEL_ERROR, "esm-onnx");
+  return e;
+}
+
+}  // namespace
+
+const float* RunResult::data(const std::string& name, std::vector<int64_t>* shape) const {
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    if (names[k] == name) {
+      if (shape) *shape = values[k].GetTensorTypeAndShapeInfo().GetShape();
+      return values[k].GetTensorData<float>();
+    }
+  }
+  return nullptr;
+}
+
+Session::Session(const std::string& path, int threads) : path_(path) {
+  if (!std::filesystem::exists(path)) throw UsageError(fmt::format("{}: no such model file", path));
+  try {
+    Ort::SessionOptions so;
+    so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+    if (threads > 0) {
+      so.SetIntraOpNumThreads(threads);
+      so.SetInterOpNumThreads(1);
+    }
+    session_ = std::make_unique<Ort::Session>(env(), path.c_str(), so);
+    Ort::AllocatorWithDefaultOptions alloc;
+    for (std::size_t k = 0; k < session_->GetOutputCount(); ++k) {
+      output_names_.emplace_back(session_->GetOutputNameAllocated(k, alloc).get());
+    }
+    Ort::ModelMetadata meta = session_->GetModelMetadata();
+    std::map<std::string, std::string> props;
+    for (auto& key : meta.GetCustomMetadataMapKeysAllocated(alloc)) {
+      props[key.get()] = meta.LookupCustomMetadataMapAllocated(key.get(), alloc).get();
+    }
+    info_ = ModelInfo::from_metadata(props, path);
+  } catch (const Ort::Exception& e) {
+    throw RuntimeFailure(fmt::format("{}: ONNX Runtime cannot load the model: {}", path, e.what()));
+  }
+}
+
+bool Session::has_output(const std::string& name) const {
+  return std::find(output_names_.begin(), output_names_.end(), name) != output_names_.end();
+}
+
+RunResult Session::run(std::vector<int64_t>& tokens, int64_t batch, int64_t seq, const std::vector<std::string>& outputs) {
+  auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  const int64_t shape[2] = {batch, seq};
+  Ort::Value input = Ort::Value::CreateTensor<int64_t>(mem, tokens.data(), tokens.size(), shape, 2);
+  const char* in_names[] = {"tokens"};
+  std::vector<const char*> out_names;
+  for (const auto& o : outputs) out_names.push_back(o.c_str());
+  RunResult r;
+  r.names = outputs;
+  try {
+    r.values = session_->Run(Ort::RunOptions{nullptr}, in_names, &input, 1, out_names.data(), out_names.size());
+  } catch (const Ort::Exception& e) {
+    throw RuntimeFailure(fmt::format("{}: inference failed on a batch of {} x {} tokens: {}", path_, batch, seq, e.what()));
+  }
+  return r;
+}
+
+}  // namespace esm_onnx::runtime

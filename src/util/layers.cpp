@@ -1,0 +1,63 @@
+#include "esm_onnx/layers.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "esm_onnx/errors.h"
+
+namespace esm_onnx {
+
+std::vector<int64_t> resolve_layers(const std::vector<std::string>& specs, int64_t n, const std::string& option) {
+  std::vector<std::string> parts;
+  for (const auto& s : specs) {
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      if (!item.empty()) parts.push_back(item);
+    }
+  }
+  if (parts.empty()) throw UsageError(fmt::format("{}: no layer given (use e.g. -1, 0 5 -1, or all)", option));
+  std::vector<int64_t> out;
+  for (const auto& p : parts) {
+    if (p == "all") {
+      for (int64_t i = 0; i <= n; ++i) out.push_back(i);
+      continue;
+    }
+    int64_t v = 0;
+    std::size_t used = 0;
+    try {
+      v = std::stoll(p, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != p.size() || p.empty()) {
+      throw UsageError(fmt::format("{}: '{}' is not a layer number (use integers, negatives from the end, or all)",
+                                   option, p));
+    }
+    if (v < -(n + 1) || v > n) {
+      throw UsageError(fmt::format("{}: layer {} does not exist: this model has layers 0..{} (0 = embeddings), "
+                                   "or -{}..-1 counting from the end", option, v, n, n + 1));
+    }
+    out.push_back(v < 0 ? v + n + 1 : v);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string join_layers(const std::vector<int64_t>& layers) { return fmt::format("{}", fmt::join(layers, ",")); }
+
+std::vector<int64_t> parse_layer_list(const std::string& csv) {
+  std::vector<int64_t> out;
+  std::stringstream ss(csv);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(std::stoll(item));
+  }
+  return out;
+}
+
+}  // namespace esm_onnx

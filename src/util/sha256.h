@@ -1,0 +1,7 @@
+#pragma once
+#include <string>
+
+namespace esm_onnx {
+// Hex SHA-256 of a file, read in chunks (checkpoints can be many GB).
+std::string sha256_file(const std::string& path);
+}  // namespace esm_onnx
