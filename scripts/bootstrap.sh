@@ -19,7 +19,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # --- Debian packages -------------------------------------------------------------------------------
 DEB_PACKAGES=(
-  build-essential pkg-config
+  build-essential pkg-config binutils ninja-build
   libonnx-dev libprotobuf-dev protobuf-compiler
   libzip-dev libhdf5-dev libcli11-dev nlohmann-json3-dev libfmt-dev libgtest-dev libssl-dev
 )
@@ -31,7 +31,7 @@ if ! command -v cmake >/dev/null 2>&1; then missing+=(cmake); fi
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # --- Python virtualenv (oracle, tests, benchmarks) -------------------------------------------------
@@ -73,6 +73,8 @@ with zipfile.ZipFile(wheel) as z:
 PY
   lib="$(ls "$SDK_DIR"/lib/libonnxruntime.so.* | head -n1)"
   ln -sf "$(basename "$lib")" "$SDK_DIR/lib/libonnxruntime.so"
+  soname="$(objdump -p "$lib" 2>/dev/null | awk '/SONAME/ {print $2}')"
+  ln -sf "$(basename "$lib")" "$SDK_DIR/lib/${soname:-libonnxruntime.so.1}"
   mkdir -p "$tmp/apt/lists/partial" "$tmp/deb"
   echo "deb http://deb.debian.org/debian trixie main" > "$tmp/apt/sources.list"
   apt_opts=(-o "Dir::Etc::sourcelist=$tmp/apt/sources.list" -o "Dir::Etc::sourceparts=-"
