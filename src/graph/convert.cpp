@@ -31,10 +31,7 @@ void ConvertOptions::validate() const {
                                  precision));
   }
   if (opset != 17) throw UsageError(fmt::format("--opset {}: only opset 17 is supported", opset));
-  const auto parent = fs::path(output).parent_path();
-  if (!parent.empty() && !fs::is_directory(parent)) {
-    throw UsageError(fmt::format("--output {}: folder {} does not exist", output, parent.string()));
-  }
+  if (fs::is_directory(output)) throw UsageError(fmt::format("--output {}: is a folder; name the .onnx file to write", output));
 }
 
 std::string ConvertOptions::to_string() const {
@@ -76,6 +73,11 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     if (log) log(m);
   };
   opt.validate();
+  if (const auto parent = fs::path(opt.output).parent_path(); !parent.empty()) {
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+    if (ec) throw UsageError(fmt::format("--output {}: cannot create folder {}: {}", opt.output, parent.string(), ec.message()));
+  }
   Checkpoint ckpt = Checkpoint::load(opt.checkpoint);
   const ModelConfig& cfg = ckpt.config();
   ConvertReport rep;

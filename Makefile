@@ -1,0 +1,49 @@
+# esm-onnx: `make demo` and `make test` are the two commands to know.
+SHELL := /bin/bash
+BUILD ?= build
+VENV  := .venv
+PY    := $(VENV)/bin/python
+GEN   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+JOBS  ?= $(shell nproc)
+
+.PHONY: all bootstrap build test test-cpp test-python demo debug clean
+
+all: build
+
+bootstrap:
+	@./scripts/bootstrap.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(GEN) -DCMAKE_BUILD_TYPE=Release
+
+build: bootstrap $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Debug build with AddressSanitizer and UBSan, C++ tests only.
+debug: bootstrap
+	cmake --preset debug $(GEN)
+	cmake --build build-debug -j $(JOBS)
+	ctest --test-dir build-debug --output-on-failure
+
+test-cpp: build
+	ctest --test-dir $(BUILD) --output-on-failure
+
+test-python: build
+	rm -f $(BUILD)/parity.json
+	$(PY) -m pytest -q tests/python
+
+test: test-cpp test-python
+
+DEMO_CKPT := demo/esm2_t4_64_RANDOM_WEIGHTS_demo.pt
+demo: build
+	@echo "== demo: the shipped checkpoint has RANDOM weights (ESM-2 layout, 4 layers, dim 64): its numbers mean nothing =="
+	$(BUILD)/bin/esm-onnx inspect $(DEMO_CKPT)
+	$(BUILD)/bin/esm-onnx convert $(DEMO_CKPT) -o demo/out/esm2_demo.onnx --repr-layers 0 -1
+	rm -rf demo/out/embeddings
+	$(BUILD)/bin/esm-onnx embed demo/out/esm2_demo.onnx demo/example.fasta demo/out/embeddings --include mean per_tok contacts
+	@echo "== written: =="
+	@ls -l demo/out/esm2_demo.onnx demo/out/embeddings
+	@$(PY) -c "import numpy as np,glob; f=sorted(glob.glob('demo/out/embeddings/*.npz'))[0]; z=np.load(f); print(f); [print('  ',k,z[k].shape) for k in z.files]"
+
+clean:
+	rm -rf $(BUILD) build-debug demo/out
