@@ -1,0 +1,219 @@
+"""Error paths, output formats, resume and inspect, through the CLI as users run it."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+import esm_checkpoints
+from conftest import DATA, run_cli
+
+FASTA = DATA / "parity.fasta"
+
+
+@pytest.fixture(scope="module")
+def esm2_onnx(cli, checkpoints, tmp_path_factory):
+    onnx = tmp_path_factory.mktemp("m") / "esm2.onnx"
+    run_cli("convert", checkpoints["esm2_t3_48_zip"], "-o", onnx, "--repr-layers", "0", "-1")
+    return onnx
+
+
+@pytest.fixture(scope="module")
+def esm1b_onnx(cli, checkpoints, tmp_path_factory):
+    onnx = tmp_path_factory.mktemp("m") / "esm1b.onnx"
+    run_cli("convert", checkpoints["esm1b_t2_48_zip"], "-o", onnx)
+    return onnx
+
+
+# ---- convert: bad checkpoints -------------------------------------------------------------------
+
+def test_not_a_torch_file(cli, tmp_path):
+    bad = tmp_path / "notes.pt"
+    bad.write_text("hello, this is text\n")
+    p = run_cli("convert", bad, "-o", tmp_path / "x.onnx", check=False)
+    assert p.returncode == 1 and str(bad) in p.stderr and "not a torch.save file" in p.stderr
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_truncated_checkpoint(cli, checkpoints, tmp_path):
+    for key in ("esm2_t3_48_zip", "esm2_t2_32_legacy"):
+        data = checkpoints[key].read_bytes()
+        cut = tmp_path / f"{key}_cut.pt"
+        cut.write_bytes(data[: len(data) // 2])
+        p = run_cli("convert", cut, "-o", tmp_path / "x.onnx", check=False)
+        assert p.returncode == 1, p.stderr
+        assert str(cut) in p.stderr and ("truncated" in p.stderr or "corrupt" in p.stderr), p.stderr
+
+
+def test_empty_checkpoint(cli, tmp_path):
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    p = run_cli("convert", empty, "-o", tmp_path / "x.onnx", check=False)
+    assert p.returncode == 1 and "empty or truncated" in p.stderr
+
+
+@pytest.mark.parametrize("arch,name", [("msa_transformer", "MSA Transformer"), ("invariant_gvp_transformer", "ESM-IF")])
+def test_unsupported_architectures(cli, tmp_path, arch, name):
+    path = tmp_path / "other.pt"
+    torch.save({"args": argparse.Namespace(arch=arch, encoder_layers=2), "model": {"x": torch.zeros(2)}}, path)
+    p = run_cli("convert", path, "-o", tmp_path / "x.onnx", check=False)
+    assert p.returncode == 1 and name in p.stderr and str(path) in p.stderr
+
+
+def test_esmfold_is_named(cli, tmp_path):
+    path = tmp_path / "esmfold.pt"
+    torch.save({"cfg": {"model": {"esm_type": "esm2_3B", "trunk": {}}}, "model": {"trunk.x": torch.zeros(1)}}, path)
+    p = run_cli("convert", path, "-o", tmp_path / "x.onnx", check=False)
+    assert p.returncode == 1 and "ESMFold" in p.stderr
+
+
+def test_missing_and_misshaped_tensors_reported_together(cli, checkpoints, tmp_path):
+    data = torch.load(checkpoints["esm2_t3_48_zip"], weights_only=False)
+    del data["model"]["encoder.sentence_encoder.layers.1.fc1.bias"]
+    data["model"]["encoder.sentence_encoder.layers.0.fc2.weight"] = torch.zeros(3, 3)
+    path = tmp_path / "broken.pt"
+    torch.save(data, path)
+    p = run_cli("convert", path, "-o", tmp_path / "x.onnx", check=False)
+    assert p.returncode == 1
+    assert "missing tensor layers.1.fc1.bias" in p.stderr
+    assert "layers.0.fc2.weight has shape [3, 3]" in p.stderr
+
+
+def test_no_contact_file_is_a_notice(cli, checkpoints, tmp_path):
+    p = run_cli("convert", checkpoints["esm1v_t2_32_zip"], "-o", tmp_path / "v.onnx")
+    assert "notice" in p.stderr and "contact-regression" in p.stderr
+    info = json.loads(run_cli("inspect", tmp_path / "v.onnx", "--json").stdout)
+    assert info["contacts"] is False and info["model"] == "ESM-1v" and "contacts" not in info["outputs"]
+
+
+def test_bad_layer_is_a_usage_error(cli, checkpoints, tmp_path):
+    p = run_cli("convert", checkpoints["esm2_t3_48_zip"], "-o", tmp_path / "x.onnx", "--repr-layers", "7", check=False)
+    assert p.returncode == 2 and "layer 7 does not exist" in p.stderr and "0..3" in p.stderr
+
+
+# ---- embed: bad input ---------------------------------------------------------------------------
+
+def test_empty_and_non_fasta_files(cli, esm2_onnx, tmp_path):
+    empty = tmp_path / "empty.fasta"
+    empty.write_text("")
+    p = run_cli("embed", esm2_onnx, empty, tmp_path / "o", check=False)
+    assert p.returncode == 1 and "empty" in p.stderr and str(empty) in p.stderr
+    notfasta = tmp_path / "seqs.txt"
+    notfasta.write_text("MKTAYIAKQR\n")
+    p = run_cli("embed", esm2_onnx, notfasta, tmp_path / "o", check=False)
+    assert p.returncode == 1 and "not a FASTA file" in p.stderr
+
+
+def _bad_fasta(tmp_path):
+    f = tmp_path / "bad.fasta"
+    f.write_text(">good1\nMKTAYIAKQR\n>dup\nMKT\n>dup\nMKV\n>lower\nmktay\n>weird\nMKT*AY\n>good2\nGGGG\n"
+                 f">too_long\n{'A' * 1030}\n")
+    return f
+
+
+def test_bad_records_are_skipped_and_named(cli, esm1b_onnx, tmp_path):
+    p = run_cli("embed", esm1b_onnx, _bad_fasta(tmp_path), tmp_path / "o", "--truncation-seq-length", "0", check=False)
+    assert p.returncode == 3, p.stderr
+    assert "record 'dup' (line 5): duplicate label" in p.stderr
+    assert "record 'lower'" in p.stderr and "upper case" in p.stderr
+    assert "record 'weird'" in p.stderr and "'*'" in p.stderr
+    assert "record 'too_long'" in p.stderr and "1030 residues" in p.stderr and "1022" in p.stderr
+    assert "4 skipped" in p.stdout
+    assert sorted(f.name for f in (tmp_path / "o").iterdir()) == ["dup.npz", "good1.npz", "good2.npz"]
+
+
+def test_long_records_truncated_by_default(cli, esm1b_onnx, tmp_path):
+    f = tmp_path / "long.fasta"
+    f.write_text(f">long\n{'A' * 1030}\n")
+    run_cli("embed", esm1b_onnx, f, tmp_path / "o", "--include", "per_tok")
+    assert np.load(tmp_path / "o" / "long.npz")["representations/2"].shape == (1022, 48)
+
+
+def test_strict_stops(cli, esm1b_onnx, tmp_path):
+    p = run_cli("embed", esm1b_onnx, _bad_fasta(tmp_path), tmp_path / "o", "--strict", check=False)
+    assert p.returncode == 1 and "--strict" in p.stderr and "'dup'" in p.stderr
+
+
+def test_embed_option_errors(cli, esm2_onnx, esm1b_onnx, checkpoints, tmp_path):
+    p = run_cli("embed", esm2_onnx, FASTA, tmp_path / "o", "--repr-layers", "2", check=False)
+    assert p.returncode == 2 and "layer 2 was not exported" in p.stderr
+    noc = tmp_path / "noc.onnx"
+    run_cli("convert", checkpoints["esm2_t2_32_legacy"], "-o", noc, "--no-contacts")
+    p = run_cli("embed", noc, FASTA, tmp_path / "o", "--include", "contacts", check=False)
+    assert p.returncode == 2 and "no contacts output" in p.stderr
+    p = run_cli("embed", tmp_path / "missing.onnx", FASTA, tmp_path / "o", check=False)
+    assert p.returncode == 2 and "missing.onnx" in p.stderr
+
+
+def test_resume_keeps_existing_files(cli, esm2_onnx, tmp_path):
+    out = tmp_path / "o"
+    run_cli("embed", esm2_onnx, FASTA, out)
+    first = {f.name: (f.stat().st_mtime_ns, f.read_bytes()) for f in out.iterdir()}
+    (out / "short.npz").unlink()
+    p = run_cli("embed", esm2_onnx, FASTA, out)
+    assert "1 written" in p.stdout and "6 already present" in p.stdout
+    for f in out.iterdir():
+        if f.name != "short.npz":
+            assert (f.stat().st_mtime_ns, f.read_bytes()) == first[f.name]
+    assert not list(out.glob("*.partial"))
+
+
+# ---- output formats -----------------------------------------------------------------------------
+
+def test_pt_format_is_esm_extract_layout(cli, esm2_onnx, tmp_path):
+    inc = ["mean", "per_tok", "bos", "contacts"]
+    run_cli("embed", esm2_onnx, FASTA, tmp_path / "npz", "--include", *inc)
+    run_cli("embed", esm2_onnx, FASTA, tmp_path / "pt", "--include", *inc, "--format", "pt")
+    for f in (tmp_path / "npz").glob("*.npz"):
+        ref = np.load(f)
+        label = f.name[: -len(".npz")]
+        d = torch.load(tmp_path / "pt" / f"{label}.pt")  # torch's default weights_only=True must accept it
+        assert d["label"] == label
+        assert set(d) == {"label", "representations", "mean_representations", "bos_representations", "contacts"}
+        for group in ("representations", "mean_representations", "bos_representations"):
+            assert sorted(d[group]) == [0, 3]
+            for layer, t in d[group].items():
+                assert t.dtype == torch.float32
+                np.testing.assert_array_equal(t.numpy(), ref[f"{group}/{layer}"])
+        np.testing.assert_array_equal(d["contacts"].numpy(), ref["contacts"])
+
+
+def test_h5_format(cli, esm2_onnx, tmp_path):
+    run_cli("embed", esm2_onnx, FASTA, tmp_path / "npz", "--include", "mean", "logits")
+    run_cli("embed", esm2_onnx, FASTA, tmp_path / "h5", "--include", "mean", "logits", "--format", "h5")
+    with h5py.File(tmp_path / "h5" / "embeddings.h5") as h:
+        assert len(h) == 7
+        for f in (tmp_path / "npz").glob("*.npz"):
+            ref = np.load(f)
+            g = h[f.name[: -len(".npz")]]
+            np.testing.assert_array_equal(g["mean_representations/3"][()], ref["mean_representations/3"])
+            np.testing.assert_array_equal(g["logits"][()], ref["logits"])
+            assert g.attrs["length"] == ref["logits"].shape[0]
+    p = run_cli("embed", esm2_onnx, FASTA, tmp_path / "h5", "--include", "mean", "--format", "h5")
+    assert "7 already present" in p.stdout
+
+
+def test_external_data_gives_the_same_numbers(cli, checkpoints, tmp_path):
+    run_cli("convert", checkpoints["esm1_t2_48_zip"], "-o", tmp_path / "a.onnx")
+    run_cli("convert", checkpoints["esm1_t2_48_zip"], "-o", tmp_path / "b.onnx", "--external-data", "always")
+    assert (tmp_path / "b.onnx.data").stat().st_size > (tmp_path / "b.onnx").stat().st_size
+    for m in ("a", "b"):
+        run_cli("embed", tmp_path / f"{m}.onnx", FASTA, tmp_path / m, "--include", "mean", "contacts")
+    for f in (tmp_path / "a").glob("*.npz"):
+        a, b = np.load(f), np.load(tmp_path / "b" / f.name)
+        for k in a.files:
+            np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_inspect(cli, checkpoints, esm2_onnx):
+    info = json.loads(run_cli("inspect", esm2_onnx, "--json").stdout)
+    assert info["model"] == "ESM-2" and info["exported_layers"] == [0, 3] and info["contacts"] is True
+    assert info["precision"] == "fp32" and info["opset"] == 17 and len(info["source_sha256"]) == 64
+    assert info["inputs"] == ["tokens"] and info["outputs"] == ["representations", "logits", "contacts"]
+    text = run_cli("inspect", checkpoints["esm1b_t2_32_legacy"]).stdout
+    assert "ESM-1b" in text and "legacy" in text and "layers:" in text
