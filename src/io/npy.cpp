@@ -7,9 +7,10 @@
 namespace esm_onnx {
 
 std::string npy_bytes(const FloatArray& a) {
+  // numpy's own spelling: () for scalars, (5,) for one dimension, (5, 3) beyond.
   std::string shape;
-  for (auto d : a.shape) shape += std::to_string(d) + ", ";
-  if (a.shape.size() > 1) shape.resize(shape.size() - 2);  // numpy writes (5,) but (5, 3)
+  for (std::size_t k = 0; k < a.shape.size(); ++k) shape += (k ? ", " : "") + std::to_string(a.shape[k]);
+  if (a.shape.size() == 1) shape += ",";
   std::string header = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", shape);
   // magic(6) + version(2) + header length(2) + header, padded with spaces to a multiple of 64, ending in \n.
   const std::size_t total = 10 + header.size() + 1;

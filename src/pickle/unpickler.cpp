@@ -39,7 +39,7 @@ class Machine {
     return v;  // x86-64 and aarch64 are little-endian, as pickle's binary fields are
   }
   std::string read_bytes(uint64_t n) {
-    if (n > data_.size()) fail(fmt::format("length {} exceeds the file", n));
+    if (n > data_.size()) fail(fmt::format("truncated or corrupt: a field of {} bytes runs past the end of the data", n));
     need(static_cast<std::size_t>(n));
     std::string s(data_.substr(pos_, static_cast<std::size_t>(n)));
     pos_ += static_cast<std::size_t>(n);

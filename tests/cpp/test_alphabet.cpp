@@ -1,1 +1,49 @@
 #include <gtest/gtest.h>
+
+#include "esm_onnx/alphabet.h"
+#include "esm_onnx/errors.h"
+
+using namespace esm_onnx;
+
+TEST(Alphabet, Esm1bIdsMatchFairEsm) {
+  auto a = Alphabet::for_kind(AlphabetKind::Esm1b);
+  EXPECT_EQ(a.size(), 33u);
+  EXPECT_EQ(a.cls_idx(), 0);
+  EXPECT_EQ(a.padding_idx(), 1);
+  EXPECT_EQ(a.eos_idx(), 2);
+  EXPECT_EQ(a.index("L"), 4);
+  EXPECT_EQ(a.index("-"), 30);
+  EXPECT_EQ(a.index("<null_1>"), 31);
+  EXPECT_EQ(a.mask_idx(), 32);
+  EXPECT_TRUE(a.append_eos());
+}
+
+TEST(Alphabet, Esm1IdsMatchFairEsm) {
+  auto a = Alphabet::for_kind(AlphabetKind::Esm1);
+  EXPECT_EQ(a.size(), 35u);
+  EXPECT_EQ(a.index("<null_0>"), 0);
+  EXPECT_EQ(a.cls_idx(), 32);
+  EXPECT_EQ(a.mask_idx(), 33);
+  EXPECT_EQ(a.index("<sep>"), 34);
+  EXPECT_FALSE(a.append_eos());
+}
+
+TEST(Alphabet, EncodesInlineSpecialTokensAndDropsWhitespace) {
+  auto a = Alphabet::for_kind(AlphabetKind::Esm1b);
+  EXPECT_EQ(a.encode("MK <mask>A\tG"), (std::vector<int64_t>{20, 15, 32, 5, 6}));
+  EXPECT_EQ(a.encode("<cls><unk>X"), (std::vector<int64_t>{0, 3, 24}));
+}
+
+TEST(Alphabet, RejectsCharactersOutsideTheAlphabet) {
+  auto a = Alphabet::for_kind(AlphabetKind::Esm1b);
+  try {
+    a.encode("MKta");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("'t' at position 3"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("upper case"), std::string::npos);
+  }
+  EXPECT_THROW(a.encode("MK<foo>A"), InputError);
+  EXPECT_THROW(a.encode("MK*"), InputError);
+  EXPECT_THROW(Alphabet::for_kind(AlphabetKind::Esm1b).encode("<sep>"), InputError);  // ESM-1 only
+}

@@ -1,1 +1,56 @@
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "esm_onnx/batching.h"
+#include "esm_onnx/errors.h"
+#include "esm_onnx/fasta.h"
+
+using namespace esm_onnx;
+
+namespace {
+std::string write_temp(const std::string& name, const std::string& text) {
+  auto p = std::filesystem::temp_directory_path() / ("esm_onnx_test_" + name);
+  std::ofstream(p) << text;
+  return p.string();
+}
+}  // namespace
+
+TEST(Fasta, FairEsmConventions) {
+  FastaReader r(write_temp("a.fasta", "\n>first protein\nMKT\n  AYI \n>\nGG\n>last\n"));
+  FastaRecord rec;
+  ASSERT_TRUE(r.next(rec));
+  EXPECT_EQ(rec.label, "first protein");
+  EXPECT_EQ(rec.sequence, "MKTAYI");
+  EXPECT_EQ(rec.line, 2);
+  ASSERT_TRUE(r.next(rec));
+  EXPECT_EQ(rec.label, "seqnum000000004");  // fair-esm: 0-based line index of the header
+  EXPECT_EQ(rec.sequence, "GG");
+  ASSERT_TRUE(r.next(rec));
+  EXPECT_EQ(rec.label, "last");
+  EXPECT_EQ(rec.sequence, "");
+  EXPECT_FALSE(r.next(rec));
+}
+
+TEST(Fasta, EmptyAndNonFastaFiles) {
+  EXPECT_THROW(FastaReader(write_temp("empty.fasta", "\n\n")), InputError);
+  EXPECT_THROW(FastaReader(write_temp("plain.txt", "MKTAYI\n>x\nMK\n")), InputError);
+  EXPECT_THROW(FastaReader("/nonexistent/file.fasta"), UsageError);
+}
+
+TEST(Batching, MatchesEsmExtract) {
+  // esm-extract: sort by length, pack while max_len * count <= budget (extra 1 token per sequence).
+  std::vector<int64_t> lengths = {10, 3, 50, 3, 9, 100};
+  auto b = make_batches(lengths, 30, 1);
+  ASSERT_EQ(b.size(), 4u);
+  EXPECT_EQ(b[0], (std::vector<std::size_t>{1, 3, 4}));  // 4, 4, 10: 10 * 3 = 30 fits; 11 * 4 does not
+  EXPECT_EQ(b[1], (std::vector<std::size_t>{0}));
+  EXPECT_EQ(b[0].size() + b[1].size() + b[2].size() + b[3].size(), lengths.size());
+  EXPECT_EQ(b[3], (std::vector<std::size_t>{5}));  // longer than the budget: alone
+  for (const auto& batch : b) {
+    int64_t mx = 0;
+    for (auto i : batch) mx = std::max(mx, lengths[i] + 1);
+    EXPECT_TRUE(batch.size() == 1 || mx * static_cast<int64_t>(batch.size()) <= 30);
+  }
+}

@@ -1,1 +1,26 @@
 #include <gtest/gtest.h>
+
+#include "esm_onnx/errors.h"
+#include "esm_onnx/layers.h"
+
+using namespace esm_onnx;
+
+TEST(Layers, FairEsmNumbering) {
+  EXPECT_EQ(resolve_layers({"-1"}, 33, "--repr-layers"), (std::vector<int64_t>{33}));
+  EXPECT_EQ(resolve_layers({"0", "-34", "5", "5"}, 33, "x"), (std::vector<int64_t>{0, 5}));
+  EXPECT_EQ(resolve_layers({"0,-1"}, 6, "x"), (std::vector<int64_t>{0, 6}));
+  EXPECT_EQ(resolve_layers({"all"}, 3, "x"), (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(parse_layer_list(join_layers({0, 6, 33})), (std::vector<int64_t>{0, 6, 33}));
+}
+
+TEST(Layers, OutOfRangeNamesTheOption) {
+  try {
+    resolve_layers({"34"}, 33, "--repr-layers");
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--repr-layers: layer 34 does not exist"), std::string::npos);
+  }
+  EXPECT_THROW(resolve_layers({"-35"}, 33, "x"), UsageError);
+  EXPECT_THROW(resolve_layers({"two"}, 33, "x"), UsageError);
+  EXPECT_THROW(resolve_layers({}, 33, "x"), UsageError);
+}

@@ -1,1 +1,154 @@
+// Both torch.save serializations, written here byte by byte, read back lazily; corrupt files fail
+// with FormatError naming the file.
 #include <gtest/gtest.h>
+#include <zip.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "esm_onnx/checkpoint.h"
+#include "esm_onnx/errors.h"
+#include "pickle/pickler.h"
+#include "torch/torch_file.h"
+
+using namespace esm_onnx;
+
+namespace {
+
+std::string temp(const std::string& name) { return (std::filesystem::temp_directory_path() / ("esm_onnx_tf_" + name)).string(); }
+
+// {"w": tensor [2, 3] over storage "0" (offset 0), "t": the transpose view of the same storage}
+std::string object_pickle() {
+  pickle::Pickler p;
+  p.empty_dict();
+  p.mark();
+  p.string("w");
+  p.float_tensor("0", {2, 3});
+  p.string("n");
+  p.integer(42);
+  p.set_items();
+  return p.finish();
+}
+
+const float kData[6] = {1, 2, 3, 4, 5, 6};
+
+std::string write_zip(const std::string& name) {
+  const std::string path = temp(name);
+  std::filesystem::remove(path);
+  int err = 0;
+  zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
+  static std::string pkl;
+  pkl = object_pickle();
+  zip_file_add(z, "archive/data.pkl", zip_source_buffer(z, pkl.data(), pkl.size(), 0), 0);
+  zip_file_add(z, "archive/data/0", zip_source_buffer(z, kData, sizeof kData, 0), 0);
+  zip_file_add(z, "archive/version", zip_source_buffer(z, "3\n", 2, 0), 0);
+  zip_close(z);
+  return path;
+}
+
+std::string write_legacy(const std::string& name, bool truncate = false) {
+  std::string out;
+  // magic number 0x1950a86a20f9469cfc6c as a LONG1, protocol 1001, sys_info {}
+  out += std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15);
+  out += std::string("\x80\x02M\xe9\x03.", 6);
+  out += std::string("\x80\x02}.", 4);
+  out += object_pickle();
+  pickle::Pickler keys;
+  keys.mark();
+  keys.string("0");
+  keys.tuple();
+  std::string k = keys.finish();
+  k[2] = '(';  // a list, not a tuple: '(' X.. 'l'
+  k[k.size() - 2] = 'l';
+  out += k;
+  const int64_t n = 6;
+  out.append(reinterpret_cast<const char*>(&n), 8);
+  out.append(reinterpret_cast<const char*>(kData), truncate ? 10 : sizeof kData);
+  const std::string path = temp(name);
+  std::ofstream(path, std::ios::binary) << out;
+  return path;
+}
+
+void expect_contents(const torchfile::TorchFile& f) {
+  auto w = f.root()->get("w");
+  ASSERT_TRUE(w && w->tensor);
+  EXPECT_EQ(w->tensor->shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(f.read_float(*w->tensor, "w"), std::vector<float>(kData, kData + 6));
+  // A strided view (the transpose) reads the same storage.
+  pickle::TensorRef t = *w->tensor;
+  t.shape = {3, 2};
+  t.strides = {1, 3};
+  EXPECT_EQ(f.read_float(t, "w.T"), (std::vector<float>{1, 4, 2, 5, 3, 6}));
+  EXPECT_EQ(f.root()->get("n")->i, 42);
+}
+
+}  // namespace
+
+TEST(TorchFile, ZipSerialization) {
+  auto f = torchfile::TorchFile::open(write_zip("a.pt"));
+  EXPECT_EQ(f->serialization(), "zip");
+  expect_contents(*f);
+}
+
+TEST(TorchFile, LegacySerialization) {
+  auto f = torchfile::TorchFile::open(write_legacy("b.pt"));
+  EXPECT_EQ(f->serialization(), "legacy");
+  expect_contents(*f);
+}
+
+TEST(TorchFile, CorruptFilesNameTheFileAndTheProblem) {
+  auto expect_format_error = [](const std::string& path, const std::string& words) {
+    try {
+      torchfile::TorchFile::open(path);
+      FAIL() << path;
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    }
+  };
+  expect_format_error(write_legacy("trunc.pt", true), "truncated");
+  const std::string text = temp("text.pt");
+  std::ofstream(text) << "just some text";
+  expect_format_error(text, "not a torch.save file");
+  const std::string empty = temp("empty.pt");
+  std::ofstream(empty).close();
+  expect_format_error(empty, "empty or truncated");
+  // A zip cut in half: libzip cannot find the central directory.
+  std::ifstream in(write_zip("c.pt"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  const std::string cut = temp("cut.pt");
+  std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  expect_format_error(cut, "zip");
+  EXPECT_THROW(torchfile::TorchFile::open(temp("does-not-exist.pt")), UsageError);
+}
+
+TEST(TorchFile, HalfAndBfloat16Widening) {
+  EXPECT_EQ(torchfile::half_to_float(0x3C00), 1.0f);
+  EXPECT_EQ(torchfile::half_to_float(0xC000), -2.0f);
+  EXPECT_EQ(torchfile::half_to_float(0x0001), 5.9604644775390625e-08f);  // smallest subnormal
+  EXPECT_EQ(torchfile::bfloat16_to_float(0x3F80), 1.0f);
+}
+
+TEST(Checkpoint, NotAFairEsmDict) {
+  // A valid torch file whose content is not a checkpoint: the message says what is missing.
+  try {
+    Checkpoint::load(write_zip("d.pt"));
+    FAIL();
+  } catch (const UnsupportedError& e) {
+    EXPECT_NE(std::string(e.what()).find("no 'model' entry"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Checkpoint, SharedFixturesWhenPresent) {
+  const char* shared = std::getenv("ESM_ONNX_SHARED");
+  const std::string path = std::string(shared ? shared : "../shared") + "/fixtures/esm1b_t3_64_tiny.pt";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not present";
+  auto ck = Checkpoint::load(path);
+  EXPECT_EQ(ck.config().family, Family::Esm1b);
+  EXPECT_EQ(ck.config().num_layers, 3);
+  EXPECT_TRUE(ck.config().has_contacts);
+  // The loader's quirk: <mask> (32) zeroed, and through the tied storage in the output layer too.
+  auto w = ck.read("lm_head.weight");
+  for (int64_t e = 0; e < 64; ++e) EXPECT_EQ(w.data[32 * 64 + e], 0.0f);
+}
