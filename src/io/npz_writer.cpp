@@ -1,9 +1,9 @@
 #include <fmt/format.h>
-#include <zip.h>
 
 #include <filesystem>
 
 #include "esm_onnx/errors.h"
+#include "io/stored_zip.h"
 #include "io/writers.h"
 
 namespace esm_onnx {
@@ -43,10 +43,8 @@ class NpzWriter final : public PerRecordFileWriter {
 
  protected:
   void write_file(const RecordOutput& r, const std::string& path) override {
-    int err = 0;
-    zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
-    if (!z) throw UsageError(fmt::format("{}: cannot create the file", path));
-    // libzip reads the buffers at zip_close, so they must outlive the archive handle.
+    StoredZipWriter zip(path);
+    // The zip reads the buffers at close(), so they must outlive it.
     std::vector<std::string> buffers;
     std::vector<std::pair<std::string, const FloatArray*>> arrays;
     for (const auto& [l, a] : r.representations) arrays.emplace_back(fmt::format("representations/{}", l), &a);
@@ -57,20 +55,9 @@ class NpzWriter final : public PerRecordFileWriter {
     buffers.reserve(arrays.size());
     for (const auto& [name, a] : arrays) {
       buffers.push_back(npy_bytes(*a));
-      zip_source_t* src = zip_source_buffer(z, buffers.back().data(), buffers.back().size(), 0);
-      const zip_int64_t idx = src ? zip_file_add(z, (name + ".npy").c_str(), src, ZIP_FL_ENC_UTF_8) : -1;
-      if (idx < 0) {
-        if (src) zip_source_free(src);
-        zip_discard(z);
-        throw UsageError(fmt::format("{}: cannot add {}", path, name));
-      }
-      zip_set_file_compression(z, static_cast<zip_uint64_t>(idx), ZIP_CM_STORE, 0);
+      zip.add(name + ".npy", buffers.back().data(), buffers.back().size());
     }
-    if (zip_close(z) != 0) {
-      std::string msg = zip_strerror(z);
-      zip_discard(z);
-      throw UsageError(fmt::format("{}: writing failed: {}", path, msg));
-    }
+    zip.close();
   }
 };
 

@@ -1,8 +1,8 @@
 // esm-extract's output: torch.save({"label", "representations": {layer: [L, E]}, ...}) per record.
 #include <fmt/format.h>
-#include <zip.h>
 
 #include "esm_onnx/errors.h"
+#include "io/stored_zip.h"
 #include "io/writers.h"
 #include "pickle/pickler.h"
 
@@ -49,32 +49,16 @@ class PtWriter final : public PerRecordFileWriter {
     p.set_items();
     const std::string pkl = p.finish();
 
-    int err = 0;
-    zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
-    if (!z) throw UsageError(fmt::format("{}: cannot create the file", path));
-    auto add = [&](const std::string& name, const void* data, std::size_t size) {
-      zip_source_t* src = zip_source_buffer(z, data, size, 0);
-      const zip_int64_t idx = src ? zip_file_add(z, name.c_str(), src, 0) : -1;
-      if (idx < 0) {
-        if (src) zip_source_free(src);
-        zip_discard(z);
-        throw UsageError(fmt::format("{}: cannot add {}", path, name));
-      }
-      zip_set_file_compression(z, static_cast<zip_uint64_t>(idx), ZIP_CM_STORE, 0);
-    };
+    StoredZipWriter zip(path);
     static const std::string version = "3\n";
     static const std::string byteorder = "little";
-    add("archive/data.pkl", pkl.data(), pkl.size());
-    add("archive/byteorder", byteorder.data(), byteorder.size());
+    zip.add("archive/data.pkl", pkl.data(), pkl.size());
+    zip.add("archive/byteorder", byteorder.data(), byteorder.size());
     for (std::size_t k = 0; k < storages.size(); ++k) {
-      add(fmt::format("archive/data/{}", k), storages[k]->data.data(), storages[k]->data.size() * sizeof(float));
+      zip.add(fmt::format("archive/data/{}", k), storages[k]->data.data(), storages[k]->data.size() * sizeof(float));
     }
-    add("archive/version", version.data(), version.size());
-    if (zip_close(z) != 0) {
-      std::string msg = zip_strerror(z);
-      zip_discard(z);
-      throw UsageError(fmt::format("{}: writing failed: {}", path, msg));
-    }
+    zip.add("archive/version", version.data(), version.size());
+    zip.close();
   }
 };
 
