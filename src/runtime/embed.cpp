@@ -65,7 +65,10 @@ EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const Me
 
   EmbedSummary sum;
   sum.outdir = opt.outdir;
-  const bool want_repr = has("mean") || has("per_tok") || has("bos");
+  // Resolved once: the per-record loop below is the hot path.
+  const bool want_mean = has("mean"), want_per_tok = has("per_tok"), want_bos = has("bos");
+  const bool want_logits = has("logits"), want_contacts = has("contacts");
+  const bool want_repr = want_mean || want_per_tok || want_bos;
   if (want_repr) {
     sum.layers = opt.repr_layers.empty() ? info.repr_layers : resolve_layers(opt.repr_layers, info.num_layers, "--repr-layers");
     for (auto l : sum.layers) {
@@ -75,14 +78,14 @@ EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const Me
       }
     }
   }
-  if (has("contacts") && !info.has_contacts) {
+  if (want_contacts && !info.has_contacts) {
     throw UsageError(fmt::format("--include contacts: {} has no contacts output (converted without a contact-regression "
                                  "file, or with --no-contacts)", opt.model));
   }
   std::vector<std::string> outputs;
   if (want_repr) outputs.emplace_back("representations");
-  if (has("logits")) outputs.emplace_back("logits");
-  if (has("contacts")) outputs.emplace_back("contacts");
+  if (want_logits) outputs.emplace_back("logits");
+  if (want_contacts) outputs.emplace_back("contacts");
 
   auto writer = make_writer(parse_output_format(opt.format), opt.outdir);
   FastaReader reader(opt.fasta);
@@ -171,8 +174,8 @@ EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const Me
       auto result = session.run(tokens, B, T, outputs);
       std::vector<int64_t> rshape, lshape, cshape;
       const float* reps = want_repr ? result.data("representations", &rshape) : nullptr;
-      const float* logits = has("logits") ? result.data("logits", &lshape) : nullptr;
-      const float* contacts = has("contacts") ? result.data("contacts", &cshape) : nullptr;
+      const float* logits = want_logits ? result.data("logits", &lshape) : nullptr;
+      const float* contacts = want_contacts ? result.data("contacts", &cshape) : nullptr;
       ++sum.batches;
       for (int64_t b = 0; b < B; ++b) {
         const Pending& p = window[batch[b]];
@@ -184,10 +187,10 @@ EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const Me
           const int64_t E = rshape[3];
           for (std::size_t k = 0; k < sum.layers.size(); ++k) {
             const float* base = reps + ((layer_index[k] * B + b) * T) * E;
-            if (has("per_tok")) {
+            if (want_per_tok) {
               out.representations[sum.layers[k]] = {{L, E}, std::vector<float>(base + n_bos * E, base + (n_bos + L) * E)};
             }
-            if (has("mean")) {
+            if (want_mean) {
               std::vector<double> acc(static_cast<std::size_t>(E), 0.0);
               for (int64_t t = 0; t < L; ++t) {
                 for (int64_t e = 0; e < E; ++e) acc[e] += base[(n_bos + t) * E + e];
@@ -196,7 +199,7 @@ EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const Me
               for (int64_t e = 0; e < E; ++e) m.data[e] = static_cast<float>(acc[e] / static_cast<double>(L));
               out.mean_representations[sum.layers[k]] = std::move(m);
             }
-            if (has("bos")) out.bos_representations[sum.layers[k]] = {{E}, std::vector<float>(base, base + E)};
+            if (want_bos) out.bos_representations[sum.layers[k]] = {{E}, std::vector<float>(base, base + E)};
           }
         }
         if (logits) {
