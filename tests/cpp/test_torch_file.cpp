@@ -1,7 +1,6 @@
 // Both torch.save serializations, written here byte by byte, read back lazily; corrupt files fail
 // with FormatError naming the file.
 #include <gtest/gtest.h>
-#include <zip.h>
 
 #include <cstring>
 #include <filesystem>
@@ -9,6 +8,7 @@
 
 #include "esm_onnx/checkpoint.h"
 #include "esm_onnx/errors.h"
+#include "io/stored_zip.h"
 #include "pickle/pickler.h"
 #include "torch/torch_file.h"
 
@@ -35,15 +35,12 @@ const float kData[6] = {1, 2, 3, 4, 5, 6};
 
 std::string write_zip(const std::string& name) {
   const std::string path = temp(name);
-  std::filesystem::remove(path);
-  int err = 0;
-  zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
-  static std::string pkl;
-  pkl = object_pickle();
-  zip_file_add(z, "archive/data.pkl", zip_source_buffer(z, pkl.data(), pkl.size(), 0), 0);
-  zip_file_add(z, "archive/data/0", zip_source_buffer(z, kData, sizeof kData, 0), 0);
-  zip_file_add(z, "archive/version", zip_source_buffer(z, "3\n", 2, 0), 0);
-  zip_close(z);
+  const std::string pkl = object_pickle();
+  StoredZipWriter zip(path);
+  zip.add("archive/data.pkl", pkl.data(), pkl.size());
+  zip.add("archive/data/0", kData, sizeof kData);
+  zip.add("archive/version", "3\n", 2);
+  zip.close();
   return path;
 }
 
