@@ -65,6 +65,37 @@ def build_model(family: str, layers: int, dim: int, heads: int, seed: int = 0):
     return model, meta
 
 
+AMINO_ACIDS = "LAGVSERTIDPKQNFYMHWC"
+
+
+def train_briefly(model, alphabet, steps: int, seed: int = 0) -> None:
+    """A few hundred masked-LM steps on random sequences, so that the model, like a released one, is
+    confident about the tokens it sees. Random weights give near-tied logits, where any rounding flips the
+    argmax; reduced-precision fidelity is measured on these briefly trained weights instead."""
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam([p for n, p in model.named_parameters() if not n.endswith("inv_freq")], lr=2e-3)
+    aa = torch.tensor([alphabet.get_idx(c) for c in AMINO_ACIDS])
+    model.eval()  # no dropout: the loss is only a way to make confident weights
+    for _ in range(steps):
+        toks = aa[torch.randint(len(aa), (8, 64), generator=g)]
+        full = torch.full((8, 66), alphabet.padding_idx)
+        full[:, 0] = alphabet.cls_idx
+        full[:, 1:65] = toks
+        if alphabet.append_eos:
+            full[:, 65] = alphabet.eos_idx
+        else:
+            full = full[:, :65]
+        inp = full.clone()
+        masked = (torch.rand(inp.shape, generator=g) < 0.15) & (inp != alphabet.cls_idx) & (inp != alphabet.eos_idx)
+        inp[masked] = alphabet.mask_idx
+        logits = model(inp)["logits"]
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), full.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+
+
 def _file_key(family: str, name: str) -> str:
     if family == "esm1":
         return "decoder." + name
@@ -74,9 +105,12 @@ def _file_key(family: str, name: str) -> str:
 
 
 def save_checkpoint(family: str, layers: int, dim: int, heads: int, path: pathlib.Path, legacy: bool = False,
-                    contacts: bool = True, seed: int = 0) -> pathlib.Path:
+                    contacts: bool = True, seed: int = 0, train_steps: int = 0) -> pathlib.Path:
     """Writes `path` (and `<stem>-contact-regression.pt` when `contacts`) in the released layout."""
     model, meta = build_model(family, layers, dim, heads, seed)
+    if train_steps:
+        alphabet = esm.Alphabet.from_architecture("ESM-1" if family == "esm1" else "ESM-1b")
+        train_briefly(model, alphabet, train_steps, seed)
     state = model.state_dict()  # tied embed_tokens / lm_head stay one storage, as in released files
     body = {_file_key(family, k): v for k, v in state.items() if not k.startswith("contact_head")}
     # What else real files carry: a numpy scalar in extra_state and optimizer state that must not be read.
@@ -115,8 +149,9 @@ def main() -> None:
     ap.add_argument("--legacy", action="store_true", help="legacy (non-zip) torch serialization")
     ap.add_argument("--no-contacts", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-steps", type=int, default=0, help="masked-LM steps on random sequences (see train_briefly)")
     a = ap.parse_args()
-    save_checkpoint(a.family, a.layers, a.dim, a.heads, a.output, a.legacy, not a.no_contacts, a.seed)
+    save_checkpoint(a.family, a.layers, a.dim, a.heads, a.output, a.legacy, not a.no_contacts, a.seed, a.train_steps)
     print(a.output)
 
 

@@ -16,7 +16,11 @@ struct ConvertOptions {
   std::string output;                             // .onnx to write
   std::vector<std::string> repr_layers{"-1"};     // fair-esm numbering, negatives, "all"
   bool contacts{true};                            // false: leave the contacts output out
-  std::string precision{"fp32"};
+  std::string precision{"fp32"};                  // fp32, fp16, int8 (per-channel weights, dynamic
+                                                  // activations), int4 (MatMulNBits blocks)
+  bool optimize{true};                            // fused ONNX Runtime ops where the outputs allow
+                                                  // (attention maps for contacts need the explicit path)
+  int64_t int4_block{32};                         // int4 block size: 32 or 128
   ExternalData external_data{ExternalData::Auto};  // Auto: external above 2 GB of weights
   int opset{17};
 
@@ -28,6 +32,7 @@ struct ConvertReport {
   ModelConfig config;
   std::vector<int64_t> repr_layers;
   bool contacts{false};
+  bool fused{false};
   uint64_t weight_bytes{0};
   bool external_data{false};
   std::string output;

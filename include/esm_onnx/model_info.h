@@ -25,7 +25,9 @@ struct ModelInfo {
   bool has_contacts{false};
   bool has_logits{true};
   int64_t max_tokens{0};             // per sequence, BOS/EOS included; 0 = unlimited
-  std::string precision;
+  std::string precision;             // fp32, fp16, int8, int4
+  std::string ops{"standard"};       // "standard": ONNX opset only; "fused": ONNX Runtime com.microsoft ops
+  int64_t int4_block{0};             // MatMulNBits block size of int4 models
   std::string source_file;
   std::string source_sha256;
   std::string converter_version;

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "esm_onnx/errors.h"
+#include "graph/quantize.h"
 
 namespace esm_onnx::graph {
 
@@ -113,13 +114,27 @@ std::string Builder::node(const std::string& op, const std::vector<std::string>&
 }
 
 std::string Builder::weight(const std::string& name, const std::vector<int64_t>& shape, const std::vector<float>& data) {
+  return initializer(name, onnx::TensorProto::FLOAT, shape, data.data(), data.size() * sizeof(float));
+}
+
+std::string Builder::initializer(const std::string& name, int elem_type, const std::vector<int64_t>& shape,
+                                 const void* data, std::size_t nbytes) {
   auto* t = graph_.add_initializer();
   t->set_name(name);
-  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->set_data_type(elem_type);
   for (auto d : shape) t->add_dims(d);
-  sink_.store(*t, data.data(), data.size() * sizeof(float));
+  sink_.store(*t, data, nbytes);
   return name;
 }
+
+std::string Builder::weight_as(const std::string& name, int elem_type, const std::vector<int64_t>& shape,
+                               const std::vector<float>& data) {
+  if (elem_type == onnx::TensorProto::FLOAT) return weight(name, shape, data);
+  const auto half = to_half(data);
+  return initializer(name, onnx::TensorProto::FLOAT16, shape, half.data(), half.size() * sizeof(uint16_t));
+}
+
+void Builder::drop_output(int index) { graph_.mutable_node(graph_.node_size() - 1)->set_output(index, ""); }
 
 std::string Builder::const_i64(const std::vector<int64_t>& values, const std::string& hint, bool scalar) {
   auto* t = graph_.add_initializer();
@@ -135,6 +150,16 @@ std::string Builder::const_f32(float value, const std::string& hint) {
   t->set_name(unique("const_" + hint));
   t->set_data_type(onnx::TensorProto::FLOAT);
   t->add_float_data(value);
+  return t->name();
+}
+
+std::string Builder::const_scalar(float value, int elem_type, const std::string& hint) {
+  if (elem_type == onnx::TensorProto::FLOAT) return const_f32(value, hint);
+  auto* t = graph_.add_initializer();
+  t->set_name(unique("const_" + hint));
+  t->set_data_type(onnx::TensorProto::FLOAT16);
+  const uint16_t h = float_to_half(value);
+  t->set_raw_data(&h, sizeof h);
   return t->name();
 }
 
@@ -181,12 +206,12 @@ std::string Builder::softmax(const std::string& x, int64_t axis, const std::stri
   return node("Softmax", {x}, {attr_int("axis", axis)}, name);
 }
 
-std::string Builder::gelu(const std::string& x) {
+std::string Builder::gelu(const std::string& x, int elem_type) {
   Scope s(*this, "gelu");
-  auto scaled = div(x, const_f32(static_cast<float>(std::sqrt(2.0)), "sqrt2"), "Div");
+  auto scaled = div(x, const_scalar(static_cast<float>(std::sqrt(2.0)), elem_type, "sqrt2"), "Div");
   auto erf = node("Erf", {scaled}, {}, "Erf");
-  auto one_plus = add(erf, const_f32(1.0f, "one"), "Add");
-  auto half = mul(x, const_f32(0.5f, "half"), "Mul_half");
+  auto one_plus = add(erf, const_scalar(1.0f, elem_type, "one"), "Add");
+  auto half = mul(x, const_scalar(0.5f, elem_type, "half"), "Mul_half");
   return mul(half, one_plus, "Mul");
 }
 

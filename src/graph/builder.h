@@ -51,13 +51,23 @@ class Builder {
   std::string node(const std::string& op, const std::vector<std::string>& inputs,
                    std::vector<onnx::AttributeProto> attrs = {}, const std::string& name = {}, int n_outputs = 1,
                    const std::string& domain = {});
+  // Marks output `index` of the last node as not wanted (an empty name), as ONNX allows for optional outputs.
+  void drop_output(int index);
   std::vector<std::string> node_multi(const std::string& op, const std::vector<std::string>& inputs,
                                       std::vector<onnx::AttributeProto> attrs, const std::string& name, int n_outputs);
 
   // Weights (streamed to the sink) and small constants (always inline).
   std::string weight(const std::string& name, const std::vector<int64_t>& shape, const std::vector<float>& data);
+  // Any element type (fp16, int8, packed uint8): `data` holds the raw little-endian bytes.
+  std::string initializer(const std::string& name, int elem_type, const std::vector<int64_t>& shape, const void* data,
+                          std::size_t nbytes);
+  // A weight in `elem_type` (FLOAT or FLOAT16), converted from fp32.
+  std::string weight_as(const std::string& name, int elem_type, const std::vector<int64_t>& shape,
+                        const std::vector<float>& data);
   std::string const_i64(const std::vector<int64_t>& values, const std::string& hint, bool scalar = false);
   std::string const_f32(float value, const std::string& hint);
+  // A scalar in FLOAT or FLOAT16.
+  std::string const_scalar(float value, int elem_type, const std::string& hint);
 
   // Op helpers: each returns the output name.
   std::string add(const std::string& a, const std::string& b, const std::string& name = "Add") { return node("Add", {a, b}, {}, name); }
@@ -78,8 +88,8 @@ class Builder {
   std::string layer_norm(const std::string& x, const std::string& scale, const std::string& bias, float eps,
                          const std::string& name = "LayerNorm");
   std::string softmax(const std::string& x, int64_t axis, const std::string& name = "Softmax");
-  // fair-esm's gelu, exactly: x * 0.5 * (1 + erf(x / sqrt(2))).
-  std::string gelu(const std::string& x);
+  // fair-esm's gelu, exactly: x * 0.5 * (1 + erf(x / sqrt(2))); constants in `elem_type`.
+  std::string gelu(const std::string& x, int elem_type = onnx::TensorProto::FLOAT);
   // x @ W^T + b with W stored pre-transposed as [in, out].
   std::string linear(const std::string& x, const std::string& w_t, const std::string& b);
 

@@ -23,7 +23,7 @@ void ContactHead::add_layer(int64_t layer, const std::string& probs) {
   auto& b = ctx_.b;
   Builder::Scope s(b, fmt::format("contacts/layers.{}", layer));
   const int64_t H = ctx_.cfg.attention_heads;
-  auto a = b.mul(probs, pair_mask_, "mask");
+  auto a = b.mul(to_f32(ctx_, probs), pair_mask_, "mask");
   // ESM-1b/ESM-2 drop the last row/column (EOS or padding) and BOS; ESM-1 only BOS.
   const int64_t end = ctx_.alphabet.append_eos() ? -1 : std::numeric_limits<int64_t>::max();
   a = b.slice(a, {1, 1}, {end, end}, {2, 3}, "crop");

@@ -26,17 +26,20 @@ namespace fs = std::filesystem;
 void ConvertOptions::validate() const {
   if (checkpoint.empty()) throw UsageError("convert: no checkpoint given");
   if (output.empty()) throw UsageError("convert: no output path given (-o/--output)");
-  if (precision != "fp32") {
-    throw UsageError(fmt::format("--precision {}: this build writes fp32 graphs only (fp16, int8 and int4 are planned)",
-                                 precision));
+  if (precision != "fp32" && precision != "fp16" && precision != "int8" && precision != "int4") {
+    throw UsageError(fmt::format("--precision {}: not one of fp32, fp16, int8, int4", precision));
+  }
+  if (int4_block != 32 && int4_block != 128) {
+    throw UsageError(fmt::format("--block-size {}: int4 blocks are 32 or 128 weights", int4_block));
   }
   if (opset != 17) throw UsageError(fmt::format("--opset {}: only opset 17 is supported", opset));
   if (fs::is_directory(output)) throw UsageError(fmt::format("--output {}: is a folder; name the .onnx file to write", output));
 }
 
 std::string ConvertOptions::to_string() const {
-  return fmt::format("checkpoint={} output={} repr_layers={} contacts={} precision={} external_data={} opset={}",
-                     checkpoint, output, fmt::join(repr_layers, ","), contacts, precision,
+  return fmt::format("checkpoint={} output={} repr_layers={} contacts={} precision={} optimize={} int4_block={} "
+                     "external_data={} opset={}",
+                     checkpoint, output, fmt::join(repr_layers, ","), contacts, precision, optimize, int4_block,
                      external_data == ExternalData::Auto ? "auto" : external_data == ExternalData::Always ? "always" : "never",
                      opset);
 }
@@ -51,6 +54,13 @@ uint64_t weight_bytes(const ModelConfig& c) {
     n += k * (s.per_layer ? static_cast<uint64_t>(c.num_layers) : 1);
   }
   return 4 * (n + static_cast<uint64_t>(c.vocab_size * c.embed_dim));  // + the transposed output projection
+}
+
+graph::WeightFormat weight_format(const std::string& precision) {
+  if (precision == "fp16") return graph::WeightFormat::Fp16;
+  if (precision == "int8") return graph::WeightFormat::Int8;
+  if (precision == "int4") return graph::WeightFormat::Int4;
+  return graph::WeightFormat::Fp32;
 }
 
 void add_value_info(onnx::ValueInfoProto* v, const std::string& name, int elem,
@@ -85,6 +95,7 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   rep.notices = ckpt.notices();
   rep.repr_layers = resolve_layers(opt.repr_layers, cfg.num_layers, "--repr-layers");
   rep.contacts = opt.contacts && cfg.has_contacts;
+  rep.fused = opt.optimize && !rep.contacts;
   rep.weight_bytes = weight_bytes(cfg);
   rep.external_data = opt.external_data == ExternalData::Always ||
                       (opt.external_data == ExternalData::Auto && rep.weight_bytes > (uint64_t{1800} << 20));
@@ -103,6 +114,12 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   auto* opset = model.add_opset_import();
   opset->set_domain("");
   opset->set_version(opt.opset);
+  const bool uses_ms = rep.fused || opt.precision == "int8" || opt.precision == "int4";
+  if (uses_ms) {
+    auto* ms = model.add_opset_import();
+    ms->set_domain("com.microsoft");
+    ms->set_version(1);
+  }
   auto& g = *model.mutable_graph();
   g.set_name(fmt::format("esm_{}", cfg.variant));
 
@@ -113,7 +130,9 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   graph::WeightSink sink(rep.external_data ? tmp_data : std::string(), rep.external_data ? data_name : std::string());
   try {
     graph::Builder b(g, sink);
-    graph::Ctx ctx{b, ckpt, cfg, Alphabet::for_kind(cfg.alphabet), "tokens", {}, {}, {}, {}, {}, {}};
+    graph::Ctx ctx{b, ckpt, cfg, Alphabet::for_kind(cfg.alphabet), "tokens", {}, {}, {}, {}, {}, {}, {}};
+    ctx.opt = {weight_format(opt.precision), rep.fused, opt.int4_block};
+    ctx.act = opt.precision == "fp16" ? onnx::TensorProto::FLOAT16 : onnx::TensorProto::FLOAT;
     add_value_info(g.add_input(), "tokens", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
 
     graph::build_masks(ctx);
@@ -121,22 +140,35 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     auto want = [&](int64_t l) { return std::find(rep.repr_layers.begin(), rep.repr_layers.end(), l) != rep.repr_layers.end(); };
     std::string x = graph::build_embeddings(ctx);
     if (want(0)) reps[0] = x;
+    // fp16 models compute the embeddings in fp32 (position tables, token dropout) and the layers in fp16.
+    if (ctx.act != onnx::TensorProto::FLOAT) x = b.cast(x, ctx.act, "/embeddings/to_fp16");
     std::optional<graph::ContactHead> contacts;
     if (rep.contacts) contacts.emplace(ctx);
-    for (int64_t i = 0; i < cfg.num_layers; ++i) {
-      auto out = graph::build_layer(ctx, i, x, rep.contacts);
-      x = out.x;
-      if (want(i + 1)) reps[i + 1] = x;
-      if (contacts) contacts->add_layer(i, out.probs);
-      say(fmt::format("layer {}/{} written", i + 1, cfg.num_layers));
+    std::string x_final;
+    if (rep.fused) {
+      x_final = graph::build_fused_stack(ctx, x, [&](int64_t layer, const std::string& out) {
+        if (want(layer)) reps[layer] = out;
+        say(fmt::format("layer {}/{} written", layer, cfg.num_layers));
+      });
+    } else {
+      for (int64_t i = 0; i < cfg.num_layers; ++i) {
+        auto out = graph::build_layer(ctx, i, x, rep.contacts);
+        x = out.x;
+        if (want(i + 1)) reps[i + 1] = x;
+        if (contacts) contacts->add_layer(i, out.probs);
+        say(fmt::format("layer {}/{} written", i + 1, cfg.num_layers));
+      }
+      x_final = graph::build_final_norm(ctx, x);
     }
-    const std::string x_final = graph::build_final_norm(ctx, x);
     if (want(cfg.num_layers)) reps[cfg.num_layers] = x_final;  // fair-esm: the last layer is reported normed
 
     {
       graph::Builder::Scope s(b, "outputs");
       std::vector<std::string> stacked;
-      for (auto l : rep.repr_layers) stacked.push_back(b.unsqueeze(reps.at(l), {0}, fmt::format("layer_{}", l)));
+      for (auto l : rep.repr_layers) {
+        const auto r = l == 0 ? reps.at(l) : graph::to_f32(ctx, reps.at(l));
+        stacked.push_back(b.unsqueeze(r, {0}, fmt::format("layer_{}", l)));
+      }
       const auto repr = stacked.size() == 1 ? stacked[0] : b.concat(stacked, 0, "stack_layers");
       b.node("Identity", {repr}, {}, "representations");
       g.mutable_node(g.node_size() - 1)->set_output(0, "representations");
@@ -170,6 +202,8 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     info.has_logits = true;
     info.max_tokens = cfg.max_tokens();
     info.precision = opt.precision;
+    info.ops = uses_ms ? "fused" : "standard";
+    info.int4_block = opt.precision == "int4" ? opt.int4_block : 0;
     info.source_file = fs::path(opt.checkpoint).filename().string();
     info.source_sha256 = rep.source_sha256;
     info.converter_version = ESM_ONNX_VERSION;

@@ -9,18 +9,6 @@
 
 namespace esm_onnx::graph {
 
-std::string Ctx::weight(const std::string& name, bool transpose) {
-  const std::string key = transpose ? name + ".T" : name;
-  if (auto it = weights.find(key); it != weights.end()) return it->second;
-  Tensor t = ckpt.read(name);
-  if (transpose) {
-    if (t.shape.size() != 2) throw FormatError(fmt::format("{}: tensor {} is not a matrix", ckpt.path(), name));
-    auto data = transposed(t.data, t.shape[0], t.shape[1]);
-    return weights[key] = b.weight(key, {t.shape[1], t.shape[0]}, data);
-  }
-  return weights[key] = b.weight(key, t.shape, t.data);
-}
-
 void build_masks(Ctx& ctx) {
   auto& b = ctx.b;
   Builder::Scope s(b, "masks");

@@ -1,6 +1,7 @@
 #pragma once
 // The pieces of an ESM forward pass as ONNX subgraphs. Each follows fair-esm's arithmetic order
 // (see docs in the README's "How the graph matches fair-esm").
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -9,6 +10,14 @@
 #include "graph/builder.h"
 
 namespace esm_onnx::graph {
+
+// How the layers are computed: which weight encoding, and fused ONNX Runtime ops or standard ops only.
+enum class WeightFormat { Fp32, Fp16, Int8, Int4 };
+struct GraphOptions {
+  WeightFormat weights{WeightFormat::Fp32};
+  bool fused{false};       // com.microsoft attention, rotary, skip-layer-norm, bias-gelu
+  int64_t int4_block{32};  // MatMulNBits block size along the input dimension
+};
 
 struct Ctx {
   Builder& b;
@@ -20,12 +29,29 @@ struct Ctx {
   std::string nonpad;    // float [B, T], 1 at real tokens
   std::string key_mask;  // bool [B, 1, 1, S], true where attention must not look
   std::string seq_len;   // int64 scalar T
-  std::map<std::string, std::pair<std::string, std::string>> rotary;  // inv_freq bytes -> (cos, sin)
-  std::map<std::string, std::string> weights;                         // (name, transposed) -> initializer
+  GraphOptions opt{};
+  int act{onnx::TensorProto::FLOAT};           // element type of the activations between the layers
+  std::map<std::string, std::string> cache;   // values built once and shared (weights, rotary tables)
 
-  // A checkpoint weight as an initializer, named after fair-esm's module; `transpose` for Linear weights.
+  // A checkpoint weight as an fp32 initializer, named after fair-esm's module; `transpose` for Linear weights.
   std::string weight(const std::string& name, bool transpose = false);
+  // A checkpoint weight (LayerNorm parameters, biases) in the activation type.
+  std::string act_weight(const std::string& name);
+  // x @ W^T (+ b) for one Linear or several side by side (their outputs concatenated, as for packed
+  // q/k/v), in the weight format of opt.weights.
+  std::string linear(const std::string& x, const std::vector<std::string>& modules, bool with_bias = true);
+  // A scalar constant in the activation type.
+  std::string scalar(float value, const std::string& hint);
 };
+
+// Rotary angles t * inv_freq, [T, D/2], for the inv_freq of one layer (shared by layers with equal values).
+std::string rotary_freqs(Ctx& ctx, int64_t layer);
+
+// ESM-1's bias_k / bias_v: one extra key (value) appended after the sequence, [B, T, E] -> [B, T + 1, E].
+std::string append_bias_kv(Ctx& ctx, const std::string& x, const std::string& module);
+
+// A LayerNorm of fair-esm's `module` (weight, bias) in the activation type.
+std::string layer_norm(Ctx& ctx, const std::string& x, const std::string& module);
 
 // Masks and lengths every stage uses; fills ctx.pad, nonpad, key_mask, seq_len.
 void build_masks(Ctx& ctx);
@@ -38,6 +64,15 @@ struct LayerOut {
   std::string probs;  // [B, H, T, T] attention probabilities (empty unless asked for)
 };
 LayerOut build_layer(Ctx& ctx, int64_t layer, const std::string& x, bool need_probs);
+
+// All layers with fused ONNX Runtime ops (no attention maps, so no contacts). Calls on_layer(i, x) with
+// each layer's output x (i = 1..N, the residual stream before any final norm) and returns the last
+// layer's output after the final norm, as build_final_norm would.
+std::string build_fused_stack(Ctx& ctx, const std::string& x0,
+                              const std::function<void(int64_t, const std::string&)>& on_layer);
+
+// x cast to fp32 when the activations are fp16.
+std::string to_f32(Ctx& ctx, const std::string& x);
 
 // Final norm (ESM-1b/ESM-2) applied to the last layer's output; ESM-1 has none.
 std::string build_final_norm(Ctx& ctx, const std::string& x);

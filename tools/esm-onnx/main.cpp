@@ -10,6 +10,7 @@
 #include "esm_onnx/embed.h"
 #include "esm_onnx/errors.h"
 #include "esm_onnx/inspect.h"
+#include "esm_onnx/verify.h"
 #include "esm_onnx_version.h"
 #include "progress.h"
 
@@ -21,13 +22,22 @@ constexpr int kError = 1;
 constexpr int kUsage = 2;
 constexpr int kSkipped = 3;
 
-int run_convert(const esm_onnx::ConvertOptions& opt, bool quiet) {
-  auto report = esm_onnx::convert(opt, [&](const std::string& m) {
+int run_convert(const esm_onnx::ConvertOptions& opt, bool quiet, bool verify, int threads) {
+  auto log = [&](const std::string& m) {
     if (!quiet && m.rfind("layer ", 0) != 0) fmt::print(stderr, "{}\n", m);
-  });
-  fmt::print("{}: {} with layers [{}] exported, logits, {}{}\n", report.output, report.config.variant,
-             fmt::join(report.repr_layers, ", "), report.contacts ? "contacts" : "no contacts",
+  };
+  auto report = esm_onnx::convert(opt, log);
+  fmt::print("{}: {} {}{} with layers [{}] exported, logits, {}{}\n", report.output, report.config.variant,
+             opt.precision, report.fused ? " fused" : "", fmt::join(report.repr_layers, ", "),
+             report.contacts ? "contacts" : "no contacts",
              report.external_data ? fmt::format(", weights in {}", report.external_data_file) : "");
+  if (verify) {
+    esm_onnx::VerifyOptions vo;
+    vo.threads = threads;
+    const auto v = esm_onnx::verify_conversion(opt, vo, log);
+    fmt::print("{}\n", v.to_string());
+    if (!v.passed) return kError;
+  }
   return kOk;
 }
 
@@ -58,7 +68,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   esm_onnx::ConvertOptions conv;
-  bool no_contacts = false, quiet = false;
+  bool no_contacts = false, quiet = false, no_optimize = false, verify = false;
+  int verify_threads = 0;
   std::string external = "auto";
   auto* c = app.add_subcommand("convert", "Convert a fair-esm checkpoint (.pt) into an ONNX model");
   c->add_option("checkpoint", conv.checkpoint, "fair-esm checkpoint (.pt, zip or legacy serialization); "
@@ -68,9 +79,18 @@ int main(int argc, char** argv) {
                 "layers the `representations` output holds: fair-esm numbering (0 = embeddings, -1 = last), or all")
       ->capture_default_str();
   c->add_flag("--no-contacts", no_contacts, "leave the contacts output out");
-  c->add_option("--precision", conv.precision, "weights and arithmetic")->check(CLI::IsMember({"fp32", "fp16", "int8", "int4"}))->capture_default_str();
+  c->add_option("--precision", conv.precision,
+                "fp32; fp16 (GPU); int8 (per-channel weights, dynamic activations); int4 (block-quantized weights)")
+      ->check(CLI::IsMember({"fp32", "fp16", "int8", "int4"}))->capture_default_str();
+  c->add_flag("--no-optimize", no_optimize,
+              "standard ONNX ops only (no ONNX Runtime fused attention, rotary, skip-layer-norm, bias-gelu)");
+  c->add_option("--block-size", conv.int4_block, "int4 block size (32 or 128)")->capture_default_str();
   c->add_option("--external-data", external, "weights in a .data file beside the model: auto (above 1.8 GB), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+  c->add_flag("--verify", verify,
+              "run the new graph against the fp32 reference on generated sequences: max abs error, cosine of mean "
+              "embeddings, logits argmax agreement; exit 1 below the precision's floor");
+  c->add_option("--threads", verify_threads, "ONNX Runtime threads for --verify (0: its default)")->capture_default_str();
   c->add_flag("-q,--quiet", quiet, "print only the result line");
 
   esm_onnx::EmbedOptions emb;
@@ -106,10 +126,11 @@ int main(int argc, char** argv) {
   try {
     if (*c) {
       conv.contacts = !no_contacts;
+      conv.optimize = !no_optimize;
       conv.external_data = external == "always"  ? esm_onnx::ExternalData::Always
                            : external == "never" ? esm_onnx::ExternalData::Never
                                                  : esm_onnx::ExternalData::Auto;
-      return run_convert(conv, quiet);
+      return run_convert(conv, quiet, verify, verify_threads);
     }
     if (*e) return run_embed(emb, no_progress);
     if (*i) {

@@ -1,0 +1,37 @@
+#pragma once
+// `convert --verify`: a converted graph against the fp32 standard-op graph of the same checkpoint, on
+// generated sequences, with the fidelity floor of its precision.
+#include <cstdint>
+#include <string>
+
+#include "esm_onnx/convert.h"
+
+namespace esm_onnx {
+
+struct VerifyOptions {
+  int64_t sequences{24};   // generated, lengths 30..400, amino acids at natural frequencies
+  uint64_t seed{1};
+  int threads{0};
+};
+
+struct VerifyReport {
+  std::string precision;
+  int64_t sequences{0};
+  int64_t tokens{0};
+  double max_abs_error{0};      // over every exported representation and the logits
+  double min_mean_cosine{1};    // cosine of mean embeddings (last exported layer), worst record
+  double argmax_agreement{1};   // share of positions whose logits argmax agrees
+  // Floors: fp32 max abs error <= 1e-4; fp16 cosine >= 0.999; int8/int4 cosine >= 0.99 and argmax >= 0.95.
+  bool passed{false};
+  std::string floor;            // the floor, in words
+  std::string to_string() const;
+};
+
+// Both models must come from the same checkpoint and export the same layers.
+VerifyReport verify_against(const std::string& candidate, const std::string& reference, const VerifyOptions& options);
+
+// Writes the fp32 standard-op reference of `converted` to a temporary folder beside the output, verifies
+// the output against it, and removes the reference.
+VerifyReport verify_conversion(const ConvertOptions& converted, const VerifyOptions& options, const LogFn& log = {});
+
+}  // namespace esm_onnx

@@ -1,0 +1,118 @@
+// Checkpoint weights as initializers, in the encoding the chosen precision asks for.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "esm_onnx/errors.h"
+#include "graph/esm_graph.h"
+#include "graph/quantize.h"
+
+namespace esm_onnx::graph {
+
+std::string Ctx::weight(const std::string& name, bool transpose) {
+  const std::string key = transpose ? name + ".T" : name;
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  Tensor t = ckpt.read(name);
+  if (transpose) {
+    if (t.shape.size() != 2) throw FormatError(fmt::format("{}: tensor {} is not a matrix", ckpt.path(), name));
+    auto data = transposed(t.data, t.shape[0], t.shape[1]);
+    return cache[key] = b.weight(key, {t.shape[1], t.shape[0]}, data);
+  }
+  return cache[key] = b.weight(key, t.shape, t.data);
+}
+
+std::string Ctx::act_weight(const std::string& name) {
+  if (act == onnx::TensorProto::FLOAT) return weight(name);
+  const std::string key = name + ".fp16";
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  Tensor t = ckpt.read(name);
+  return cache[key] = b.weight_as(key, act, t.shape, t.data);
+}
+
+std::string Ctx::scalar(float value, const std::string& hint) { return b.const_scalar(value, act, hint); }
+
+namespace {
+
+// "layers.3.self_attn.q_proj" + "k_proj" + "v_proj" -> "layers.3.self_attn.q_proj+k_proj+v_proj"
+std::string joined_name(const std::vector<std::string>& modules) {
+  std::string name = modules.front();
+  for (std::size_t i = 1; i < modules.size(); ++i) name += "+" + modules[i].substr(modules[i].rfind('.') + 1);
+  return name;
+}
+
+bool is_feed_forward(const std::string& module) {
+  const auto leaf = module.substr(module.rfind('.') + 1);
+  return leaf == "fc1" || leaf == "fc2";
+}
+
+}  // namespace
+
+std::string Ctx::linear(const std::string& x, const std::vector<std::string>& modules, bool with_bias) {
+  const std::string base = joined_name(modules);
+  Builder::Scope s(b, base.substr(base.rfind('.') + 1));
+  // Stacking [out_i, in] row blocks gives the packed [sum out_i, in] weight.
+  std::vector<float> w, bias;
+  int64_t n = 0, k = -1;
+  for (const auto& m : modules) {
+    Tensor t = ckpt.read(m + ".weight");
+    if (t.shape.size() != 2 || (k >= 0 && t.shape[1] != k)) {
+      throw FormatError(fmt::format("{}: tensor {}.weight is not a [out, {}] matrix", ckpt.path(), m, k));
+    }
+    k = t.shape[1];
+    n += t.shape[0];
+    w.insert(w.end(), t.data.begin(), t.data.end());
+    if (with_bias) {
+      Tensor tb = ckpt.read(m + ".bias");
+      bias.insert(bias.end(), tb.data.begin(), tb.data.end());
+    }
+  }
+  std::string bias_name;
+  if (with_bias) bias_name = b.weight_as(base + ".bias" + (act == onnx::TensorProto::FLOAT ? "" : ".fp16"), act, {n}, bias);
+
+  // int4 is for the feed-forward weights (two thirds of a layer's). The attention projections stay int8:
+  // their rounding errors pass through the softmax and, measured, cost several times more fidelity.
+  WeightFormat format = opt.weights;
+  if (format == WeightFormat::Int4 && !is_feed_forward(base)) format = WeightFormat::Int8;
+  switch (format) {
+    case WeightFormat::Fp32:
+    case WeightFormat::Fp16: {
+      auto w_t = b.weight_as(base + ".weight.T", act, {k, n}, transposed(w, n, k));
+      return with_bias ? b.linear(x, w_t, bias_name) : b.matmul(x, w_t);
+    }
+    case WeightFormat::Int8: {
+      auto q = quantize_int8(w, n, k);
+      w.clear();
+      w.shrink_to_fit();
+      auto qb = b.initializer(base + ".weight.int8", onnx::TensorProto::INT8, {k, n}, q.q.data(), q.q.size());
+      auto sc = b.weight(base + ".weight.scale", {n}, q.scale);
+      const std::vector<int8_t> zeros(static_cast<std::size_t>(n), 0);
+      auto zp = b.initializer(base + ".weight.zero_point", onnx::TensorProto::INT8, {n}, zeros.data(), zeros.size());
+      std::vector<std::string> inputs{x, qb, sc, zp};
+      if (with_bias) inputs.push_back(bias_name);
+      return b.node("DynamicQuantizeMatMul", inputs, {}, "DynamicQuantizeMatMul", 1, "com.microsoft");
+    }
+    case WeightFormat::Int4: {
+      const int64_t block = opt.int4_block;
+      auto q = quantize_int4(w, n, k, block);
+      w.clear();
+      w.shrink_to_fit();
+      auto qb = b.initializer(base + ".weight.int4", onnx::TensorProto::UINT8, {n, q.blocks, block / 2}, q.packed.data(),
+                              q.packed.size());
+      auto sc = b.weight(base + ".weight.scales", {n * q.blocks}, q.scale);
+      auto zp = b.initializer(base + ".weight.zero_points", onnx::TensorProto::UINT8,
+                              {static_cast<int64_t>(q.zero_points.size())}, q.zero_points.data(), q.zero_points.size());
+      std::vector<std::string> inputs{x, qb, sc, zp};
+      if (with_bias) {
+        inputs.push_back("");  // g_idx
+        inputs.push_back(bias_name);
+      }
+      // accuracy_level 4: activations quantized to int8 per block, so the integer (VNNI) kernels run.
+      return b.node("MatMulNBits", inputs,
+                    {attr_int("K", k), attr_int("N", n), attr_int("bits", 4), attr_int("block_size", block),
+                     attr_int("accuracy_level", 4)},
+                    "MatMulNBits", 1, "com.microsoft");
+    }
+  }
+  throw UnsupportedError("unknown weight format");
+}
+
+}  // namespace esm_onnx::graph
