@@ -83,6 +83,8 @@ nlohmann::ordered_json describe_onnx(const std::string& path) {
   j["logits"] = info.has_logits;
   j["contacts"] = info.has_contacts;
   j["precision"] = info.precision;
+  j["attention"] = info.attention;
+  if (info.int4_block > 0) j["int4_block"] = info.int4_block;
   j["max_residues"] = info.max_residues();
   j["opset"] = m.opset_import_size() ? m.opset_import(0).version() : 0;
   j["nodes"] = m.graph().node_size();

@@ -26,7 +26,8 @@ struct ModelInfo {
   bool has_logits{true};
   int64_t max_tokens{0};             // per sequence, BOS/EOS included; 0 = unlimited
   std::string precision;             // fp32, fp16, int8, int4
-  std::string ops{"standard"};       // "standard": ONNX opset only; "fused": ONNX Runtime com.microsoft ops
+  std::string attention{"explicit"}; // "explicit" (attention maps exist; contacts need them) or "fused"
+                                     // (ONNX Runtime's com.microsoft attention, rotary, skip-layer-norm)
   int64_t int4_block{0};             // MatMulNBits block size of int4 models
   std::string source_file;
   std::string source_sha256;

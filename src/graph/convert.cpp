@@ -202,7 +202,7 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     info.has_logits = true;
     info.max_tokens = cfg.max_tokens();
     info.precision = opt.precision;
-    info.ops = uses_ms ? "fused" : "standard";
+    info.attention = rep.fused ? "fused" : "explicit";
     info.int4_block = opt.precision == "int4" ? opt.int4_block : 0;
     info.source_file = fs::path(opt.checkpoint).filename().string();
     info.source_sha256 = rep.source_sha256;

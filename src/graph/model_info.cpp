@@ -52,8 +52,8 @@ ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m, 
   i.has_logits = need(m, "has_logits", path) == "1";
   i.max_tokens = need_int(m, "max_tokens", path);
   i.precision = need(m, "precision", path);
-  // Written since the fast-path variants; models without them use standard ops.
-  if (auto it = m.find(P + "ops"); it != m.end()) i.ops = it->second;
+  // Written since the fast-path variants; models without them have explicit attention.
+  if (auto it = m.find(P + "attention"); it != m.end()) i.attention = it->second;
   if (m.count(P + "int4_block")) i.int4_block = need_int(m, "int4_block", path);
   i.source_file = need(m, "source_file", path);
   i.source_sha256 = need(m, "source_sha256", path);
@@ -81,7 +81,7 @@ std::map<std::string, std::string> ModelInfo::to_metadata() const {
       {P + "attention_heads", std::to_string(attention_heads)}, {P + "vocab_size", std::to_string(vocab_size)},
       {P + "repr_layers", join_layers(repr_layers)}, {P + "has_contacts", b(has_contacts)},
       {P + "has_logits", b(has_logits)}, {P + "max_tokens", std::to_string(max_tokens)},
-      {P + "precision", precision}, {P + "ops", ops}, {P + "int4_block", std::to_string(int4_block)},
+      {P + "precision", precision}, {P + "attention", attention}, {P + "int4_block", std::to_string(int4_block)},
       {P + "source_file", source_file},
       {P + "source_sha256", source_sha256}, {P + "converter_version", converter_version},
       {P + "padding_idx", std::to_string(padding_idx)}, {P + "cls_idx", std::to_string(cls_idx)},
@@ -97,10 +97,10 @@ int64_t ModelInfo::max_residues() const {
 
 std::string ModelInfo::to_string() const {
   return fmt::format("{} ({} arch, {} alphabet): {} layers, dim {}, {} heads; exported layers [{}]; logits {}; "
-                     "contacts {}; precision {}{}, {} ops; max residues {}; source {} (sha256 {}); converter {}",
+                     "contacts {}; precision {}{}, {} attention; max residues {}; source {} (sha256 {}); converter {}",
                      variant, family, alphabet, num_layers, embed_dim, attention_heads, join_layers(repr_layers),
                      has_logits ? "yes" : "no", has_contacts ? "yes" : "no", precision,
-                     int4_block > 0 ? fmt::format(" (block {})", int4_block) : std::string(), ops,
+                     int4_block > 0 ? fmt::format(" (block {})", int4_block) : std::string(), attention,
                      max_residues() > 0 ? std::to_string(max_residues()) : std::string("unlimited"), source_file,
                      source_sha256.substr(0, 16), converter_version);
 }

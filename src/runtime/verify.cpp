@@ -64,7 +64,7 @@ VerifyReport verify_against(const std::string& candidate, const std::string& ref
                                  candidate, reference));
   }
   VerifyReport rep;
-  rep.precision = ci.precision + (ci.ops == "fused" ? " (fused)" : "");
+  rep.precision = ci.precision + (ci.attention == "fused" ? " (fused)" : "");
   const Alphabet alphabet = ci.make_alphabet();
   const auto seqs = generate(opt.sequences, opt.seed);
   const int64_t E = ci.embed_dim, V = ci.vocab_size, n_layers = static_cast<int64_t>(ci.repr_layers.size());

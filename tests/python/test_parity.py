@@ -38,12 +38,21 @@ def _record(name: str, worst: dict[str, float]) -> None:
     REPORT.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
-@pytest.mark.parametrize("key", list(MODELS))
-def test_parity_with_fair_esm(cli, checkpoints, tmp_path, key):
+# The graphs convert writes: "default" has contacts when the checkpoint has contact weights (explicit
+# attention, so the maps exist) and fused ops otherwise; "fused" leaves contacts out, so every layer uses
+# ONNX Runtime's fused ops; "standard" has standard ONNX ops only.
+GRAPHS = {"default": [], "fused": ["--no-contacts"], "standard": ["--no-optimize"]}
+CASES = [(k, "default") for k in MODELS] + [(k, g) for k in MODELS if k.endswith("_zip") for g in ("fused", "standard")]
+
+
+@pytest.mark.parametrize("key,graph", CASES)
+def test_parity_with_fair_esm(cli, checkpoints, tmp_path, key, graph):
     ckpt = checkpoints[key]
-    has_contacts = MODELS[key][5]
     onnx = tmp_path / "model.onnx"
-    run_cli("convert", ckpt, "-o", onnx, "--repr-layers", "all")
+    run_cli("convert", ckpt, "-o", onnx, "--repr-layers", "all", *GRAPHS[graph])
+    has_contacts = MODELS[key][5] and graph != "fused"
+    if graph == "fused":
+        assert json.loads(run_cli("inspect", onnx, "--json").stdout)["attention"] == "fused"
     include = ["mean", "per_tok", "bos", "logits"] + (["contacts"] if has_contacts else [])
     # A small token budget makes several padded batches of several records each.
     run_cli("embed", onnx, DATA / "parity.fasta", tmp_path / "out", "--include", *include, "--toks-per-batch", "400")
@@ -51,7 +60,7 @@ def test_parity_with_fair_esm(cli, checkpoints, tmp_path, key):
     expected = reference_outputs(model, alphabet, read_fasta(DATA / "parity.fasta"), has_contacts)
     worst = _compare(tmp_path / "out", expected)
     assert set(worst) >= {"representations", "mean_representations", "bos_representations", "logits"}
-    _record(key, worst)
+    _record(key if graph == "default" else f"{key} ({graph})", worst)
 
 
 @pytest.mark.parametrize("key", ["esm2_t3_48_zip", "esm1b_t2_48_zip", "esm1_t2_48_zip"])
