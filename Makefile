@@ -29,7 +29,7 @@ test-cpp: build
 	ctest --test-dir $(BUILD) --output-on-failure
 
 test-python: build
-	rm -f $(BUILD)/parity.json
+	rm -f $(BUILD)/parity.json $(BUILD)/fidelity.json
 	$(PY) -m pytest -q tests/python
 
 test: test-cpp test-python
