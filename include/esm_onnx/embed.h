@@ -13,7 +13,7 @@ struct EmbedOptions {
   std::string outdir;
   std::vector<std::string> include{"mean"};  // any of: mean per_tok bos contacts logits
   std::vector<std::string> repr_layers;      // fair-esm numbering; empty = every exported layer
-  int64_t toks_per_batch{4096};
+  int64_t toks_per_batch{1024};             // esm-extract uses 4096; smaller batches stay in cache
   int64_t truncation_seq_length{1022};       // residues kept per record; 0 = no truncation
   std::string format{"npz"};                 // npz, pt, h5
   int threads{0};                            // 0 = ONNX Runtime's default
@@ -46,6 +46,7 @@ struct EmbedSummary {
   int64_t tokens{0};
   int64_t batches{0};
   double seconds{0};
+  double load_seconds{0};      // of `seconds`: creating the ONNX Runtime session
   std::vector<int64_t> layers;
   std::string outdir;
 };

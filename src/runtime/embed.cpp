@@ -15,6 +15,7 @@
 #include "esm_onnx/fasta.h"
 #include "esm_onnx/layers.h"
 #include "esm_onnx/writer.h"
+#include "io/async_writer.h"
 #include "runtime/session.h"
 
 namespace esm_onnx {
@@ -64,6 +65,7 @@ EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const Me
   const Alphabet alphabet = info.make_alphabet();
 
   EmbedSummary sum;
+  sum.load_seconds = elapsed();
   sum.outdir = opt.outdir;
   // Resolved once: the per-record loop below is the hot path.
   const bool want_mean = has("mean"), want_per_tok = has("per_tok"), want_bos = has("bos");
@@ -87,7 +89,7 @@ EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const Me
   if (want_logits) outputs.emplace_back("logits");
   if (want_contacts) outputs.emplace_back("contacts");
 
-  auto writer = make_writer(parse_output_format(opt.format), opt.outdir);
+  AsyncWriter writer(make_writer(parse_output_format(opt.format), opt.outdir));
   FastaReader reader(opt.fasta);
   std::unordered_set<std::string> labels_seen;
   EmbedProgress prog;
@@ -122,7 +124,7 @@ EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const Me
         skip(rec.label, rec.line, "duplicate label: an earlier record has the same one, and outputs are keyed by label");
         continue;
       }
-      if (auto why = writer->check_label(rec.label); !why.empty()) {
+      if (auto why = writer.check_label(rec.label); !why.empty()) {
         skip(rec.label, rec.line, why);
         continue;
       }
@@ -146,7 +148,7 @@ EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const Me
                                               ids.size(), info.variant, max_res, max_res, max_res));
         continue;
       }
-      if (writer->exists(rec.label)) {
+      if (writer.exists(rec.label)) {
         ++sum.already_present;
         ++prog.records_done;
         continue;
@@ -177,6 +179,7 @@ EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const Me
       const float* logits = want_logits ? result.data("logits", &lshape) : nullptr;
       const float* contacts = want_contacts ? result.data("contacts", &cshape) : nullptr;
       ++sum.batches;
+      std::vector<RecordOutput> done;
       for (int64_t b = 0; b < B; ++b) {
         const Pending& p = window[batch[b]];
         const int64_t L = static_cast<int64_t>(p.ids.size());
@@ -215,16 +218,17 @@ EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const Me
           }
           out.contacts = std::move(c);
         }
-        writer->write(out);
+        done.push_back(std::move(out));
         ++sum.written;
         ++prog.records_done;
         prog.tokens_done += L + n_bos + n_eos;
         sum.tokens += L + n_bos + n_eos;
       }
+      writer.push(std::move(done));
       report();
     }
   }
-  writer->close();
+  writer.close();
   sum.seconds = elapsed();
   prog.input_finished = true;
   report();

@@ -1,0 +1,50 @@
+"""What every peer runner shares: esm-extract's batching over a FASTA, the per-record output, the timing line."""
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def parse_args(description: str) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("model", type=pathlib.Path, help="fair-esm checkpoint (.pt) or the runner's converted model")
+    ap.add_argument("fasta", type=pathlib.Path)
+    ap.add_argument("outdir", type=pathlib.Path)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--toks-per-batch", type=int, default=4096)
+    ap.add_argument("--truncation-seq-length", type=int, default=1022)
+    return ap.parse_args()
+
+
+def batches(fasta: pathlib.Path, toks_per_batch: int):
+    """esm-extract's batches: (labels, sequences) sorted by length, max_len * count <= toks_per_batch."""
+    import esm
+
+    ds = esm.FastaBatchedDataset.from_file(str(fasta))
+    for idx in ds.get_batch_indices(toks_per_batch, extra_toks_per_seq=1):
+        yield [ds.sequence_labels[i] for i in idx], [ds.sequence_strs[i] for i in idx]
+
+
+def save_mean(outdir: pathlib.Path, label: str, layer: int, mean: np.ndarray) -> None:
+    np.savez(outdir / f"{label}.npz", **{f"mean_representations/{layer}": mean.astype(np.float32)})
+
+
+class Timer:
+    """Prints one JSON line the benchmark reads: work counted inside the process, after start-up."""
+
+    def __init__(self):
+        self.t0 = time.perf_counter()
+        self.tokens = 0
+        self.sequences = 0
+
+    def done(self, **extra) -> None:
+        print(json.dumps({"tokens": self.tokens, "sequences": self.sequences,
+                          "seconds": time.perf_counter() - self.t0, **extra}), flush=True)

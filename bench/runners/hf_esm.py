@@ -1,0 +1,75 @@
+"""HF transformers `EsmModel` (SDPA attention) on the same weights, mapped from the fair-esm checkpoint,
+over esm-extract's batches with an attention mask."""
+from __future__ import annotations
+
+import torch
+
+from common import Timer, batches, parse_args, save_mean
+
+import esm_checkpoints
+
+
+def hf_model(fair_model):
+    """EsmModel with fair-esm's weights. ESM-2 (rotary) and ESM-1b (learned positions) map one to one."""
+    from transformers import EsmConfig, EsmModel
+
+    esm2 = not hasattr(fair_model, "embed_positions")
+    args = getattr(fair_model, "args", fair_model)
+    E, heads = args.embed_dim, args.attention_heads
+    cfg = EsmConfig(vocab_size=33, hidden_size=E, num_hidden_layers=fair_model.num_layers,
+                    num_attention_heads=heads, intermediate_size=4 * E,
+                    max_position_embeddings=1026, position_embedding_type="rotary" if esm2 else "absolute",
+                    token_dropout=True, mask_token_id=32, pad_token_id=1, layer_norm_eps=1e-5,
+                    emb_layer_norm_before=not esm2 and fair_model.emb_layer_norm_before is not None,
+                    hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    model = EsmModel(cfg, add_pooling_layer=False)
+    src = fair_model.state_dict()
+    dst = {"embeddings.word_embeddings.weight": src["embed_tokens.weight"]}
+    if not esm2:
+        dst["embeddings.position_embeddings.weight"] = src["embed_positions.weight"]
+        if cfg.emb_layer_norm_before:
+            dst["embeddings.layer_norm.weight"] = src["emb_layer_norm_before.weight"]
+            dst["embeddings.layer_norm.bias"] = src["emb_layer_norm_before.bias"]
+    names = {"self_attn.q_proj": "attention.self.query", "self_attn.k_proj": "attention.self.key",
+             "self_attn.v_proj": "attention.self.value", "self_attn.out_proj": "attention.output.dense",
+             "self_attn_layer_norm": "attention.LayerNorm", "fc1": "intermediate.dense", "fc2": "output.dense",
+             "final_layer_norm": "LayerNorm"}
+    for i in range(fair_model.num_layers):
+        for f, h in names.items():
+            for p in ("weight", "bias"):
+                dst[f"encoder.layer.{i}.{h}.{p}"] = src[f"layers.{i}.{f}.{p}"]
+        if esm2:
+            dst[f"encoder.layer.{i}.attention.self.rotary_embeddings.inv_freq"] = src[f"layers.{i}.self_attn.rot_emb.inv_freq"]
+    dst["encoder.emb_layer_norm_after.weight"] = src["emb_layer_norm_after.weight"]
+    dst["encoder.emb_layer_norm_after.bias"] = src["emb_layer_norm_after.bias"]
+    missing, unexpected = model.load_state_dict(dst, strict=False)
+    missing = [k for k in missing if not any(s in k for s in ("inv_freq", "position_ids", "contact_head"))]
+    if missing or unexpected:
+        raise RuntimeError(f"HF mapping: missing {missing}, unexpected {unexpected}")
+    return model.eval()
+
+
+def main() -> None:
+    a = parse_args(__doc__)
+    torch.set_num_threads(a.threads)
+    timer = Timer()
+    fair, alphabet = esm_checkpoints.load_with_fair_esm(a.model)
+    layer = fair.num_layers
+    model = hf_model(fair)
+    del fair
+    convert = alphabet.get_batch_converter(a.truncation_seq_length)
+    a.outdir.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        for labels, seqs in batches(a.fasta, a.toks_per_batch):
+            _, strs, toks = convert(list(zip(labels, seqs)))
+            hidden = model(input_ids=toks, attention_mask=(toks != alphabet.padding_idx).long()).last_hidden_state
+            for i, label in enumerate(labels):
+                L = min(a.truncation_seq_length, len(strs[i]))
+                save_mean(a.outdir, label, layer, hidden[i, 1:L + 1].mean(0).numpy())
+                timer.tokens += L
+                timer.sequences += 1
+    timer.done()
+
+
+if __name__ == "__main__":
+    main()
