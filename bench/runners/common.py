@@ -42,9 +42,14 @@ class Timer:
 
     def __init__(self):
         self.t0 = time.perf_counter()
+        self.t_loaded = None
         self.tokens = 0
         self.sequences = 0
 
+    def loaded(self) -> None:
+        self.t_loaded = time.perf_counter()
+
     def done(self, **extra) -> None:
-        print(json.dumps({"tokens": self.tokens, "sequences": self.sequences,
-                          "seconds": time.perf_counter() - self.t0, **extra}), flush=True)
+        end = time.perf_counter()
+        print(json.dumps({"tokens": self.tokens, "sequences": self.sequences, "seconds": end - self.t0,
+                          "compute_seconds": end - (self.t_loaded or self.t0), **extra}), flush=True)

@@ -16,6 +16,7 @@ def main() -> None:
     model, alphabet = esm_checkpoints.load_with_fair_esm(a.model)
     layer = model.num_layers
     convert = alphabet.get_batch_converter(a.truncation_seq_length)
+    timer.loaded()
     a.outdir.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         for labels, seqs in batches(a.fasta, a.toks_per_batch):

@@ -58,6 +58,7 @@ def main() -> None:
     model = hf_model(fair)
     del fair
     convert = alphabet.get_batch_converter(a.truncation_seq_length)
+    timer.loaded()
     a.outdir.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         for labels, seqs in batches(a.fasta, a.toks_per_batch):

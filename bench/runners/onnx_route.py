@@ -4,6 +4,7 @@ batches. `export` builds the model once; `run` embeds."""
 from __future__ import annotations
 
 import argparse
+import shutil
 import pathlib
 import sys
 
@@ -33,7 +34,9 @@ def export(checkpoint: pathlib.Path, output: pathlib.Path) -> None:
     toks = torch.randint(4, 24, (2, 64))
     toks[:, 0] = alphabet.cls_idx
     toks[:, -1] = alphabet.eos_idx
-    raw = output.with_suffix(".raw.onnx")
+    raw_dir = output.parent / (output.stem + ".raw")
+    raw_dir.mkdir(exist_ok=True)
+    raw = raw_dir / "model.onnx"
     torch.onnx.export(Wrapper(model), (toks, torch.tensor([model.num_layers])), str(raw), input_names=["tokens", "repr_layers"],
                       output_names=["representations"], dynamic_axes={"tokens": {0: "batch", 1: "seq"}}, opset_version=14,
                       dynamo=False)
@@ -42,8 +45,8 @@ def export(checkpoint: pathlib.Path, output: pathlib.Path) -> None:
     args = getattr(model, "args", model)
     opt = optimizer.optimize_model(str(raw), model_type="bert", num_heads=args.attention_heads, hidden_size=args.embed_dim,
                                    opt_level=1)
-    opt.save_model_to_file(str(output))
-    raw.unlink()
+    opt.save_model_to_file(str(output), use_external_data_format=True)
+    shutil.rmtree(raw_dir)
 
 
 def run(a) -> None:
@@ -58,6 +61,7 @@ def run(a) -> None:
     inputs = {i.name for i in sess.get_inputs()}
     alphabet = esm.Alphabet.from_architecture("ESM-1b")
     convert = alphabet.get_batch_converter(a.truncation_seq_length)
+    timer.loaded()
     a.outdir.mkdir(parents=True, exist_ok=True)
     layer = a.layer
     for labels, seqs in batches(a.fasta, a.toks_per_batch):

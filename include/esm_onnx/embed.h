@@ -17,6 +17,7 @@ struct EmbedOptions {
   int64_t truncation_seq_length{1022};       // residues kept per record; 0 = no truncation
   std::string format{"npz"};                 // npz, pt, h5
   int threads{0};                            // 0 = ONNX Runtime's default
+  std::string device{"cpu"};                 // cpu or cuda
   bool strict{false};                        // stop at the first bad record
   int64_t window{20000};                     // records read, sorted and batched together
 

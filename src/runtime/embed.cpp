@@ -49,9 +49,9 @@ void EmbedOptions::validate() const {
 
 std::string EmbedOptions::to_string() const {
   return fmt::format("model={} fasta={} outdir={} include={} repr_layers={} toks_per_batch={} "
-                     "truncation_seq_length={} format={} threads={} strict={} window={}",
+                     "truncation_seq_length={} format={} threads={} device={} strict={} window={}",
                      model, fasta, outdir, fmt::join(include, ","), repr_layers.empty() ? "exported" : fmt::format("{}", fmt::join(repr_layers, ",")),
-                     toks_per_batch, truncation_seq_length, format, threads, strict, window);
+                     toks_per_batch, truncation_seq_length, format, threads, device, strict, window);
 }
 
 EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const MessageFn& message) {
@@ -60,12 +60,16 @@ EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const Me
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   auto has = [&](const char* what) { return std::find(opt.include.begin(), opt.include.end(), what) != opt.include.end(); };
 
-  runtime::Session session(opt.model, opt.threads);
+  runtime::Session session(opt.model, opt.threads, opt.device);
   const ModelInfo& info = session.info();
   const Alphabet alphabet = info.make_alphabet();
 
   EmbedSummary sum;
   sum.load_seconds = elapsed();
+  if (info.precision == "fp16" && opt.device == "cpu" && message) {
+    message(fmt::format("note: {} is an fp16 graph, meant for GPUs (--device cuda); ONNX Runtime runs it on the CPU too, "
+                        "at about fp32 speed and fp16 fidelity", opt.model));
+  }
   sum.outdir = opt.outdir;
   // Resolved once: the per-record loop below is the hot path.
   const bool want_mean = has("mean"), want_per_tok = has("per_tok"), want_bos = has("bos");

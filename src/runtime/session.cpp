@@ -1,6 +1,7 @@
 #include "runtime/session.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -28,14 +29,28 @@ const float* RunResult::data(const std::string& name, std::vector<int64_t>* shap
   return nullptr;
 }
 
-Session::Session(const std::string& path, int threads) : path_(path) {
+Session::Session(const std::string& path, int threads, const std::string& device) : path_(path) {
   if (!std::filesystem::exists(path)) throw UsageError(fmt::format("{}: no such model file", path));
+  if (device != "cpu" && device != "cuda") throw UsageError(fmt::format("--device {}: use cpu or cuda", device));
   try {
     Ort::SessionOptions so;
     so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
     if (threads > 0) {
       so.SetIntraOpNumThreads(threads);
       so.SetInterOpNumThreads(1);
+    }
+    if (device == "cuda") {
+      const auto providers = Ort::GetAvailableProviders();
+      if (std::find(providers.begin(), providers.end(), "CUDAExecutionProvider") == providers.end()) {
+        throw UsageError(fmt::format("--device cuda: this ONNX Runtime ({}) has no CUDA execution provider (it has: {}); "
+                                     "build against onnxruntime-gpu (ONNXRUNTIME_ROOT) or use --device cpu",
+                                     Ort::GetVersionString(), fmt::join(providers, ", ")));
+      }
+      OrtCUDAProviderOptionsV2* cuda = nullptr;
+      Ort::ThrowOnError(Ort::GetApi().CreateCUDAProviderOptions(&cuda));
+      std::unique_ptr<OrtCUDAProviderOptionsV2, void (*)(OrtCUDAProviderOptionsV2*)> guard(
+          cuda, Ort::GetApi().ReleaseCUDAProviderOptions);
+      so.AppendExecutionProvider_CUDA_V2(*cuda);
     }
     session_ = std::make_unique<Ort::Session>(env(), path.c_str(), so);
     Ort::AllocatorWithDefaultOptions alloc;

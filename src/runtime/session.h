@@ -19,7 +19,8 @@ struct RunResult {
 
 class Session {
  public:
-  Session(const std::string& path, int threads);
+  // device: "cpu" or "cuda" (CUDA needs an ONNX Runtime built with it; otherwise a UsageError says so).
+  Session(const std::string& path, int threads, const std::string& device = "cpu");
   const ModelInfo& info() const { return info_; }
   bool has_output(const std::string& name) const;
   // tokens: [batch, seq] row-major.

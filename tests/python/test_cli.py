@@ -217,3 +217,23 @@ def test_inspect(cli, checkpoints, esm2_onnx):
     assert info["inputs"] == ["tokens"] and info["outputs"] == ["representations", "logits", "contacts"]
     text = run_cli("inspect", checkpoints["esm1b_t2_32_legacy"]).stdout
     assert "ESM-1b" in text and "legacy" in text and "layers:" in text
+
+
+def test_precision_and_device_errors(cli, checkpoints, esm2_onnx, tmp_path):
+    ckpt = checkpoints["esm2_t3_48_zip"]
+    proc = run_cli("convert", ckpt, "-o", tmp_path / "m.onnx", "--precision", "int4", "--block-size", "64", check=False)
+    assert proc.returncode == 2 and "--block-size 64" in proc.stderr
+    proc = run_cli("convert", ckpt, "-o", tmp_path / "m.onnx", "--precision", "int3", check=False)
+    assert proc.returncode == 2 and "--precision" in proc.stderr
+    proc = run_cli("embed", esm2_onnx, DATA / "parity.fasta", tmp_path / "out", "--device", "cuda", check=False)
+    # This CPU-only ONNX Runtime has no CUDA provider; with one, the run would succeed.
+    if proc.returncode != 0:
+        assert proc.returncode == 2 and "no CUDA execution provider" in proc.stderr and "--device cpu" in proc.stderr
+
+
+def test_fp16_on_cpu_says_it_is_meant_for_gpus(cli, checkpoints, tmp_path):
+    onnx = tmp_path / "m16.onnx"
+    run_cli("convert", checkpoints["esm2_t3_48_zip"], "-o", onnx, "--precision", "fp16", "--no-contacts")
+    proc = run_cli("embed", onnx, DATA / "parity.fasta", tmp_path / "out")
+    assert "fp16 graph, meant for GPUs" in proc.stderr
+    assert len(list((tmp_path / "out").glob("*.npz"))) == 7

@@ -108,6 +108,8 @@ int main(int argc, char** argv) {
   e->add_option("--format", emb.format, "npz (one file per record), pt (esm-extract's), h5 (one file)")
       ->check(CLI::IsMember({"npz", "pt", "h5"}))->capture_default_str();
   e->add_option("--threads", emb.threads, "ONNX Runtime threads (0: its default)")->capture_default_str();
+  e->add_option("--device", emb.device, "cpu, or cuda (needs an ONNX Runtime with CUDA)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   e->add_flag("--strict", emb.strict, "stop at the first bad record instead of skipping it");
   e->add_option("--window", emb.window, "records read, sorted by length and batched together")->capture_default_str();
   e->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
