@@ -6,7 +6,7 @@ PY    := $(VENV)/bin/python
 GEN   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS  ?= $(shell nproc)
 
-.PHONY: all bootstrap build test test-cpp test-python demo debug clean
+.PHONY: all bootstrap build test test-cpp test-python demo debug clean bench
 
 all: build
 
@@ -33,6 +33,12 @@ test-python: build
 	$(PY) -m pytest -q tests/python
 
 test: test-cpp test-python
+
+# Side-by-side benchmark against fair-esm, the original ONNX route and HF transformers; writes
+# BENCHMARKS.md and bench/throughput_vs_length.png. QUICK=1: two small models, a few minutes.
+bench: build
+	@$(PY) -m pip install -q -r requirements-bench.txt
+	FROM_MAKE=1 $(PY) bench/bench.py $(if $(QUICK),--quick)
 
 DEMO_CKPT := demo/esm2_t4_64_RANDOM_WEIGHTS_demo.pt
 demo: build

@@ -19,7 +19,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # --- Debian packages -------------------------------------------------------------------------------
 DEB_PACKAGES=(
-  build-essential pkg-config binutils ninja-build
+  build-essential pkg-config binutils ninja-build time
   libonnx-dev libprotobuf-dev protobuf-compiler
   libzip-dev libhdf5-dev libcli11-dev nlohmann-json3-dev libfmt-dev libgtest-dev libssl-dev
 )

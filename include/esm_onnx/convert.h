@@ -20,7 +20,7 @@ struct ConvertOptions {
                                                   // activations), int4 (MatMulNBits blocks)
   bool optimize{true};                            // fused ONNX Runtime ops where the outputs allow
                                                   // (attention maps for contacts need the explicit path)
-  int64_t int4_block{32};                         // int4 block size: 32 or 128
+  int64_t int4_block{128};                        // int4 block size: 128 (faster kernels) or 32 (closer)
   ExternalData external_data{ExternalData::Auto};  // Auto: external above 2 GB of weights
   int opset{17};
 

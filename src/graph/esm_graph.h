@@ -16,7 +16,7 @@ enum class WeightFormat { Fp32, Fp16, Int8, Int4 };
 struct GraphOptions {
   WeightFormat weights{WeightFormat::Fp32};
   bool fused{false};       // com.microsoft attention, rotary, skip-layer-norm, bias-gelu
-  int64_t int4_block{32};  // MatMulNBits block size along the input dimension
+  int64_t int4_block{128};  // MatMulNBits block size along the input dimension
 };
 
 struct Ctx {

@@ -16,7 +16,7 @@ from conftest import DATA, ROOT, run_cli
 from oracle import read_fasta, reference_outputs
 
 REPORT = ROOT / "build" / "fidelity.json"
-FLOORS = {"fp16": (0.999, 0.0), "int8": (0.99, 0.95), "int4": (0.99, 0.95)}
+FLOORS = {"fp16": (0.999, 0.0), "int8": (0.99, 0.95), "int4": (0.99, 0.95), "int4-b32": (0.99, 0.95)}
 # name -> (family, layers, dim, heads)
 TRAINED = {"esm2": ("esm2", 3, 96, 4), "esm1b": ("esm1b", 2, 64, 4), "esm1": ("esm1", 2, 64, 4)}
 
@@ -70,9 +70,13 @@ CASES = [(f, p, "fused") for f in TRAINED for p in FLOORS] + [("esm2", p, "expli
 def test_fidelity_floor(cli, trained, fasta, tmp_path, key, precision, attention):
     path, model, alphabet = trained[key]
     onnx = tmp_path / "m.onnx"
-    run_cli("convert", path, "-o", onnx, "--precision", precision, *(["--no-contacts"] if attention == "fused" else []))
+    base, _, block = precision.partition("-b")
+    run_cli("convert", path, "-o", onnx, "--precision", base, *(["--block-size", block] if block else []),
+            *(["--no-contacts"] if attention == "fused" else []))
     info = json.loads(run_cli("inspect", onnx, "--json").stdout)
-    assert (info["precision"], info["attention"]) == (precision, attention)
+    assert (info["precision"], info["attention"]) == (base, attention)
+    if base == "int4":
+        assert info["int4_block"] == int(block or 128)
     include = ["mean", "logits"] + (["contacts"] if attention == "explicit" else [])
     run_cli("embed", onnx, fasta, tmp_path / "out", "--include", *include, "--toks-per-batch", "1000")
     expected = reference_outputs(model, alphabet, read_fasta(fasta), has_contacts=attention == "explicit")

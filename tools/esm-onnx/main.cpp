@@ -52,7 +52,7 @@ int run_embed(const esm_onnx::EmbedOptions& opt, bool no_progress) {
       });
   bar.finish();
   const double rate = summary.seconds > 0 ? static_cast<double>(summary.tokens) / summary.seconds : 0.0;
-  fmt::print("embedded {} records ({} tokens, {} batches) in {:.2f} s (model loaded in {:.2f} s), {:.0f} tokens/s: "
+  fmt::print("embedded {} records ({} tokens, {} batches) in {:.3f} s (model loaded in {:.3f} s), {:.0f} tokens/s: "
              "{} written, {} already present, {} skipped -> {} ({})\n",
              summary.written + summary.already_present + static_cast<int64_t>(summary.skipped.size()), summary.tokens,
              summary.batches, summary.seconds, summary.load_seconds, rate, summary.written, summary.already_present, summary.skipped.size(),

@@ -1,0 +1,442 @@
+"""`make bench`: esm-onnx side by side with every peer, on the same FASTA, with the same thread count, in
+one invocation. Writes BENCHMARKS.md (tables, machine, versions, command) and the throughput plot.
+
+Peers: fair-esm (esm-extract's loop, torch CPU), the original ESM-to-ONNX route (torch.onnx.export with a
+tensor `repr_layers`, onnxruntime.transformers.optimizer as bert, InferenceSession), HF transformers
+`EsmModel` on the same weights. esm-onnx runs in every precision. Each run is a whole process: tokens/s
+counts everything from start to exit; peak RSS is that process's. Fidelity is each run's mean embedding
+against fair-esm's, record by record.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(HERE))
+
+from fasta import realistic_lengths, write_fasta  # noqa: E402
+
+PY = sys.executable
+CLI = ROOT / "build" / "bin" / "esm-onnx"
+
+# name -> (family, layers, dim, heads, sequences in the full run)
+MODELS = {
+    "esm2_t6_8M": ("esm2", 6, 320, 20, 160),
+    "esm2_t12_35M": ("esm2", 12, 480, 20, 96),
+    "esm2_t30_150M": ("esm2", 30, 640, 20, 40),
+    "esm2_t33_650M": ("esm2", 33, 1280, 20, 16),
+    "esm1b_t33_650M": ("esm1b", 33, 1280, 20, 16),
+}
+QUICK = {"esm2_t6_8M": 40, "esm2_t12_35M": 24}
+PRECISIONS = ["fp32", "fp16", "int8", "int4"]
+SWEEP_LENGTHS = [64, 128, 256, 512, 1022]
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def measure(cmd: list, log_path: pathlib.Path) -> dict:
+    """Runs cmd as its own process: wall seconds, peak RSS (MiB), and its output.
+
+    GNU time starts the command: a child forked from this (large) Python process would inherit its RSS
+    high-water mark, which the kernel reports as the child's own."""
+    rss_file = log_path.with_suffix(".rss")
+    t0 = time.perf_counter()
+    with open(log_path, "w") as out:
+        code = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *map(str, cmd)], stdout=out,
+                               stderr=subprocess.STDOUT)
+    wall = time.perf_counter() - t0
+    text = log_path.read_text()
+    if code != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {code}; see {log_path}:\n{text[-2000:]}")
+    return {"wall": wall, "rss_mib": int(rss_file.read_text().split()[-1]) / 1024.0, "log": text}
+
+
+def runner_json(text: str) -> dict:
+    for line in reversed(text.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RuntimeError("runner printed no JSON line")
+
+
+def esm_onnx_seconds(text: str) -> tuple[float, float]:
+    m = re.search(r"in ([\d.]+) s \(model loaded in ([\d.]+) s\)", text)
+    if not m:
+        raise RuntimeError(f"unexpected embed output: {text[-500:]}")
+    return float(m.group(1)), float(m.group(2))
+
+
+def residues(fasta: pathlib.Path) -> tuple[int, int]:
+    n = toks = 0
+    for line in fasta.read_text().splitlines():
+        if line.startswith(">"):
+            n += 1
+        else:
+            toks += len(line.strip())
+    return n, toks
+
+
+def load_means(outdir: pathlib.Path, layer: int) -> dict[str, np.ndarray]:
+    import torch
+
+    out = {}
+    for f in outdir.iterdir():
+        if f.suffix == ".pt":
+            out[f.stem] = torch.load(f)["mean_representations"][layer].numpy()
+        elif f.suffix == ".npz":
+            out[f.stem] = np.load(f)[f"mean_representations/{layer}"]
+    return out
+
+
+def fidelity(got: dict, ref: dict) -> tuple[float, float]:
+    if set(got) != set(ref):
+        raise RuntimeError(f"records differ: {sorted(set(got) ^ set(ref))[:5]}")
+    err, cos = 0.0, 1.0
+    for k, r in ref.items():
+        g = got[k]
+        err = max(err, float(np.abs(g - r).max()))
+        cos = min(cos, float(g @ r / (np.linalg.norm(g) * np.linalg.norm(r))))
+    return err, cos
+
+
+def matmul_peak(threads: int) -> float:
+    """ONNX Runtime's fp32 MatMul at its best on this machine, GFLOP/s (the ceiling for fp32 graphs)."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    best = 0.0
+    for m, k, n in [(1024, 1280, 5120), (2048, 1024, 4096), (512, 640, 2560)]:
+        w = np.random.default_rng(0).standard_normal((k, n)).astype(np.float32)
+        g = helper.make_graph([helper.make_node("MatMul", ["a", "w"], ["y"])], "mm",
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [m, k])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])],
+                              [onnx.numpy_helper.from_array(w, "w")])
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        sess = ort.InferenceSession(helper.make_model(g).SerializeToString(), so, providers=["CPUExecutionProvider"])
+        a = np.random.default_rng(1).standard_normal((m, k)).astype(np.float32)
+        sess.run(None, {"a": a})
+        reps, t0 = 10, time.perf_counter()
+        for _ in range(reps):
+            sess.run(None, {"a": a})
+        best = max(best, 2 * m * k * n * reps / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
+def flops_per_token(layers: int, dim: int, seq: int) -> float:
+    """Linear layers 24 L d^2 (q, k, v, out, fc1, fc2, multiply-add) plus attention 4 L T d."""
+    return 24 * layers * dim * dim + 4 * layers * seq * dim
+
+
+def profile(model: pathlib.Path, threads: int, seq: int, batch: int) -> list[tuple[str, float]]:
+    """Share of ONNX Runtime kernel time per op type for one batch of `batch` x `seq` tokens."""
+    import collections
+
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.enable_profiling = True
+    so.profile_file_prefix = str(model.parent / "profile")
+    sess = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
+    toks = np.random.default_rng(0).integers(4, 24, (batch, seq))
+    toks[:, 0], toks[:, -1] = 0, 2
+    for _ in range(3):
+        sess.run(["representations"], {"tokens": toks})
+    events = json.loads(pathlib.Path(sess.end_profiling()).read_text())
+    agg = collections.Counter()
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            agg[e["args"]["op_name"]] += e["dur"]
+    total = sum(agg.values())
+    return [(k, v / total) for k, v in agg.most_common(8)]
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.work = args.workdir
+        (self.work / "logs").mkdir(parents=True, exist_ok=True)
+        self.results: dict[str, dict] = {}
+        self.conversions: dict[str, dict] = {}
+        self.sweep: dict[str, dict[int, float]] = {}
+
+    def checkpoint(self, name: str) -> pathlib.Path:
+        import esm_checkpoints
+
+        family, layers, dim, heads, _ = MODELS[name]
+        path = self.work / "checkpoints" / f"{name}_RANDOM.pt"
+        if not path.exists():
+            log(f"{name}: making a random-weight checkpoint with fair-esm")
+            esm_checkpoints.save_checkpoint(family, layers, dim, heads, path, contacts=True, seed=7)
+        return path
+
+    def convert(self, name: str, ckpt: pathlib.Path) -> dict[str, pathlib.Path]:
+        models = {}
+        for p in PRECISIONS:
+            out = self.work / "models" / name / f"{p}.onnx"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            r = measure([CLI, "convert", ckpt, "-o", out, "--no-contacts", "--precision", p, "-q"],
+                        self.work / "logs" / f"{name}.convert.{p}.log")
+            size = sum(f.stat().st_size for f in out.parent.glob(f"{p}.onnx*"))
+            self.conversions.setdefault(name, {})[p] = {"seconds": r["wall"], "rss_mib": r["rss_mib"], "mib": size / 2**20}
+            models[p] = out
+        route = self.work / "models" / name / "route.onnx"
+        if not route.exists():
+            try:
+                r = measure([PY, HERE / "runners" / "onnx_route.py", "export", ckpt, route],
+                            self.work / "logs" / f"{name}.route_export.log")
+                self.conversions[name]["route export"] = {
+                    "seconds": r["wall"], "rss_mib": r["rss_mib"],
+                    "mib": sum(f.stat().st_size for f in route.parent.glob("route.onnx*")) / 2**20}
+            except RuntimeError as e:
+                log(f"  the original route's export failed: {str(e).splitlines()[0]}")
+        models["route"] = route
+        return models
+
+    def runners(self, name, ckpt, models, layer):
+        t = str(self.a.threads)
+        yield "fair-esm (torch)", [PY, HERE / "runners" / "fair_esm_extract.py", ckpt, "{fasta}", "{out}", "--threads", t], "runner"
+        yield "HF transformers EsmModel", [PY, HERE / "runners" / "hf_esm.py", ckpt, "{fasta}", "{out}", "--threads", t], "runner"
+        yield "original ONNX route", [PY, HERE / "runners" / "onnx_route.py", "run", models["route"], "{fasta}", "{out}",
+                                      "--layer", str(layer), "--threads", t], "runner"
+        for p in PRECISIONS:
+            yield f"esm-onnx {p}", [CLI, "embed", models[p], "{fasta}", "{out}", "--threads", t, "--no-progress"], "esm-onnx"
+
+    def run_model(self, name: str, n_seq: int, lengths: list[int]) -> None:
+        ckpt = self.checkpoint(name)
+        layer = MODELS[name][1]
+        fasta = write_fasta(self.work / f"{name}.fasta", lengths[:n_seq], seed=3)
+        n, toks = residues(fasta)
+        log(f"{name}: converting (esm-onnx {', '.join(PRECISIONS)}; the original route's export)")
+        models = self.convert(name, ckpt)
+        res = self.results.setdefault(name, {"sequences": n, "tokens": toks, "runs": {}})
+        ref = None
+        for label, cmd, kind in self.runners(name, ckpt, models, layer):
+            out = self.work / "out" / name / re.sub(r"\W+", "_", label)
+            shutil.rmtree(out, ignore_errors=True)
+            log(f"{name}: {label}")
+            cmd = [str(c).format(fasta=fasta, out=out) for c in cmd]
+            if label == "original ONNX route" and not models["route"].exists():
+                res["failed"] = res.get("failed", []) + [f"{label}: the export failed (see the logs)"]
+                continue
+            try:
+                r = measure(cmd, self.work / "logs" / f"{name}.{out.name}.log")
+            except RuntimeError as e:
+                if ref is None:
+                    raise
+                res["failed"] = res.get("failed", []) + [f"{label}: {str(e).splitlines()[0]}"]
+                log(f"  failed: {str(e).splitlines()[0]}")
+                continue
+            means = load_means(out, layer)
+            if ref is None:
+                ref = means
+            err, cos = fidelity(means, ref)
+            res["runs"][label] = {"wall": r["wall"], "rss_mib": r["rss_mib"], "tokens_per_s": toks / r["wall"],
+                                  "seqs_per_s": n / r["wall"], "max_abs_err": err, "min_cos": cos}
+            log(f"  {toks / r['wall']:.0f} tokens/s, peak {r['rss_mib']:.0f} MiB, max abs err {err:.2g}, min cos {cos:.6f}")
+            self.save()
+
+    def run_sweep(self, name: str) -> None:
+        """tokens/s against sequence length, counted after model load (in-process), same runners."""
+        ckpt = self.checkpoint(name)
+        layer = MODELS[name][1]
+        models = {p: self.work / "models" / name / f"{p}.onnx" for p in PRECISIONS}
+        models["route"] = self.work / "models" / name / "route.onnx"
+        for T in SWEEP_LENGTHS:
+            count = max(2, self.a.sweep_tokens // T)
+            fasta = write_fasta(self.work / f"sweep_{T}.fasta", [T] * count, seed=T)
+            for label, cmd, kind in self.runners(name, ckpt, models, layer):
+                if label == "esm-onnx fp16" or (label == "original ONNX route" and not models["route"].exists()):
+                    continue
+                out = self.work / "out" / "sweep" / re.sub(r"\W+", "_", label)
+                shutil.rmtree(out, ignore_errors=True)
+                cmd = [str(c).format(fasta=fasta, out=out) for c in cmd]
+                r = measure(cmd, self.work / "logs" / f"sweep.{T}.{out.name}.log")
+                if kind == "esm-onnx":
+                    total, load = esm_onnx_seconds(r["log"])
+                    secs = total - load
+                else:
+                    secs = runner_json(r["log"])["compute_seconds"]
+                self.sweep.setdefault(label, {})[T] = count * T / secs
+                log(f"sweep {name} T={T} {label}: {count * T / secs:.0f} tokens/s")
+                self.save()
+
+    def save(self) -> None:
+        (self.work / "results.json").write_text(json.dumps(
+            {"results": self.results, "conversions": self.conversions, "sweep": self.sweep,
+             "extra": getattr(self, "extra", {})}, indent=1))
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    v = {}
+    for pkg in ["torch", "fair-esm", "onnxruntime", "transformers", "numpy"]:
+        try:
+            v[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            v[pkg] = "absent"
+    v["esm-onnx"] = subprocess.run([CLI, "--version"], capture_output=True, text=True).stdout.strip().split()[-1]
+    try:
+        v["git"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        v["git"] = "?"
+    return v
+
+
+def machine() -> str:
+    cpu = "?"
+    flags = ""
+    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name") and cpu == "?":
+            cpu = line.split(":", 1)[1].strip()
+        if line.startswith("flags") and not flags:
+            f = line.split(":", 1)[1].split()
+            flags = ", ".join(x for x in ["avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile"] if x in f)
+    mem = int(pathlib.Path("/proc/meminfo").read_text().split()[1]) / 2**20
+    return f"{cpu}, {os.cpu_count()} cores ({flags}), {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
+
+
+def plot(sweep: dict, path: pathlib.Path, model: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for label, points in sweep.items():
+        xs = sorted(int(k) for k in points)
+        ax.plot(xs, [points[x] if x in points else points[str(x)] for x in xs], marker="o",
+                linestyle="-" if label.startswith("esm-onnx") else "--", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(SWEEP_LENGTHS, [str(x) for x in SWEEP_LENGTHS])
+    ax.set_xlabel("sequence length (residues)")
+    ax.set_ylabel("tokens/s (after model load)")
+    ax.set_title(f"{model} (random weights), 2 threads")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def report(bench: Bench, args, peak: float, prof, sweep_model: str, elapsed: float) -> str:
+    v = versions()
+    lines = ["# Benchmarks", "",
+             "Measured by `make bench` (bench/bench.py): every system on the same FASTA, with the same thread count, "
+             "in one invocation. **Random weights** at the released sizes (weights cannot be downloaded here): "
+             "speed and memory are those of the real models; fidelity on random weights is a worst case for the "
+             "reduced precisions (see below).", "",
+             f"- Machine: {machine()}",
+             f"- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+             f"- Command: `{' '.join(args.argv)}` ({'quick' if args.quick else 'full'} mode, {args.threads} threads, "
+             f"{elapsed / 60:.0f} min)",
+             f"- Date: {datetime.date.today().isoformat()}", "",
+             "Each cell is a whole process: start-up, model load, inference, writing one output per record. "
+             "fair-esm, HF and the route use esm-extract's batching (`--toks-per-batch 4096`); esm-onnx uses its "
+             "defaults (1024-token batches). Fidelity: mean embedding of the last layer against fair-esm's, "
+             "per record (max abs error, minimum cosine). esm-onnx graphs are converted with `--no-contacts`, the "
+             "fused path.", ""]
+    for name, res in bench.results.items():
+        runs = res["runs"]
+        fair = runs["fair-esm (torch)"]["tokens_per_s"]
+        fp32_peers = [r["tokens_per_s"] for k, r in runs.items() if not k.startswith("esm-onnx")] or [fair]
+        lines += [f"## {name}", "", f"{res['sequences']} sequences, {res['tokens']} residues.", "",
+                  "| system | tokens/s | sequences/s | vs fair-esm | vs fastest peer | peak RSS (MiB) | max abs err | min cosine |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for label, r in runs.items():
+            lines.append(f"| {label} | {r['tokens_per_s']:.0f} | {r['seqs_per_s']:.2f} | {r['tokens_per_s'] / fair:.2f}x | "
+                         f"{r['tokens_per_s'] / max(fp32_peers):.2f}x | {r['rss_mib']:.0f} | {r['max_abs_err']:.2g} | "
+                         f"{r['min_cos']:.6f} |")
+        for f in res.get("failed", []):
+            lines.append(f"| {f} | | | | | | | |")
+        conv = bench.conversions.get(name, {})
+        if conv:
+            lines += ["", "| conversion | seconds | peak RSS (MiB) | size on disk (MiB) |", "|---|---:|---:|---:|"]
+            for p, c in conv.items():
+                lines.append(f"| {p} | {c['seconds']:.1f} | {c['rss_mib']:.0f} | {c['mib']:.0f} |")
+        lines.append("")
+    if bench.sweep:
+        lines += [f"## Throughput against sequence length ({sweep_model})", "",
+                  f"![tokens/s against sequence length]({os.path.relpath(args.plot, args.output.parent)})", "",
+                  "| system | " + " | ".join(str(t) for t in SWEEP_LENGTHS) + " |",
+                  "|---|" + "---:|" * len(SWEEP_LENGTHS)]
+        for label, pts in bench.sweep.items():
+            lines.append(f"| {label} | " + " | ".join(f"{pts.get(t, float('nan')):.0f}" for t in SWEEP_LENGTHS) + " |")
+        lines.append("")
+    fam, layers, dim, heads, _ = MODELS[sweep_model]
+    fp32_512 = bench.sweep.get("esm-onnx fp32", {}).get(512)
+    lines += ["## Targets", ""]
+    for name, res in bench.results.items():
+        runs = res["runs"]
+        peers = {k: r["tokens_per_s"] for k, r in runs.items() if not k.startswith("esm-onnx")}
+        best_peer = max(peers, key=peers.get)
+        fair = runs["fair-esm (torch)"]["tokens_per_s"]
+        fp32 = runs["esm-onnx fp32"]["tokens_per_s"]
+        i8, i4 = runs["esm-onnx int8"]["tokens_per_s"], runs["esm-onnx int4"]["tokens_per_s"]
+        lines.append(f"- {name}: fp32 {fp32 / peers[best_peer]:.2f}x the fastest fp32 peer ({best_peer}) "
+                     f"[target 1.25x: {'met' if fp32 >= 1.25 * peers[best_peer] else 'NOT met'}]; int8 {i8 / fair:.2f}x "
+                     f"fair-esm [target 2.5x: {'met' if i8 >= 2.5 * fair else 'NOT met'}]; int4 {i4 / i8:.2f}x int8.")
+    if fp32_512:
+        achieved = fp32_512 * flops_per_token(layers, dim, 514) / 1e9
+        lines.append(f"- MatMul peak measured: {peak:.0f} GFLOP/s (ONNX Runtime fp32, {args.threads} threads). esm-onnx fp32 "
+                     f"at 512 residues on {sweep_model}: {fp32_512:.0f} tokens/s = {achieved:.0f} GFLOP/s = "
+                     f"{100 * achieved / peak:.0f}% of it [target 85%: {'met' if achieved >= 0.85 * peak else 'NOT met'}].")
+    if prof:
+        lines += ["", f"Where esm-onnx fp32 spends its time ({sweep_model}, one batch of 4 x 514 tokens, ONNX Runtime profiler):", "",
+                  "| op | share of kernel time |", "|---|---:|"]
+        lines += [f"| {op} | {100 * s:.1f}% |" for op, s in prof]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="8M and 35M models, fewer sequences: a few minutes")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--models", nargs="*", help="subset of: " + " ".join(MODELS))
+    ap.add_argument("--workdir", type=pathlib.Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--output", type=pathlib.Path, default=ROOT / "BENCHMARKS.md")
+    ap.add_argument("--plot", type=pathlib.Path, default=ROOT / "bench" / "throughput_vs_length.png")
+    ap.add_argument("--sweep-tokens", type=int, default=0, help="residues per sweep point (default by mode)")
+    args = ap.parse_args()
+    args.argv = ["make bench" + (" QUICK=1" if args.quick else "")] if os.environ.get("FROM_MAKE") else sys.argv
+    if not CLI.exists():
+        sys.exit(f"{CLI} is not built: run `make build`")
+    t0 = time.perf_counter()
+    plan = dict(QUICK) if args.quick else {k: v[4] for k, v in MODELS.items()}
+    if args.models:
+        plan = {k: plan.get(k, MODELS[k][4]) for k in args.models}
+    args.sweep_tokens = args.sweep_tokens or (2048 if args.quick else 4096)
+    lengths = realistic_lengths(max(plan.values()), seed=11)
+    bench = Bench(args)
+    log(f"measuring the MatMul peak ({args.threads} threads)")
+    peak = matmul_peak(args.threads)
+    log(f"  {peak:.0f} GFLOP/s")
+    for name, n in plan.items():
+        bench.run_model(name, n, lengths)
+    sweep_model = next(m for m in ("esm2_t30_150M", "esm2_t12_35M", *plan) if m in plan)
+    bench.run_sweep(sweep_model)
+    prof = profile(bench.work / "models" / sweep_model / "fp32.onnx", args.threads, 514, 4)
+    plot(bench.sweep, args.plot, sweep_model)
+    args.output.write_text(report(bench, args, peak, prof, sweep_model, time.perf_counter() - t0))
+    log(f"wrote {args.output} and {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
