@@ -220,14 +220,13 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     }
 
     sink.close();
+    graph::check_model(model, opt.output);
     graph::save_model(model, tmp_onnx);
-    model.Clear();  // free the weights before the checker reads the file back
+    model.Clear();
     if (rep.external_data) {
-      // The checker resolves external data next to the model under its final name.
       fs::rename(tmp_data, data_path);
       rep.external_data_file = data_path;
     }
-    graph::check_model_file(tmp_onnx);
     fs::rename(tmp_onnx, opt.output);
   } catch (...) {
     std::error_code ec;

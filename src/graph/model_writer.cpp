@@ -23,20 +23,13 @@ void save_model(const onnx::ModelProto& model, const std::string& path) {
   if (!out) throw UsageError(fmt::format("{}: writing the model failed (disk full?)", path));
 }
 
-void check_model_file(const std::string& path) {
+void check_model(onnx::ModelProto& model, const std::string& name) {
   try {
-    onnx::checker::check_model(path);
-    onnx::ModelProto model;
-    {
-      std::ifstream in(path, std::ios::binary);
-      if (!model.ParseFromIstream(&in)) throw FormatError(fmt::format("{}: cannot re-read the written model", path));
-    }
+    onnx::checker::check_model(model);
     onnx::ShapeInferenceOptions options(/*check_type=*/true, /*strict=*/1, /*data_prop=*/true);
     onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
-  } catch (const esm_onnx::Error&) {
-    throw;
   } catch (const std::exception& e) {
-    throw RuntimeFailure(fmt::format("{}: the written model fails ONNX's checker or shape inference: {}", path, e.what()));
+    throw RuntimeFailure(fmt::format("{}: the model fails ONNX's checker or shape inference: {}", name, e.what()));
   }
 }
 

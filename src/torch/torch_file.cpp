@@ -137,7 +137,14 @@ class LegacyTorchFile final : public TorchFile {
     if (byte_offset > it->second.second || nbytes > it->second.second - byte_offset) {
       throw FormatError(fmt::format("{}: read past the end of storage {}", path_, s.key));
     }
-    std::memcpy(out, base_ + it->second.first + byte_offset, nbytes);
+    const char* src = base_ + it->second.first + byte_offset;
+    std::memcpy(out, src, nbytes);
+    // The copy is what the caller keeps; dropping the mapped pages keeps a converter's RSS at one tensor
+    // instead of the whole file (they stay in the page cache for a tied storage read twice).
+    const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const auto first = (reinterpret_cast<uintptr_t>(src) + page - 1) / page * page;
+    const auto last = (reinterpret_cast<uintptr_t>(src) + nbytes) / page * page;
+    if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
   }
 
  private:
