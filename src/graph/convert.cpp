@@ -127,6 +127,7 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   const std::string data_name = fs::path(opt.output).filename().string() + ".data";
   const std::string data_path = (fs::path(opt.output).parent_path() / data_name).string();
   const std::string tmp_data = data_path + ".partial";
+  bool data_renamed = false;
   graph::WeightSink sink(rep.external_data ? tmp_data : std::string(), rep.external_data ? data_name : std::string());
   try {
     graph::Builder b(g, sink);
@@ -220,18 +221,22 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     }
 
     sink.close();
-    graph::check_model(model, opt.output);
+    graph::check_model(model, opt.output, rep.external_data);
     graph::save_model(model, tmp_onnx);
     model.Clear();
     if (rep.external_data) {
+      // The checker resolves external data next to the model under its final name.
       fs::rename(tmp_data, data_path);
+      data_renamed = true;
       rep.external_data_file = data_path;
+      graph::check_external_model_file(tmp_onnx);
     }
     fs::rename(tmp_onnx, opt.output);
   } catch (...) {
     std::error_code ec;
     fs::remove(tmp_onnx, ec);
     fs::remove(tmp_data, ec);
+    if (data_renamed) fs::remove(data_path, ec);
     throw;
   }
   say(fmt::format("wrote {} ({} MB of weights{})", opt.output, rep.weight_bytes >> 20,

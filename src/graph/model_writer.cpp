@@ -23,13 +23,21 @@ void save_model(const onnx::ModelProto& model, const std::string& path) {
   if (!out) throw UsageError(fmt::format("{}: writing the model failed (disk full?)", path));
 }
 
-void check_model(onnx::ModelProto& model, const std::string& name) {
+void check_model(onnx::ModelProto& model, const std::string& name, bool external_data) {
   try {
-    onnx::checker::check_model(model);
+    if (!external_data) onnx::checker::check_model(model);
     onnx::ShapeInferenceOptions options(/*check_type=*/true, /*strict=*/1, /*data_prop=*/true);
     onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
   } catch (const std::exception& e) {
     throw RuntimeFailure(fmt::format("{}: the model fails ONNX's checker or shape inference: {}", name, e.what()));
+  }
+}
+
+void check_external_model_file(const std::string& path) {
+  try {
+    onnx::checker::check_model(path);  // the weights stay in the data file; only their presence is checked
+  } catch (const std::exception& e) {
+    throw RuntimeFailure(fmt::format("{}: the model fails ONNX's checker: {}", path, e.what()));
   }
 }
 
