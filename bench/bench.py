@@ -168,6 +168,24 @@ def profile(model: pathlib.Path, threads: int, seq: int, batch: int) -> list[tup
     return [(k, v / total) for k, v in agg.most_common(8)]
 
 
+def latency_ms(model: pathlib.Path, threads: int, residues_: int = 64) -> float:
+    """One sequence of `residues_` residues, best of 5 after a warm-up: where weights, not arithmetic, dominate."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    sess = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
+    toks = np.random.default_rng(0).integers(4, 24, (1, residues_ + 2))
+    toks[0, 0], toks[0, -1] = 0, 2
+    sess.run(["representations"], {"tokens": toks})
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        sess.run(["representations"], {"tokens": toks})
+        best = min(best, time.perf_counter() - t0)
+    return 1000 * best
+
+
 class Bench:
     def __init__(self, args):
         self.a = args
@@ -252,6 +270,9 @@ class Bench:
                                   "seqs_per_s": n / r["wall"], "max_abs_err": err, "min_cos": cos}
             log(f"  {toks / r['wall']:.0f} tokens/s, peak {r['rss_mib']:.0f} MiB, max abs err {err:.2g}, min cos {cos:.6f}")
             self.save()
+        res["latency_ms"] = {p: latency_ms(models[p], self.a.threads) for p in PRECISIONS}
+        log(f"{name}: one 64-residue sequence: " + ", ".join(f"{p} {v:.1f} ms" for p, v in res["latency_ms"].items()))
+        self.save()
 
     def run_sweep(self, name: str) -> None:
         """tokens/s against sequence length, counted after model load (in-process), same runners."""
@@ -277,6 +298,24 @@ class Bench:
                 self.sweep.setdefault(label, {})[T] = count * T / secs
                 log(f"sweep {name} T={T} {label}: {count * T / secs:.0f} tokens/s")
                 self.save()
+
+    def run_memory_scaling(self, name: str, base: int) -> None:
+        """esm-onnx's peak RSS on a FASTA and on one 8 times larger: it should not grow with the file."""
+        models = self.work / "models" / name / "fp32.onnx"
+        self.extra = getattr(self, "extra", {})
+        rows = {}
+        lengths = realistic_lengths(base, seed=5)
+        for n in (base, 8 * base):
+            # The larger file repeats the same lengths: the largest batch is the same, only the file grows.
+            fasta = write_fasta(self.work / f"memory_{n}.fasta", lengths * (n // base), seed=5)
+            out = self.work / "out" / "memory"
+            shutil.rmtree(out, ignore_errors=True)
+            r = measure([CLI, "embed", models, fasta, out, "--threads", str(self.a.threads), "--no-progress"],
+                        self.work / "logs" / f"memory_{n}.log")
+            rows[n] = {"rss_mib": r["rss_mib"], "residues": residues(fasta)[1]}
+            log(f"memory: {name} esm-onnx fp32, {n} records: peak {r['rss_mib']:.0f} MiB")
+        self.extra["memory"] = {"model": name, "rows": rows}
+        self.save()
 
     def save(self) -> None:
         (self.work / "results.json").write_text(json.dumps(
@@ -366,6 +405,9 @@ def report(bench: Bench, args, peak: float, prof, sweep_model: str, elapsed: flo
                          f"{r['min_cos']:.6f} |")
         for f in res.get("failed", []):
             lines.append(f"| {f} | | | | | | | |")
+        if res.get("latency_ms"):
+            lines += ["", "One sequence of 64 residues (latency, best of 5, in process): " +
+                      ", ".join(f"{p} {v:.1f} ms" for p, v in res["latency_ms"].items()) + "."]
         conv = bench.conversions.get(name, {})
         if conv:
             lines += ["", "| conversion | seconds | peak RSS (MiB) | size on disk (MiB) |", "|---|---:|---:|---:|"]
@@ -380,6 +422,13 @@ def report(bench: Bench, args, peak: float, prof, sweep_model: str, elapsed: flo
         for label, pts in bench.sweep.items():
             lines.append(f"| {label} | " + " | ".join(f"{pts.get(t, float('nan')):.0f}" for t in SWEEP_LENGTHS) + " |")
         lines.append("")
+    mem = getattr(bench, "extra", {}).get("memory")
+    if mem:
+        lines += ["## embed memory against FASTA size", "",
+                  f"esm-onnx fp32 on {mem['model']}, default options: peak RSS depends on the batch, not on the file.", "",
+                  "| records | residues | peak RSS (MiB) |", "|---:|---:|---:|"]
+        lines += [f"| {n} | {r['residues']} | {r['rss_mib']:.0f} |" for n, r in mem["rows"].items()]
+        lines.append("")
     fam, layers, dim, heads, _ = MODELS[sweep_model]
     fp32_512 = bench.sweep.get("esm-onnx fp32", {}).get(512)
     lines += ["## Targets", ""]
@@ -390,9 +439,13 @@ def report(bench: Bench, args, peak: float, prof, sweep_model: str, elapsed: flo
         fair = runs["fair-esm (torch)"]["tokens_per_s"]
         fp32 = runs["esm-onnx fp32"]["tokens_per_s"]
         i8, i4 = runs["esm-onnx int8"]["tokens_per_s"], runs["esm-onnx int4"]["tokens_per_s"]
+        lat = res.get("latency_ms", {})
+        lat_txt = (f"; one 64-residue sequence: int4 {lat['int4']:.1f} ms vs int8 {lat['int8']:.1f} ms "
+                   f"[int4 faster: {'yes' if lat['int4'] < lat['int8'] else 'no'}]") if lat else ""
         lines.append(f"- {name}: fp32 {fp32 / peers[best_peer]:.2f}x the fastest fp32 peer ({best_peer}) "
                      f"[target 1.25x: {'met' if fp32 >= 1.25 * peers[best_peer] else 'NOT met'}]; int8 {i8 / fair:.2f}x "
-                     f"fair-esm [target 2.5x: {'met' if i8 >= 2.5 * fair else 'NOT met'}]; int4 {i4 / i8:.2f}x int8.")
+                     f"fair-esm [target 2.5x: {'met' if i8 >= 2.5 * fair else 'NOT met'}]; int4 throughput {i4 / i8:.2f}x "
+                     f"int8{lat_txt}.")
     if fp32_512:
         achieved = fp32_512 * flops_per_token(layers, dim, 514) / 1e9
         lines.append(f"- MatMul peak measured: {peak:.0f} GFLOP/s (ONNX Runtime fp32, {args.threads} threads). esm-onnx fp32 "
@@ -430,6 +483,8 @@ def main() -> None:
     log(f"  {peak:.0f} GFLOP/s")
     for name, n in plan.items():
         bench.run_model(name, n, lengths)
+    small = next(iter(plan))
+    bench.run_memory_scaling(small, 50 if args.quick else 200)
     sweep_model = next(m for m in ("esm2_t30_150M", "esm2_t12_35M", *plan) if m in plan)
     bench.run_sweep(sweep_model)
     prof = profile(bench.work / "models" / sweep_model / "fp32.onnx", args.threads, 514, 4)
