@@ -37,6 +37,26 @@ def save_mean(outdir: pathlib.Path, label: str, layer: int, mean: np.ndarray) ->
     np.savez(outdir / f"{label}.npz", **{f"mean_representations/{layer}": mean.astype(np.float32)})
 
 
+def embed_all(a, timer, alphabet, forward, save) -> None:
+    """esm-extract's loop: for each batch, forward(tokens) -> [B, T, E] hidden states of the last layer,
+    then save(label, mean over the record's residues) for each record."""
+    import torch
+
+    convert = alphabet.get_batch_converter(a.truncation_seq_length)
+    timer.loaded()
+    a.outdir.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        for labels, seqs in batches(a.fasta, a.toks_per_batch):
+            _, strs, toks = convert(list(zip(labels, seqs)))
+            hidden = forward(toks)
+            for i, label in enumerate(labels):
+                L = min(a.truncation_seq_length, len(strs[i]))
+                save(label, hidden[i, 1:L + 1].mean(0))
+                timer.tokens += L
+                timer.sequences += 1
+    timer.done()
+
+
 class Timer:
     """Prints one JSON line the benchmark reads: work counted inside the process, after start-up."""
 

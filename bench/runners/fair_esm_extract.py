@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from common import Timer, batches, parse_args
+from common import Timer, embed_all, parse_args
 
 import esm_checkpoints
 
@@ -15,21 +15,14 @@ def main() -> None:
     timer = Timer()
     model, alphabet = esm_checkpoints.load_with_fair_esm(a.model)
     layer = model.num_layers
-    convert = alphabet.get_batch_converter(a.truncation_seq_length)
-    timer.loaded()
-    a.outdir.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        for labels, seqs in batches(a.fasta, a.toks_per_batch):
-            _, strs, toks = convert(list(zip(labels, seqs)))
-            out = model(toks, repr_layers=[layer], return_contacts=False)
-            reps = out["representations"][layer]
-            for i, label in enumerate(labels):
-                L = min(a.truncation_seq_length, len(strs[i]))
-                result = {"label": label, "mean_representations": {layer: reps[i, 1:L + 1].mean(0).clone()}}
-                torch.save(result, a.outdir / f"{label}.pt")
-                timer.tokens += L
-                timer.sequences += 1
-    timer.done()
+
+    def forward(toks):
+        return model(toks, repr_layers=[layer], return_contacts=False)["representations"][layer]
+
+    def save(label, mean):
+        torch.save({"label": label, "mean_representations": {layer: mean.clone()}}, a.outdir / f"{label}.pt")
+
+    embed_all(a, timer, alphabet, forward, save)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from common import Timer, batches, parse_args, save_mean
+from common import Timer, embed_all, parse_args, save_mean
 
 import esm_checkpoints
 
@@ -57,19 +57,11 @@ def main() -> None:
     layer = fair.num_layers
     model = hf_model(fair)
     del fair
-    convert = alphabet.get_batch_converter(a.truncation_seq_length)
-    timer.loaded()
-    a.outdir.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        for labels, seqs in batches(a.fasta, a.toks_per_batch):
-            _, strs, toks = convert(list(zip(labels, seqs)))
-            hidden = model(input_ids=toks, attention_mask=(toks != alphabet.padding_idx).long()).last_hidden_state
-            for i, label in enumerate(labels):
-                L = min(a.truncation_seq_length, len(strs[i]))
-                save_mean(a.outdir, label, layer, hidden[i, 1:L + 1].mean(0).numpy())
-                timer.tokens += L
-                timer.sequences += 1
-    timer.done()
+
+    def forward(toks):
+        return model(input_ids=toks, attention_mask=(toks != alphabet.padding_idx).long()).last_hidden_state
+
+    embed_all(a, timer, alphabet, forward, lambda label, mean: save_mean(a.outdir, label, layer, mean.numpy()))
 
 
 if __name__ == "__main__":
