@@ -33,7 +33,7 @@ struct ConvertReport {
   std::vector<int64_t> repr_layers;
   bool contacts{false};
   bool fused{false};
-  uint64_t weight_bytes{0};
+  uint64_t weight_bytes{0};  // in the chosen precision (an upper estimate); decides external data
   bool external_data{false};
   std::string output;
   std::string external_data_file;

@@ -96,7 +96,9 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   rep.repr_layers = resolve_layers(opt.repr_layers, cfg.num_layers, "--repr-layers");
   rep.contacts = opt.contacts && cfg.has_contacts;
   rep.fused = opt.optimize && !rep.contacts;
-  rep.weight_bytes = weight_bytes(cfg);
+  // What the weights take in the chosen encoding (upper bounds: embeddings and norms stay fp32).
+  const double encoded = opt.precision == "fp16" ? 0.5 : opt.precision == "int8" ? 0.3 : opt.precision == "int4" ? 0.25 : 1.0;
+  rep.weight_bytes = static_cast<uint64_t>(static_cast<double>(weight_bytes(cfg)) * encoded);
   rep.external_data = opt.external_data == ExternalData::Always ||
                       (opt.external_data == ExternalData::Auto && rep.weight_bytes > (uint64_t{1800} << 20));
   rep.output = opt.output;
