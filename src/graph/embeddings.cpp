@@ -24,6 +24,10 @@ void build_masks(Ctx& ctx) {
     keys = b.concat({ctx.pad, never}, 1, "keys_with_bias_kv");
   }
   ctx.key_mask = b.unsqueeze(keys, {1, 2}, "key_mask");
+  // Adding -inf is exact where Where(mask, -inf, scores) would be, and cheaper over [B, H, T, S]. The fused
+  // attention takes a key-padding mask of its own instead.
+  if (!ctx.opt.fused) ctx.key_bias = b.node("Where", {ctx.key_mask, ctx.scalar(-std::numeric_limits<float>::infinity(), "neg_inf"),
+                                  ctx.scalar(0.0f, "zero")}, {}, "key_bias");
 }
 
 namespace {

@@ -28,6 +28,7 @@ struct Ctx {
   std::string pad;       // bool [B, T], true at padding
   std::string nonpad;    // float [B, T], 1 at real tokens
   std::string key_mask;  // bool [B, 1, 1, S], true where attention must not look
+  std::string key_bias;  // activation type [B, 1, 1, S]: -inf where key_mask, else 0 (added to the scores)
   std::string seq_len;   // int64 scalar T
   GraphOptions opt{};
   int act{onnx::TensorProto::FLOAT};           // element type of the activations between the layers
@@ -53,7 +54,7 @@ std::string append_bias_kv(Ctx& ctx, const std::string& x, const std::string& mo
 // A LayerNorm of fair-esm's `module` (weight, bias) in the activation type.
 std::string layer_norm(Ctx& ctx, const std::string& x, const std::string& module);
 
-// Masks and lengths every stage uses; fills ctx.pad, nonpad, key_mask, seq_len.
+// Masks and lengths every stage uses; fills ctx.pad, nonpad, key_mask, key_bias, seq_len.
 void build_masks(Ctx& ctx);
 
 // tokens -> x [B, T, E] as fair-esm's forward computes it before the first layer (representation 0).
@@ -88,7 +89,7 @@ class ContactHead {
 
  private:
   Ctx& ctx_;
-  std::string pair_mask_;
+  std::string valid_col_, valid_row_, pair_mask_;
   std::string sum_;
   std::vector<float> weight_;
 };

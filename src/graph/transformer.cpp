@@ -110,8 +110,7 @@ LayerOut build_layer(Ctx& ctx, int64_t layer, const std::string& x, bool need_pr
       k = apply_rotary(ctx, k, tables, "rotary_k");
     }
     auto scores = b.matmul(q, b.transpose(k, {0, 1, 3, 2}, "k_t"), "scores");  // [B, H, T, S]
-    auto neg_inf = ctx.scalar(-std::numeric_limits<float>::infinity(), "neg_inf");
-    auto masked = b.node("Where", {ctx.key_mask, neg_inf, scores}, {}, "mask_padding");
+    auto masked = b.add(scores, ctx.key_bias, "mask_padding");
     auto probs = b.softmax(masked, -1, "Softmax");
     auto ctx_heads = b.matmul(probs, v, "context");                            // [B, H, T, D]
     auto merged = b.reshape(b.transpose(ctx_heads, {0, 2, 1, 3}, "merge_heads"), {0, 0, ctx.cfg.embed_dim}, "merge");
