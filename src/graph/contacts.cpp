@@ -29,6 +29,9 @@ ContactHead::ContactHead(Ctx& ctx) : ctx_(ctx) {
   valid = b.concat({b.mul(first, b.const_f32(0.0f, "zero"), "no_bos"), rest}, 1, "valid_no_bos");
   valid_col_ = b.unsqueeze(valid, {1, 3}, "valid_col");  // [B, 1, T, 1]
   valid_row_ = b.unsqueeze(valid, {1, 2}, "valid_row");  // [B, 1, 1, T]
+  // [B, T, T] from the tokens, whose shape shape inference always knows (not from the maps).
+  auto bt = b.node("Shape", {ctx.tokens}, {}, "b_t");
+  b_t_t_ = b.concat({bt, b.slice(bt, {1}, {2}, {0}, "t")}, 0, "b_t_t");
   pair_mask_ = b.mul(b.unsqueeze(valid, {2}, "rows"), b.unsqueeze(valid, {1}, "cols"), "pair_mask");  // [B, T, T]
   weight_ = ctx.ckpt.read("contact_head.regression.weight").data;
 }
@@ -42,10 +45,7 @@ void ContactHead::add_layer(int64_t layer, const std::string& probs) {
   // sum_h w_h a_h as one MatMul over the flattened maps: [1, H] x [B, H, T*T].
   auto wl = b.weight(fmt::format("contact_head.regression.weight.layers.{}", layer), {1, H}, w);
   auto flat = b.reshape(a, {0, H, -1}, "flatten_maps");
-  auto shape = b.node("Shape", {a}, {attr_int("start", 0), attr_int("end", 1)}, "batch");
-  auto tt = b.concat({shape, b.const_i64({-1}, "minus_one"), b.node("Shape", {a}, {attr_int("start", 3), attr_int("end", 4)}, "t")},
-                     0, "b_t_t");
-  auto weighted = b.node("Reshape", {b.matmul(wl, flat, "weigh_heads"), tt}, {}, "weighted");  // [B, T, T]
+  auto weighted = b.node("Reshape", {b.matmul(wl, flat, "weigh_heads"), b_t_t_}, {}, "weighted");  // [B, T, T]
   weighted = b.mul(weighted, pair_mask_, "mask");
   auto sym = b.add(weighted, b.transpose(weighted, {0, 2, 1}), "symmetrize");
   // Masked row and column sums of each head's map, and r_h = rowsum + colsum of sym(a_h).

@@ -89,7 +89,7 @@ class ContactHead {
 
  private:
   Ctx& ctx_;
-  std::string valid_col_, valid_row_, pair_mask_;
+  std::string valid_col_, valid_row_, pair_mask_, b_t_t_;
   std::string sum_;
   std::vector<float> weight_;
 };
