@@ -103,6 +103,18 @@ def load_means(outdir: pathlib.Path, layer: int) -> dict[str, np.ndarray]:
     return out
 
 
+def load_contacts(outdir: pathlib.Path) -> dict[str, np.ndarray]:
+    import torch
+
+    out = {}
+    for f in outdir.iterdir():
+        if f.suffix == ".pt":
+            out[f.stem] = torch.load(f)["contacts"].numpy()
+        elif f.suffix == ".npz":
+            out[f.stem] = np.load(f)["contacts"]
+    return out
+
+
 def fidelity(got: dict, ref: dict) -> tuple[float, float]:
     if set(got) != set(ref):
         raise RuntimeError(f"records differ: {sorted(set(got) ^ set(ref))[:5]}")
@@ -299,6 +311,35 @@ class Bench:
                 log(f"sweep {name} T={T} {label}: {count * T / secs:.0f} tokens/s")
                 self.save()
 
+    def run_contacts(self, name: str, n_seq: int, lengths: list[int]) -> None:
+        """Contacts too: fair-esm's esm-extract with contacts against esm-onnx's explicit-attention graph."""
+        ckpt = self.checkpoint(name)
+        layer = MODELS[name][1]
+        fasta = self.work / f"{name}.fasta"
+        n, toks = residues(fasta)
+        t = str(self.a.threads)
+        runs = {}
+        ref = None
+        for p in ("fp32", "int8"):
+            out = self.work / "models" / name / f"{p}_contacts.onnx"
+            measure([CLI, "convert", ckpt, "-o", out, "--precision", p, "-q"], self.work / "logs" / f"{name}.convert_contacts.{p}.log")
+        cmds = [("fair-esm (torch)", [PY, HERE / "runners" / "fair_esm_extract.py", ckpt, fasta, "{out}", "--threads", t, "--contacts"])]
+        cmds += [(f"esm-onnx {p}", [CLI, "embed", self.work / "models" / name / f"{p}_contacts.onnx", fasta, "{out}",
+                                    "--threads", t, "--no-progress", "--include", "mean", "contacts"]) for p in ("fp32", "int8")]
+        for label, cmd in cmds:
+            out = self.work / "out" / "contacts" / re.sub(r"\W+", "_", label)
+            shutil.rmtree(out, ignore_errors=True)
+            log(f"{name} with contacts: {label}")
+            r = measure([str(c).format(out=out) for c in cmd], self.work / "logs" / f"contacts.{out.name}.log")
+            maps = load_contacts(out)
+            ref = ref or maps
+            err = max(float(np.abs(maps[k] - ref[k]).max()) for k in ref)
+            runs[label] = {"tokens_per_s": toks / r["wall"], "rss_mib": r["rss_mib"], "max_abs_err": err}
+            log(f"  {toks / r['wall']:.0f} tokens/s, peak {r['rss_mib']:.0f} MiB, contacts max abs err {err:.2g}")
+        self.extra = getattr(self, "extra", {})
+        self.extra["contacts"] = {"model": name, "sequences": n, "tokens": toks, "runs": runs}
+        self.save()
+
     def run_memory_scaling(self, name: str, base: int) -> None:
         """esm-onnx's peak RSS on a FASTA and on one 8 times larger: it should not grow with the file."""
         models = self.work / "models" / name / "fp32.onnx"
@@ -422,6 +463,16 @@ def report(bench: Bench, args, peak: float, prof, sweep_model: str, elapsed: flo
         for label, pts in bench.sweep.items():
             lines.append(f"| {label} | " + " | ".join(f"{pts.get(t, float('nan')):.0f}" for t in SWEEP_LENGTHS) + " |")
         lines.append("")
+    con = getattr(bench, "extra", {}).get("contacts")
+    if con:
+        fair = con["runs"]["fair-esm (torch)"]["tokens_per_s"]
+        lines += [f"## With contacts ({con['model']})", "",
+                  f"Mean embeddings and contact maps, same FASTA ({con['sequences']} sequences). esm-onnx runs the graph "
+                  "converted with contacts (explicit attention, so the maps exist).", "",
+                  "| system | tokens/s | vs fair-esm | peak RSS (MiB) | contacts max abs err |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {k} | {r['tokens_per_s']:.0f} | {r['tokens_per_s'] / fair:.2f}x | {r['rss_mib']:.0f} | "
+                  f"{r['max_abs_err']:.2g} |" for k, r in con["runs"].items()]
+        lines.append("")
     mem = getattr(bench, "extra", {}).get("memory")
     if mem:
         lines += ["## embed memory against FASTA size", "",
@@ -485,6 +536,8 @@ def main() -> None:
         bench.run_model(name, n, lengths)
     small = next(iter(plan))
     bench.run_memory_scaling(small, 50 if args.quick else 200)
+    # The smallest model: fair-esm keeps every layer's attention maps of a 4096-token batch (10 GB at 8M).
+    bench.run_contacts(small, plan[small], lengths)
     sweep_model = next(m for m in ("esm2_t30_150M", "esm2_t12_35M", *plan) if m in plan)
     bench.run_sweep(sweep_model)
     prof = profile(bench.work / "models" / sweep_model / "fp32.onnx", args.threads, 514, 4)

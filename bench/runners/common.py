@@ -21,6 +21,7 @@ def parse_args(description: str) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--toks-per-batch", type=int, default=4096)
     ap.add_argument("--truncation-seq-length", type=int, default=1022)
+    ap.add_argument("--contacts", action="store_true", help="contacts too (fair-esm only)")
     return ap.parse_args()
 
 
@@ -38,8 +39,9 @@ def save_mean(outdir: pathlib.Path, label: str, layer: int, mean: np.ndarray) ->
 
 
 def embed_all(a, timer, alphabet, forward, save) -> None:
-    """esm-extract's loop: for each batch, forward(tokens) -> [B, T, E] hidden states of the last layer,
-    then save(label, mean over the record's residues) for each record."""
+    """esm-extract's loop: for each batch, forward(tokens) -> ([B, T, E] hidden states of the last layer,
+    [B, T', T'] contacts or None), then save(label, mean over the record's residues, its [L, L] contacts or
+    None) for each record."""
     import torch
 
     convert = alphabet.get_batch_converter(a.truncation_seq_length)
@@ -48,10 +50,10 @@ def embed_all(a, timer, alphabet, forward, save) -> None:
     with torch.no_grad():
         for labels, seqs in batches(a.fasta, a.toks_per_batch):
             _, strs, toks = convert(list(zip(labels, seqs)))
-            hidden = forward(toks)
+            hidden, contacts = forward(toks)
             for i, label in enumerate(labels):
                 L = min(a.truncation_seq_length, len(strs[i]))
-                save(label, hidden[i, 1:L + 1].mean(0))
+                save(label, hidden[i, 1:L + 1].mean(0), None if contacts is None else contacts[i, :L, :L])
                 timer.tokens += L
                 timer.sequences += 1
     timer.done()

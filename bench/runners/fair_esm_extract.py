@@ -1,4 +1,4 @@
-"""fair-esm's `esm-extract` loop (scripts/extract.py of fair-esm), --include mean --repr_layers -1:
+"""fair-esm's `esm-extract` loop (scripts/extract.py of fair-esm), --include mean [contacts] --repr_layers -1:
 torch on CPU, batches by token budget, one .pt per record."""
 from __future__ import annotations
 
@@ -17,10 +17,14 @@ def main() -> None:
     layer = model.num_layers
 
     def forward(toks):
-        return model(toks, repr_layers=[layer], return_contacts=False)["representations"][layer]
+        out = model(toks, repr_layers=[layer], return_contacts=a.contacts)
+        return out["representations"][layer], out.get("contacts")
 
-    def save(label, mean):
-        torch.save({"label": label, "mean_representations": {layer: mean.clone()}}, a.outdir / f"{label}.pt")
+    def save(label, mean, contacts):
+        result = {"label": label, "mean_representations": {layer: mean.clone()}}
+        if contacts is not None:
+            result["contacts"] = contacts.clone()
+        torch.save(result, a.outdir / f"{label}.pt")
 
     embed_all(a, timer, alphabet, forward, save)
 

@@ -59,9 +59,9 @@ def main() -> None:
     del fair
 
     def forward(toks):
-        return model(input_ids=toks, attention_mask=(toks != alphabet.padding_idx).long()).last_hidden_state
+        return model(input_ids=toks, attention_mask=(toks != alphabet.padding_idx).long()).last_hidden_state, None
 
-    embed_all(a, timer, alphabet, forward, lambda label, mean: save_mean(a.outdir, label, layer, mean.numpy()))
+    embed_all(a, timer, alphabet, forward, lambda label, mean, _: save_mean(a.outdir, label, layer, mean.numpy()))
 
 
 if __name__ == "__main__":
