@@ -133,9 +133,13 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   graph::WeightSink sink(rep.external_data ? tmp_data : std::string(), rep.external_data ? data_name : std::string());
   try {
     graph::Builder b(g, sink);
-    graph::Ctx ctx{b, ckpt, cfg, Alphabet::for_kind(cfg.alphabet), "tokens", {}, {}, {}, {}, {}, {}, {}, {}};
-    ctx.opt = {weight_format(opt.precision), rep.fused, opt.int4_block};
-    ctx.act = opt.precision == "fp16" ? onnx::TensorProto::FLOAT16 : onnx::TensorProto::FLOAT;
+    graph::Ctx ctx{.b = b,
+                   .ckpt = ckpt,
+                   .cfg = cfg,
+                   .alphabet = Alphabet::for_kind(cfg.alphabet),
+                   .tokens = "tokens",
+                   .opt = {weight_format(opt.precision), rep.fused, opt.int4_block},
+                   .act = opt.precision == "fp16" ? onnx::TensorProto::FLOAT16 : onnx::TensorProto::FLOAT};
     add_value_info(g.add_input(), "tokens", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
 
     graph::build_masks(ctx);

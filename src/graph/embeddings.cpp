@@ -26,8 +26,10 @@ void build_masks(Ctx& ctx) {
   ctx.key_mask = b.unsqueeze(keys, {1, 2}, "key_mask");
   // Adding -inf is exact where Where(mask, -inf, scores) would be, and cheaper over [B, H, T, S]. The fused
   // attention takes a key-padding mask of its own instead.
-  if (!ctx.opt.fused) ctx.key_bias = b.node("Where", {ctx.key_mask, ctx.scalar(-std::numeric_limits<float>::infinity(), "neg_inf"),
-                                  ctx.scalar(0.0f, "zero")}, {}, "key_bias");
+  if (!ctx.opt.fused) {
+    auto neg_inf = ctx.scalar(-std::numeric_limits<float>::infinity(), "neg_inf");
+    ctx.key_bias = b.node("Where", {ctx.key_mask, neg_inf, ctx.scalar(0.0f, "zero")}, {}, "key_bias");
+  }
 }
 
 namespace {

@@ -24,15 +24,22 @@ struct Ctx {
   const Checkpoint& ckpt;
   const ModelConfig& cfg;
   Alphabet alphabet;
-  std::string tokens;    // int64 [B, T]
-  std::string pad;       // bool [B, T], true at padding
-  std::string nonpad;    // float [B, T], 1 at real tokens
-  std::string key_mask;  // bool [B, 1, 1, S], true where attention must not look
-  std::string key_bias;  // activation type [B, 1, 1, S]: -inf where key_mask, else 0 (added to the scores)
-  std::string seq_len;   // int64 scalar T
+  std::string tokens;      // int64 [B, T]
+  std::string pad{};       // bool [B, T], true at padding
+  std::string nonpad{};    // float [B, T], 1 at real tokens
+  std::string key_mask{};  // bool [B, 1, 1, S], true where attention must not look
+  std::string key_bias{};  // activation type [B, 1, 1, S]: -inf where key_mask, else 0 (added to the scores)
+  std::string seq_len{};   // int64 scalar T
   GraphOptions opt{};
-  int act{onnx::TensorProto::FLOAT};           // element type of the activations between the layers
-  std::map<std::string, std::string> cache;   // values built once and shared (weights, rotary tables)
+  int act{onnx::TensorProto::FLOAT};             // element type of the activations between the layers
+  std::map<std::string, std::string> weights{};  // (name, encoding) -> initializer
+  // Rotary tables, built once per distinct inv_freq (keyed by its bytes) and shared by the layers.
+  struct Rotary {
+    std::size_t index{0};
+    std::string freqs;                                            // t * inv_freq, [T, D/2]
+    std::map<bool, std::pair<std::string, std::string>> cos_sin;  // full width? -> (cos, sin)
+  };
+  std::map<std::string, Rotary> rotary{};
 
   // A checkpoint weight as an fp32 initializer, named after fair-esm's module; `transpose` for Linear weights.
   std::string weight(const std::string& name, bool transpose = false);
@@ -45,8 +52,12 @@ struct Ctx {
   std::string scalar(float value, const std::string& hint);
 };
 
-// Rotary angles t * inv_freq, [T, D/2], for the inv_freq of one layer (shared by layers with equal values).
-std::string rotary_freqs(Ctx& ctx, int64_t layer);
+// "layers.<layer>.<rest>": the name of a fair-esm module inside one layer.
+std::string layer_module(int64_t layer, const std::string& rest);
+
+// cos and sin of the rotary angles of one layer, in the activation type: [T, D] (the angles repeated, as
+// fair-esm's rotate-half form uses them) when full_width, else [T, D/2] (RotaryEmbedding's caches).
+std::pair<std::string, std::string> rotary_cos_sin(Ctx& ctx, int64_t layer, bool full_width);
 
 // ESM-1's bias_k / bias_v: one extra key (value) appended after the sequence, [B, T, E] -> [B, T + 1, E].
 std::string append_bias_kv(Ctx& ctx, const std::string& x, const std::string& module);

@@ -16,8 +16,6 @@ namespace {
 
 constexpr const char* kMs = "com.microsoft";
 
-std::string L(int64_t layer, const std::string& rest) { return fmt::format("layers.{}.{}", layer, rest); }
-
 // Returns (normed, sum): LN(input + skip + bias) and input + skip + bias.
 std::pair<std::string, std::string> skip_layer_norm(Ctx& ctx, const std::string& input, const std::string& skip,
                                                     const std::string& bias_module, const std::string& norm_module) {
@@ -33,16 +31,12 @@ std::pair<std::string, std::string> skip_layer_norm(Ctx& ctx, const std::string&
   return {outs[0], outs[3]};
 }
 
-// 1 where a key may be looked at, [B, S] int32 (ESM-1: S = T + 1 for bias_k, never masked).
+// 1 where a key may be looked at, [B, S] int32: build_masks' key mask (with ESM-1's bias_k column) inverted.
 std::string key_padding_mask(Ctx& ctx) {
   auto& b = ctx.b;
   Builder::Scope s(b, "masks");
-  auto valid = b.cast(b.node("Not", {ctx.pad}, {}, "attend"), onnx::TensorProto::INT32, "key_padding_mask");
-  if (ctx.cfg.family != Family::Esm1) return valid;
-  auto first = b.slice(valid, {0}, {1}, {1}, "first_column");
-  auto ones = b.node("Greater", {b.cast(first, onnx::TensorProto::INT64, "first_i64"), b.const_i64({-1}, "minus_one", true)},
-                     {}, "always");
-  return b.concat({valid, b.cast(ones, onnx::TensorProto::INT32, "bias_kv_column")}, 1, "with_bias_kv");
+  auto attend = b.node("Not", {b.squeeze(ctx.key_mask, {1, 2}, "keys")}, {}, "attend");
+  return b.cast(attend, onnx::TensorProto::INT32, "key_padding_mask");
 }
 
 }  // namespace
@@ -56,7 +50,7 @@ std::string build_fused_stack(Ctx& ctx, const std::string& x0,
   std::string h;
   {
     Builder::Scope scope(b, "layers.0");
-    h = layer_norm(ctx, x, L(0, "self_attn_layer_norm"));
+    h = layer_norm(ctx, x, layer_module(0, "self_attn_layer_norm"));
   }
   std::string x_final;
   for (int64_t i = 0; i < cfg.num_layers; ++i) {
@@ -64,26 +58,12 @@ std::string build_fused_stack(Ctx& ctx, const std::string& x0,
     std::string f;
     {
       Builder::Scope attn(b, "attn");
-      auto qkv = ctx.linear(h, {L(i, "self_attn.q_proj"), L(i, "self_attn.k_proj"), L(i, "self_attn.v_proj")});
+      auto qkv = ctx.linear(h, {layer_module(i, "self_attn.q_proj"), layer_module(i, "self_attn.k_proj"), layer_module(i, "self_attn.v_proj")});
       auto parts = b.node_multi("Split", {qkv, b.const_i64({cfg.embed_dim, cfg.embed_dim, cfg.embed_dim}, "split")},
                                 {attr_int("axis", -1)}, "split_qkv", 3);
       std::string q = parts[0], k = parts[1], v = parts[2];
       if (cfg.family == Family::Esm2) {
-        const auto freqs = rotary_freqs(ctx, i);
-        std::string cos, sin;
-        if (auto it = ctx.cache.find(freqs + "#fused_cos"); it != ctx.cache.end()) {
-          cos = it->second;
-          sin = ctx.cache.at(freqs + "#fused_sin");
-        } else {
-          cos = b.node("Cos", {freqs}, {}, "cos_cache");
-          sin = b.node("Sin", {freqs}, {}, "sin_cache");
-          if (ctx.act != onnx::TensorProto::FLOAT) {
-            cos = b.cast(cos, ctx.act, "cos_act");
-            sin = b.cast(sin, ctx.act, "sin_act");
-          }
-          ctx.cache[freqs + "#fused_cos"] = cos;
-          ctx.cache[freqs + "#fused_sin"] = sin;
-        }
+        const auto [cos, sin] = rotary_cos_sin(ctx, i, /*full_width=*/false);
         auto start = b.const_i64({0}, "position_start");
         auto rot = [&](const std::string& t, const std::string& name) {
           return b.node("RotaryEmbedding", {t, start, cos, sin},
@@ -93,25 +73,25 @@ std::string build_fused_stack(Ctx& ctx, const std::string& x0,
         k = rot(k, "rotary_k");
       }
       if (cfg.family == Family::Esm1) {
-        k = append_bias_kv(ctx, k, L(i, "self_attn.bias_k"));
-        v = append_bias_kv(ctx, v, L(i, "self_attn.bias_v"));
+        k = append_bias_kv(ctx, k, layer_module(i, "self_attn.bias_k"));
+        v = append_bias_kv(ctx, v, layer_module(i, "self_attn.bias_v"));
       }
       auto context = b.node("MultiHeadAttention", {q, k, v, "", mask}, {attr_int("num_heads", cfg.attention_heads)},
                             "MultiHeadAttention", 1, kMs);
-      auto a = ctx.linear(context, {L(i, "self_attn.out_proj")}, /*with_bias=*/false);
-      std::tie(f, x) = skip_layer_norm(ctx, a, x, L(i, "self_attn.out_proj"), L(i, "final_layer_norm"));
+      auto a = ctx.linear(context, {layer_module(i, "self_attn.out_proj")}, /*with_bias=*/false);
+      std::tie(f, x) = skip_layer_norm(ctx, a, x, layer_module(i, "self_attn.out_proj"), layer_module(i, "final_layer_norm"));
     }
     Builder::Scope ffn(b, "ffn");
-    auto up = ctx.linear(f, {L(i, "fc1")}, /*with_bias=*/false);
-    auto act = b.node("BiasGelu", {up, ctx.act_weight(L(i, "fc1") + ".bias")}, {}, "BiasGelu", 1, kMs);
-    auto down = ctx.linear(act, {L(i, "fc2")}, /*with_bias=*/false);
+    auto up = ctx.linear(f, {layer_module(i, "fc1")}, /*with_bias=*/false);
+    auto act = b.node("BiasGelu", {up, ctx.act_weight(layer_module(i, "fc1") + ".bias")}, {}, "BiasGelu", 1, kMs);
+    auto down = ctx.linear(act, {layer_module(i, "fc2")}, /*with_bias=*/false);
     const bool last = i + 1 == cfg.num_layers;
     if (!last) {
-      std::tie(h, x) = skip_layer_norm(ctx, down, x, L(i, "fc2"), L(i + 1, "self_attn_layer_norm"));
+      std::tie(h, x) = skip_layer_norm(ctx, down, x, layer_module(i, "fc2"), layer_module(i + 1, "self_attn_layer_norm"));
     } else if (cfg.family != Family::Esm1) {
-      std::tie(x_final, x) = skip_layer_norm(ctx, down, x, L(i, "fc2"), "emb_layer_norm_after");
+      std::tie(x_final, x) = skip_layer_norm(ctx, down, x, layer_module(i, "fc2"), "emb_layer_norm_after");
     } else {
-      x = b.add(b.add(down, ctx.act_weight(L(i, "fc2") + ".bias"), "Add_bias"), x, "residual");
+      x = b.add(b.add(down, ctx.act_weight(layer_module(i, "fc2") + ".bias"), "Add_bias"), x, "residual");
       x_final = x;
     }
     on_layer(i + 1, x);

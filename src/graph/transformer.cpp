@@ -1,7 +1,6 @@
 // Transformer layers (pre-LayerNorm, fair-esm's TransformerLayer), final norm and LM heads.
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -13,31 +12,11 @@
 namespace esm_onnx::graph {
 namespace {
 
-std::string L(int64_t layer, const std::string& rest) { return fmt::format("layers.{}.{}", layer, rest); }
-
 // [B, T, E] -> [B, H, T, D]
 std::string split_heads(Ctx& ctx, const std::string& x, const std::string& name) {
   auto& b = ctx.b;
   auto r = b.reshape(x, {0, 0, ctx.cfg.attention_heads, ctx.cfg.head_dim()}, name + "_split");
   return b.transpose(r, {0, 2, 1, 3}, name + "_heads");
-}
-
-// cos/sin tables [T, D] in the activation type, built once per distinct inv_freq.
-std::pair<std::string, std::string> rotary_tables(Ctx& ctx, int64_t layer) {
-  auto& b = ctx.b;
-  const auto freqs = rotary_freqs(ctx, layer);
-  const std::string key = freqs + "#cos_sin";
-  if (auto it = ctx.cache.find(key); it != ctx.cache.end()) return {it->second, ctx.cache.at(key + "#sin")};
-  Builder::Scope s(b, freqs.substr(0, freqs.find('/', 1)).substr(1));
-  auto emb = b.concat({freqs, freqs}, 1, "emb");  // [T, D]
-  auto cos = b.node("Cos", {emb}, {}, "cos"), sin = b.node("Sin", {emb}, {}, "sin");
-  if (ctx.act != onnx::TensorProto::FLOAT) {
-    cos = b.cast(cos, ctx.act, "cos_act");
-    sin = b.cast(sin, ctx.act, "sin_act");
-  }
-  ctx.cache[key] = cos;
-  ctx.cache[key + "#sin"] = sin;
-  return {cos, sin};
 }
 
 // x * cos + rotate_half(x) * sin, rotate_half([a, b]) = [-b, a]; x is [B, H, T, D].
@@ -56,18 +35,32 @@ std::string linear(Ctx& ctx, const std::string& x, const std::string& module) { 
 
 }  // namespace
 
-std::string rotary_freqs(Ctx& ctx, int64_t layer) {
+std::string layer_module(int64_t layer, const std::string& rest) { return fmt::format("layers.{}.{}", layer, rest); }
+
+std::pair<std::string, std::string> rotary_cos_sin(Ctx& ctx, int64_t layer, bool full_width) {
   auto& b = ctx.b;
-  Tensor inv = ctx.ckpt.read(L(layer, "self_attn.rot_emb.inv_freq"));
-  const std::string key = "rotary#" + std::string(reinterpret_cast<const char*>(inv.data.data()), inv.data.size() * sizeof(float));
-  if (auto it = ctx.cache.find(key); it != ctx.cache.end()) return it->second;
-  const auto index = std::count_if(ctx.cache.begin(), ctx.cache.end(), [](const auto& kv) { return kv.first.rfind("rotary#", 0) == 0; });
-  Builder::Scope s(b, fmt::format("rotary_{}", index));
-  // inv_freq comes from the file: the released values were rounded to fp16.
-  auto inv_freq = b.weight(fmt::format("rotary_{}.inv_freq", index), {1, inv.shape[0]}, inv.data);
-  auto range = b.node("Range", {b.const_i64({0}, "start", true), ctx.seq_len, b.const_i64({1}, "delta", true)}, {}, "Range");
-  auto t = b.cast(range, onnx::TensorProto::FLOAT, "t");
-  return ctx.cache[key] = b.mul(b.unsqueeze(t, {1}), inv_freq, "freqs");  // [T, D/2]
+  Tensor inv = ctx.ckpt.read(layer_module(layer, "self_attn.rot_emb.inv_freq"));
+  auto [it, fresh] = ctx.rotary.try_emplace(
+      std::string(reinterpret_cast<const char*>(inv.data.data()), inv.data.size() * sizeof(float)));
+  Ctx::Rotary& r = it->second;
+  if (fresh) {
+    r.index = ctx.rotary.size() - 1;
+    Builder::Scope s(b, fmt::format("rotary_{}", r.index));
+    // inv_freq comes from the file: the released values were rounded to fp16.
+    auto inv_freq = b.weight(fmt::format("rotary_{}.inv_freq", r.index), {1, inv.shape[0]}, inv.data);
+    auto range = b.node("Range", {b.const_i64({0}, "start", true), ctx.seq_len, b.const_i64({1}, "delta", true)}, {}, "Range");
+    auto t = b.cast(range, onnx::TensorProto::FLOAT, "t");
+    r.freqs = b.mul(b.unsqueeze(t, {1}), inv_freq, "freqs");  // [T, D/2]
+  }
+  if (auto c = r.cos_sin.find(full_width); c != r.cos_sin.end()) return c->second;
+  Builder::Scope s(b, fmt::format("rotary_{}", r.index));
+  const auto angles = full_width ? b.concat({r.freqs, r.freqs}, 1, "emb") : r.freqs;
+  auto cos = b.node("Cos", {angles}, {}, "cos"), sin = b.node("Sin", {angles}, {}, "sin");
+  if (ctx.act != onnx::TensorProto::FLOAT) {
+    cos = b.cast(cos, ctx.act, "cos_act");
+    sin = b.cast(sin, ctx.act, "sin_act");
+  }
+  return r.cos_sin[full_width] = {cos, sin};
 }
 
 std::string append_bias_kv(Ctx& ctx, const std::string& x, const std::string& module) {
@@ -90,22 +83,22 @@ LayerOut build_layer(Ctx& ctx, int64_t layer, const std::string& x, bool need_pr
   auto& b = ctx.b;
   Builder::Scope scope(b, fmt::format("layers.{}", layer));
   LayerOut out;
-  std::string h = layer_norm(ctx, x, L(layer, "self_attn_layer_norm"));
+  std::string h = layer_norm(ctx, x, layer_module(layer, "self_attn_layer_norm"));
   {
     Builder::Scope attn(b, "attn");
     const float scaling = static_cast<float>(std::pow(static_cast<double>(ctx.cfg.head_dim()), -0.5));
-    auto q = b.mul(linear(ctx, h, L(layer, "self_attn.q_proj")), ctx.scalar(scaling, "scaling"), "scale_q");
-    auto k = linear(ctx, h, L(layer, "self_attn.k_proj"));
-    auto v = linear(ctx, h, L(layer, "self_attn.v_proj"));
+    auto q = b.mul(linear(ctx, h, layer_module(layer, "self_attn.q_proj")), ctx.scalar(scaling, "scaling"), "scale_q");
+    auto k = linear(ctx, h, layer_module(layer, "self_attn.k_proj"));
+    auto v = linear(ctx, h, layer_module(layer, "self_attn.v_proj"));
     if (ctx.cfg.family == Family::Esm1) {
-      k = append_bias_kv(ctx, k, L(layer, "self_attn.bias_k"));
-      v = append_bias_kv(ctx, v, L(layer, "self_attn.bias_v"));
+      k = append_bias_kv(ctx, k, layer_module(layer, "self_attn.bias_k"));
+      v = append_bias_kv(ctx, v, layer_module(layer, "self_attn.bias_v"));
     }
     q = split_heads(ctx, q, "q");
     k = split_heads(ctx, k, "k");
     v = split_heads(ctx, v, "v");
     if (ctx.cfg.family == Family::Esm2) {
-      auto tables = rotary_tables(ctx, layer);
+      auto tables = rotary_cos_sin(ctx, layer, /*full_width=*/true);
       q = apply_rotary(ctx, q, tables, "rotary_q");
       k = apply_rotary(ctx, k, tables, "rotary_k");
     }
@@ -114,7 +107,7 @@ LayerOut build_layer(Ctx& ctx, int64_t layer, const std::string& x, bool need_pr
     auto probs = b.softmax(masked, -1, "Softmax");
     auto ctx_heads = b.matmul(probs, v, "context");                            // [B, H, T, D]
     auto merged = b.reshape(b.transpose(ctx_heads, {0, 2, 1, 3}, "merge_heads"), {0, 0, ctx.cfg.embed_dim}, "merge");
-    auto attn_out = linear(ctx, merged, L(layer, "self_attn.out_proj"));
+    auto attn_out = linear(ctx, merged, layer_module(layer, "self_attn.out_proj"));
     if (need_probs) {
       out.probs = probs;
       if (ctx.cfg.family == Family::Esm1) {
@@ -125,10 +118,10 @@ LayerOut build_layer(Ctx& ctx, int64_t layer, const std::string& x, bool need_pr
     h = b.add(x, attn_out, "residual");
   }
   Builder::Scope ffn(b, "ffn");
-  auto f = layer_norm(ctx, h, L(layer, "final_layer_norm"));
-  f = linear(ctx, f, L(layer, "fc1"));
+  auto f = layer_norm(ctx, h, layer_module(layer, "final_layer_norm"));
+  f = linear(ctx, f, layer_module(layer, "fc1"));
   f = b.gelu(f, ctx.act);
-  f = linear(ctx, f, L(layer, "fc2"));
+  f = linear(ctx, f, layer_module(layer, "fc2"));
   out.x = b.add(h, f, "residual");
   return out;
 }

@@ -10,22 +10,22 @@ namespace esm_onnx::graph {
 
 std::string Ctx::weight(const std::string& name, bool transpose) {
   const std::string key = transpose ? name + ".T" : name;
-  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  if (auto it = weights.find(key); it != weights.end()) return it->second;
   Tensor t = ckpt.read(name);
   if (transpose) {
     if (t.shape.size() != 2) throw FormatError(fmt::format("{}: tensor {} is not a matrix", ckpt.path(), name));
     auto data = transposed(t.data, t.shape[0], t.shape[1]);
-    return cache[key] = b.weight(key, {t.shape[1], t.shape[0]}, data);
+    return weights[key] = b.weight(key, {t.shape[1], t.shape[0]}, data);
   }
-  return cache[key] = b.weight(key, t.shape, t.data);
+  return weights[key] = b.weight(key, t.shape, t.data);
 }
 
 std::string Ctx::act_weight(const std::string& name) {
   if (act == onnx::TensorProto::FLOAT) return weight(name);
   const std::string key = name + ".fp16";
-  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  if (auto it = weights.find(key); it != weights.end()) return it->second;
   Tensor t = ckpt.read(name);
-  return cache[key] = b.weight_as(key, act, t.shape, t.data);
+  return weights[key] = b.weight_as(key, act, t.shape, t.data);
 }
 
 std::string Ctx::scalar(float value, const std::string& hint) { return b.const_scalar(value, act, hint); }
