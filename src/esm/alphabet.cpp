@@ -1,5 +1,6 @@
 #include "esm_onnx/alphabet.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 #include <cctype>
@@ -100,6 +101,21 @@ std::vector<int64_t> Alphabet::encode(std::string_view seq) const {
     ++i;
   }
   return out;
+}
+
+std::vector<int64_t> Alphabet::pad_batch(const std::vector<const std::vector<int64_t>*>& rows, int64_t& length) const {
+  const int64_t n_bos = prepend_bos_ ? 1 : 0, n_eos = append_eos_ ? 1 : 0;
+  std::size_t longest = 0;
+  for (const auto* r : rows) longest = std::max(longest, r->size());
+  length = static_cast<int64_t>(longest) + n_bos + n_eos;
+  std::vector<int64_t> tokens(rows.size() * static_cast<std::size_t>(length), padding_idx_);
+  for (std::size_t b = 0; b < rows.size(); ++b) {
+    int64_t* row = tokens.data() + static_cast<int64_t>(b) * length;
+    if (n_bos) row[0] = cls_idx_;
+    std::copy(rows[b]->begin(), rows[b]->end(), row + n_bos);
+    if (n_eos) row[n_bos + static_cast<int64_t>(rows[b]->size())] = eos_idx_;
+  }
+  return tokens;
 }
 
 }  // namespace esm_onnx

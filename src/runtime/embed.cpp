@@ -165,18 +165,11 @@ EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const Me
     std::vector<int64_t> lengths;
     for (const auto& p : window) lengths.push_back(static_cast<int64_t>(p.ids.size()));
     for (const auto& batch : make_batches(lengths, opt.toks_per_batch, 1)) {
-      int64_t max_len = 0;
-      for (auto i : batch) max_len = std::max(max_len, lengths[i]);
       const int64_t B = static_cast<int64_t>(batch.size());
-      const int64_t T = max_len + n_bos + n_eos;
-      std::vector<int64_t> tokens(static_cast<std::size_t>(B * T), alphabet.padding_idx());
-      for (int64_t b = 0; b < B; ++b) {
-        const auto& ids = window[batch[b]].ids;
-        int64_t* row = tokens.data() + b * T;
-        if (n_bos) row[0] = alphabet.cls_idx();
-        std::copy(ids.begin(), ids.end(), row + n_bos);
-        if (n_eos) row[n_bos + static_cast<int64_t>(ids.size())] = alphabet.eos_idx();
-      }
+      std::vector<const std::vector<int64_t>*> rows;
+      for (auto i : batch) rows.push_back(&window[i].ids);
+      int64_t T = 0;
+      auto tokens = alphabet.pad_batch(rows, T);
       auto result = session.run(tokens, B, T, outputs);
       std::vector<int64_t> rshape, lshape, cshape;
       const float* reps = want_repr ? result.data("representations", &rshape) : nullptr;

@@ -68,22 +68,18 @@ VerifyReport verify_against(const std::string& candidate, const std::string& ref
   const Alphabet alphabet = ci.make_alphabet();
   const auto seqs = generate(opt.sequences, opt.seed);
   const int64_t E = ci.embed_dim, V = ci.vocab_size, n_layers = static_cast<int64_t>(ci.repr_layers.size());
-  const int64_t bos = alphabet.prepend_bos() ? 1 : 0, eos = alphabet.append_eos() ? 1 : 0;
+  const int64_t bos = alphabet.prepend_bos() ? 1 : 0;
   int64_t agree = 0;
   // A few records per batch, so that padding is part of what is verified.
   for (std::size_t start = 0; start < seqs.size(); start += 4) {
     const std::size_t end = std::min(seqs.size(), start + 4);
-    int64_t T = 0;
-    for (std::size_t i = start; i < end; ++i) T = std::max<int64_t>(T, static_cast<int64_t>(seqs[i].size()) + bos + eos);
     const auto B = static_cast<int64_t>(end - start);
-    std::vector<int64_t> tokens(static_cast<std::size_t>(B * T), alphabet.padding_idx());
-    for (std::size_t i = start; i < end; ++i) {
-      auto ids = alphabet.encode(seqs[i]);
-      int64_t* row = tokens.data() + (i - start) * T;
-      if (bos) row[0] = alphabet.cls_idx();
-      std::copy(ids.begin(), ids.end(), row + bos);
-      if (eos) row[bos + static_cast<int64_t>(ids.size())] = alphabet.eos_idx();
-    }
+    std::vector<std::vector<int64_t>> ids;
+    for (std::size_t i = start; i < end; ++i) ids.push_back(alphabet.encode(seqs[i]));
+    std::vector<const std::vector<int64_t>*> rows;
+    for (const auto& r : ids) rows.push_back(&r);
+    int64_t T = 0;
+    auto tokens = alphabet.pad_batch(rows, T);
     auto tokens_ref = tokens;
     const std::vector<std::string> outs{"representations", "logits"};
     auto rc = cand.run(tokens, B, T, outs);

@@ -47,3 +47,16 @@ TEST(Alphabet, RejectsCharactersOutsideTheAlphabet) {
   EXPECT_THROW(a.encode("MK*"), InputError);
   EXPECT_THROW(Alphabet::for_kind(AlphabetKind::Esm1b).encode("<sep>"), InputError);  // ESM-1 only
 }
+
+TEST(Alphabet, PadBatchIsBatchConverterLayout) {
+  const auto esm1b = esm_onnx::Alphabet::for_kind(esm_onnx::AlphabetKind::Esm1b);
+  const std::vector<int64_t> a = {5, 6, 7}, b = {8};
+  int64_t T = 0;
+  auto t = esm1b.pad_batch({&a, &b}, T);
+  EXPECT_EQ(T, 5);  // BOS + 3 + EOS
+  EXPECT_EQ(t, (std::vector<int64_t>{0, 5, 6, 7, 2, 0, 8, 2, 1, 1}));
+  const auto esm1 = esm_onnx::Alphabet::for_kind(esm_onnx::AlphabetKind::Esm1);
+  auto u = esm1.pad_batch({&a, &b}, T);
+  EXPECT_EQ(T, 4);  // BOS only
+  EXPECT_EQ(u, (std::vector<int64_t>{esm1.cls_idx(), 5, 6, 7, esm1.cls_idx(), 8, 1, 1}));
+}
