@@ -25,6 +25,20 @@ def parse_args(description: str) -> argparse.Namespace:
     return ap.parse_args()
 
 
+def start_torch_runner(description: str):
+    """What the torch runners share: options, thread count, the timer started before the model loads, and
+    the fair-esm model with its alphabet. Returns (args, timer, model, alphabet)."""
+    import torch
+
+    import esm_checkpoints
+
+    a = parse_args(description)
+    torch.set_num_threads(a.threads)
+    timer = Timer()
+    model, alphabet = esm_checkpoints.load_with_fair_esm(a.model)
+    return a, timer, model, alphabet
+
+
 def batches(fasta: pathlib.Path, toks_per_batch: int):
     """esm-extract's batches: (labels, sequences) sorted by length, max_len * count <= toks_per_batch."""
     import esm

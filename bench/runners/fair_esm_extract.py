@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from common import Timer, embed_all, parse_args
-
-import esm_checkpoints
+from common import embed_all, start_torch_runner
 
 
 def main() -> None:
-    a = parse_args(__doc__)
-    torch.set_num_threads(a.threads)
-    timer = Timer()
-    model, alphabet = esm_checkpoints.load_with_fair_esm(a.model)
+    a, timer, model, alphabet = start_torch_runner(__doc__)
     layer = model.num_layers
 
     def forward(toks):

@@ -2,11 +2,7 @@
 over esm-extract's batches with an attention mask."""
 from __future__ import annotations
 
-import torch
-
-from common import Timer, embed_all, parse_args, save_mean
-
-import esm_checkpoints
+from common import embed_all, save_mean, start_torch_runner
 
 
 def hf_model(fair_model):
@@ -50,10 +46,7 @@ def hf_model(fair_model):
 
 
 def main() -> None:
-    a = parse_args(__doc__)
-    torch.set_num_threads(a.threads)
-    timer = Timer()
-    fair, alphabet = esm_checkpoints.load_with_fair_esm(a.model)
+    a, timer, fair, alphabet = start_torch_runner(__doc__)
     layer = fair.num_layers
     model = hf_model(fair)
     del fair
