@@ -12,6 +12,7 @@
 #include "esm_onnx/checkpoint.h"
 #include "esm_onnx/errors.h"
 #include "esm_onnx/model_info.h"
+#include "util/numbers.h"
 
 namespace esm_onnx {
 namespace {
@@ -61,7 +62,11 @@ nlohmann::ordered_json describe_onnx(const std::string& path) {
   for (const auto& t : m.graph().initializer()) {
     if (t.data_location() == onnx::TensorProto::EXTERNAL) {
       for (const auto& e : t.external_data()) {
-        if (e.key() == "length") external_bytes += std::stoull(e.value());
+        if (e.key() == "length") {
+          const auto n = text::parse_number<uint64_t>(e.value());
+          if (!n) throw FormatError(fmt::format("{}: initializer {}: external data length '{}' is not a number", path, t.name(), e.value()));
+          external_bytes += *n;
+        }
         if (e.key() == "location") locations.insert(e.value());
       }
     } else {
@@ -82,8 +87,8 @@ nlohmann::ordered_json describe_onnx(const std::string& path) {
   j["exported_layers"] = info.repr_layers;
   j["logits"] = info.has_logits;
   j["contacts"] = info.has_contacts;
-  j["precision"] = info.precision;
-  j["attention"] = info.attention;
+  j["precision"] = precision_name(info.precision);
+  j["attention"] = attention_name(info.attention);
   if (info.int4_block > 0) j["int4_block"] = info.int4_block;
   j["max_residues"] = info.max_residues();
   j["opset"] = m.opset_import_size() ? m.opset_import(0).version() : 0;
@@ -116,12 +121,12 @@ bool is_onnx(const std::string& path) {
 }  // namespace
 
 std::string inspect_json(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw UsageError(fmt::format("{}: no such file", path));
+  if (std::error_code ec; !std::filesystem::exists(path, ec)) throw FileError(fmt::format("{}: no such file", path));
   return (is_onnx(path) ? describe_onnx(path) : describe_checkpoint(path)).dump(2);
 }
 
 std::string inspect_text(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw UsageError(fmt::format("{}: no such file", path));
+  if (std::error_code ec; !std::filesystem::exists(path, ec)) throw FileError(fmt::format("{}: no such file", path));
   const auto j = is_onnx(path) ? describe_onnx(path) : describe_checkpoint(path);
   std::string out;
   for (const auto& [k, v] : j.items()) {

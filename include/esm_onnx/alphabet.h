@@ -35,9 +35,10 @@ class Alphabet {
   // is dropped, and any other character outside the alphabet throws InputError naming it.
   std::vector<int64_t> encode(std::string_view sequence) const;
 
-  // fair-esm's BatchConverter layout for encoded rows: BOS, the ids, EOS, then padding up to the longest.
-  // Returns the [rows, length] matrix row-major and sets `length`.
-  std::vector<int64_t> pad_batch(const std::vector<const std::vector<int64_t>*>& rows, int64_t& length) const;
+  // fair-esm's BatchConverter layout for encoded rows (kept as bytes: every vocabulary has fewer than 256
+  // tokens): BOS, the ids, EOS, then padding up to the longest. Returns the [rows, length] matrix
+  // row-major and sets `length`.
+  std::vector<int64_t> pad_batch(const std::vector<const std::vector<uint8_t>*>& rows, int64_t& length) const;
 
  private:
   AlphabetKind kind_{AlphabetKind::Esm1b};

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "esm_onnx/checkpoint.h"
+#include "esm_onnx/options.h"
 
 namespace esm_onnx {
 
@@ -16,8 +17,7 @@ struct ConvertOptions {
   std::string output;                             // .onnx to write
   std::vector<std::string> repr_layers{"-1"};     // fair-esm numbering, negatives, "all"
   bool contacts{true};                            // false: leave the contacts output out
-  std::string precision{"fp32"};                  // fp32, fp16, int8 (per-channel weights, dynamic
-                                                  // activations), int4 (MatMulNBits blocks)
+  Precision precision{Precision::Fp32};
   bool optimize{true};                            // fused ONNX Runtime ops where the outputs allow
                                                   // (attention maps for contacts need the explicit path)
   int64_t int4_block{128};                        // int4 block size: 128 (faster kernels) or 32 (closer)

@@ -1,9 +1,14 @@
 #pragma once
-// `esm-onnx embed`: the esm-extract job over a FASTA file with ONNX Runtime.
+// The embed job (`esm-onnx embed`, `esm_onnx.embed_to_dir`): esm-extract over a FASTA file, one output
+// per record written to a folder, resumable, bad records skipped and reported.
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "esm_onnx/model.h"
+#include "esm_onnx/options.h"
+#include "esm_onnx/record.h"
 
 namespace esm_onnx {
 
@@ -11,15 +16,14 @@ struct EmbedOptions {
   std::string model;   // .onnx written by convert
   std::string fasta;
   std::string outdir;
-  std::vector<std::string> include{"mean"};  // any of: mean per_tok bos contacts logits
-  std::vector<std::string> repr_layers;      // fair-esm numbering; empty = every exported layer
-  int64_t toks_per_batch{1024};             // esm-extract uses 4096; smaller batches stay in cache
-  int64_t truncation_seq_length{1022};       // residues kept per record; 0 = no truncation
-  std::string format{"npz"};                 // npz, pt, h5
-  int threads{0};                            // 0 = ONNX Runtime's default
-  std::string device{"cpu"};                 // cpu or cuda
-  bool strict{false};                        // stop at the first bad record
-  int64_t window{20000};                     // records read, sorted and batched together
+  Includes include{Output::Mean};
+  std::vector<std::string> repr_layers;  // fair-esm numbering, negatives, "all"; empty = every exported layer
+  int64_t toks_per_batch{1024};          // esm-extract uses 4096; smaller batches stay in cache
+  int64_t truncation_seq_length{1022};   // residues kept per record; 0 = no truncation
+  OutputFormat format{OutputFormat::Npz};
+  RuntimeOptions runtime;
+  bool strict{false};                    // stop at the first bad record
+  int64_t window{20000};                 // records read, sorted and batched together
 
   void validate() const;
   std::string to_string() const;
@@ -32,12 +36,6 @@ struct EmbedProgress {
   int64_t skipped{0};
   bool input_finished{false};
   double seconds{0};
-};
-
-struct SkippedRecord {
-  std::string label;
-  int64_t line{0};
-  std::string reason;
 };
 
 struct EmbedSummary {
@@ -55,8 +53,8 @@ struct EmbedSummary {
 using ProgressFn = std::function<void(const EmbedProgress&)>;
 using MessageFn = std::function<void(const std::string&)>;
 
-// Throws for problems with the model, the options or the FASTA as a whole; bad records are
-// reported through `message`, counted in the summary, and skipped (unless options.strict).
+// Throws for problems with the model, the options, the FASTA as a whole or the output folder; bad
+// records are reported through `message`, counted in the summary, and skipped (unless options.strict).
 EmbedSummary embed(const EmbedOptions& options, const ProgressFn& progress = {}, const MessageFn& message = {});
 
 }  // namespace esm_onnx

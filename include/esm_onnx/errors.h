@@ -31,6 +31,13 @@ class UnsupportedError : public Error {
   using Error::Error;
 };
 
+// A file cannot be opened, read, created or written (missing input, unwritable folder, full disk): a
+// problem of the run, not of the command line.
+class FileError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Bad input data inside a FASTA file: the record is named in the message.
 class InputError : public Error {
  public:

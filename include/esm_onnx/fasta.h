@@ -5,14 +5,11 @@
 #include <fstream>
 #include <string>
 
+#include "esm_onnx/record.h"
+
 namespace esm_onnx {
 
-struct FastaRecord {
-  std::string label;
-  std::string sequence;
-  int64_t line{0};    // 1-based line of the header
-  int64_t index{0};   // 0-based record number in the file
-};
+using FastaRecord = SequenceRecord;
 
 class FastaReader {
  public:

@@ -2,7 +2,12 @@
 // `esm-onnx inspect`: what a fair-esm .pt or a converted .onnx holds.
 #include <string>
 
+#include "esm_onnx/model_info.h"
+
 namespace esm_onnx {
+
+// Reads the metadata of an .onnx file without loading its weights.
+ModelInfo read_model_info(const std::string& onnx_path);
 
 // A JSON document (as text, pretty-printed) describing the file: kind, family, sizes, layers,
 // contacts, precision, source. Throws like Checkpoint::load / read_model_info.

@@ -2,6 +2,7 @@
 // fair-esm's layer numbering: 0 is the embedding output, 1..N the transformer layers, negatives
 // count from the end (-1 = N), and "all" means 0..N.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@ std::vector<int64_t> resolve_layers(const std::vector<std::string>& specs, int64
                                     const std::string& option);
 
 std::string join_layers(const std::vector<int64_t>& layers);              // "0,5,33"
-std::vector<int64_t> parse_layer_list(const std::string& csv);           // inverse of join_layers
+// Inverse of join_layers; nullopt when an item is not an integer.
+std::optional<std::vector<int64_t>> parse_layer_list(const std::string& csv);
 
 }  // namespace esm_onnx

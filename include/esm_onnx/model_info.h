@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "esm_onnx/alphabet.h"
+#include "esm_onnx/options.h"
 
 namespace esm_onnx {
 
@@ -25,9 +26,8 @@ struct ModelInfo {
   bool has_contacts{false};
   bool has_logits{true};
   int64_t max_tokens{0};             // per sequence, BOS/EOS included; 0 = unlimited
-  std::string precision;             // fp32, fp16, int8, int4
-  std::string attention{"explicit"}; // "explicit" (attention maps exist; contacts need them) or "fused"
-                                     // (ONNX Runtime's com.microsoft attention, rotary, skip-layer-norm)
+  Precision precision{Precision::Fp32};
+  Attention attention{Attention::Explicit};  // Explicit: attention maps exist (contacts need them)
   int64_t int4_block{0};             // MatMulNBits block size of int4 models
   std::string source_file;
   std::string source_sha256;
@@ -42,8 +42,5 @@ struct ModelInfo {
   int64_t max_residues() const;
   std::string to_string() const;
 };
-
-// Reads the metadata of an .onnx file (weights in external data are not touched).
-ModelInfo read_model_info(const std::string& onnx_path);
 
 }  // namespace esm_onnx

@@ -1,33 +1,13 @@
 #pragma once
 // Per-record outputs and the writers for them: npz (one file per record), pt (esm-extract's exact
 // dict, loadable by torch.load) and h5 (one file, a group per record).
-#include <cstdint>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
-#include <vector>
+
+#include "esm_onnx/options.h"
+#include "esm_onnx/record.h"
 
 namespace esm_onnx {
-
-struct FloatArray {
-  std::vector<int64_t> shape;
-  std::vector<float> data;
-};
-
-struct RecordOutput {
-  std::string label;
-  int64_t length{0};  // tokens between BOS and EOS
-  std::map<int64_t, FloatArray> representations;       // layer -> [L, E]   (per_tok)
-  std::map<int64_t, FloatArray> mean_representations;  // layer -> [E]      (mean)
-  std::map<int64_t, FloatArray> bos_representations;   // layer -> [E]      (bos)
-  std::optional<FloatArray> contacts;                  // [L, L]
-  std::optional<FloatArray> logits;                    // [L, vocab]
-};
-
-enum class OutputFormat { Npz, Pt, H5 };
-OutputFormat parse_output_format(const std::string& name);  // "npz", "pt", "h5"
-const char* format_extension(OutputFormat format);
 
 class OutputWriter {
  public:

@@ -103,17 +103,18 @@ std::vector<int64_t> Alphabet::encode(std::string_view seq) const {
   return out;
 }
 
-std::vector<int64_t> Alphabet::pad_batch(const std::vector<const std::vector<int64_t>*>& rows, int64_t& length) const {
-  const int64_t n_bos = prepend_bos_ ? 1 : 0, n_eos = append_eos_ ? 1 : 0;
+std::vector<int64_t> Alphabet::pad_batch(const std::vector<const std::vector<uint8_t>*>& rows, int64_t& length) const {
+  const Alphabet& a = *this;
+  const int64_t n_bos = a.prepend_bos() ? 1 : 0, n_eos = a.append_eos() ? 1 : 0;
   std::size_t longest = 0;
   for (const auto* r : rows) longest = std::max(longest, r->size());
   length = static_cast<int64_t>(longest) + n_bos + n_eos;
-  std::vector<int64_t> tokens(rows.size() * static_cast<std::size_t>(length), padding_idx_);
+  std::vector<int64_t> tokens(rows.size() * static_cast<std::size_t>(length), a.padding_idx());
   for (std::size_t b = 0; b < rows.size(); ++b) {
     int64_t* row = tokens.data() + static_cast<int64_t>(b) * length;
-    if (n_bos) row[0] = cls_idx_;
+    if (n_bos) row[0] = a.cls_idx();
     std::copy(rows[b]->begin(), rows[b]->end(), row + n_bos);
-    if (n_eos) row[n_bos + static_cast<int64_t>(rows[b]->size())] = eos_idx_;
+    if (n_eos) row[n_bos + static_cast<int64_t>(rows[b]->size())] = a.eos_idx();
   }
   return tokens;
 }

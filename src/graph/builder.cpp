@@ -15,7 +15,7 @@ WeightSink::WeightSink(std::string write_path, std::string location)
     : path_(std::move(write_path)), location_(std::move(location)) {
   if (!path_.empty()) {
     out_.open(path_, std::ios::binary | std::ios::trunc);
-    if (!out_) throw UsageError(fmt::format("{}: cannot create the external data file", path_));
+    if (!out_) throw FileError(fmt::format("{}: cannot create the external data file", path_));
   }
 }
 
@@ -30,7 +30,7 @@ void WeightSink::store(onnx::TensorProto& t, const void* data, std::size_t nbyte
   out_.write(zeros, static_cast<std::streamsize>(pad));
   offset_ += pad;
   out_.write(static_cast<const char*>(data), static_cast<std::streamsize>(nbytes));
-  if (!out_) throw UsageError(fmt::format("{}: write failed (disk full?)", path_));
+  if (!out_) throw FileError(fmt::format("{}: write failed (disk full?)", path_));
   t.set_data_location(onnx::TensorProto::EXTERNAL);
   auto add = [&](const char* k, const std::string& v) {
     auto* e = t.add_external_data();
@@ -46,7 +46,7 @@ void WeightSink::store(onnx::TensorProto& t, const void* data, std::size_t nbyte
 void WeightSink::close() {
   if (out_.is_open()) {
     out_.close();
-    if (!out_) throw UsageError(fmt::format("{}: closing failed (disk full?)", path_));
+    if (!out_) throw FileError(fmt::format("{}: closing failed (disk full?)", path_));
   }
 }
 

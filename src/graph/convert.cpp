@@ -26,20 +26,18 @@ namespace fs = std::filesystem;
 void ConvertOptions::validate() const {
   if (checkpoint.empty()) throw UsageError("convert: no checkpoint given");
   if (output.empty()) throw UsageError("convert: no output path given (-o/--output)");
-  if (precision != "fp32" && precision != "fp16" && precision != "int8" && precision != "int4") {
-    throw UsageError(fmt::format("--precision {}: not one of fp32, fp16, int8, int4", precision));
-  }
   if (int4_block != 32 && int4_block != 128) {
     throw UsageError(fmt::format("--block-size {}: int4 blocks are 32 or 128 weights", int4_block));
   }
   if (opset != 17) throw UsageError(fmt::format("--opset {}: only opset 17 is supported", opset));
-  if (fs::is_directory(output)) throw UsageError(fmt::format("--output {}: is a folder; name the .onnx file to write", output));
+  std::error_code ec;
+  if (fs::is_directory(output, ec)) throw UsageError(fmt::format("--output {}: is a folder; name the .onnx file to write", output));
 }
 
 std::string ConvertOptions::to_string() const {
   return fmt::format("checkpoint={} output={} repr_layers={} contacts={} precision={} optimize={} int4_block={} "
                      "external_data={} opset={}",
-                     checkpoint, output, fmt::join(repr_layers, ","), contacts, precision, optimize, int4_block,
+                     checkpoint, output, fmt::join(repr_layers, ","), contacts, precision_name(precision), optimize, int4_block,
                      external_data == ExternalData::Auto ? "auto" : external_data == ExternalData::Always ? "always" : "never",
                      opset);
 }
@@ -56,11 +54,22 @@ uint64_t weight_bytes(const ModelConfig& c) {
   return 4 * (n + static_cast<uint64_t>(c.vocab_size * c.embed_dim));  // + the transposed output projection
 }
 
-graph::WeightFormat weight_format(const std::string& precision) {
-  if (precision == "fp16") return graph::WeightFormat::Fp16;
-  if (precision == "int8") return graph::WeightFormat::Int8;
-  if (precision == "int4") return graph::WeightFormat::Int4;
-  return graph::WeightFormat::Fp32;
+// What each precision means for the graph: its weight encoding, whether it needs com.microsoft ops,
+// and the share of fp32 bytes its weights take (an upper bound: embeddings and norms stay fp32).
+struct PrecisionTraits {
+  graph::WeightFormat weights;
+  bool microsoft_ops;
+  double encoded_share;
+};
+
+PrecisionTraits traits(Precision p) {
+  switch (p) {
+    case Precision::Fp16: return {graph::WeightFormat::Fp16, false, 0.5};
+    case Precision::Int8: return {graph::WeightFormat::Int8, true, 0.3};
+    case Precision::Int4: return {graph::WeightFormat::Int4, true, 0.25};
+    case Precision::Fp32: break;
+  }
+  return {graph::WeightFormat::Fp32, false, 1.0};
 }
 
 void add_value_info(onnx::ValueInfoProto* v, const std::string& name, int elem,
@@ -76,6 +85,12 @@ void add_value_info(onnx::ValueInfoProto* v, const std::string& name, int elem,
   }
 }
 
+void rename_into_place(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  fs::rename(from, to, ec);
+  if (ec) throw FileError(fmt::format("{}: cannot rename the finished file to {}: {}", from, to, ec.message()));
+}
+
 }  // namespace
 
 ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
@@ -86,7 +101,7 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   if (const auto parent = fs::path(opt.output).parent_path(); !parent.empty()) {
     std::error_code ec;
     fs::create_directories(parent, ec);
-    if (ec) throw UsageError(fmt::format("--output {}: cannot create folder {}: {}", opt.output, parent.string(), ec.message()));
+    if (ec) throw FileError(fmt::format("--output {}: cannot create folder {}: {}", opt.output, parent.string(), ec.message()));
   }
   Checkpoint ckpt = Checkpoint::load(opt.checkpoint);
   const ModelConfig& cfg = ckpt.config();
@@ -97,8 +112,8 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   rep.contacts = opt.contacts && cfg.has_contacts;
   rep.fused = opt.optimize && !rep.contacts;
   // What the weights take in the chosen encoding (upper bounds: embeddings and norms stay fp32).
-  const double encoded = opt.precision == "fp16" ? 0.5 : opt.precision == "int8" ? 0.3 : opt.precision == "int4" ? 0.25 : 1.0;
-  rep.weight_bytes = static_cast<uint64_t>(static_cast<double>(weight_bytes(cfg)) * encoded);
+  const PrecisionTraits pt = traits(opt.precision);
+  rep.weight_bytes = static_cast<uint64_t>(static_cast<double>(weight_bytes(cfg)) * pt.encoded_share);
   rep.external_data = opt.external_data == ExternalData::Always ||
                       (opt.external_data == ExternalData::Auto && rep.weight_bytes > (uint64_t{1800} << 20));
   rep.output = opt.output;
@@ -116,7 +131,7 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   auto* opset = model.add_opset_import();
   opset->set_domain("");
   opset->set_version(opt.opset);
-  const bool uses_ms = rep.fused || opt.precision == "int8" || opt.precision == "int4";
+  const bool uses_ms = rep.fused || pt.microsoft_ops;
   if (uses_ms) {
     auto* ms = model.add_opset_import();
     ms->set_domain("com.microsoft");
@@ -138,8 +153,8 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
                    .cfg = cfg,
                    .alphabet = Alphabet::for_kind(cfg.alphabet),
                    .tokens = "tokens",
-                   .opt = {weight_format(opt.precision), rep.fused, opt.int4_block},
-                   .act = opt.precision == "fp16" ? onnx::TensorProto::FLOAT16 : onnx::TensorProto::FLOAT};
+                   .opt = {pt.weights, rep.fused, opt.int4_block},
+                   .act = opt.precision == Precision::Fp16 ? onnx::TensorProto::FLOAT16 : onnx::TensorProto::FLOAT};
     add_value_info(g.add_input(), "tokens", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
 
     graph::build_masks(ctx);
@@ -209,8 +224,8 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     info.has_logits = true;
     info.max_tokens = cfg.max_tokens();
     info.precision = opt.precision;
-    info.attention = rep.fused ? "fused" : "explicit";
-    info.int4_block = opt.precision == "int4" ? opt.int4_block : 0;
+    info.attention = rep.fused ? Attention::Fused : Attention::Explicit;
+    info.int4_block = opt.precision == Precision::Int4 ? opt.int4_block : 0;
     info.source_file = fs::path(opt.checkpoint).filename().string();
     info.source_sha256 = rep.source_sha256;
     info.converter_version = ESM_ONNX_VERSION;
@@ -232,12 +247,12 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     model.Clear();
     if (rep.external_data) {
       // The checker resolves external data next to the model under its final name.
-      fs::rename(tmp_data, data_path);
+      rename_into_place(tmp_data, data_path);
       data_renamed = true;
       rep.external_data_file = data_path;
       graph::check_external_model_file(tmp_onnx);
     }
-    fs::rename(tmp_onnx, opt.output);
+    rename_into_place(tmp_onnx, opt.output);
   } catch (...) {
     std::error_code ec;
     fs::remove(tmp_onnx, ec);

@@ -17,10 +17,10 @@ void save_model(const onnx::ModelProto& model, const std::string& path) {
                                  "use --external-data always", path, size));
   }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw UsageError(fmt::format("{}: cannot create the file", path));
-  if (!model.SerializeToOstream(&out)) throw UsageError(fmt::format("{}: writing the model failed", path));
+  if (!out) throw FileError(fmt::format("{}: cannot create the file", path));
+  if (!model.SerializeToOstream(&out)) throw FileError(fmt::format("{}: writing the model failed", path));
   out.close();
-  if (!out) throw UsageError(fmt::format("{}: writing the model failed (disk full?)", path));
+  if (!out) throw FileError(fmt::format("{}: writing the model failed (disk full?)", path));
 }
 
 void check_model(onnx::ModelProto& model, const std::string& name, bool external_data) {

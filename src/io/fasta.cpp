@@ -17,7 +17,7 @@ std::string trim(const std::string& s) {
 }  // namespace
 
 FastaReader::FastaReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {
-  if (!in_) throw UsageError(fmt::format("{}: cannot open the FASTA file", path));
+  if (!in_) throw FileError(fmt::format("{}: cannot open the FASTA file", path));
   std::string line;
   while (std::getline(in_, line)) {
     ++line_no_;

@@ -15,11 +15,12 @@ class H5Writer final : public OutputWriter {
   explicit H5Writer(const std::string& outdir) {
     std::error_code ec;
     std::filesystem::create_directories(outdir, ec);
+    if (ec) throw FileError(fmt::format("{}: cannot create the output folder: {}", outdir, ec.message()));
     path_ = (std::filesystem::path(outdir) / "embeddings.h5").string();
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions below, not stderr noise
-    file_ = std::filesystem::exists(path_) ? H5Fopen(path_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)
+    file_ = std::filesystem::exists(path_, ec) ? H5Fopen(path_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)
                                            : H5Fcreate(path_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-    if (file_ < 0) throw UsageError(fmt::format("{}: cannot open or create the HDF5 file", path_));
+    if (file_ < 0) throw FileError(fmt::format("{}: cannot open or create the HDF5 file", path_));
   }
   ~H5Writer() override { close(); }
 
@@ -38,7 +39,7 @@ class H5Writer final : public OutputWriter {
     const std::string tmp = r.label + ".partial";
     if (H5Lexists(file_, tmp.c_str(), H5P_DEFAULT) > 0) H5Ldelete(file_, tmp.c_str(), H5P_DEFAULT);
     hid_t g = H5Gcreate2(file_, tmp.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g < 0) throw UsageError(fmt::format("{}: cannot create group {}", path_, r.label));
+    if (g < 0) throw FileError(fmt::format("{}: cannot create group {}", path_, r.label));
     try {
       auto group_of = [&](const char* name, const std::map<int64_t, FloatArray>& m) {
         if (m.empty()) return;
@@ -59,7 +60,7 @@ class H5Writer final : public OutputWriter {
     H5Gclose(g);
     // The group appears under its label only once complete.
     if (H5Lmove(file_, tmp.c_str(), file_, r.label.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0) {
-      throw UsageError(fmt::format("{}: cannot finish group {}", path_, r.label));
+      throw FileError(fmt::format("{}: cannot finish group {}", path_, r.label));
     }
     H5Fflush(file_, H5F_SCOPE_LOCAL);
   }
@@ -79,7 +80,7 @@ class H5Writer final : public OutputWriter {
     const herr_t st = ds < 0 ? -1 : H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.data.data());
     if (ds >= 0) H5Dclose(ds);
     H5Sclose(space);
-    if (st < 0) throw UsageError(fmt::format("{}: cannot write dataset {} (disk full?)", path_, name));
+    if (st < 0) throw FileError(fmt::format("{}: cannot write dataset {} (disk full?)", path_, name));
   }
   void attribute(hid_t obj, const char* name, int64_t value) {
     hid_t space = H5Screate(H5S_SCALAR);

@@ -13,23 +13,28 @@ PerRecordFileWriter::PerRecordFileWriter(std::string outdir, std::string extensi
   std::error_code ec;
   std::filesystem::create_directories(outdir_, ec);
   if (ec || !std::filesystem::is_directory(outdir_)) {
-    throw UsageError(fmt::format("{}: cannot create the output folder: {}", outdir_.string(), ec.message()));
+    throw FileError(fmt::format("{}: cannot create the output folder: {}", outdir_.string(), ec.message()));
   }
 }
 
 std::string PerRecordFileWriter::location(const std::string& label) const { return (outdir_ / (label + ext_)).string(); }
 
-bool PerRecordFileWriter::exists(const std::string& label) const { return std::filesystem::exists(location(label)); }
+bool PerRecordFileWriter::exists(const std::string& label) const {
+  std::error_code ec;
+  return std::filesystem::exists(location(label), ec);
+}
 
 void PerRecordFileWriter::write(const RecordOutput& r) {
   const std::filesystem::path final_path = location(r.label);
-  std::filesystem::create_directories(final_path.parent_path());
+  std::error_code ec;
+  std::filesystem::create_directories(final_path.parent_path(), ec);
+  if (ec) throw FileError(fmt::format("{}: cannot create the folder for record '{}': {}", final_path.parent_path().string(), r.label, ec.message()));
   const std::string tmp = final_path.string() + ".partial";
   try {
     write_file(r, tmp);
-    std::filesystem::rename(tmp, final_path);
+    std::filesystem::rename(tmp, final_path, ec);
+    if (ec) throw FileError(fmt::format("{}: cannot rename the finished output of record '{}' into place: {}", tmp, r.label, ec.message()));
   } catch (...) {
-    std::error_code ec;
     std::filesystem::remove(tmp, ec);
     throw;
   }

@@ -10,7 +10,7 @@ namespace esm_onnx {
 StoredZipWriter::StoredZipWriter(std::string path) : path_(std::move(path)) {
   int err = 0;
   archive_ = zip_open(path_.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
-  if (!archive_) throw UsageError(fmt::format("{}: cannot create the file", path_));
+  if (!archive_) throw FileError(fmt::format("{}: cannot create the file", path_));
 }
 
 StoredZipWriter::~StoredZipWriter() {
@@ -22,14 +22,14 @@ void StoredZipWriter::add(const std::string& name, const void* data, std::size_t
   const zip_int64_t idx = src ? zip_file_add(archive_, name.c_str(), src, ZIP_FL_ENC_UTF_8) : -1;
   if (idx < 0) {
     if (src) zip_source_free(src);
-    throw UsageError(fmt::format("{}: cannot add {}: {}", path_, name, zip_strerror(archive_)));
+    throw FileError(fmt::format("{}: cannot add {}: {}", path_, name, zip_strerror(archive_)));
   }
   zip_set_file_compression(archive_, static_cast<zip_uint64_t>(idx), ZIP_CM_STORE, 0);
 }
 
 void StoredZipWriter::close() {
   if (zip_close(archive_) != 0) {
-    throw UsageError(fmt::format("{}: writing failed: {}", path_, zip_strerror(archive_)));
+    throw FileError(fmt::format("{}: writing failed: {}", path_, zip_strerror(archive_)));
   }
   archive_ = nullptr;
 }

@@ -7,22 +7,6 @@
 
 namespace esm_onnx {
 
-OutputFormat parse_output_format(const std::string& name) {
-  if (name == "npz") return OutputFormat::Npz;
-  if (name == "pt") return OutputFormat::Pt;
-  if (name == "h5" || name == "hdf5") return OutputFormat::H5;
-  throw UsageError(fmt::format("--format {}: unknown format (use npz, pt or h5)", name));
-}
-
-const char* format_extension(OutputFormat f) {
-  switch (f) {
-    case OutputFormat::Npz: return ".npz";
-    case OutputFormat::Pt: return ".pt";
-    case OutputFormat::H5: return ".h5";
-  }
-  return "";
-}
-
 std::string OutputWriter::check_label(const std::string& label) const {
   // Labels name files (as in esm-extract); they must stay inside the output folder.
   if (label.empty()) return "empty label";

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "esm_onnx/errors.h"
+#include "util/numbers.h"
 
 namespace esm_onnx::pickle {
 namespace {
@@ -21,6 +22,16 @@ class Machine {
   UnpickleResult run();
 
  private:
+  // Protocol-0 opcodes carry numbers as text lines.
+  int64_t text_int(std::string_view s, const char* opcode) const {
+    if (auto v = text::parse_number<int64_t>(s)) return *v;
+    fail(fmt::format("{} opcode: '{}' is not a 64-bit integer", opcode, s.substr(0, 40)));
+  }
+  double text_float(std::string_view s) const {
+    if (auto v = text::parse_number<double>(s)) return *v;
+    fail(fmt::format("FLOAT opcode: '{}' is not a number", s.substr(0, 40)));
+  }
+
   [[noreturn]] void fail(const std::string& msg) const {
     throw FormatError(fmt::format("{}: corrupt pickle at byte {}: {}", what_, op_pos_, msg));
   }
@@ -302,11 +313,11 @@ UnpickleResult Machine::run() {
         auto s = read_line();
         if (s == "01") stack_.push_back(Value::boolean(true));
         else if (s == "00") stack_.push_back(Value::boolean(false));
-        else stack_.push_back(Value::integer(std::stoll(s)));
+        else stack_.push_back(Value::integer(text_int(s, "INT")));
         break;
       }
-      case 'L': { auto s = read_line(); if (!s.empty() && s.back() == 'L') s.pop_back(); stack_.push_back(Value::integer(std::stoll(s))); break; }
-      case 'F': stack_.push_back(Value::real(std::stod(read_line()))); break;
+      case 'L': { auto s = read_line(); if (!s.empty() && s.back() == 'L') s.pop_back(); stack_.push_back(Value::integer(text_int(s, "LONG"))); break; }
+      case 'F': stack_.push_back(Value::real(text_float(read_line()))); break;
       case 'X': stack_.push_back(Value::string(read_bytes(read_le<uint32_t>()))); break;
       case 0x8c: stack_.push_back(Value::string(read_bytes(read_le<uint8_t>()))); break;
       case 0x8d: stack_.push_back(Value::string(read_bytes(read_le<uint64_t>()))); break;
@@ -332,11 +343,11 @@ UnpickleResult Machine::run() {
       case 0x89: stack_.push_back(Value::boolean(false)); break;
       case 'q': memo_put(read_le<uint8_t>()); break;
       case 'r': memo_put(read_le<uint32_t>()); break;
-      case 'p': memo_put(std::stoull(read_line())); break;
+      case 'p': memo_put(static_cast<uint64_t>(text_int(read_line(), "PUT"))); break;
       case 0x94: memo_put(memo_.size()); break;  // MEMOIZE
       case 'h': stack_.push_back(memo_get(read_le<uint8_t>())); break;
       case 'j': stack_.push_back(memo_get(read_le<uint32_t>())); break;
-      case 'g': stack_.push_back(memo_get(std::stoull(read_line()))); break;
+      case 'g': stack_.push_back(memo_get(static_cast<uint64_t>(text_int(read_line(), "GET")))); break;
       case 'c': {  // GLOBAL
         auto module = read_line();
         auto name = read_line();

@@ -22,16 +22,24 @@ Ort::Env& env() {
 const float* RunResult::data(const std::string& name, std::vector<int64_t>* shape) const {
   for (std::size_t k = 0; k < names.size(); ++k) {
     if (names[k] == name) {
-      if (shape) *shape = values[k].GetTensorTypeAndShapeInfo().GetShape();
-      return values[k].GetTensorData<float>();
+      try {
+        const auto info = values[k].GetTensorTypeAndShapeInfo();
+        if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
+          throw RuntimeFailure(fmt::format("output '{}' is not float32 (element type {}): this model was not written by "
+                                           "esm-onnx convert; convert the checkpoint again", name, static_cast<int>(info.GetElementType())));
+        }
+        if (shape) *shape = info.GetShape();
+        return values[k].GetTensorData<float>();
+      } catch (const Ort::Exception& e) {
+        throw RuntimeFailure(fmt::format("output '{}': ONNX Runtime cannot hand it over: {}", name, e.what()));
+      }
     }
   }
   return nullptr;
 }
 
-Session::Session(const std::string& path, int threads, const std::string& device) : path_(path) {
-  if (!std::filesystem::exists(path)) throw UsageError(fmt::format("{}: no such model file", path));
-  if (device != "cpu" && device != "cuda") throw UsageError(fmt::format("--device {}: use cpu or cuda", device));
+Session::Session(const std::string& path, int threads, Device device) : path_(path) {
+  if (std::error_code ec; !std::filesystem::exists(path, ec)) throw FileError(fmt::format("{}: no such model file", path));
   try {
     Ort::SessionOptions so;
     so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
@@ -39,7 +47,7 @@ Session::Session(const std::string& path, int threads, const std::string& device
       so.SetIntraOpNumThreads(threads);
       so.SetInterOpNumThreads(1);
     }
-    if (device == "cuda") {
+    if (device == Device::Cuda) {
       const auto providers = Ort::GetAvailableProviders();
       if (std::find(providers.begin(), providers.end(), "CUDAExecutionProvider") == providers.end()) {
         throw UsageError(fmt::format("--device cuda: this ONNX Runtime ({}) has no CUDA execution provider (it has: {}); "
@@ -72,10 +80,12 @@ bool Session::has_output(const std::string& name) const {
   return std::find(output_names_.begin(), output_names_.end(), name) != output_names_.end();
 }
 
-RunResult Session::run(std::vector<int64_t>& tokens, int64_t batch, int64_t seq, const std::vector<std::string>& outputs) {
+RunResult Session::run(const std::vector<int64_t>& tokens, int64_t batch, int64_t seq,
+                       const std::vector<std::string>& outputs) const {
   auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
   const int64_t shape[2] = {batch, seq};
-  Ort::Value input = Ort::Value::CreateTensor<int64_t>(mem, tokens.data(), tokens.size(), shape, 2);
+  // ONNX Runtime only reads its inputs; the API takes a non-const pointer.
+  Ort::Value input = Ort::Value::CreateTensor<int64_t>(mem, const_cast<int64_t*>(tokens.data()), tokens.size(), shape, 2);
   const char* in_names[] = {"tokens"};
   std::vector<const char*> out_names;
   for (const auto& o : outputs) out_names.push_back(o.c_str());

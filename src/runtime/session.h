@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "esm_onnx/model_info.h"
+#include "esm_onnx/options.h"
 
 namespace esm_onnx::runtime {
 
@@ -19,12 +20,13 @@ struct RunResult {
 
 class Session {
  public:
-  // device: "cpu" or "cuda" (CUDA needs an ONNX Runtime built with it; otherwise a UsageError says so).
-  Session(const std::string& path, int threads, const std::string& device = "cpu");
+  // CUDA needs an ONNX Runtime built with it; otherwise a UsageError says so.
+  Session(const std::string& path, int threads, Device device = Device::Cpu);
   const ModelInfo& info() const { return info_; }
   bool has_output(const std::string& name) const;
   // tokens: [batch, seq] row-major.
-  RunResult run(std::vector<int64_t>& tokens, int64_t batch, int64_t seq, const std::vector<std::string>& outputs);
+  // Safe to call from several threads at once (ONNX Runtime's Run is).
+  RunResult run(const std::vector<int64_t>& tokens, int64_t batch, int64_t seq, const std::vector<std::string>& outputs) const;
 
  private:
   std::string path_;

@@ -8,7 +8,7 @@
 #include <random>
 
 #include "esm_onnx/errors.h"
-#include "runtime/session.h"
+#include "esm_onnx/model.h"
 
 namespace esm_onnx {
 
@@ -36,14 +36,38 @@ std::vector<std::string> generate(int64_t count, uint64_t seed) {
   return out;
 }
 
-double cosine(const float* a, const float* b, int64_t n) {
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
   double ab = 0, aa = 0, bb = 0;
-  for (int64_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < a.size(); ++i) {
     ab += static_cast<double>(a[i]) * b[i];
     aa += static_cast<double>(a[i]) * a[i];
     bb += static_cast<double>(b[i]) * b[i];
   }
   return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
+}
+
+double max_abs_diff(const FloatArray& a, const FloatArray& b) {
+  double m = 0;
+  for (std::size_t i = 0; i < a.data.size(); ++i) m = std::max(m, static_cast<double>(std::fabs(a.data[i] - b.data[i])));
+  return m;
+}
+
+// The fidelity floor each precision is held to.
+void apply_floor(VerifyReport& rep, Precision precision) {
+  switch (precision) {
+    case Precision::Fp32:
+      rep.floor = "fp32: max abs error <= 1e-4";
+      rep.passed = rep.max_abs_error <= 1e-4;
+      return;
+    case Precision::Fp16:
+      rep.floor = "fp16: cosine >= 0.999";
+      rep.passed = rep.min_mean_cosine >= 0.999;
+      return;
+    case Precision::Int8:
+    case Precision::Int4: break;
+  }
+  rep.floor = std::string(precision_name(precision)) + ": cosine >= 0.99 and argmax agreement >= 95%";
+  rep.passed = rep.min_mean_cosine >= 0.99 && rep.argmax_agreement >= 0.95;
 }
 
 }  // namespace
@@ -56,74 +80,43 @@ std::string VerifyReport::to_string() const {
 }
 
 VerifyReport verify_against(const std::string& candidate, const std::string& reference, const VerifyOptions& opt) {
-  runtime::Session cand(candidate, opt.threads), ref(reference, opt.threads);
+  const RuntimeOptions ro{.threads = opt.threads};
+  const Model cand(candidate, ro), ref(reference, ro);
   const ModelInfo& ci = cand.info();
-  const ModelInfo& ri = ref.info();
-  if (ci.source_sha256 != ri.source_sha256 || ci.repr_layers != ri.repr_layers) {
+  if (ci.source_sha256 != ref.info().source_sha256 || ci.repr_layers != ref.info().repr_layers) {
     throw UsageError(fmt::format("verify: {} and {} do not come from the same checkpoint with the same layers",
                                  candidate, reference));
   }
   VerifyReport rep;
-  rep.precision = ci.precision + (ci.attention == "fused" ? " (fused)" : "");
-  const Alphabet alphabet = ci.make_alphabet();
+  rep.precision = std::string(precision_name(ci.precision)) + (ci.attention == Attention::Fused ? " (fused)" : "");
+  // The same path as embed: its batching (several records per padded batch), slicing and mean pooling.
+  EmbedRequest request;
+  request.include = Output::Mean | Output::PerTok;
+  request.include.add(Output::Logits);
+  request.toks_per_batch = 1600;
+  request.truncation_seq_length = 0;
   const auto seqs = generate(opt.sequences, opt.seed);
-  const int64_t E = ci.embed_dim, V = ci.vocab_size, n_layers = static_cast<int64_t>(ci.repr_layers.size());
-  const int64_t bos = alphabet.prepend_bos() ? 1 : 0;
+  const auto got = cand.embed(seqs, request);
+  const auto want = ref.embed(seqs, request);
+  const int64_t last = ci.repr_layers.back();
   int64_t agree = 0;
-  // A few records per batch, so that padding is part of what is verified.
-  for (std::size_t start = 0; start < seqs.size(); start += 4) {
-    const std::size_t end = std::min(seqs.size(), start + 4);
-    const auto B = static_cast<int64_t>(end - start);
-    std::vector<std::vector<int64_t>> ids;
-    for (std::size_t i = start; i < end; ++i) ids.push_back(alphabet.encode(seqs[i]));
-    std::vector<const std::vector<int64_t>*> rows;
-    for (const auto& r : ids) rows.push_back(&r);
-    int64_t T = 0;
-    auto tokens = alphabet.pad_batch(rows, T);
-    auto tokens_ref = tokens;
-    const std::vector<std::string> outs{"representations", "logits"};
-    auto rc = cand.run(tokens, B, T, outs);
-    auto rr = ref.run(tokens_ref, B, T, outs);
-    const float* c_rep = rc.data("representations");
-    const float* r_rep = rr.data("representations");
-    const float* c_log = rc.data("logits");
-    const float* r_log = rr.data("logits");
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t L = static_cast<int64_t>(seqs[start + b].size());
-      rep.tokens += L;
-      for (int64_t l = 0; l < n_layers; ++l) {
-        const int64_t off = ((l * B + b) * T + bos) * E;
-        for (int64_t i = 0; i < L * E; ++i) rep.max_abs_error = std::max(rep.max_abs_error, static_cast<double>(std::fabs(c_rep[off + i] - r_rep[off + i])));
-      }
-      std::vector<float> cm(static_cast<std::size_t>(E), 0.0f), rm(static_cast<std::size_t>(E), 0.0f);
-      const int64_t last = ((n_layers - 1) * B + b) * T + bos;
-      for (int64_t t = 0; t < L; ++t) {
-        for (int64_t e = 0; e < E; ++e) {
-          cm[e] += c_rep[(last + t) * E + e] / static_cast<float>(L);
-          rm[e] += r_rep[(last + t) * E + e] / static_cast<float>(L);
-        }
-      }
-      rep.min_mean_cosine = std::min(rep.min_mean_cosine, cosine(cm.data(), rm.data(), E));
-      for (int64_t t = 0; t < L; ++t) {
-        const float* cl = c_log + ((b * T) + bos + t) * V;
-        const float* rl = r_log + ((b * T) + bos + t) * V;
-        for (int64_t v = 0; v < V; ++v) rep.max_abs_error = std::max(rep.max_abs_error, static_cast<double>(std::fabs(cl[v] - rl[v])));
-        agree += (std::max_element(cl, cl + V) - cl) == (std::max_element(rl, rl + V) - rl);
-      }
+  for (std::size_t r = 0; r < seqs.size(); ++r) {
+    const RecordOutput& c = got[r];
+    const RecordOutput& w = want[r];
+    rep.tokens += c.length;
+    for (const auto& [layer, a] : c.representations) rep.max_abs_error = std::max(rep.max_abs_error, max_abs_diff(a, w.representations.at(layer)));
+    rep.max_abs_error = std::max(rep.max_abs_error, max_abs_diff(*c.logits, *w.logits));
+    rep.min_mean_cosine = std::min(rep.min_mean_cosine, cosine(c.mean_representations.at(last).data, w.mean_representations.at(last).data));
+    const int64_t V = c.logits->shape[1];
+    for (int64_t t = 0; t < c.length; ++t) {
+      const float* cl = c.logits->data.data() + t * V;
+      const float* wl = w.logits->data.data() + t * V;
+      agree += (std::max_element(cl, cl + V) - cl) == (std::max_element(wl, wl + V) - wl);
     }
-    rep.sequences += B;
   }
+  rep.sequences = static_cast<int64_t>(seqs.size());
   rep.argmax_agreement = rep.tokens > 0 ? static_cast<double>(agree) / static_cast<double>(rep.tokens) : 1.0;
-  if (ci.precision == "fp32") {
-    rep.floor = "fp32: max abs error <= 1e-4";
-    rep.passed = rep.max_abs_error <= 1e-4;
-  } else if (ci.precision == "fp16") {
-    rep.floor = "fp16: cosine >= 0.999";
-    rep.passed = rep.min_mean_cosine >= 0.999;
-  } else {
-    rep.floor = ci.precision + ": cosine >= 0.99 and argmax agreement >= 95%";
-    rep.passed = rep.min_mean_cosine >= 0.99 && rep.argmax_agreement >= 0.95;
-  }
+  apply_floor(rep, ci.precision);
   return rep;
 }
 
@@ -132,10 +125,10 @@ VerifyReport verify_conversion(const ConvertOptions& converted, const VerifyOpti
   const fs::path dir = out.parent_path() / (out.filename().string() + ".verify");
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) throw UsageError(fmt::format("--verify: cannot create {}: {}", dir.string(), ec.message()));
+  if (ec) throw FileError(fmt::format("--verify: cannot create {}: {}", dir.string(), ec.message()));
   ConvertOptions ref = converted;
   ref.output = (dir / "reference.onnx").string();
-  ref.precision = "fp32";
+  ref.precision = Precision::Fp32;
   ref.optimize = false;
   ref.contacts = false;
   try {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "esm_onnx/errors.h"
+#include "util/numbers.h"
 
 namespace esm_onnx {
 
@@ -26,17 +27,12 @@ std::vector<int64_t> resolve_layers(const std::vector<std::string>& specs, int64
       for (int64_t i = 0; i <= n; ++i) out.push_back(i);
       continue;
     }
-    int64_t v = 0;
-    std::size_t used = 0;
-    try {
-      v = std::stoll(p, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != p.size() || p.empty()) {
+    const auto parsed = text::parse_number<int64_t>(p);
+    if (!parsed) {
       throw UsageError(fmt::format("{}: '{}' is not a layer number (use integers, negatives from the end, or all)",
                                    option, p));
     }
+    const int64_t v = *parsed;
     if (v < -(n + 1) || v > n) {
       throw UsageError(fmt::format("{}: layer {} does not exist: this model has layers 0..{} (0 = embeddings), "
                                    "or -{}..-1 counting from the end", option, v, n, n + 1));
@@ -50,12 +46,15 @@ std::vector<int64_t> resolve_layers(const std::vector<std::string>& specs, int64
 
 std::string join_layers(const std::vector<int64_t>& layers) { return fmt::format("{}", fmt::join(layers, ",")); }
 
-std::vector<int64_t> parse_layer_list(const std::string& csv) {
+std::optional<std::vector<int64_t>> parse_layer_list(const std::string& csv) {
   std::vector<int64_t> out;
   std::stringstream ss(csv);
   std::string item;
   while (std::getline(ss, item, ',')) {
-    if (!item.empty()) out.push_back(std::stoll(item));
+    if (item.empty()) continue;
+    const auto v = text::parse_number<int64_t>(item);
+    if (!v) return std::nullopt;
+    out.push_back(*v);
   }
   return out;
 }

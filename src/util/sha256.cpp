@@ -13,7 +13,7 @@ namespace esm_onnx {
 
 std::string sha256_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError(fmt::format("{}: cannot open", path));
+  if (!in) throw FileError(fmt::format("{}: cannot open: check that the file exists and is readable", path));
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr);
   std::vector<char> buf(1 << 20);

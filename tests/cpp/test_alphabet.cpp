@@ -50,7 +50,7 @@ TEST(Alphabet, RejectsCharactersOutsideTheAlphabet) {
 
 TEST(Alphabet, PadBatchIsBatchConverterLayout) {
   const auto esm1b = esm_onnx::Alphabet::for_kind(esm_onnx::AlphabetKind::Esm1b);
-  const std::vector<int64_t> a = {5, 6, 7}, b = {8};
+  const std::vector<uint8_t> a = {5, 6, 7}, b = {8};
   int64_t T = 0;
   auto t = esm1b.pad_batch({&a, &b}, T);
   EXPECT_EQ(T, 5);  // BOS + 3 + EOS

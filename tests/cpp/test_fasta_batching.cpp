@@ -36,7 +36,7 @@ TEST(Fasta, FairEsmConventions) {
 TEST(Fasta, EmptyAndNonFastaFiles) {
   EXPECT_THROW(FastaReader(write_temp("empty.fasta", "\n\n")), InputError);
   EXPECT_THROW(FastaReader(write_temp("plain.txt", "MKTAYI\n>x\nMK\n")), InputError);
-  EXPECT_THROW(FastaReader("/nonexistent/file.fasta"), UsageError);
+  EXPECT_THROW(FastaReader("/nonexistent/file.fasta"), FileError);
 }
 
 TEST(Batching, MatchesEsmExtract) {

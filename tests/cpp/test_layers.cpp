@@ -10,7 +10,9 @@ TEST(Layers, FairEsmNumbering) {
   EXPECT_EQ(resolve_layers({"0", "-34", "5", "5"}, 33, "x"), (std::vector<int64_t>{0, 5}));
   EXPECT_EQ(resolve_layers({"0,-1"}, 6, "x"), (std::vector<int64_t>{0, 6}));
   EXPECT_EQ(resolve_layers({"all"}, 3, "x"), (std::vector<int64_t>{0, 1, 2, 3}));
-  EXPECT_EQ(parse_layer_list(join_layers({0, 6, 33})), (std::vector<int64_t>{0, 6, 33}));
+  EXPECT_EQ(parse_layer_list(join_layers({0, 6, 33})).value(), (std::vector<int64_t>{0, 6, 33}));
+  EXPECT_FALSE(parse_layer_list("0,x").has_value());
+  EXPECT_FALSE(parse_layer_list("1e3").has_value());
 }
 
 TEST(Layers, OutOfRangeNamesTheOption) {

@@ -117,7 +117,7 @@ TEST(TorchFile, CorruptFilesNameTheFileAndTheProblem) {
   const std::string cut = temp("cut.pt");
   std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   expect_format_error(cut, "zip");
-  EXPECT_THROW(torchfile::TorchFile::open(temp("does-not-exist.pt")), UsageError);
+  EXPECT_THROW(torchfile::TorchFile::open(temp("does-not-exist.pt")), FileError);
 }
 
 TEST(TorchFile, HalfAndBfloat16Widening) {

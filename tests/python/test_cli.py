@@ -136,7 +136,7 @@ def test_long_records_truncated_by_default(cli, esm1b_onnx, tmp_path):
 
 def test_strict_stops(cli, esm1b_onnx, tmp_path):
     p = run_cli("embed", esm1b_onnx, _bad_fasta(tmp_path), tmp_path / "o", "--strict", check=False)
-    assert p.returncode == 1 and "--strict" in p.stderr and "'dup'" in p.stderr
+    assert p.returncode == 1 and "strict mode" in p.stderr and "'dup'" in p.stderr
 
 
 def test_embed_option_errors(cli, esm2_onnx, esm1b_onnx, checkpoints, tmp_path):
@@ -147,7 +147,7 @@ def test_embed_option_errors(cli, esm2_onnx, esm1b_onnx, checkpoints, tmp_path):
     p = run_cli("embed", noc, FASTA, tmp_path / "o", "--include", "contacts", check=False)
     assert p.returncode == 2 and "no contacts output" in p.stderr
     p = run_cli("embed", tmp_path / "missing.onnx", FASTA, tmp_path / "o", check=False)
-    assert p.returncode == 2 and "missing.onnx" in p.stderr
+    assert p.returncode == 1 and "missing.onnx" in p.stderr
 
 
 def test_resume_keeps_existing_files(cli, esm2_onnx, tmp_path):

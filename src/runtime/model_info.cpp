@@ -1,12 +1,11 @@
 #include "esm_onnx/model_info.h"
 
 #include <fmt/format.h>
-#include <onnx/onnx_pb.h>
 
-#include <fstream>
 
 #include "esm_onnx/errors.h"
 #include "esm_onnx/layers.h"
+#include "util/numbers.h"
 
 namespace esm_onnx {
 namespace {
@@ -24,11 +23,8 @@ std::string need(const std::map<std::string, std::string>& m, const std::string&
 
 int64_t need_int(const std::map<std::string, std::string>& m, const std::string& key, const std::string& path) {
   const std::string v = need(m, key, path);
-  try {
-    return std::stoll(v);
-  } catch (const std::exception&) {
-    throw FormatError(fmt::format("{}: metadata '{}{}' = '{}' is not an integer", path, P, key, v));
-  }
+  if (auto n = text::parse_number<int64_t>(v)) return *n;
+  throw FormatError(fmt::format("{}: metadata '{}{}' = '{}' is not an integer", path, P, key, v));
 }
 
 }  // namespace
@@ -47,13 +43,18 @@ ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m, 
   i.embed_dim = need_int(m, "embed_dim", path);
   i.attention_heads = need_int(m, "attention_heads", path);
   i.vocab_size = need_int(m, "vocab_size", path);
-  i.repr_layers = parse_layer_list(need(m, "repr_layers", path));
+  const std::string layers = need(m, "repr_layers", path);
+  auto parsed = parse_layer_list(layers);
+  if (!parsed) throw FormatError(fmt::format("{}: metadata '{}repr_layers' = '{}' is not a list of layer numbers", path, P, layers));
+  i.repr_layers = std::move(*parsed);
   i.has_contacts = need(m, "has_contacts", path) == "1";
   i.has_logits = need(m, "has_logits", path) == "1";
   i.max_tokens = need_int(m, "max_tokens", path);
-  i.precision = need(m, "precision", path);
+  i.precision = parse_precision(need(m, "precision", path), fmt::format("{}: metadata '{}precision'", path, P));
   // Written since the fast-path variants; models without them have explicit attention.
-  if (auto it = m.find(P + "attention"); it != m.end()) i.attention = it->second;
+  if (auto it = m.find(P + "attention"); it != m.end()) {
+    i.attention = parse_attention(it->second, fmt::format("{}: metadata '{}attention'", path, P));
+  }
   if (m.count(P + "int4_block")) i.int4_block = need_int(m, "int4_block", path);
   i.source_file = need(m, "source_file", path);
   i.source_sha256 = need(m, "source_sha256", path);
@@ -81,7 +82,7 @@ std::map<std::string, std::string> ModelInfo::to_metadata() const {
       {P + "attention_heads", std::to_string(attention_heads)}, {P + "vocab_size", std::to_string(vocab_size)},
       {P + "repr_layers", join_layers(repr_layers)}, {P + "has_contacts", b(has_contacts)},
       {P + "has_logits", b(has_logits)}, {P + "max_tokens", std::to_string(max_tokens)},
-      {P + "precision", precision}, {P + "attention", attention}, {P + "int4_block", std::to_string(int4_block)},
+      {P + "precision", precision_name(precision)}, {P + "attention", attention_name(attention)}, {P + "int4_block", std::to_string(int4_block)},
       {P + "source_file", source_file},
       {P + "source_sha256", source_sha256}, {P + "converter_version", converter_version},
       {P + "padding_idx", std::to_string(padding_idx)}, {P + "cls_idx", std::to_string(cls_idx)},
@@ -99,20 +100,10 @@ std::string ModelInfo::to_string() const {
   return fmt::format("{} ({} arch, {} alphabet): {} layers, dim {}, {} heads; exported layers [{}]; logits {}; "
                      "contacts {}; precision {}{}, {} attention; max residues {}; source {} (sha256 {}); converter {}",
                      variant, family, alphabet, num_layers, embed_dim, attention_heads, join_layers(repr_layers),
-                     has_logits ? "yes" : "no", has_contacts ? "yes" : "no", precision,
-                     int4_block > 0 ? fmt::format(" (block {})", int4_block) : std::string(), attention,
+                     has_logits ? "yes" : "no", has_contacts ? "yes" : "no", precision_name(precision),
+                     int4_block > 0 ? fmt::format(" (block {})", int4_block) : std::string(), attention_name(attention),
                      max_residues() > 0 ? std::to_string(max_residues()) : std::string("unlimited"), source_file,
                      source_sha256.substr(0, 16), converter_version);
-}
-
-ModelInfo read_model_info(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError(fmt::format("{}: cannot open", path));
-  onnx::ModelProto model;
-  if (!model.ParseFromIstream(&in)) throw FormatError(fmt::format("{}: not an ONNX model (protobuf parse failed)", path));
-  std::map<std::string, std::string> props;
-  for (const auto& p : model.metadata_props()) props[p.key()] = p.value();
-  return ModelInfo::from_metadata(props, path);
 }
 
 }  // namespace esm_onnx

@@ -1,0 +1,138 @@
+#pragma once
+// A converted model, loaded once, that embeds sequences in memory: sequences in, per-record arrays out.
+//
+// Thread safety: every const member of Model may be called from several threads at once on the same
+// Model (ONNX Runtime's Session::Run is thread-safe, and Model keeps no state between calls). An
+// EmbedStream is used by one thread at a time; several streams may share one Model.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "esm_onnx/alphabet.h"
+#include "esm_onnx/model_info.h"
+#include "esm_onnx/options.h"
+#include "esm_onnx/record.h"
+
+namespace esm_onnx {
+
+struct RuntimeOptions {
+  int threads{0};  // ONNX Runtime intra-op threads; 0 = its default (one per core)
+  Device device{Device::Cpu};
+
+  void validate() const;
+};
+
+// What to compute for each record, with esm-extract's batching and truncation.
+struct EmbedRequest {
+  Includes include{Output::Mean};
+  std::vector<int64_t> repr_layers;     // fair-esm numbering, negatives from the end; empty = every exported layer
+  int64_t toks_per_batch{1024};         // token budget of a batch (esm-extract: 4096; smaller stays in cache)
+  int64_t truncation_seq_length{1022};  // residues kept per record; 0 = no truncation
+
+  void validate() const;  // UsageError naming the option
+};
+
+// fair-esm's `model(tokens, repr_layers, return_contacts)` on one padded batch, every position kept.
+struct ForwardOutputs {
+  std::vector<int64_t> layers;         // the layers `representations` holds, in order
+  FloatArray representations;          // [layers, batch, length, E]; empty when none were asked for
+  std::optional<FloatArray> logits;    // [batch, length, vocab]
+  std::optional<FloatArray> contacts;  // [batch, L, L], L = length without BOS and EOS (fair-esm's shape)
+};
+
+class Model {
+ public:
+  // Loads `path` (an .onnx written by esm-onnx convert). Throws FileError when it cannot be read,
+  // FormatError when it was not written by a compatible esm-onnx, UsageError for bad options.
+  explicit Model(const std::string& path, const RuntimeOptions& options = {});
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
+
+  const std::string& path() const;
+  const ModelInfo& info() const;
+  const Alphabet& alphabet() const;
+  const RuntimeOptions& options() const;
+  double load_seconds() const;  // creating the ONNX Runtime session
+
+  // The layers a request yields, resolved against this model (sorted); UsageError when a layer was not
+  // exported or contacts are asked of a model without them.
+  std::vector<int64_t> resolve(const EmbedRequest& request) const;
+
+  // One output per record, in input order. A record that cannot be embedded (a character outside the
+  // alphabet, no residues, longer than the model allows) throws InputError naming it; nothing is skipped.
+  std::vector<RecordOutput> embed(const std::vector<SequenceRecord>& records, const EmbedRequest& request) const;
+  // The same for bare sequences; each label is the sequence's position in the list ("0", "1", ...).
+  std::vector<RecordOutput> embed(const std::vector<std::string>& sequences, const EmbedRequest& request) const;
+
+  // Runs one batch of token ids ([batch, length], row-major, fair-esm's layout: BOS, ids, EOS, padding).
+  // `layers` as in EmbedRequest::repr_layers; representations are computed only when `include` asks for
+  // any of mean, per_tok or bos.
+  ForwardOutputs forward(const std::vector<int64_t>& tokens, int64_t batch, int64_t length, Includes include,
+                         const std::vector<int64_t>& layers = {}) const;
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Where an EmbedStream reads its records.
+class RecordSource {
+ public:
+  virtual ~RecordSource() = default;
+  virtual bool next(SequenceRecord& record) = 0;  // false at the end
+  virtual std::string name() const = 0;           // for messages: the file, or "input"
+};
+
+// Records from a FASTA file, read as they are needed.
+std::unique_ptr<RecordSource> fasta_source(const std::string& path);
+// Records from memory (the vector must outlive the source).
+std::unique_ptr<RecordSource> vector_source(const std::vector<SequenceRecord>& records);
+
+struct StreamOptions {
+  bool strict{false};     // throw InputError at the first bad record instead of skipping it
+  int64_t window{20000};  // records read, sorted by length and batched together
+  // Optional: a reason to skip a record (empty = fine), checked before it is tokenized.
+  std::function<std::string(const SequenceRecord&)> check;
+  // Optional: true when the record's output exists already (a resumed run); it is counted, not run.
+  std::function<bool(const SequenceRecord&)> done;
+  // Optional: told of every skipped record as it happens.
+  std::function<void(const SkippedRecord&)> on_skip;
+};
+
+struct StreamCounters {
+  int64_t records_seen{0};     // read from the source so far
+  int64_t written{0};          // embedded and handed out
+  int64_t already_present{0};  // `done` said so
+  int64_t tokens{0};           // BOS/EOS included
+  int64_t batches{0};
+  bool input_finished{false};
+};
+
+// The esm-extract loop over any record source: read a window, tokenize and check each record, sort by
+// length, batch by token budget, run, slice. Memory is bounded by the window's token ids and one batch.
+class EmbedStream {
+ public:
+  EmbedStream(const Model& model, RecordSource& source, const EmbedRequest& request, StreamOptions options = {});
+  ~EmbedStream();
+  EmbedStream(const EmbedStream&) = delete;
+  EmbedStream& operator=(const EmbedStream&) = delete;
+
+  // The next batch's records (shortest first within a window); false once the input is exhausted.
+  bool next(std::vector<RecordOutput>& batch);
+
+  const std::vector<int64_t>& layers() const;
+  const StreamCounters& counters() const;
+  const std::vector<SkippedRecord>& skipped() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace esm_onnx

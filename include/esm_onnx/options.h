@@ -1,0 +1,79 @@
+#pragma once
+// The options that travel through the library as types. Text is parsed once, at the boundary (the CLI,
+// the Python package, model metadata), by the parse_* functions here; everything behind them compares
+// enums. Each parse_* throws UsageError naming `option` and the accepted values.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace esm_onnx {
+
+// How a converted model stores its weights and computes.
+enum class Precision {
+  Fp32,  // the reference
+  Fp16,  // fp16 weights and activations (GPUs); LayerNorm and softmax accumulate in fp32
+  Int8,  // per-channel int8 weights, dynamically quantized activations
+  Int4,  // MatMulNBits block-quantized weights
+};
+Precision parse_precision(std::string_view text, std::string_view option = "--precision");
+const char* precision_name(Precision precision);  // "fp32", "fp16", "int8", "int4"
+
+// Where ONNX Runtime runs the model.
+enum class Device { Cpu, Cuda };
+Device parse_device(std::string_view text, std::string_view option = "--device");
+const char* device_name(Device device);
+
+// The attention a converted graph uses.
+enum class Attention {
+  Explicit,  // standard ops; the attention maps exist, so contacts can be computed
+  Fused,     // ONNX Runtime's com.microsoft fused attention, rotary, skip-layer-norm
+};
+Attention parse_attention(std::string_view text, std::string_view option);
+const char* attention_name(Attention attention);  // "explicit", "fused"
+
+// The files `embed` writes.
+enum class OutputFormat { Npz, Pt, H5 };
+OutputFormat parse_output_format(std::string_view text, std::string_view option = "--format");
+const char* format_name(OutputFormat format);       // "npz", "pt", "h5"
+const char* format_extension(OutputFormat format);  // ".npz", ".pt", ".h5"
+
+// One per-record output of embed.
+enum class Output : unsigned {
+  Mean = 1u << 0,      // mean over residues of each requested layer: [E]
+  PerTok = 1u << 1,    // every residue of each requested layer: [L, E]
+  Bos = 1u << 2,       // the BOS token of each requested layer: [E]
+  Contacts = 1u << 3,  // [L, L]
+  Logits = 1u << 4,    // [L, vocab]
+};
+Output parse_output(std::string_view text, std::string_view option = "--include");
+const char* output_name(Output output);  // "mean", "per_tok", "bos", "contacts", "logits"
+
+// A set of outputs.
+class Includes {
+ public:
+  constexpr Includes() = default;
+  constexpr Includes(Output o) : bits_(static_cast<unsigned>(o)) {}  // NOLINT: a single output is a set
+  // Parses names such as {"mean", "per_tok"}; throws UsageError naming `option` for an unknown one or none.
+  static Includes parse(const std::vector<std::string>& names, std::string_view option = "--include");
+
+  constexpr bool has(Output o) const { return (bits_ & static_cast<unsigned>(o)) != 0; }
+  constexpr bool empty() const { return bits_ == 0; }
+  // Whether any representation (mean, per_tok, bos) is wanted.
+  constexpr bool representations() const { return has(Output::Mean) || has(Output::PerTok) || has(Output::Bos); }
+  constexpr Includes& add(Output o) {
+    bits_ |= static_cast<unsigned>(o);
+    return *this;
+  }
+  constexpr Includes operator|(Output o) const { return Includes(*this).add(o); }
+  constexpr bool operator==(const Includes&) const = default;
+  std::vector<std::string> names() const;  // in the order of the Output enum
+  std::string to_string() const;           // "mean,per_tok"
+
+ private:
+  unsigned bits_{0};
+};
+
+inline Includes operator|(Output a, Output b) { return Includes(a) | b; }
+
+}  // namespace esm_onnx

@@ -1,0 +1,186 @@
+// The esm-extract loop, shared by the in-memory API, the Python package and the embed job.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+
+#include "esm_onnx/batching.h"
+#include "esm_onnx/errors.h"
+#include "esm_onnx/fasta.h"
+#include "esm_onnx/model.h"
+#include "runtime/model_impl.h"
+#include "runtime/slicing.h"
+
+namespace esm_onnx {
+namespace {
+
+class FastaSource final : public RecordSource {
+ public:
+  explicit FastaSource(const std::string& path) : reader_(path) {}
+  bool next(SequenceRecord& r) override { return reader_.next(r); }
+  std::string name() const override { return reader_.path(); }
+
+ private:
+  FastaReader reader_;
+};
+
+class VectorSource final : public RecordSource {
+ public:
+  explicit VectorSource(const std::vector<SequenceRecord>& records) : records_(records) {}
+  bool next(SequenceRecord& r) override {
+    if (pos_ >= records_.size()) return false;
+    r = records_[pos_];
+    r.index = static_cast<int64_t>(pos_++);
+    return true;
+  }
+  std::string name() const override { return "input"; }
+
+ private:
+  const std::vector<SequenceRecord>& records_;
+  std::size_t pos_{0};
+};
+
+// A record waiting in the window: its token ids as bytes, so that a window of 20,000 proteins stays small.
+struct Pending {
+  std::string label;
+  int64_t line{0};
+  int64_t index{0};
+  std::vector<uint8_t> ids;  // residue tokens after truncation
+};
+
+}  // namespace
+
+std::unique_ptr<RecordSource> fasta_source(const std::string& path) { return std::make_unique<FastaSource>(path); }
+std::unique_ptr<RecordSource> vector_source(const std::vector<SequenceRecord>& r) { return std::make_unique<VectorSource>(r); }
+
+struct EmbedStream::State {
+  const Model& model;
+  RecordSource& source;
+  EmbedRequest request;
+  StreamOptions options;
+  std::vector<int64_t> layers, layer_pos;
+  std::vector<std::string> outputs;
+  StreamCounters counters;
+  std::vector<SkippedRecord> skipped;
+  std::vector<Pending> window;
+  std::deque<std::vector<std::size_t>> batches;  // of the current window
+
+  void skip(const SequenceRecord& r, const std::string& reason) {
+    const std::string where = r.line > 0 ? fmt::format("{}: record '{}' (line {})", source.name(), r.label, r.line)
+                                         : fmt::format("{}: record {} ('{}')", source.name(), r.index, r.label);
+    if (options.strict) throw InputError(fmt::format("{}: {} (strict mode stops at the first bad record)", where, reason));
+    SkippedRecord s{r.label, r.line, reason, r.index};
+    if (options.on_skip) options.on_skip(s);
+    skipped.push_back(std::move(s));
+  }
+
+  // Reads the next window of good records and plans its batches.
+  void fill() {
+    window.clear();
+    const Alphabet& alphabet = model.alphabet();
+    const int64_t max_res = model.info().max_residues();
+    const int64_t truncate = request.truncation_seq_length;
+    SequenceRecord rec;
+    while (static_cast<int64_t>(window.size()) < options.window) {
+      if (!source.next(rec)) {
+        counters.input_finished = true;
+        break;
+      }
+      ++counters.records_seen;
+      if (options.check) {
+        if (auto why = options.check(rec); !why.empty()) {
+          skip(rec, why);
+          continue;
+        }
+      }
+      std::vector<int64_t> ids;
+      try {
+        ids = alphabet.encode(rec.sequence);
+      } catch (const InputError& e) {
+        skip(rec, e.what());
+        continue;
+      }
+      if (ids.empty()) {
+        skip(rec, "no residues");
+        continue;
+      }
+      if (truncate > 0 && static_cast<int64_t>(ids.size()) > truncate) ids.resize(static_cast<std::size_t>(truncate));
+      if (max_res > 0 && static_cast<int64_t>(ids.size()) > max_res) {
+        skip(rec, fmt::format("{} residues, more than {} allows ({}); lower the truncation length "
+                              "(--truncation-seq-length) to at most {} to embed its first {} residues",
+                              ids.size(), model.info().variant, max_res, max_res, max_res));
+        continue;
+      }
+      if (options.done && options.done(rec)) {
+        ++counters.already_present;
+        continue;
+      }
+      window.push_back({rec.label, rec.line, rec.index, std::vector<uint8_t>(ids.begin(), ids.end())});
+    }
+    std::vector<int64_t> lengths;
+    lengths.reserve(window.size());
+    for (const auto& p : window) lengths.push_back(static_cast<int64_t>(p.ids.size()));
+    for (auto& b : make_batches(lengths, request.toks_per_batch, 1)) batches.push_back(std::move(b));
+  }
+
+  void run(const std::vector<std::size_t>& batch, std::vector<RecordOutput>& out) {
+    const Alphabet& alphabet = model.alphabet();
+    const auto B = static_cast<int64_t>(batch.size());
+    std::vector<const std::vector<uint8_t>*> rows;
+    for (auto i : batch) rows.push_back(&window[i].ids);
+    int64_t T = 0;
+    const auto tokens = alphabet.pad_batch(rows, T);
+    const auto result = model.impl().session.run(tokens, B, T, outputs);
+    runtime::BatchView view{.batch = B, .length = T, .bos = alphabet.prepend_bos() ? 1 : 0};
+    std::vector<int64_t> shape;
+    if ((view.representations = result.data("representations", &shape))) view.embed_dim = shape[3];
+    if ((view.logits = result.data("logits", &shape))) view.vocab = shape[2];
+    if ((view.contacts = result.data("contacts", &shape))) view.contact_len = shape[1];
+    const int64_t specials = (alphabet.prepend_bos() ? 1 : 0) + (alphabet.append_eos() ? 1 : 0);
+    out.clear();
+    out.reserve(batch.size());
+    for (int64_t b = 0; b < B; ++b) {
+      Pending& p = window[batch[b]];
+      RecordOutput r;
+      r.label = std::move(p.label);
+      r.index = p.index;
+      r.length = static_cast<int64_t>(p.ids.size());
+      runtime::slice_record(view, b, request.include, layers, layer_pos, r);
+      std::vector<uint8_t>().swap(p.ids);
+      counters.tokens += r.length + specials;
+      out.push_back(std::move(r));
+    }
+    counters.written += B;
+    ++counters.batches;
+  }
+};
+
+EmbedStream::EmbedStream(const Model& model, RecordSource& source, const EmbedRequest& request, StreamOptions options)
+    : s_(std::make_unique<State>(State{model, source, request, std::move(options), {}, {}, {}, {}, {}, {}, {}})) {
+  if (s_->options.window <= 0) throw UsageError(fmt::format("--window {}: must be positive", s_->options.window));
+  s_->layers = model.resolve(request);
+  const auto& exported = model.info().repr_layers;
+  for (auto l : s_->layers) s_->layer_pos.push_back(std::find(exported.begin(), exported.end(), l) - exported.begin());
+  if (request.include.representations()) s_->outputs.emplace_back("representations");
+  if (request.include.has(Output::Logits)) s_->outputs.emplace_back("logits");
+  if (request.include.has(Output::Contacts)) s_->outputs.emplace_back("contacts");
+}
+
+EmbedStream::~EmbedStream() = default;
+
+bool EmbedStream::next(std::vector<RecordOutput>& batch) {
+  while (s_->batches.empty()) {
+    if (s_->counters.input_finished) return false;
+    s_->fill();
+  }
+  const auto b = std::move(s_->batches.front());
+  s_->batches.pop_front();
+  s_->run(b, batch);
+  return true;
+}
+
+const std::vector<int64_t>& EmbedStream::layers() const { return s_->layers; }
+const StreamCounters& EmbedStream::counters() const { return s_->counters; }
+const std::vector<SkippedRecord>& EmbedStream::skipped() const { return s_->skipped; }
+
+}  // namespace esm_onnx

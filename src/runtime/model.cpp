@@ -1,0 +1,143 @@
+#include "esm_onnx/model.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "esm_onnx/errors.h"
+#include "esm_onnx/layers.h"
+#include "runtime/model_impl.h"
+
+namespace esm_onnx {
+
+void RuntimeOptions::validate() const {
+  if (threads < 0) throw UsageError(fmt::format("--threads {}: must be 0 (ONNX Runtime's default) or positive", threads));
+}
+
+void EmbedRequest::validate() const {
+  if (include.empty()) throw UsageError("--include: name at least one of mean, per_tok, bos, contacts, logits");
+  if (toks_per_batch <= 0) throw UsageError(fmt::format("--toks-per-batch {}: must be positive", toks_per_batch));
+  if (truncation_seq_length < 0) {
+    throw UsageError(fmt::format("--truncation-seq-length {}: must be 0 (no truncation) or positive", truncation_seq_length));
+  }
+}
+
+Model::Model(const std::string& path, const RuntimeOptions& options) {
+  options.validate();
+  const auto t0 = std::chrono::steady_clock::now();
+  impl_ = std::make_unique<Impl>(path, options);
+  impl_->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  impl_->alphabet = impl_->session.info().make_alphabet();
+  // EmbedStream keeps a window's token ids as bytes.
+  if (impl_->alphabet.size() > 255) {
+    throw FormatError(fmt::format("{}: a vocabulary of {} tokens; esm-onnx handles at most 255", path, impl_->alphabet.size()));
+  }
+}
+
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+const std::string& Model::path() const { return impl_->path; }
+const ModelInfo& Model::info() const { return impl_->session.info(); }
+const Alphabet& Model::alphabet() const { return impl_->alphabet; }
+const RuntimeOptions& Model::options() const { return impl_->options; }
+double Model::load_seconds() const { return impl_->load_seconds; }
+
+namespace {
+
+std::vector<int64_t> resolve_exported(const ModelInfo& info, const std::string& path, const std::vector<int64_t>& wanted) {
+  if (wanted.empty()) return info.repr_layers;
+  std::vector<std::string> specs;
+  for (auto l : wanted) specs.push_back(std::to_string(l));
+  auto layers = resolve_layers(specs, info.num_layers, "repr_layers");
+  for (auto l : layers) {
+    if (std::find(info.repr_layers.begin(), info.repr_layers.end(), l) == info.repr_layers.end()) {
+      throw UsageError(fmt::format("repr_layers: layer {} was not exported into {} (it holds layers {}); convert "
+                                   "again with --repr-layers including it", l, path, join_layers(info.repr_layers)));
+    }
+  }
+  return layers;
+}
+
+void check_outputs(const ModelInfo& info, const std::string& path, Includes include) {
+  if (include.has(Output::Contacts) && !info.has_contacts) {
+    throw UsageError(fmt::format("include contacts: {} has no contacts output (converted without a contact-regression "
+                                 "file, or with --no-contacts)", path));
+  }
+}
+
+}  // namespace
+
+std::vector<int64_t> Model::resolve(const EmbedRequest& request) const {
+  request.validate();
+  check_outputs(info(), path(), request.include);
+  if (!request.include.representations()) return {};
+  return resolve_exported(info(), path(), request.repr_layers);
+}
+
+std::vector<RecordOutput> Model::embed(const std::vector<SequenceRecord>& records, const EmbedRequest& request) const {
+  auto source = vector_source(records);
+  StreamOptions so;
+  so.strict = true;
+  so.window = std::max<int64_t>(1, static_cast<int64_t>(records.size()));
+  EmbedStream stream(*this, *source, request, std::move(so));
+  std::vector<RecordOutput> out(records.size());
+  std::vector<RecordOutput> batch;
+  while (stream.next(batch)) {
+    for (auto& r : batch) out[static_cast<std::size_t>(r.index)] = std::move(r);
+  }
+  return out;
+}
+
+std::vector<RecordOutput> Model::embed(const std::vector<std::string>& sequences, const EmbedRequest& request) const {
+  std::vector<SequenceRecord> records;
+  records.reserve(sequences.size());
+  for (std::size_t i = 0; i < sequences.size(); ++i) {
+    records.push_back({std::to_string(i), sequences[i], 0, static_cast<int64_t>(i)});
+  }
+  return embed(records, request);
+}
+
+ForwardOutputs Model::forward(const std::vector<int64_t>& tokens, int64_t batch, int64_t length, Includes include,
+                              const std::vector<int64_t>& layers) const {
+  if (batch <= 0 || length <= 0 || static_cast<int64_t>(tokens.size()) != batch * length) {
+    throw UsageError(fmt::format("tokens: {} ids do not make a [{}, {}] batch", tokens.size(), batch, length));
+  }
+  const auto vocab = static_cast<int64_t>(alphabet().size());
+  for (auto t : tokens) {
+    if (t < 0 || t >= vocab) throw UsageError(fmt::format("tokens: id {} is outside the vocabulary (0..{})", t, vocab - 1));
+  }
+  check_outputs(info(), path(), include);
+  ForwardOutputs out;
+  std::vector<std::string> names;
+  if (include.representations()) {
+    out.layers = resolve_exported(info(), path(), layers);
+    names.emplace_back("representations");
+  }
+  if (include.has(Output::Logits)) names.emplace_back("logits");
+  if (include.has(Output::Contacts)) names.emplace_back("contacts");
+  if (names.empty()) return out;
+  const auto result = impl_->session.run(tokens, batch, length, names);
+  auto copy = [](const float* data, const std::vector<int64_t>& shape) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    return FloatArray{shape, std::vector<float>(data, data + n)};
+  };
+  std::vector<int64_t> shape;
+  if (const float* reps = include.representations() ? result.data("representations", &shape) : nullptr) {
+    const int64_t per_layer = shape[1] * shape[2] * shape[3];
+    out.representations.shape = {static_cast<int64_t>(out.layers.size()), shape[1], shape[2], shape[3]};
+    out.representations.data.reserve(static_cast<std::size_t>(per_layer) * out.layers.size());
+    for (auto l : out.layers) {
+      const int64_t pos = std::find(info().repr_layers.begin(), info().repr_layers.end(), l) - info().repr_layers.begin();
+      out.representations.data.insert(out.representations.data.end(), reps + pos * per_layer, reps + (pos + 1) * per_layer);
+    }
+  }
+  if (const float* logits = include.has(Output::Logits) ? result.data("logits", &shape) : nullptr) out.logits = copy(logits, shape);
+  if (const float* contacts = include.has(Output::Contacts) ? result.data("contacts", &shape) : nullptr) out.contacts = copy(contacts, shape);
+  return out;
+}
+
+}  // namespace esm_onnx

@@ -1,0 +1,87 @@
+#include "esm_onnx/options.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <array>
+#include <utility>
+
+#include "esm_onnx/errors.h"
+
+namespace esm_onnx {
+namespace {
+
+// One table per enum: the parse and name functions below read only these.
+template <typename E, std::size_t N>
+using Names = std::array<std::pair<E, const char*>, N>;
+
+constexpr Names<Precision, 4> kPrecisions{{{Precision::Fp32, "fp32"}, {Precision::Fp16, "fp16"},
+                                           {Precision::Int8, "int8"}, {Precision::Int4, "int4"}}};
+constexpr Names<Device, 2> kDevices{{{Device::Cpu, "cpu"}, {Device::Cuda, "cuda"}}};
+constexpr Names<Attention, 2> kAttentions{{{Attention::Explicit, "explicit"}, {Attention::Fused, "fused"}}};
+constexpr Names<OutputFormat, 3> kFormats{{{OutputFormat::Npz, "npz"}, {OutputFormat::Pt, "pt"}, {OutputFormat::H5, "h5"}}};
+constexpr Names<Output, 5> kOutputs{{{Output::Mean, "mean"}, {Output::PerTok, "per_tok"}, {Output::Bos, "bos"},
+                                     {Output::Contacts, "contacts"}, {Output::Logits, "logits"}}};
+
+template <typename E, std::size_t N>
+E parse(const Names<E, N>& table, std::string_view text, std::string_view option, const char* what) {
+  for (const auto& [value, name] : table) {
+    if (text == name) return value;
+  }
+  std::vector<const char*> names;
+  for (const auto& [value, name] : table) names.push_back(name);
+  throw UsageError(fmt::format("{} {}: unknown {} (use {})", option, text, what, fmt::join(names, ", ")));
+}
+
+template <typename E, std::size_t N>
+const char* name_of(const Names<E, N>& table, E value) {
+  for (const auto& [v, name] : table) {
+    if (v == value) return name;
+  }
+  return "?";
+}
+
+}  // namespace
+
+Precision parse_precision(std::string_view t, std::string_view o) { return parse(kPrecisions, t, o, "precision"); }
+const char* precision_name(Precision p) { return name_of(kPrecisions, p); }
+Device parse_device(std::string_view t, std::string_view o) { return parse(kDevices, t, o, "device"); }
+const char* device_name(Device d) { return name_of(kDevices, d); }
+Attention parse_attention(std::string_view t, std::string_view o) { return parse(kAttentions, t, o, "attention kind"); }
+const char* attention_name(Attention a) { return name_of(kAttentions, a); }
+
+OutputFormat parse_output_format(std::string_view t, std::string_view o) {
+  if (t == "hdf5") return OutputFormat::H5;
+  return parse(kFormats, t, o, "format");
+}
+const char* format_name(OutputFormat f) { return name_of(kFormats, f); }
+const char* format_extension(OutputFormat f) {
+  switch (f) {
+    case OutputFormat::Npz: return ".npz";
+    case OutputFormat::Pt: return ".pt";
+    case OutputFormat::H5: return ".h5";
+  }
+  return "";
+}
+
+Output parse_output(std::string_view t, std::string_view o) { return parse(kOutputs, t, o, "output"); }
+const char* output_name(Output out) { return name_of(kOutputs, out); }
+
+Includes Includes::parse(const std::vector<std::string>& names, std::string_view option) {
+  Includes in;
+  for (const auto& n : names) in.add(parse_output(n, option));
+  if (in.empty()) throw UsageError(fmt::format("{}: name at least one of mean, per_tok, bos, contacts, logits", option));
+  return in;
+}
+
+std::vector<std::string> Includes::names() const {
+  std::vector<std::string> out;
+  for (const auto& [value, name] : kOutputs) {
+    if (has(value)) out.emplace_back(name);
+  }
+  return out;
+}
+
+std::string Includes::to_string() const { return fmt::format("{}", fmt::join(names(), ",")); }
+
+}  // namespace esm_onnx

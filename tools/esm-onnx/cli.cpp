@@ -1,0 +1,168 @@
+// The CLI: a thin layer over the library. Exceptions become messages and exit codes here only.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "esm_onnx/convert.h"
+#include "esm_onnx/embed.h"
+#include "esm_onnx/errors.h"
+#include "esm_onnx/inspect.h"
+#include "esm_onnx/verify.h"
+#include "cli.h"
+#include "esm_onnx_version.h"
+#include "progress.h"
+
+namespace esm_onnx::cli {
+namespace {
+
+// CLI11 hands option text over; these turn it into the library's types once.
+template <typename T, typename Parse>
+CLI::Option* typed_option(CLI::App* app, const std::string& name, T& value, const std::string& text_default,
+                          Parse parse, const std::string& help) {
+  return app
+      ->add_option_function<std::string>(name, [&value, parse, name](const std::string& t) { value = parse(t, name); }, help)
+      ->default_str(text_default);
+}
+
+int run_convert(const esm_onnx::ConvertOptions& opt, bool quiet, bool verify, int threads) {
+  auto log = [&](const std::string& m) {
+    if (!quiet && m.rfind("layer ", 0) != 0) fmt::print(stderr, "{}\n", m);
+  };
+  auto report = esm_onnx::convert(opt, log);
+  fmt::print("{}: {} {}{} with layers [{}] exported, logits, {}{}\n", report.output, report.config.variant,
+             esm_onnx::precision_name(opt.precision), report.fused ? " fused" : "", fmt::join(report.repr_layers, ", "),
+             report.contacts ? "contacts" : "no contacts",
+             report.external_data ? fmt::format(", weights in {}", report.external_data_file) : "");
+  if (verify) {
+    esm_onnx::VerifyOptions vo;
+    vo.threads = threads;
+    const auto v = esm_onnx::verify_conversion(opt, vo, log);
+    fmt::print("{}\n", v.to_string());
+    if (!v.passed) return kError;
+  }
+  return kOk;
+}
+
+int run_embed(const esm_onnx::EmbedOptions& opt, bool no_progress) {
+  const bool tty = isatty(fileno(stderr)) && !no_progress;
+  ProgressBar bar(tty ? esm_onnx::cli::count_fasta_records(opt.fasta) : 0, tty);
+  auto summary = esm_onnx::embed(
+      opt, [&](const esm_onnx::EmbedProgress& p) { bar.update(p); },
+      [&](const std::string& m) {
+        bar.finish();
+        fmt::print(stderr, "{}\n", m);
+      });
+  bar.finish();
+  const double rate = summary.seconds > 0 ? static_cast<double>(summary.tokens) / summary.seconds : 0.0;
+  fmt::print("embedded {} records ({} tokens, {} batches) in {:.3f} s (model loaded in {:.3f} s), {:.0f} tokens/s: "
+             "{} written, {} already present, {} skipped -> {} ({})\n",
+             summary.written + summary.already_present + static_cast<int64_t>(summary.skipped.size()), summary.tokens,
+             summary.batches, summary.seconds, summary.load_seconds, rate, summary.written, summary.already_present, summary.skipped.size(),
+             summary.outdir, esm_onnx::format_name(opt.format));
+  return summary.skipped.empty() ? kOk : kSkipped;
+}
+
+}  // namespace
+
+int main(int argc, const char* const* argv) {
+  CLI::App app{"esm-onnx: run Meta's ESM protein language models with ONNX Runtime"};
+  app.set_version_flag("--version", std::string("esm-onnx ") + ESM_ONNX_VERSION);
+  app.require_subcommand(1);
+
+  esm_onnx::ConvertOptions conv;
+  bool no_contacts = false, quiet = false, no_optimize = false, verify = false;
+  int verify_threads = 0;
+  std::string external = "auto";
+  auto* c = app.add_subcommand("convert", "Convert a fair-esm checkpoint (.pt) into an ONNX model");
+  c->add_option("checkpoint", conv.checkpoint, "fair-esm checkpoint (.pt, zip or legacy serialization); "
+                                               "<stem>-contact-regression.pt beside it is merged")->required();
+  c->add_option("-o,--output", conv.output, "ONNX model to write")->required();
+  c->add_option("--repr-layers", conv.repr_layers,
+                "layers the `representations` output holds: fair-esm numbering (0 = embeddings, -1 = last), or all")
+      ->capture_default_str();
+  c->add_flag("--no-contacts", no_contacts, "leave the contacts output out");
+  typed_option(c, "--precision", conv.precision, "fp32", esm_onnx::parse_precision,
+               "fp32; fp16 (GPU); int8 (per-channel weights, dynamic activations); int4 (block-quantized weights)");
+  c->add_flag("--no-optimize", no_optimize,
+              "standard ONNX ops only (no ONNX Runtime fused attention, rotary, skip-layer-norm, bias-gelu)");
+  c->add_option("--block-size", conv.int4_block, "int4 block size (32 or 128)")->capture_default_str();
+  c->add_option("--external-data", external, "weights in a .data file beside the model: auto (above 1.8 GB), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+  c->add_flag("--verify", verify,
+              "run the new graph against the fp32 reference on generated sequences: max abs error, cosine of mean "
+              "embeddings, logits argmax agreement; exit 1 below the precision's floor");
+  c->add_option("--threads", verify_threads, "ONNX Runtime threads for --verify (0: its default)")->capture_default_str();
+  c->add_flag("-q,--quiet", quiet, "print only the result line");
+
+  esm_onnx::EmbedOptions emb;
+  bool no_progress = false;
+  auto* e = app.add_subcommand("embed", "Embed the sequences of a FASTA file (the esm-extract job)");
+  e->add_option("model", emb.model, "ONNX model from `esm-onnx convert`")->required();
+  e->add_option("fasta", emb.fasta, "FASTA file")->required();
+  e->add_option("outdir", emb.outdir, "output folder")->required();
+  e->add_option_function<std::vector<std::string>>(
+       "--include", [&](const std::vector<std::string>& v) { emb.include = esm_onnx::Includes::parse(v, "--include"); },
+       "outputs: any of mean per_tok bos contacts logits")
+      ->default_str("mean");
+  e->add_option("--repr-layers", emb.repr_layers,
+                "layers to write (fair-esm numbering, all); default: every layer the model exports");
+  e->add_option("--toks-per-batch", emb.toks_per_batch, "token budget of a batch")->capture_default_str();
+  e->add_option("--truncation-seq-length", emb.truncation_seq_length,
+                "residues kept per record (0: no truncation)")->capture_default_str();
+  typed_option(e, "--format", emb.format, "npz", esm_onnx::parse_output_format,
+               "npz (one file per record), pt (esm-extract's), h5 (one file)");
+  e->add_option("--threads", emb.runtime.threads, "ONNX Runtime threads (0: its default)")->capture_default_str();
+  typed_option(e, "--device", emb.runtime.device, "cpu", esm_onnx::parse_device,
+               "cpu, or cuda (needs an ONNX Runtime with CUDA)");
+  e->add_flag("--strict", emb.strict, "stop at the first bad record instead of skipping it");
+  e->add_option("--window", emb.window, "records read, sorted by length and batched together")->capture_default_str();
+  e->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
+
+  std::string inspect_path;
+  bool json = false;
+  auto* i = app.add_subcommand("inspect", "Describe a fair-esm checkpoint or a converted model");
+  i->add_option("file", inspect_path, ".pt or .onnx")->required();
+  i->add_flag("--json", json, "print JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& err) {
+    return app.exit(err) == 0 ? kOk : kUsage;
+  } catch (const esm_onnx::UsageError& err) {  // a typed option refused its text
+    fmt::print(stderr, "error: {}\n", err.what());
+    return kUsage;
+  }
+  try {
+    if (*c) {
+      conv.contacts = !no_contacts;
+      conv.optimize = !no_optimize;
+      conv.external_data = external == "always"  ? esm_onnx::ExternalData::Always
+                           : external == "never" ? esm_onnx::ExternalData::Never
+                                                 : esm_onnx::ExternalData::Auto;
+      return run_convert(conv, quiet, verify, verify_threads);
+    }
+    if (*e) return run_embed(emb, no_progress);
+    if (*i) {
+      fmt::print("{}", json ? esm_onnx::inspect_json(inspect_path) + "\n" : esm_onnx::inspect_text(inspect_path));
+      return kOk;
+    }
+  } catch (const esm_onnx::UsageError& err) {
+    fmt::print(stderr, "error: {}\n", err.what());
+    return kUsage;
+  } catch (const esm_onnx::Error& err) {
+    fmt::print(stderr, "error: {}\n", err.what());
+    return kError;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "error: out of memory: lower --toks-per-batch (or --window), or use a machine with more memory\n");
+    return kError;
+  } catch (const std::exception& err) {
+    fmt::print(stderr, "internal error: {} (please report it, with the command line)\n", err.what());
+    return kError;
+  }
+  return kOk;
+}
+
+}  // namespace esm_onnx::cli
