@@ -96,6 +96,7 @@ std::unique_ptr<RecordSource> vector_source(const std::vector<SequenceRecord>& r
 
 struct StreamOptions {
   bool strict{false};     // throw InputError at the first bad record instead of skipping it
+  std::string strict_note{" (strict mode stops at the first bad record)"};  // appended to that error
   int64_t window{20000};  // records read, sorted by length and batched together
   // Optional: a reason to skip a record (empty = fine), checked before it is tokenized.
   std::function<std::string(const SequenceRecord&)> check;

@@ -68,7 +68,7 @@ struct EmbedStream::State {
   void skip(const SequenceRecord& r, const std::string& reason) {
     const std::string where = r.line > 0 ? fmt::format("{}: record '{}' (line {})", source.name(), r.label, r.line)
                                          : fmt::format("{}: record {} ('{}')", source.name(), r.index, r.label);
-    if (options.strict) throw InputError(fmt::format("{}: {} (strict mode stops at the first bad record)", where, reason));
+    if (options.strict) throw InputError(fmt::format("{}: {}{}", where, reason, options.strict_note));
     SkippedRecord s{r.label, r.line, reason, r.index};
     if (options.on_skip) options.on_skip(s);
     skipped.push_back(std::move(s));

@@ -80,7 +80,8 @@ std::vector<int64_t> Model::resolve(const EmbedRequest& request) const {
 std::vector<RecordOutput> Model::embed(const std::vector<SequenceRecord>& records, const EmbedRequest& request) const {
   auto source = vector_source(records);
   StreamOptions so;
-  so.strict = true;
+  so.strict = true;  // a list in memory has no "rest" worth running without the bad one
+  so.strict_note = "";
   so.window = std::max<int64_t>(1, static_cast<int64_t>(records.size()));
   EmbedStream stream(*this, *source, request, std::move(so));
   std::vector<RecordOutput> out(records.size());

@@ -10,6 +10,10 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
+# The Python package as `make build` leaves it (the extension beside links to python/esm_onnx);
+# ESM_ONNX_PYTHONPATH points elsewhere, e.g. at an installed wheel's site-packages.
+PYPKG = pathlib.Path(os.environ.get("ESM_ONNX_PYTHONPATH", ROOT / "build" / "python"))
+sys.path.insert(0, str(PYPKG))
 
 import esm_checkpoints  # noqa: E402
 
@@ -42,6 +46,17 @@ MODELS = {
     "esm1_t2_48_zip": ("esm1", 2, 48, 4, False, True),
     "esm1_t2_32_legacy": ("esm1", 2, 32, 4, True, True),
 }
+
+
+@pytest.fixture(scope="session")
+def onnx_models(checkpoints, tmp_path_factory) -> dict[str, pathlib.Path]:
+    """Every checkpoint converted with every layer exported (contacts where the checkpoint has them)."""
+    d = tmp_path_factory.mktemp("onnx")
+    out = {}
+    for key, ckpt in checkpoints.items():
+        out[key] = d / f"{key}.onnx"
+        run_cli("convert", ckpt, "-o", out[key], "--repr-layers", "all")
+    return out
 
 
 @pytest.fixture(scope="session")

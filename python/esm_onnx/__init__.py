@@ -1,0 +1,40 @@
+"""esm-onnx: Meta's ESM protein language models with ONNX Runtime, without PyTorch.
+
+    import esm_onnx
+    info = esm_onnx.convert("esm2_t33_650M_UR50D.pt", "esm2.onnx")
+    model = esm_onnx.Model("esm2.onnx")
+    for e in model.embed(["MKTAYIAKQR", ("p2", "KALTARQQEV")], include=("mean",)):
+        print(e.label, e.mean[33].shape)
+
+`esm_onnx.compat` runs fair-esm scripts unchanged apart from their import.
+"""
+from __future__ import annotations
+
+from . import _runtime
+
+ONNXRUNTIME_LIBRARY = _runtime.load()
+
+from . import _core  # noqa: E402
+from ._errors import (  # noqa: E402
+    ALL as _ALL_ERRORS,
+    Error,
+    FileError,
+    FormatError,
+    InputError,
+    RuntimeFailure,
+    SkippedRecordWarning,
+    UnsupportedError,
+    UsageError,
+)
+
+_core._set_errors(_ALL_ERRORS)
+
+from ._api import Embedding, EmbedSummary, FastaEmbeddings, Model, ModelInfo, convert, embed_to_dir, inspect  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Model", "ModelInfo", "Embedding", "EmbedSummary", "FastaEmbeddings", "convert", "embed_to_dir", "inspect",
+    "Error", "UsageError", "InputError", "FormatError", "UnsupportedError", "FileError", "RuntimeFailure",
+    "SkippedRecordWarning", "ONNXRUNTIME_LIBRARY",
+]

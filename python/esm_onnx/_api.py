@@ -1,0 +1,197 @@
+"""The Python API over the C++ library: argument checking and conversion here, the work in _core with
+the GIL released."""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Union
+
+from . import _core
+from ._errors import SkippedRecordWarning, UsageError
+
+ModelInfo = _core.ModelInfo
+Embedding = _core.Embedding
+EmbedSummary = _core.EmbedSummary
+
+PathLike = Union[str, "os.PathLike[str]"]
+Record = Union[str, tuple[str, str]]
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _int(name: str, value: Any, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{name}={value!r}: expected an integer")
+    if not (max(minimum, _INT64[0]) <= value <= _INT64[1]):
+        raise UsageError(f"{name}={value}: must be at least {minimum} (and fit in 64 bits)")
+    return value
+
+
+def _names(name: str, value: str | Iterable[str]) -> list[str]:
+    items = [value] if isinstance(value, str) else list(value)
+    if not all(isinstance(i, str) for i in items):
+        raise UsageError(f"{name}={value!r}: expected names such as ('mean', 'per_tok')")
+    return items
+
+
+def _layers(value: int | Iterable[int] | None) -> list[int]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, int) else list(value)
+    return [_int("repr_layers", i, minimum=_INT64[0]) for i in items]
+
+
+def _path(name: str, value: PathLike) -> str:
+    try:
+        return os.fspath(value)
+    except TypeError:
+        raise UsageError(f"{name}={value!r}: expected a path") from None
+
+
+def _records(sequences: Sequence[Record]) -> tuple[list[str], list[str]]:
+    if isinstance(sequences, (str, bytes)):
+        raise UsageError("sequences: pass a list of sequences (or of (label, sequence) pairs), not one string")
+    labels, seqs = [], []
+    for i, item in enumerate(sequences):
+        if isinstance(item, str):
+            labels.append(str(i))
+            seqs.append(item)
+        elif isinstance(item, tuple) and len(item) == 2 and all(isinstance(x, str) for x in item):
+            labels.append(item[0])
+            seqs.append(item[1])
+        else:
+            raise UsageError(f"sequences[{i}]: expected a sequence string or a (label, sequence) pair of strings, "
+                             f"got {type(item).__name__}")
+    return labels, seqs
+
+
+class FastaEmbeddings(Iterator["Embedding"]):
+    """Embeddings of a FASTA file's records, computed one batch at a time as you iterate, so memory is
+    bounded by the batch. Records come shortest first within each window of `window` records (esm-extract's
+    packing); `Embedding.index` is the record's position in the file. Bad records are skipped with a
+    SkippedRecordWarning (or raise InputError when strict=True) and listed in `skipped`."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._warned = 0
+
+    def __iter__(self) -> FastaEmbeddings:
+        return self
+
+    def __next__(self) -> Embedding:
+        try:
+            return next(self._inner)
+        finally:
+            skipped = self._inner.skipped
+            for label, line, reason in skipped[self._warned:]:
+                warnings.warn(f"skipped record '{label}' (line {line}): {reason}", SkippedRecordWarning, stacklevel=2)
+            self._warned = len(skipped)
+
+    @property
+    def skipped(self) -> list[tuple[str, int, str]]:
+        """(label, line, reason) of every record skipped so far."""
+        return self._inner.skipped
+
+    @property
+    def records_seen(self) -> int:
+        return self._inner.records_seen
+
+
+class Model:
+    """A converted model (.onnx from `convert`), loaded once.
+
+    A Model may be used from several threads at once: each call releases the GIL while ONNX Runtime runs.
+    """
+
+    def __init__(self, path: PathLike, threads: int = 0, device: str = "cpu") -> None:
+        self._core = _core.Model(_path("path", path), _int("threads", threads), device)
+
+    @property
+    def info(self) -> ModelInfo:
+        """What the model is: family, num_layers, embed_dim, repr_layers, has_contacts, precision, ..."""
+        return self._core.info
+
+    @property
+    def path(self) -> str:
+        return self._core.path
+
+    def embed(self, sequences: Sequence[Record], include: str | Iterable[str] = ("mean",),
+              repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = 1024,
+              truncation_seq_length: int = 1022) -> list[Embedding]:
+        """Embeds sequences (strings, or (label, sequence) pairs) and returns one Embedding per item, in input
+        order. A bare string's label is its position in the list ("0", "1", ...).
+
+        include: any of "mean", "per_tok", "bos", "logits", "contacts". repr_layers: fair-esm numbering
+        (0 = embeddings, -1 = last); None = every layer the model exports. toks_per_batch and
+        truncation_seq_length as in esm-extract (0 = no truncation). A bad sequence raises InputError naming it.
+        """
+        labels, seqs = _records(sequences)
+        return self._core.embed(labels, seqs, _names("include", include), _layers(repr_layers),
+                                _int("toks_per_batch", toks_per_batch, 1), _int("truncation_seq_length", truncation_seq_length))
+
+    def embed_fasta(self, path: PathLike, include: str | Iterable[str] = ("mean",),
+                    repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = 1024,
+                    truncation_seq_length: int = 1022, strict: bool = False, window: int = 20000) -> FastaEmbeddings:
+        """Streams the embeddings of a FASTA file's records (see FastaEmbeddings)."""
+        inner = self._core.embed_fasta(_path("path", path), _names("include", include), _layers(repr_layers),
+                                       _int("toks_per_batch", toks_per_batch, 1),
+                                       _int("truncation_seq_length", truncation_seq_length), bool(strict),
+                                       _int("window", window, 1))
+        return FastaEmbeddings(inner)
+
+    def forward(self, tokens: Any, repr_layers: Iterable[int] = (), logits: bool = True,
+                contacts: bool = False) -> dict[str, Any]:
+        """fair-esm's model(tokens) on one batch of token ids ([batch, length] int64, BOS/EOS/padding laid
+        out as fair-esm's batch converter does). Returns {"layers", "representations" ([layers, B, T, E]),
+        "logits" ([B, T, V]), "contacts" ([B, L, L])}, with None for what was not asked."""
+        import numpy as np
+
+        arr = np.ascontiguousarray(tokens, dtype=np.int64)
+        if arr.ndim != 2:
+            raise UsageError(f"tokens: expected a [batch, length] array, got shape {arr.shape}")
+        layers = _layers(repr_layers)
+        include = (["per_tok"] if layers else []) + (["logits"] if logits else []) + (["contacts"] if contacts else [])
+        if not include:
+            return {"layers": [], "representations": None, "logits": None, "contacts": None}
+        return self._core.forward(arr, include, layers)
+
+    def __repr__(self) -> str:
+        return f"esm_onnx.Model({self.path!r})"
+
+
+def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | str] = (-1,), precision: str = "fp32",
+            contacts: bool = True, optimize: bool = True, int4_block: int = 128) -> ModelInfo:
+    """Converts a fair-esm checkpoint (.pt) into an ONNX model at `output` and returns its ModelInfo.
+
+    repr_layers: the layers the model exports (fair-esm numbering, negatives from the end, or "all").
+    precision: fp32, fp16, int8 or int4. contacts: include the contact head when the checkpoint has its
+    regression weights. optimize: ONNX Runtime's fused ops where the outputs allow."""
+    specs = [repr_layers] if isinstance(repr_layers, (int, str)) else list(repr_layers)
+    for s in specs:
+        if isinstance(s, bool) or not isinstance(s, (int, str)):
+            raise UsageError(f"repr_layers={repr_layers!r}: expected layer numbers or 'all'")
+    return _core.convert(_path("checkpoint", checkpoint), _path("output", output), [str(s) for s in specs], precision,
+                         bool(contacts), bool(optimize), _int("int4_block", int4_block, 1))
+
+
+def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
+                 format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = 1024,
+                 truncation_seq_length: int = 1022, threads: int = 0, device: str = "cpu", strict: bool = False,
+                 window: int = 20000) -> EmbedSummary:
+    """The `esm-onnx embed` job: every record of `fasta` embedded into `outdir` as npz, pt or h5, resumable
+    (records already written are left as they are), bad records skipped with a SkippedRecordWarning (or
+    InputError when strict=True). Returns the summary (written, already_present, skipped, tokens, ...)."""
+    def warn(message: str) -> None:
+        warnings.warn(message, SkippedRecordWarning if message.startswith("skipped") else UserWarning, stacklevel=3)
+
+    return _core.embed_to_dir(_path("model", model), _path("fasta", fasta), _path("outdir", outdir),
+                              _names("include", include), [str(i) for i in _layers(repr_layers)], format,
+                              _int("toks_per_batch", toks_per_batch, 1), _int("truncation_seq_length", truncation_seq_length),
+                              _int("threads", threads), device, bool(strict), _int("window", window, 1), warn)
+
+
+def inspect(path: PathLike) -> dict[str, Any]:
+    """What a fair-esm checkpoint or a converted model holds, as `esm-onnx inspect --json` prints it."""
+    return json.loads(_core.inspect_json(_path("path", path)))

@@ -1,0 +1,40 @@
+"""The exceptions esm-onnx raises. Each C++ error type of the library becomes one of these, with the
+same message the CLI prints (it names the file, record, tensor or option at fault)."""
+from __future__ import annotations
+
+
+class Error(Exception):
+    """Base class of every error esm-onnx raises on purpose."""
+
+
+class UsageError(Error, ValueError):
+    """A bad argument: an unknown option value, a layer the model did not export, contacts asked of a
+    model without them."""
+
+
+class InputError(Error, ValueError):
+    """A bad record: a character outside the alphabet, no residues, longer than the model allows; or a
+    FASTA file that is not FASTA. The message names the record."""
+
+
+class FormatError(Error, ValueError):
+    """A file is not what it claims to be: truncated, corrupt, not written by esm-onnx convert."""
+
+
+class UnsupportedError(Error, ValueError):
+    """A well-formed checkpoint of an architecture esm-onnx does not handle (MSA Transformer, ESMFold, ...)."""
+
+
+class FileError(Error, OSError):
+    """A file cannot be opened, read, created or written (missing input, unwritable folder, full disk)."""
+
+
+class RuntimeFailure(Error, RuntimeError):
+    """ONNX Runtime failed; the message carries its own."""
+
+
+class SkippedRecordWarning(UserWarning):
+    """embed_fasta skipped a bad record (strict=False); the message names it and says why."""
+
+
+ALL = {c.__name__: c for c in (Error, UsageError, InputError, FormatError, UnsupportedError, FileError, RuntimeFailure)}

@@ -1,0 +1,355 @@
+// esm_onnx._core: the library's API for Python. The public, documented API is the Python layer in
+// esm_onnx/__init__.py; this module converts types and releases the GIL while C++ runs.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <deque>
+#include <mutex>
+
+#include "cli.h"
+#include "esm_onnx/convert.h"
+#include "esm_onnx/embed.h"
+#include "esm_onnx/errors.h"
+#include "esm_onnx/inspect.h"
+#include "esm_onnx/layers.h"
+#include "esm_onnx/model.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+using namespace esm_onnx;
+
+namespace {
+
+// The Python classes our C++ errors become; set once by esm_onnx/__init__.py.
+struct PyErrors {
+  nb::object base, usage, format, unsupported, input, file, runtime;
+} g_errors;
+
+void translate(const std::exception_ptr& p, void*) {
+  auto raise = [](const nb::object& cls, const char* msg) {
+    PyErr_SetString(cls.is_valid() ? cls.ptr() : PyExc_RuntimeError, msg);
+  };
+  try {
+    std::rethrow_exception(p);
+  } catch (const UsageError& e) {
+    raise(g_errors.usage, e.what());
+  } catch (const FormatError& e) {
+    raise(g_errors.format, e.what());
+  } catch (const UnsupportedError& e) {
+    raise(g_errors.unsupported, e.what());
+  } catch (const InputError& e) {
+    raise(g_errors.input, e.what());
+  } catch (const FileError& e) {
+    raise(g_errors.file, e.what());
+  } catch (const RuntimeFailure& e) {
+    raise(g_errors.runtime, e.what());
+  } catch (const Error& e) {
+    raise(g_errors.base, e.what());
+  }
+}
+
+// Hands a FloatArray's buffer to numpy without copying it: the array owns the moved vector.
+nb::object to_numpy(FloatArray&& a) {
+  auto* owned = new std::vector<float>(std::move(a.data));
+  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::vector<float>*>(p); });
+  std::vector<size_t> shape(a.shape.begin(), a.shape.end());
+  return nb::cast(nb::ndarray<nb::numpy, float>(owned->data(), shape.size(), shape.data(), owner));
+}
+
+nb::object to_numpy(std::optional<FloatArray>&& a) { return a ? to_numpy(std::move(*a)) : nb::none(); }
+
+nb::dict layers_to_dict(std::map<int64_t, FloatArray>&& m) {
+  nb::dict d;
+  for (auto& [layer, a] : m) d[nb::int_(layer)] = to_numpy(std::move(a));
+  return d;
+}
+
+struct Embedding {
+  std::string label;
+  int64_t index{0};
+  int64_t length{0};
+  nb::dict mean, per_tok, bos;
+  nb::object logits, contacts;
+
+  static Embedding from(RecordOutput&& r) {
+    Embedding e;
+    e.label = std::move(r.label);
+    e.index = r.index;
+    e.length = r.length;
+    e.mean = layers_to_dict(std::move(r.mean_representations));
+    e.per_tok = layers_to_dict(std::move(r.representations));
+    e.bos = layers_to_dict(std::move(r.bos_representations));
+    e.logits = to_numpy(std::move(r.logits));
+    e.contacts = to_numpy(std::move(r.contacts));
+    return e;
+  }
+};
+
+EmbedRequest make_request(const std::vector<std::string>& include, const std::vector<int64_t>& repr_layers,
+                          int64_t toks_per_batch, int64_t truncation_seq_length) {
+  EmbedRequest r;
+  r.include = Includes::parse(include, "include");
+  r.repr_layers = repr_layers;
+  r.toks_per_batch = toks_per_batch;
+  r.truncation_seq_length = truncation_seq_length;
+  r.validate();
+  return r;
+}
+
+// Iterates over a FASTA file's embeddings, one batch computed at a time (memory bounded by the batch).
+class FastaEmbeddings {
+ public:
+  FastaEmbeddings(nb::object model_owner, const Model& model, const std::string& path, const EmbedRequest& request,
+                  bool strict, int64_t window)
+      : owner_(std::move(model_owner)), source_(fasta_source(path)) {
+    StreamOptions so;
+    so.strict = strict;
+    so.window = window;
+    stream_ = std::make_unique<EmbedStream>(model, *source_, request, std::move(so));
+  }
+
+  Embedding next() {
+    std::unique_lock lock(mu_, std::try_to_lock);
+    if (!lock) throw UsageError("embed_fasta: this iterator is being advanced by another thread; use one iterator per thread");
+    if (buffer_.empty()) {
+      std::vector<RecordOutput> batch;
+      bool more = false;
+      {
+        nb::gil_scoped_release release;
+        more = stream_->next(batch);
+      }
+      if (!more) throw nb::stop_iteration();
+      for (auto& r : batch) buffer_.push_back(std::move(r));
+    }
+    RecordOutput r = std::move(buffer_.front());
+    buffer_.pop_front();
+    return Embedding::from(std::move(r));
+  }
+
+  std::vector<std::tuple<std::string, int64_t, std::string>> skipped() const {
+    std::vector<std::tuple<std::string, int64_t, std::string>> out;
+    for (const auto& s : stream_->skipped()) out.emplace_back(s.label, s.line, s.reason);
+    return out;
+  }
+  const StreamCounters& counters() const { return stream_->counters(); }
+
+ private:
+  nb::object owner_;  // keeps the Python Model (and so the C++ Model) alive while iterating
+  std::unique_ptr<RecordSource> source_;
+  std::unique_ptr<EmbedStream> stream_;
+  std::deque<RecordOutput> buffer_;
+  std::mutex mu_;
+};
+
+}  // namespace
+
+NB_MODULE(_core, m) {
+  m.doc() = "esm-onnx's C++ library; use the esm_onnx package, not this module.";
+  nb::register_exception_translator(translate);
+  m.def("_set_errors", [](nb::dict d) {
+    g_errors = {d["Error"], d["UsageError"], d["FormatError"], d["UnsupportedError"], d["InputError"], d["FileError"],
+                d["RuntimeFailure"]};
+  });
+
+  nb::class_<Alphabet>(m, "Alphabet")
+      .def_static("from_name", &Alphabet::from_name)
+      .def_prop_ro("name", &Alphabet::name)
+      .def_prop_ro("tokens", &Alphabet::tokens)
+      .def_prop_ro("padding_idx", &Alphabet::padding_idx)
+      .def_prop_ro("cls_idx", &Alphabet::cls_idx)
+      .def_prop_ro("eos_idx", &Alphabet::eos_idx)
+      .def_prop_ro("mask_idx", &Alphabet::mask_idx)
+      .def_prop_ro("unk_idx", &Alphabet::unk_idx)
+      .def_prop_ro("prepend_bos", &Alphabet::prepend_bos)
+      .def_prop_ro("append_eos", &Alphabet::append_eos)
+      .def("encode", &Alphabet::encode);
+
+  nb::class_<ModelInfo>(m, "ModelInfo")
+      .def_prop_ro("family", [](const ModelInfo& i) { return i.family; })
+      .def_prop_ro("variant", [](const ModelInfo& i) { return i.variant; })
+      .def_prop_ro("alphabet", [](const ModelInfo& i) { return i.alphabet; })
+      .def_ro("num_layers", &ModelInfo::num_layers)
+      .def_ro("embed_dim", &ModelInfo::embed_dim)
+      .def_ro("attention_heads", &ModelInfo::attention_heads)
+      .def_ro("vocab_size", &ModelInfo::vocab_size)
+      .def_prop_ro("repr_layers", [](const ModelInfo& i) { return i.repr_layers; })
+      .def_ro("has_contacts", &ModelInfo::has_contacts)
+      .def_ro("has_logits", &ModelInfo::has_logits)
+      .def_prop_ro("precision", [](const ModelInfo& i) { return std::string(precision_name(i.precision)); })
+      .def_prop_ro("attention", [](const ModelInfo& i) { return std::string(attention_name(i.attention)); })
+      .def_prop_ro("max_residues", &ModelInfo::max_residues)
+      .def_prop_ro("source_file", [](const ModelInfo& i) { return i.source_file; })
+      .def_prop_ro("source_sha256", [](const ModelInfo& i) { return i.source_sha256; })
+      .def_prop_ro("converter_version", [](const ModelInfo& i) { return i.converter_version; })
+      .def_prop_ro("prepend_bos", [](const ModelInfo& i) { return i.prepend_bos; })
+      .def_prop_ro("append_eos", [](const ModelInfo& i) { return i.append_eos; })
+      .def("__repr__", [](const ModelInfo& i) { return "ModelInfo(" + i.to_string() + ")"; });
+
+  nb::class_<Embedding>(m, "Embedding")
+      .def_ro("label", &Embedding::label)
+      .def_ro("index", &Embedding::index)
+      .def_ro("length", &Embedding::length)
+      .def_ro("mean", &Embedding::mean)
+      .def_ro("per_tok", &Embedding::per_tok)
+      .def_ro("bos", &Embedding::bos)
+      .def_ro("logits", &Embedding::logits)
+      .def_ro("contacts", &Embedding::contacts)
+      .def("__repr__", [](const Embedding& e) {
+        return std::string("Embedding(label=") + nb::repr(nb::str(e.label.c_str())).c_str() + ", length=" +
+               std::to_string(e.length) + ")";
+      });
+
+  nb::class_<FastaEmbeddings>(m, "FastaEmbeddings")
+      .def("__iter__", [](nb::handle self) { return self; })
+      .def("__next__", &FastaEmbeddings::next)
+      .def_prop_ro("skipped", &FastaEmbeddings::skipped)
+      .def_prop_ro("records_seen", [](const FastaEmbeddings& f) { return f.counters().records_seen; })
+      .def_prop_ro("written", [](const FastaEmbeddings& f) { return f.counters().written; })
+      .def_prop_ro("tokens", [](const FastaEmbeddings& f) { return f.counters().tokens; });
+
+  nb::class_<Model>(m, "Model")
+      .def(
+          "__init__",
+          [](Model* self, const std::string& path, int threads, const std::string& device) {
+            RuntimeOptions o{threads, parse_device(device, "device")};
+            nb::gil_scoped_release release;
+            new (self) Model(path, o);
+          },
+          "path"_a, "threads"_a = 0, "device"_a = "cpu")
+      .def_prop_ro("info", &Model::info, nb::rv_policy::reference_internal)
+      .def_prop_ro("alphabet", &Model::alphabet, nb::rv_policy::reference_internal)
+      .def_prop_ro("path", &Model::path)
+      .def_prop_ro("load_seconds", &Model::load_seconds)
+      .def("resolve_layers",
+           [](const Model& self, const std::vector<int64_t>& layers) {
+             EmbedRequest r;
+             r.repr_layers = layers;
+             return self.resolve(r);
+           })
+      .def("embed",
+           [](const Model& self, std::vector<std::string> labels, std::vector<std::string> sequences,
+              const std::vector<std::string>& include, const std::vector<int64_t>& repr_layers, int64_t toks_per_batch,
+              int64_t truncation_seq_length) {
+             const EmbedRequest request = make_request(include, repr_layers, toks_per_batch, truncation_seq_length);
+             std::vector<SequenceRecord> records(sequences.size());
+             for (std::size_t i = 0; i < records.size(); ++i) {
+               records[i].label = std::move(labels[i]);
+               records[i].sequence = std::move(sequences[i]);
+               records[i].index = static_cast<int64_t>(i);
+             }
+             std::vector<RecordOutput> out;
+             {
+               nb::gil_scoped_release release;
+               out = self.embed(records, request);
+             }
+             std::vector<Embedding> result;
+             result.reserve(out.size());
+             for (auto& r : out) result.push_back(Embedding::from(std::move(r)));
+             return result;
+           })
+      .def("embed_fasta",
+           [](nb::object self, const std::string& path, const std::vector<std::string>& include,
+              const std::vector<int64_t>& repr_layers, int64_t toks_per_batch, int64_t truncation_seq_length, bool strict,
+              int64_t window) {
+             const Model& model = nb::cast<const Model&>(self);
+             return new FastaEmbeddings(self, model, path, make_request(include, repr_layers, toks_per_batch, truncation_seq_length),
+                                        strict, window);
+           })
+      .def("forward",
+           [](const Model& self, nb::ndarray<const int64_t, nb::ndim<2>, nb::c_contig, nb::device::cpu> tokens,
+              const std::vector<std::string>& include, const std::vector<int64_t>& layers) {
+             const auto B = static_cast<int64_t>(tokens.shape(0)), T = static_cast<int64_t>(tokens.shape(1));
+             std::vector<int64_t> ids(tokens.data(), tokens.data() + B * T);
+             const Includes inc = Includes::parse(include, "include");
+             ForwardOutputs out;
+             {
+               nb::gil_scoped_release release;
+               out = self.forward(ids, B, T, inc, layers);
+             }
+             nb::dict d;
+             d["layers"] = out.layers;
+             d["representations"] = out.representations.data.empty() ? nb::none() : to_numpy(std::move(out.representations));
+             d["logits"] = to_numpy(std::move(out.logits));
+             d["contacts"] = to_numpy(std::move(out.contacts));
+             return d;
+           });
+
+  nb::class_<EmbedSummary>(m, "EmbedSummary")
+      .def_ro("written", &EmbedSummary::written)
+      .def_ro("already_present", &EmbedSummary::already_present)
+      .def_prop_ro("skipped",
+                   [](const EmbedSummary& s) {
+                     std::vector<std::tuple<std::string, int64_t, std::string>> out;
+                     for (const auto& k : s.skipped) out.emplace_back(k.label, k.line, k.reason);
+                     return out;
+                   })
+      .def_ro("tokens", &EmbedSummary::tokens)
+      .def_ro("batches", &EmbedSummary::batches)
+      .def_ro("seconds", &EmbedSummary::seconds)
+      .def_ro("load_seconds", &EmbedSummary::load_seconds)
+      .def_prop_ro("layers", [](const EmbedSummary& s) { return s.layers; })
+      .def_prop_ro("outdir", [](const EmbedSummary& s) { return s.outdir; })
+      .def("__repr__", [](const EmbedSummary& s) {
+        return "EmbedSummary(written=" + std::to_string(s.written) + ", already_present=" + std::to_string(s.already_present) +
+               ", skipped=" + std::to_string(s.skipped.size()) + ", tokens=" + std::to_string(s.tokens) + ")";
+      });
+
+  m.def("embed_to_dir",
+        [](const std::string& model, const std::string& fasta, const std::string& outdir,
+           const std::vector<std::string>& include, const std::vector<std::string>& repr_layers, const std::string& format,
+           int64_t toks_per_batch, int64_t truncation_seq_length, int threads, const std::string& device, bool strict,
+           int64_t window, nb::object on_skip) {
+          EmbedOptions o;
+          o.model = model;
+          o.fasta = fasta;
+          o.outdir = outdir;
+          o.include = Includes::parse(include, "include");
+          o.repr_layers = repr_layers;
+          o.format = parse_output_format(format, "format");
+          o.toks_per_batch = toks_per_batch;
+          o.truncation_seq_length = truncation_seq_length;
+          o.runtime = {threads, parse_device(device, "device")};
+          o.strict = strict;
+          o.window = window;
+          MessageFn message;
+          if (!on_skip.is_none()) {
+            message = [on_skip](const std::string& msg) {
+              nb::gil_scoped_acquire acquire;
+              on_skip(msg);
+            };
+          }
+          nb::gil_scoped_release release;
+          return embed(o, {}, message);
+        });
+
+  m.def("convert",
+        [](const std::string& checkpoint, const std::string& output, const std::vector<std::string>& repr_layers,
+           const std::string& precision, bool contacts, bool optimize, int64_t int4_block) {
+          ConvertOptions o;
+          o.checkpoint = checkpoint;
+          o.output = output;
+          o.repr_layers = repr_layers;
+          o.precision = parse_precision(precision, "precision");
+          o.contacts = contacts;
+          o.optimize = optimize;
+          o.int4_block = int4_block;
+          nb::gil_scoped_release release;
+          convert(o);
+          return read_model_info(output);
+        });
+
+  m.def("read_model_info", &read_model_info, nb::call_guard<nb::gil_scoped_release>());
+  m.def("inspect_json", &inspect_json, nb::call_guard<nb::gil_scoped_release>());
+
+  m.def("cli_main", [](const std::vector<std::string>& argv) {
+    std::vector<const char*> args;
+    for (const auto& a : argv) args.push_back(a.c_str());
+    nb::gil_scoped_release release;
+    return cli::main(static_cast<int>(args.size()), args.data());
+  });
+}
