@@ -6,7 +6,7 @@ PY    := $(VENV)/bin/python
 GEN   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS  ?= $(shell nproc)
 
-.PHONY: all bootstrap build test test-cpp test-python demo debug clean bench
+.PHONY: all bootstrap build test test-cpp test-python test-wheel wheel demo debug clean bench
 
 all: build
 
@@ -14,7 +14,7 @@ bootstrap:
 	@./scripts/bootstrap.sh
 
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) $(GEN) -DCMAKE_BUILD_TYPE=Release
+	cmake -S . -B $(BUILD) $(GEN) -DCMAKE_BUILD_TYPE=Release -DESM_ONNX_PYTHON=ON -DPython_EXECUTABLE=$(CURDIR)/$(PY)
 
 build: bootstrap $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -32,7 +32,18 @@ test-python: build
 	rm -f $(BUILD)/parity.json $(BUILD)/fidelity.json
 	$(PY) -m pytest -q tests/python
 
-test: test-cpp test-python
+# The wheel, installed into a new virtual environment and used there.
+test-wheel: wheel
+	$(PY) -m pytest -q tests/wheel
+
+test: test-cpp test-python test-wheel
+
+# dist/esm_onnx-*.whl: the extension built by scikit-build-core, its native libraries (protobuf, ONNX,
+# libzip, HDF5, ...) vendored by auditwheel; ONNX Runtime comes from the onnxruntime dependency.
+wheel: bootstrap
+	rm -rf build/wheel-raw dist
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w build/wheel-raw .
+	$(PY) -m auditwheel repair -w dist --exclude libonnxruntime.so.1 build/wheel-raw/esm_onnx-*.whl
 
 # Side-by-side benchmark against fair-esm, the original ONNX route and HF transformers; writes
 # BENCHMARKS.md and bench/throughput_vs_length.png. QUICK=1: two small models, a few minutes.
@@ -52,4 +63,4 @@ demo: build
 	@$(PY) -c "import numpy as np,glob; f=sorted(glob.glob('demo/out/embeddings/*.npz'))[0]; z=np.load(f); print(f); [print('  ',k,z[k].shape) for k in z.files]"
 
 clean:
-	rm -rf $(BUILD) build-debug demo/out
+	rm -rf $(BUILD) build-debug demo/out dist
