@@ -1,0 +1,176 @@
+// Model and EmbedStream on the shipped demo checkpoint (numbers against fair-esm are checked in
+// tests/python; here: threads, ordering, hooks, and that forward and embed slice the same way).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include <unistd.h>
+
+#include "esm_onnx/convert.h"
+#include "esm_onnx/errors.h"
+#include "esm_onnx/model.h"
+
+using namespace esm_onnx;
+namespace fs = std::filesystem;
+
+namespace {
+
+// One folder per process (ctest may run these tests in parallel processes), removed at exit.
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("esm_onnx_test_model_" + std::to_string(getpid()));
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+const std::string& demo_model() {
+  static const TempDir dir;
+  static const std::string path = [] {
+    const fs::path out = dir.path / "demo.onnx";
+    ConvertOptions o;
+    o.checkpoint = std::string(ESM_ONNX_SOURCE_DIR) + "/demo/esm2_t4_64_RANDOM_WEIGHTS_demo.pt";
+    o.output = out.string();
+    o.repr_layers = {"all"};
+    convert(o);
+    return out.string();
+  }();
+  return path;
+}
+
+std::vector<std::string> sequences(int n) {
+  std::vector<std::string> out;
+  const std::string aa = "ACDEFGHIKLMNPQRSTVWY";
+  for (int i = 0; i < n; ++i) {
+    std::string s;
+    for (int k = 0; k < 5 + (i * 7) % 60; ++k) s += aa[static_cast<std::size_t>(k * 3 + i) % aa.size()];
+    out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Model, EmbedKeepsInputOrderAndMatchesForward) {
+  const Model model(demo_model(), {.threads = 1});
+  EXPECT_EQ(model.info().num_layers, 4);
+  EmbedRequest req;
+  req.include = Output::Mean | Output::PerTok;
+  req.include.add(Output::Logits);
+  req.toks_per_batch = 120;
+  const auto seqs = sequences(12);
+  const auto out = model.embed(seqs, req);
+  ASSERT_EQ(out.size(), seqs.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].label, std::to_string(i));
+    EXPECT_EQ(out[i].index, static_cast<int64_t>(i));
+    EXPECT_EQ(out[i].length, static_cast<int64_t>(seqs[i].size()));
+  }
+  // The same record alone through forward(): BOS, ids, EOS.
+  const auto ids = model.alphabet().encode(seqs[3]);
+  std::vector<int64_t> tokens{model.alphabet().cls_idx()};
+  tokens.insert(tokens.end(), ids.begin(), ids.end());
+  tokens.push_back(model.alphabet().eos_idx());
+  const auto T = static_cast<int64_t>(tokens.size());
+  const auto f = model.forward(tokens, 1, T, Output::PerTok | Output::Logits, {4});
+  ASSERT_EQ(f.layers, std::vector<int64_t>{4});
+  ASSERT_EQ(f.representations.shape, (std::vector<int64_t>{1, 1, T, 64}));
+  const auto& per_tok = out[3].representations.at(4);
+  for (int64_t t = 0; t < out[3].length; ++t) {
+    for (int64_t e = 0; e < 64; ++e) {
+      EXPECT_NEAR(per_tok.data[t * 64 + e], f.representations.data[(t + 1) * 64 + e], 1e-5);
+    }
+  }
+  double mean0 = 0;
+  for (int64_t t = 0; t < out[3].length; ++t) mean0 += per_tok.data[t * 64];
+  EXPECT_NEAR(out[3].mean_representations.at(4).data[0], mean0 / static_cast<double>(out[3].length), 1e-6);
+}
+
+TEST(Model, ConcurrentCallsGiveTheSameNumbers) {
+  const Model model(demo_model(), {.threads = 1});
+  EmbedRequest req;
+  req.include = Output::Mean | Output::Logits;
+  req.toks_per_batch = 200;
+  const auto seqs = sequences(40);
+  const auto alone = model.embed(seqs, req);
+  std::vector<std::vector<RecordOutput>> results(4);
+  std::vector<std::thread> threads;
+  for (std::size_t k = 0; k < results.size(); ++k) {
+    threads.emplace_back([&, k] {
+      for (int round = 0; round < 3; ++round) results[k] = model.embed(seqs, req);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& r : results) {
+    ASSERT_EQ(r.size(), alone.size());
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      EXPECT_EQ(r[i].mean_representations.at(4).data, alone[i].mean_representations.at(4).data);
+      EXPECT_EQ(r[i].logits->data, alone[i].logits->data);
+    }
+  }
+}
+
+TEST(Model, BadRecordsAndRequestsAreTypedErrors) {
+  const Model model(demo_model(), {.threads = 1});
+  EmbedRequest req;
+  EXPECT_THROW(model.embed(std::vector<std::string>{"MKV", "MK*"}, req), InputError);
+  EXPECT_THROW(model.embed(std::vector<std::string>{""}, req), InputError);
+  req.repr_layers = {9};
+  EXPECT_THROW(model.embed(std::vector<std::string>{"MKV"}, req), UsageError);
+  req.repr_layers = {};
+  req.toks_per_batch = 0;
+  EXPECT_THROW(model.embed(std::vector<std::string>{"MKV"}, req), UsageError);
+  EXPECT_THROW(Model("/nonexistent/model.onnx"), FileError);
+  EXPECT_THROW(model.forward({0, 5, 2}, 2, 2, Output::Logits), UsageError);
+  EXPECT_THROW(model.forward({0, 99, 2}, 1, 3, Output::Logits), UsageError);
+}
+
+TEST(EmbedStream, HooksSkipAndCountRecords) {
+  const Model model(demo_model(), {.threads = 1});
+  std::vector<SequenceRecord> records;
+  for (const auto& [label, seq] : std::vector<std::pair<std::string, std::string>>{
+           {"a", "MKTAYIAKQR"}, {"done", "MKV"}, {"bad", "MK*"}, {"refused", "MKV"}, {"b", "KALTARQQEV"}}) {
+    records.push_back({label, seq, 0, 0});
+  }
+  auto source = vector_source(records);
+  std::vector<SkippedRecord> told;
+  StreamOptions so;
+  so.window = 2;  // several windows
+  so.check = [](const SequenceRecord& r) { return r.label == "refused" ? std::string("refused by the hook") : std::string(); };
+  so.done = [](const SequenceRecord& r) { return r.label == "done"; };
+  so.on_skip = [&](const SkippedRecord& s) { told.push_back(s); };
+  EmbedStream stream(model, *source, EmbedRequest{}, so);
+  std::vector<std::string> labels;
+  std::vector<RecordOutput> batch;
+  while (stream.next(batch)) {
+    for (const auto& r : batch) labels.push_back(r.label);
+  }
+  std::sort(labels.begin(), labels.end());
+  EXPECT_EQ(labels, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(stream.counters().already_present, 1);
+  EXPECT_EQ(stream.counters().written, 2);
+  EXPECT_EQ(stream.counters().records_seen, 5);
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_EQ(told[0].label, "bad");
+  EXPECT_EQ(told[1].reason, "refused by the hook");
+  EXPECT_EQ(stream.layers(), (std::vector<int64_t>{0, 1, 2, 3, 4}));  // every exported layer
+}
+
+TEST(Options, ParseOnceAndNameTheOption) {
+  EXPECT_EQ(parse_precision("int8"), Precision::Int8);
+  EXPECT_STREQ(precision_name(Precision::Int4), "int4");
+  EXPECT_EQ(parse_output_format("hdf5"), OutputFormat::H5);
+  const auto in = Includes::parse({"mean", "contacts"});
+  EXPECT_TRUE(in.has(Output::Mean) && in.has(Output::Contacts) && !in.has(Output::Logits));
+  EXPECT_EQ(in.to_string(), "mean,contacts");
+  try {
+    parse_precision("fp8", "--precision");
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--precision fp8"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("int4"), std::string::npos);
+  }
+  EXPECT_THROW(Includes::parse({}), UsageError);
+  EXPECT_THROW(parse_device("tpu"), UsageError);
+}
