@@ -248,6 +248,8 @@ class Bench:
                                       "--layer", str(layer), "--threads", t], "runner"
         for p in PRECISIONS:
             yield f"esm-onnx {p}", [CLI, "embed", models[p], "{fasta}", "{out}", "--threads", t, "--no-progress"], "esm-onnx"
+        yield "esm-onnx Python API fp32", [PY, HERE / "runners" / "esm_onnx_python.py", models["fp32"], "{fasta}", "{out}",
+                                           "--threads", t], "runner"
 
     def run_model(self, name: str, n_seq: int, lengths: list[int]) -> None:
         ckpt = self.checkpoint(name)
@@ -493,6 +495,11 @@ def report(bench: Bench, args, peak: float, prof, sweep_model: str, elapsed: flo
         lat = res.get("latency_ms", {})
         lat_txt = (f"; one 64-residue sequence: int4 {lat['int4']:.1f} ms vs int8 {lat['int8']:.1f} ms "
                    f"[int4 faster: {'yes' if lat['int4'] < lat['int8'] else 'no'}]") if lat else ""
+        py = runs.get("esm-onnx Python API fp32", {}).get("tokens_per_s")
+        if py:
+            lines.append(f"- {name}: the Python API (embed_fasta) runs at {py / fp32:.2f}x the CLI's fp32 throughput "
+                         f"[target within 5%: {'met' if abs(py / fp32 - 1) <= 0.05 else 'NOT met'}] and {py / fair:.2f}x "
+                         "fair-esm called from Python.")
         lines.append(f"- {name}: fp32 {fp32 / peers[best_peer]:.2f}x the fastest fp32 peer ({best_peer}) "
                      f"[target 1.25x: {'met' if fp32 >= 1.25 * peers[best_peer] else 'NOT met'}]; int8 {i8 / fair:.2f}x "
                      f"fair-esm [target 2.5x: {'met' if i8 >= 2.5 * fair else 'NOT met'}]; int4 throughput {i4 / i8:.2f}x "
