@@ -9,8 +9,12 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <condition_variable>
 #include <deque>
+#include <exception>
 #include <mutex>
+#include <thread>
+#include <utility>
 
 #include "cli.h"
 #include "esm_onnx/convert.h"
@@ -102,7 +106,9 @@ EmbedRequest make_request(const std::vector<std::string>& include, const std::ve
   return r;
 }
 
-// Iterates over a FASTA file's embeddings, one batch computed at a time (memory bounded by the batch).
+// Iterates over a FASTA file's embeddings. A worker thread computes the next batch while Python handles
+// the current one (the GIL is not needed for that); at most one computed batch waits, so memory stays
+// bounded by the batch.
 class FastaEmbeddings {
  public:
   FastaEmbeddings(nb::object model_owner, const Model& model, const std::string& path, const EmbedRequest& request,
@@ -114,37 +120,88 @@ class FastaEmbeddings {
     stream_ = std::make_unique<EmbedStream>(model, *source_, request, std::move(so));
   }
 
+  ~FastaEmbeddings() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) {
+      nb::gil_scoped_release release;  // the worker may be finishing a batch
+      worker_.join();
+    }
+  }
+
   Embedding next() {
-    std::unique_lock lock(mu_, std::try_to_lock);
-    if (!lock) throw UsageError("embed_fasta: this iterator is being advanced by another thread; use one iterator per thread");
+    std::unique_lock use(use_mu_, std::try_to_lock);
+    if (!use) throw UsageError("embed_fasta: this iterator is being advanced by another thread; use one iterator per thread");
     if (buffer_.empty()) {
-      std::vector<RecordOutput> batch;
-      bool more = false;
       {
         nb::gil_scoped_release release;
-        more = stream_->next(batch);
+        std::unique_lock lock(mu_);
+        if (!worker_.joinable()) worker_ = std::thread([this] { work(); });
+        cv_.wait(lock, [&] { return !ready_.empty() || finished_; });
+        if (!ready_.empty()) {
+          for (auto& r : ready_.front()) buffer_.push_back(std::move(r));
+          ready_.pop_front();
+        }
+        seen_ = snapshot_;
       }
-      if (!more) throw nb::stop_iteration();
-      for (auto& r : batch) buffer_.push_back(std::move(r));
+      cv_.notify_all();
+      if (buffer_.empty()) {
+        if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+        throw nb::stop_iteration();
+      }
     }
     RecordOutput r = std::move(buffer_.front());
     buffer_.pop_front();
     return Embedding::from(std::move(r));
   }
 
-  std::vector<std::tuple<std::string, int64_t, std::string>> skipped() const {
-    std::vector<std::tuple<std::string, int64_t, std::string>> out;
-    for (const auto& s : stream_->skipped()) out.emplace_back(s.label, s.line, s.reason);
-    return out;
-  }
-  const StreamCounters& counters() const { return stream_->counters(); }
+  struct Snapshot {
+    std::vector<SkippedRecord> skipped;
+    StreamCounters counters;
+  };
+  const Snapshot& seen() const { return seen_; }
 
  private:
+  void work() {
+    for (;;) {
+      std::vector<RecordOutput> batch;
+      bool more = false;
+      std::exception_ptr error;
+      try {
+        more = stream_->next(batch);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      std::unique_lock lock(mu_);
+      snapshot_ = {stream_->skipped(), stream_->counters()};
+      if (more) ready_.push_back(std::move(batch));
+      if (!more || error) {
+        error_ = error;
+        finished_ = true;
+        cv_.notify_all();
+        return;
+      }
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return ready_.empty() || stop_; });
+      if (stop_) return;
+    }
+  }
+
   nb::object owner_;  // keeps the Python Model (and so the C++ Model) alive while iterating
   std::unique_ptr<RecordSource> source_;
   std::unique_ptr<EmbedStream> stream_;
-  std::deque<RecordOutput> buffer_;
-  std::mutex mu_;
+  std::deque<RecordOutput> buffer_;  // the batch Python is consuming
+  std::mutex use_mu_;                // one consumer at a time
+  std::mutex mu_;                    // guards what follows, shared with the worker
+  std::condition_variable cv_;
+  std::deque<std::vector<RecordOutput>> ready_;  // computed, not yet consumed: at most one
+  Snapshot snapshot_, seen_;
+  std::exception_ptr error_;
+  bool finished_{false}, stop_{false};
+  std::thread worker_;
 };
 
 }  // namespace
@@ -208,10 +265,15 @@ NB_MODULE(_core, m) {
   nb::class_<FastaEmbeddings>(m, "FastaEmbeddings")
       .def("__iter__", [](nb::handle self) { return self; })
       .def("__next__", &FastaEmbeddings::next)
-      .def_prop_ro("skipped", &FastaEmbeddings::skipped)
-      .def_prop_ro("records_seen", [](const FastaEmbeddings& f) { return f.counters().records_seen; })
-      .def_prop_ro("written", [](const FastaEmbeddings& f) { return f.counters().written; })
-      .def_prop_ro("tokens", [](const FastaEmbeddings& f) { return f.counters().tokens; });
+      .def_prop_ro("skipped",
+                   [](const FastaEmbeddings& f) {
+                     std::vector<std::tuple<std::string, int64_t, std::string>> out;
+                     for (const auto& s : f.seen().skipped) out.emplace_back(s.label, s.line, s.reason);
+                     return out;
+                   })
+      .def_prop_ro("records_seen", [](const FastaEmbeddings& f) { return f.seen().counters.records_seen; })
+      .def_prop_ro("written", [](const FastaEmbeddings& f) { return f.seen().counters.written; })
+      .def_prop_ro("tokens", [](const FastaEmbeddings& f) { return f.seen().counters.tokens; });
 
   nb::class_<Model>(m, "Model")
       .def(

@@ -210,3 +210,32 @@ def test_cli_is_installed_with_the_package(tmp_path):
     assert p.returncode == 0 and p.stdout == q.stdout
     p = subprocess.run([sys.executable, "-m", "esm_onnx", "embed", "x.onnx"], capture_output=True, text=True, env=env)
     assert p.returncode == 2
+
+
+def test_embed_fasta_iterator_abandoned_midway(onnx_models, tmp_path):
+    """Dropping an iterator while its worker computes the next batch neither hangs nor leaks a thread."""
+    import gc
+
+    fasta = tmp_path / "many.fasta"
+    fasta.write_text("".join(f">r{i}\n{'MKTAYIAKQR' * (1 + i % 7)}\n" for i in range(300)))
+    model = esm_onnx.Model(onnx_models["esm2_t3_48_zip"], threads=1)
+    def os_threads():
+        import os
+
+        return len(os.listdir("/proc/self/task"))
+
+    before = os_threads()
+    for _ in range(5):
+        it = model.embed_fasta(fasta, include=("per_tok",), toks_per_batch=100)
+        assert next(it).length >= 10
+        del it
+        gc.collect()
+    assert os_threads() == before
+    # And a strict error raised on the worker reaches the caller after the records before it.
+    bad = tmp_path / "bad_late.fasta"
+    bad.write_text(">a\nMKTAYIAKQR\n>b\nMKV\n>c\nMK*\n")
+    got = []
+    with pytest.raises(esm_onnx.InputError, match="'c'"):
+        for e in model.embed_fasta(bad, strict=True, window=2):
+            got.append(e.label)
+    assert sorted(got) == ["a", "b"]
