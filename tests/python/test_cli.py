@@ -237,3 +237,17 @@ def test_fp16_on_cpu_says_it_is_meant_for_gpus(cli, checkpoints, tmp_path):
     proc = run_cli("embed", onnx, DATA / "parity.fasta", tmp_path / "out")
     assert "fp16 graph, meant for GPUs" in proc.stderr
     assert len(list((tmp_path / "out").glob("*.npz"))) == 7
+
+
+@pytest.mark.parametrize("fmt", ["npz", "pt", "h5"])
+def test_write_failures_are_run_errors(cli, esm2_onnx, tmp_path, fmt):
+    """An output that cannot be written is an error of the run (exit 1), not of the command line (exit 2),
+    and nothing is left half-written."""
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the output folder should be")
+    p = run_cli("embed", esm2_onnx, FASTA, blocker, "--format", fmt, check=False)
+    assert p.returncode == 1 and "not_a_folder" in p.stderr and "internal error" not in p.stderr, p.stderr
+    p = run_cli("embed", esm2_onnx, tmp_path / "missing.fasta", tmp_path / "o", "--format", fmt, check=False)
+    assert p.returncode == 1 and "missing.fasta" in p.stderr and not (tmp_path / "o").exists()
+    p = run_cli("convert", tmp_path / "missing.pt", "-o", tmp_path / "m.onnx", check=False)
+    assert p.returncode == 1 and "missing.pt" in p.stderr
