@@ -14,6 +14,29 @@ PYTHON="${PYTHON:-python3}"
 
 log() { printf '[bootstrap] %s\n' "$*"; }
 
+# The Debian archive this machine's apt already uses (its main suite, whatever mirror the sources name),
+# so that no host name is written here; ESM_ONNX_DEBIAN_MIRROR overrides it.
+debian_mirror() {
+  if [ -n "${ESM_ONNX_DEBIAN_MIRROR:-}" ]; then echo "$ESM_ONNX_DEBIAN_MIRROR"; return; fi
+  local codename uri
+  codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+  find_uri() {
+    apt-cache policy 2>/dev/null | awk -v n="n=$codename," '
+      /^ *-?[0-9]+ [a-z+]+:\/\// {uri = $2; next}
+      /release / && index($0, "o=Debian,") && index($0, n) {print uri; exit}'
+  }
+  uri="$(find_uri)"
+  if [ -z "$uri" ]; then
+    $SUDO apt-get update -qq
+    uri="$(find_uri)"
+  fi
+  if [ -z "$uri" ]; then
+    echo "bootstrap: no Debian archive for '$codename' in this machine's apt sources; set ESM_ONNX_DEBIAN_MIRROR to one" >&2
+    exit 1
+  fi
+  echo "$uri"
+}
+
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
@@ -77,9 +100,12 @@ PY
   soname="$(objdump -p "$lib" 2>/dev/null | awk '/SONAME/ {print $2}')"
   ln -sf "$(basename "$lib")" "$SDK_DIR/lib/${soname:-libonnxruntime.so.1}"
   mkdir -p "$tmp/apt/lists/partial" "$tmp/deb"
-  echo "deb http://deb.debian.org/debian trixie main" > "$tmp/apt/sources.list"
+  mirror="$(debian_mirror)"
+  log "Debian archive for the trixie headers: $mirror (from this machine's apt sources)"
+  echo "deb $mirror trixie main" > "$tmp/apt/sources.list"
   apt_opts=(-o "Dir::Etc::sourcelist=$tmp/apt/sources.list" -o "Dir::Etc::sourceparts=-"
-            -o "Dir::State::Lists=$tmp/apt/lists" -o "Debug::NoLocking=1")
+            -o "Dir::State::Lists=$tmp/apt/lists" -o "Debug::NoLocking=1"
+            -o "APT::Sandbox::User=root")
   apt-get "${apt_opts[@]}" update -qq
   (cd "$tmp/deb" && apt-get "${apt_opts[@]}" download libonnxruntime-dev 2>/dev/null)
   dpkg -x "$tmp"/deb/libonnxruntime-dev_*.deb "$tmp/x"
