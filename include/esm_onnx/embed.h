@@ -56,5 +56,9 @@ using MessageFn = std::function<void(const std::string&)>;
 // Throws for problems with the model, the options, the FASTA as a whole or the output folder; bad
 // records are reported through `message`, counted in the summary, and skipped (unless options.strict).
 EmbedSummary embed(const EmbedOptions& options, const ProgressFn& progress = {}, const MessageFn& message = {});
+// The same with a model already loaded (options.model and options.runtime are not used): a worker that
+// embeds many files loads its model once.
+EmbedSummary embed(const Model& model, const EmbedOptions& options, const ProgressFn& progress = {},
+                   const MessageFn& message = {});
 
 }  // namespace esm_onnx

@@ -67,6 +67,11 @@ def _records(sequences: Sequence[Record]) -> tuple[list[str], list[str]]:
     return labels, seqs
 
 
+def _warn_skipped(message: str) -> None:
+    """The embed job's messages: skipped records as SkippedRecordWarning, notes as UserWarning."""
+    warnings.warn(message, SkippedRecordWarning if message.startswith("skipped") else UserWarning, stacklevel=3)
+
+
 class FastaEmbeddings(Iterator["Embedding"]):
     """Embeddings of a FASTA file's records, computed one batch at a time as you iterate, so memory is
     bounded by the batch. Records come shortest first within each window of `window` records (esm-extract's
@@ -141,6 +146,16 @@ class Model:
                                        _int("window", window, 1))
         return FastaEmbeddings(inner)
 
+    def embed_to_dir(self, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
+                     format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = 1024,
+                     truncation_seq_length: int = 1022, strict: bool = False, window: int = 20000) -> EmbedSummary:
+        """esm_onnx.embed_to_dir with this already loaded model (a worker that embeds many files loads it once)."""
+        return self._core.embed_to_dir(_path("fasta", fasta), _path("outdir", outdir), _names("include", include),
+                                       [str(i) for i in _layers(repr_layers)], format,
+                                       _int("toks_per_batch", toks_per_batch, 1),
+                                       _int("truncation_seq_length", truncation_seq_length), bool(strict),
+                                       _int("window", window, 1), _warn_skipped)
+
     def forward(self, tokens: Any, repr_layers: Iterable[int] = (), logits: bool = True,
                 contacts: bool = False) -> dict[str, Any]:
         """fair-esm's model(tokens) on one batch of token ids ([batch, length] int64, BOS/EOS/padding laid
@@ -183,13 +198,10 @@ def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: st
     """The `esm-onnx embed` job: every record of `fasta` embedded into `outdir` as npz, pt or h5, resumable
     (records already written are left as they are), bad records skipped with a SkippedRecordWarning (or
     InputError when strict=True). Returns the summary (written, already_present, skipped, tokens, ...)."""
-    def warn(message: str) -> None:
-        warnings.warn(message, SkippedRecordWarning if message.startswith("skipped") else UserWarning, stacklevel=3)
-
     return _core.embed_to_dir(_path("model", model), _path("fasta", fasta), _path("outdir", outdir),
                               _names("include", include), [str(i) for i in _layers(repr_layers)], format,
                               _int("toks_per_batch", toks_per_batch, 1), _int("truncation_seq_length", truncation_seq_length),
-                              _int("threads", threads), device, bool(strict), _int("window", window, 1), warn)
+                              _int("threads", threads), device, bool(strict), _int("window", window, 1), _warn_skipped)
 
 
 def inspect(path: PathLike) -> dict[str, Any]:

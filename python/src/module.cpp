@@ -204,6 +204,31 @@ class FastaEmbeddings {
   std::thread worker_;
 };
 
+EmbedOptions job_options(const std::string& fasta, const std::string& outdir, const std::vector<std::string>& include,
+                         const std::vector<std::string>& repr_layers, const std::string& format, int64_t toks_per_batch,
+                         int64_t truncation_seq_length, bool strict, int64_t window) {
+  EmbedOptions o;
+  o.fasta = fasta;
+  o.outdir = outdir;
+  o.include = Includes::parse(include, "include");
+  o.repr_layers = repr_layers;
+  o.format = parse_output_format(format, "format");
+  o.toks_per_batch = toks_per_batch;
+  o.truncation_seq_length = truncation_seq_length;
+  o.strict = strict;
+  o.window = window;
+  return o;
+}
+
+// The job's messages (skipped records, notes) handed to a Python callable, from whatever thread.
+MessageFn python_messages(nb::object callback) {
+  if (callback.is_none()) return {};
+  return [callback](const std::string& msg) {
+    nb::gil_scoped_acquire acquire;
+    callback(msg);
+  };
+}
+
 }  // namespace
 
 NB_MODULE(_core, m) {
@@ -315,6 +340,16 @@ NB_MODULE(_core, m) {
              for (auto& r : out) result.push_back(Embedding::from(std::move(r)));
              return result;
            })
+      .def("embed_to_dir",
+           [](const Model& self, const std::string& fasta, const std::string& outdir, const std::vector<std::string>& include,
+              const std::vector<std::string>& repr_layers, const std::string& format, int64_t toks_per_batch,
+              int64_t truncation_seq_length, bool strict, int64_t window, nb::object on_skip) {
+             const EmbedOptions o = job_options(fasta, outdir, include, repr_layers, format, toks_per_batch,
+                                                truncation_seq_length, strict, window);
+             const MessageFn message = python_messages(on_skip);
+             nb::gil_scoped_release release;
+             return embed(self, o, {}, message);
+           })
       .def("embed_fasta",
            [](nb::object self, const std::string& path, const std::vector<std::string>& include,
               const std::vector<int64_t>& repr_layers, int64_t toks_per_batch, int64_t truncation_seq_length, bool strict,
@@ -367,25 +402,11 @@ NB_MODULE(_core, m) {
            const std::vector<std::string>& include, const std::vector<std::string>& repr_layers, const std::string& format,
            int64_t toks_per_batch, int64_t truncation_seq_length, int threads, const std::string& device, bool strict,
            int64_t window, nb::object on_skip) {
-          EmbedOptions o;
+          EmbedOptions o = job_options(fasta, outdir, include, repr_layers, format, toks_per_batch, truncation_seq_length,
+                                       strict, window);
           o.model = model;
-          o.fasta = fasta;
-          o.outdir = outdir;
-          o.include = Includes::parse(include, "include");
-          o.repr_layers = repr_layers;
-          o.format = parse_output_format(format, "format");
-          o.toks_per_batch = toks_per_batch;
-          o.truncation_seq_length = truncation_seq_length;
           o.runtime = {threads, parse_device(device, "device")};
-          o.strict = strict;
-          o.window = window;
-          MessageFn message;
-          if (!on_skip.is_none()) {
-            message = [on_skip](const std::string& msg) {
-              nb::gil_scoped_acquire acquire;
-              on_skip(msg);
-            };
-          }
+          const MessageFn message = python_messages(on_skip);
           nb::gil_scoped_release release;
           return embed(o, {}, message);
         });

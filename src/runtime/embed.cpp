@@ -15,7 +15,7 @@
 namespace esm_onnx {
 
 void EmbedOptions::validate() const {
-  if (model.empty() || fasta.empty() || outdir.empty()) throw UsageError("embed: MODEL, FASTA and OUTDIR are required");
+  if (fasta.empty() || outdir.empty()) throw UsageError("embed: FASTA and OUTDIR are required");
   if (include.empty()) throw UsageError("--include: name at least one of mean, per_tok, bos, contacts, logits");
   if (toks_per_batch <= 0) throw UsageError(fmt::format("--toks-per-batch {}: must be positive", toks_per_batch));
   if (truncation_seq_length < 0) {
@@ -33,19 +33,39 @@ std::string EmbedOptions::to_string() const {
                      truncation_seq_length, format_name(format), runtime.threads, device_name(runtime.device), strict, window);
 }
 
-EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const MessageFn& message) {
-  opt.validate();
-  const auto t0 = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+namespace {
+EmbedSummary run_job(const Model& model, const EmbedOptions& opt, const ProgressFn& progress, const MessageFn& message,
+                     double load_seconds);
+}  // namespace
 
+EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const MessageFn& message) {
+  if (opt.model.empty()) throw UsageError("embed: MODEL, FASTA and OUTDIR are required");
+  opt.validate();
   const Model model(opt.model, opt.runtime);
+  return run_job(model, opt, progress, message, model.load_seconds());
+}
+
+EmbedSummary embed(const Model& model, const EmbedOptions& opt, const ProgressFn& progress, const MessageFn& message) {
+  opt.validate();
+  return run_job(model, opt, progress, message, 0.0);
+}
+
+namespace {
+
+// The job on a loaded model; `load_seconds` is counted into its time (0 when the caller's model was loaded
+// for other jobs too).
+EmbedSummary run_job(const Model& model, const EmbedOptions& opt, const ProgressFn& progress, const MessageFn& message,
+                     double load_seconds) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() + load_seconds; };
+
   const ModelInfo& info = model.info();
   EmbedSummary sum;
-  sum.load_seconds = elapsed();
+  sum.load_seconds = load_seconds;
   sum.outdir = opt.outdir;
-  if (info.precision == Precision::Fp16 && opt.runtime.device == Device::Cpu && message) {
+  if (info.precision == Precision::Fp16 && model.options().device == Device::Cpu && message) {
     message(fmt::format("note: {} is an fp16 graph, meant for GPUs (--device cuda); ONNX Runtime runs it on the CPU too, "
-                        "at about fp32 speed and fp16 fidelity", opt.model));
+                        "at about fp32 speed and fp16 fidelity", model.path()));
   }
   EmbedRequest request;
   request.include = opt.include;
@@ -103,5 +123,7 @@ EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const Me
   report();
   return sum;
 }
+
+}  // namespace
 
 }  // namespace esm_onnx

@@ -1,0 +1,161 @@
+"""Embeddings for millions of proteins across many machines, on Ray Data.
+
+    from esm_onnx import distributed
+    summary = distributed.embed("esm2.onnx", ["uniref50.fasta"], "out/", include=("mean",), workers=8,
+                                threads_per_worker=4, address="auto")
+
+The inputs are cut into shards of whole records (byte ranges of the FASTA files); a pool of Ray actors, each
+holding the model once, embeds a shard at a time into its own output part, written under a temporary name
+and renamed when complete. A rerun skips the parts already there, so a crashed or killed run resumes where
+it stopped; a killed worker is restarted by Ray and its shard redone, never duplicated. OUTDIR holds:
+
+- parts/<file>.<shard>.parquet (format "parquet"): columns label, index, length, mean_<layer> ...; or
+  records/<label>.npz (format "npz"/"pt"), the files `esm-onnx embed` writes;
+- skipped.tsv: every record not embedded (file, label, line, reason);
+- run.json: the model's SHA-256 and the options; a rerun with another model or other options is refused;
+- manifest.json: inputs, model, options and counts, written when the run is complete.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from .._errors import UsageError
+from . import parts as _parts
+from .shards import Shard, expand_inputs, file_digest, scan
+
+FORMATS = ("parquet", "npz", "pt")
+
+
+def _model_digest(model: pathlib.Path) -> str:
+    digest = file_digest(model)
+    data = model.with_name(model.name + ".data")
+    return digest + ("+" + file_digest(data) if data.exists() else "")
+
+
+def _resolve(model: pathlib.Path, include: list[str], repr_layers: Iterable[int] | None) -> list[int]:
+    from .. import _core
+
+    info = _core.read_model_info(str(model))
+    if "contacts" in include and not info.has_contacts:
+        raise UsageError(f"include contacts: {model} has no contacts output (converted without a contact-regression "
+                         "file, or with --no-contacts)")
+    if not set(include) & {"mean", "per_tok", "bos"}:
+        return []
+    if repr_layers is None:
+        return list(info.repr_layers)
+    n = info.num_layers
+    layers = []
+    for layer in repr_layers:
+        if not -(n + 1) <= layer <= n:
+            raise UsageError(f"repr_layers: layer {layer} does not exist: this model has layers 0..{n}")
+        layers.append((layer + n + 1) % (n + 1))
+        if layers[-1] not in info.repr_layers:
+            raise UsageError(f"repr_layers: layer {layers[-1]} was not exported into {model} (it holds layers "
+                             f"{','.join(map(str, info.repr_layers))}); convert again with --repr-layers including it")
+    return sorted(set(layers))
+
+
+def _check_run(outdir: pathlib.Path, run: dict) -> None:
+    """Refuses to mix another model's or other options' outputs into OUTDIR."""
+    path = outdir / "run.json"
+    if path.exists():
+        before = json.loads(path.read_text())
+        if before.get("model_sha256") != run["model_sha256"]:
+            raise UsageError(f"{outdir}: holds outputs of another model ({before.get('model')}, sha256 "
+                             f"{str(before.get('model_sha256'))[:16]}...); use another OUTDIR")
+        changed = [k for k in run["options"] if before.get("options", {}).get(k) != run["options"][k]]
+        if changed:
+            was = ", ".join(f"{k}={before['options'].get(k)!r}" for k in changed)
+            now = ", ".join(f"{k}={run['options'][k]!r}" for k in changed)
+            raise UsageError(f"{outdir}: was written with {was}, not {now}; use another OUTDIR or the same options")
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "parts").mkdir(exist_ok=True)
+    _parts.write_atomic(path, json.dumps(run, indent=1))
+
+
+def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLike[str],
+          include: Iterable[str] = ("mean",), repr_layers: Iterable[int] | None = None, format: str = "parquet",
+          workers: int = 1, threads_per_worker: int = 1, address: str | None = None, toks_per_batch: int = 1024,
+          truncation_seq_length: int = 1022, shard_records: int = 2048, progress: bool = True) -> dict[str, Any]:
+    """Embeds every record of `inputs` (FASTA files, folders of them, or globs) into `outdir` with `workers` Ray
+    actors of `threads_per_worker` ONNX Runtime threads each. `address` joins an existing cluster ("auto" or
+    "host:port"); without it Ray starts on this machine. Returns the manifest's counts."""
+    import ray
+
+    model_path = pathlib.Path(model).resolve()
+    if not model_path.is_file():
+        from .._errors import FileError
+
+        raise FileError(f"{model}: no such model file")
+    include = [include] if isinstance(include, str) else list(include)
+    if format not in FORMATS:
+        raise UsageError(f"--format {format}: use one of {', '.join(FORMATS)}")
+    for name, value, low in (("--workers", workers, 1), ("--threads-per-worker", threads_per_worker, 1),
+                             ("--toks-per-batch", toks_per_batch, 1), ("--shard-records", shard_records, 1),
+                             ("--truncation-seq-length", truncation_seq_length, 0)):
+        if not isinstance(value, int) or value < low:
+            raise UsageError(f"{name} {value}: must be an integer >= {low}")
+    layers = _resolve(model_path, include, repr_layers)
+    out = pathlib.Path(outdir).resolve()
+    files = expand_inputs([str(i) for i in inputs])
+    options = {"include": sorted(include), "repr_layers": layers, "format": format, "toks_per_batch": toks_per_batch,
+               "truncation_seq_length": truncation_seq_length, "shard_records": shard_records}
+    _check_run(out, {"model": str(model_path), "model_sha256": _model_digest(model_path), "options": options})
+
+    t0 = time.perf_counter()
+    shards: list[Shard] = [s for f in files for s in scan(f, shard_records)]
+    todo = [s for s in shards if not _parts.part_path(out, s.name, format).exists()]
+    say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
+    say(f"esm-onnx-ray: {len(files)} input file(s), {sum(s.records for s in shards)} records in {len(shards)} shards; "
+        f"{len(shards) - len(todo)} already done, {len(todo)} to run on {workers} worker(s) x {threads_per_worker} "
+        "thread(s)")
+    done_records = done_tokens = 0
+    if todo:
+        if not ray.is_initialized():
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     logging_level="WARNING", configure_logging=True)
+        from .worker import ShardEmbedder
+
+        ds = ray.data.from_items([s.as_row() for s in todo], override_num_blocks=len(todo))
+        results = ds.map_batches(
+            ShardEmbedder, batch_size=1, concurrency=workers, num_cpus=threads_per_worker,
+            fn_constructor_kwargs={"model": str(model_path), "options": options, "outdir": str(out),
+                                   "threads": threads_per_worker})
+        start = time.perf_counter()
+        for row in results.iter_rows():
+            done_records += int(row["records"])
+            done_tokens += int(row["tokens"])
+            dt = max(time.perf_counter() - start, 1e-9)
+            say(f"esm-onnx-ray: part {row['name']} done; {done_records} records, {done_records / dt:.1f} records/s, "
+                f"{done_tokens / dt:.0f} tokens/s across the cluster")
+    return _finish(out, files, model_path, options, shards, len(todo), time.perf_counter() - t0, say)
+
+
+def _finish(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, options: dict, shards: list[Shard],
+            redone: int, seconds: float, say) -> dict[str, Any]:
+    # Temporary files of attempts that a killed worker or driver left behind; every writer has finished now.
+    for stale in (out / "parts").glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+    totals = {"records": 0, "written": 0, "already_present": 0, "skipped": 0, "tokens": 0}
+    lines = ["file\tlabel\tline\treason"]
+    for s in shards:
+        summary = _parts.read_summary(out, s.name)
+        for k in totals:
+            totals[k] += int(summary.get(k, 0))
+        lines += [f"{s.path}\t{label}\t{line}\t{reason}" for label, line, reason in summary["skipped_records"]]
+    _parts.write_atomic(out / "skipped.tsv", "\n".join(lines) + "\n")
+    run = json.loads((out / "run.json").read_text())
+    manifest = {"model": str(model), "model_sha256": run["model_sha256"], "options": options,
+                "inputs": [str(f) for f in files], "parts": len(shards), "parts_run": redone, "seconds": seconds,
+                **totals}
+    _parts.write_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
+    say(f"esm-onnx-ray: {totals['records']} records: {totals['written']} written, {totals['already_present']} already "
+        f"present, {totals['skipped']} skipped ({out / 'skipped.tsv'}); {redone} of {len(shards)} parts run in "
+        f"{seconds:.1f} s")
+    return manifest

@@ -1,0 +1,138 @@
+"""Writing one shard's output part: Parquet (columns per output and layer, row groups as batches arrive, so
+memory stays bounded by the batch) or the CLI's per-record npz files. Every file appears under its final
+name only when complete, so a part that exists is finished."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import time
+from typing import Any
+
+import numpy as np
+
+ROW_GROUP_RECORDS = 256
+
+
+def part_path(outdir: pathlib.Path, name: str, fmt: str) -> pathlib.Path:
+    return outdir / "parts" / (f"{name}.parquet" if fmt == "parquet" else f"{name}.done.json")
+
+
+def summary_path(outdir: pathlib.Path, name: str) -> pathlib.Path:
+    return outdir / "parts" / f"{name}.summary.json"
+
+
+def write_atomic(path: pathlib.Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _columns(include: list[str], layers: list[int]) -> list[str]:
+    cols = []
+    for kind in ("mean", "bos", "per_tok"):
+        if kind in include:
+            cols += [f"{kind}_{l}" for l in layers]
+    cols += [k for k in ("logits", "contacts") if k in include]
+    return cols
+
+
+def arrow_table(embeddings: list[Any], include: list[str], layers: list[int]):
+    """Rows: label, index (position in the input file), length, then one column per output and layer:
+    mean_<l> / bos_<l> fixed-size lists of float32, per_tok_<l> and logits lists of them, contacts a list of
+    lists."""
+    import pyarrow as pa
+
+    def fixed(rows: list[np.ndarray]):
+        flat = np.concatenate([r.reshape(-1) for r in rows]) if rows else np.zeros(0, np.float32)
+        width = rows[0].shape[-1] if rows else 0
+        return pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), width)
+
+    def nested(rows: list[np.ndarray]):
+        offsets = np.zeros(len(rows) + 1, np.int32)
+        offsets[1:] = np.cumsum([r.shape[0] for r in rows])
+        return pa.ListArray.from_arrays(pa.array(offsets), fixed(rows))
+
+    cols: dict[str, Any] = {
+        "label": pa.array([e.label for e in embeddings], pa.string()),
+        "index": pa.array([e.index for e in embeddings], pa.int64()),
+        "length": pa.array([e.length for e in embeddings], pa.int32()),
+    }
+    for name in _columns(include, layers):
+        kind, _, layer = name.rpartition("_") if name.startswith(("mean_", "bos_", "per_tok_")) else (name, "", "")
+        if kind == "mean":
+            cols[name] = fixed([e.mean[int(layer)] for e in embeddings])
+        elif kind == "bos":
+            cols[name] = fixed([e.bos[int(layer)] for e in embeddings])
+        elif kind == "per_tok":
+            cols[name] = nested([e.per_tok[int(layer)] for e in embeddings])
+        elif name == "logits":
+            cols[name] = nested([e.logits for e in embeddings])
+        else:  # contacts: [L, L] per record, L varies
+            cols[name] = _contacts([e.contacts for e in embeddings])
+    return pa.table(cols)
+
+
+def _contacts(rows: list[np.ndarray]):
+    import pyarrow as pa
+
+    outer = np.zeros(len(rows) + 1, np.int32)
+    outer[1:] = np.cumsum([r.shape[0] for r in rows])
+    inner = np.zeros(int(outer[-1]) + 1, np.int32)
+    inner[1:] = np.cumsum([r.shape[1] for r in rows for _ in range(r.shape[0])])
+    values = np.concatenate([r.reshape(-1) for r in rows]) if rows else np.zeros(0, np.float32)
+    return pa.ListArray.from_arrays(pa.array(outer), pa.ListArray.from_arrays(pa.array(inner), pa.array(values, pa.float32())))
+
+
+def arrow_schema(include: list[str], layers: list[int], embed_dim: int, vocab: int):
+    """The parts' schema, the same for every part of a run (an empty part too)."""
+    import pyarrow as pa
+
+    fields = [pa.field("label", pa.string()), pa.field("index", pa.int64()), pa.field("length", pa.int32())]
+    for name in _columns(include, layers):
+        if name.startswith(("mean_", "bos_")):
+            t = pa.list_(pa.float32(), embed_dim)
+        elif name.startswith("per_tok_"):
+            t = pa.list_(pa.list_(pa.float32(), embed_dim))
+        elif name == "logits":
+            t = pa.list_(pa.list_(pa.float32(), vocab))
+        else:
+            t = pa.list_(pa.list_(pa.float32()))
+        fields.append(pa.field(name, t))
+    return pa.schema(fields)
+
+
+class ParquetPart:
+    """One shard's Parquet file, written a row group at a time under a temporary name."""
+
+    def __init__(self, path: pathlib.Path, include: list[str], layers: list[int], schema: Any):
+        import pyarrow.parquet as pq
+
+        self.path, self.include, self.layers, self.schema = path, include, layers, schema
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+        self.writer = pq.ParquetWriter(self.tmp, schema)
+        self.pending: list[Any] = []
+
+    def add(self, embedding: Any) -> None:
+        self.pending.append(embedding)
+        if len(self.pending) >= ROW_GROUP_RECORDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        self.writer.write_table(arrow_table(self.pending, self.include, self.layers).cast(self.schema))
+        self.pending = []
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def read_summary(outdir: pathlib.Path, name: str) -> dict:
+    return json.loads(summary_path(outdir, name).read_text())

@@ -1,0 +1,108 @@
+"""The Ray actor: loads the model once, then embeds whole shards, each into its output part."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import tempfile
+import time
+import warnings
+from typing import Any
+
+from .parts import ParquetPart, arrow_schema, part_path, read_summary, summary_path, write_atomic
+
+
+class ShardEmbedder:
+    """Callable for Ray Data's map_batches: each row of a batch is a shard (see shards.Shard); each output row
+    is that shard's summary."""
+
+    def __init__(self, model: str, options: dict[str, Any], outdir: str, threads: int) -> None:
+        import esm_onnx
+
+        self.model = esm_onnx.Model(model, threads=threads)
+        self.options = options
+        self.outdir = pathlib.Path(outdir)
+        self.layers = list(options["repr_layers"])  # resolved by the driver
+        info = self.model.info
+        self.specials = int(info.prepend_bos) + int(info.append_eos)  # counted in tokens, as the CLI counts them
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
+        rows = [dict(zip(batch.keys(), values)) for values in zip(*batch.values())]
+        out: dict[str, list] = {k: [] for k in ("name", "records", "written", "already_present", "skipped", "tokens",
+                                                "seconds", "pid")}
+        for shard in rows:
+            summary = self.run(shard)
+            for k in out:
+                out[k].append(summary[k])
+        return out
+
+    def run(self, shard: dict[str, Any]) -> dict[str, Any]:
+        fmt = self.options["format"]
+        name = str(shard["name"])
+        if part_path(self.outdir, name, fmt).exists():  # an earlier attempt finished it
+            return read_summary(self.outdir, name) | {"pid": os.getpid()}
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="esm-onnx-shard-") as tmp:
+            fasta = pathlib.Path(tmp) / f"{name}.fasta"
+            with open(shard["path"], "rb") as src, open(fasta, "wb") as dst:
+                src.seek(int(shard["start"]))
+                dst.write(src.read(int(shard["end"]) - int(shard["start"])))
+            if fmt == "parquet":
+                counts, skipped = self._parquet(fasta, shard)
+            else:
+                counts, skipped = self._files(fasta, shard)
+        # Lines and indices in the shard's own file are relative: make them the input file's.
+        line0, index0 = int(shard["first_line"]) - 1, int(shard["first_index"])
+        summary = {"name": name, "path": str(shard["path"]), "records": int(shard["records"]), **counts,
+                   "skipped": len(skipped), "seconds": time.perf_counter() - t0,
+                   "skipped_records": [[label, line + line0 if line else 0, reason] for label, line, reason in skipped],
+                   "first_index": index0}
+        # The summary first, the part (or its marker) last: a part that exists always has its summary.
+        write_atomic(summary_path(self.outdir, name), json.dumps(summary))
+        if fmt != "parquet":
+            write_atomic(part_path(self.outdir, name, fmt), json.dumps({"records": summary["records"]}))
+        return summary | {"pid": os.getpid()}
+
+    def _parquet(self, fasta: pathlib.Path, shard: dict[str, Any]) -> tuple[dict, list]:
+        o = self.options
+        info = self.model.info
+        schema = arrow_schema(list(o["include"]), self.layers, info.embed_dim, info.vocab_size)
+        part = ParquetPart(part_path(self.outdir, str(shard["name"]), "parquet"), list(o["include"]), self.layers, schema)
+        written = tokens = 0
+        index0 = int(shard["first_index"])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # skipped records are collected from the iterator
+                it = self.model.embed_fasta(fasta, include=o["include"], repr_layers=self.layers or None,
+                                            toks_per_batch=o["toks_per_batch"],
+                                            truncation_seq_length=o["truncation_seq_length"],
+                                            window=max(1, int(shard["records"])))
+                for e in it:
+                    part.add(_Shifted(e, index0))
+                    written += 1
+                    tokens += e.length + self.specials
+            part.close()
+        except BaseException:
+            part.abort()
+            raise
+        return {"written": written, "already_present": 0, "tokens": tokens}, list(it.skipped)
+
+    def _files(self, fasta: pathlib.Path, shard: dict[str, Any]) -> tuple[dict, list]:
+        o = self.options
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            s = self.model.embed_to_dir(fasta, self.outdir / "records", include=o["include"], format=o["format"],
+                                        repr_layers=self.layers or None, toks_per_batch=o["toks_per_batch"],
+                                        truncation_seq_length=o["truncation_seq_length"],
+                                        window=max(1, int(shard["records"])))
+        return {"written": s.written, "already_present": s.already_present, "tokens": s.tokens}, list(s.skipped)
+
+
+class _Shifted:
+    """An Embedding whose index counts from the start of the input file, not of the shard."""
+
+    def __init__(self, e: Any, offset: int) -> None:
+        self._e, self.index = e, e.index + offset
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._e, name)

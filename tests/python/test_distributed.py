@@ -1,0 +1,201 @@
+"""esm_onnx.distributed on a two-node Ray cluster on 127.0.0.1: every record exactly once and equal to the
+single-process CLI's output, a killed worker and a killed driver lose and duplicate nothing, a mismatched
+rerun is refused."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import PYPKG, run_cli
+
+pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow comes with ray[data] in requirements-dev.txt")
+RAY = pathlib.Path(sys.executable).with_name("ray")
+N_RECORDS = 5_000
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=str(PYPKG), RAY_USAGE_STATS_ENABLED="0", RAY_ENABLE_UV_RUN_RUNTIME_ENV="0")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A head node and a second node joining it, one CPU each, on 127.0.0.1; stopped afterwards."""
+    assert RAY.exists(), f"{RAY}: ray is not installed (requirements-dev.txt)"
+    port = _free_port()
+    tmp = tmp_path_factory.mktemp("ray")
+    common = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
+    subprocess.run([str(RAY), "start", "--head", f"--port={port}", "--include-dashboard=false",
+                    f"--temp-dir={tmp}", *common], check=True, env=_env(), capture_output=True)
+    try:
+        subprocess.run([str(RAY), "start", f"--address=127.0.0.1:{port}", *common], check=True, env=_env(),
+                       capture_output=True)
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([str(RAY), "stop", "--force"], env=_env(), capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def fasta(tmp_path_factory) -> pathlib.Path:
+    rng = random.Random(5)
+    aa = "ACDEFGHIKLMNPQRSTVWY"
+    path = tmp_path_factory.mktemp("fasta") / "proteins.fasta"
+    with open(path, "w") as f:
+        for i in range(N_RECORDS):
+            n = rng.choice([rng.randint(5, 60), rng.randint(60, 250)])
+            f.write(f">p{i} some description\n{''.join(rng.choice(aa) for _ in range(n))}\n")
+        f.write(">bad one\nMK*V\n")  # skipped, reported in skipped.tsv
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(onnx_models, fasta, tmp_path_factory) -> tuple[pathlib.Path, dict[str, np.ndarray]]:
+    """The single-process CLI's output for the same model and FASTA."""
+    onnx = onnx_models["esm2_t2_32_legacy"]
+    out = tmp_path_factory.mktemp("cli")
+    p = run_cli("embed", onnx, fasta, out, "--include", "mean", "--repr-layers", "2", check=False)
+    assert p.returncode == 3  # the bad record
+    return onnx, {f.stem: np.load(f)["mean_representations/2"] for f in out.glob("*.npz")}
+
+
+def _driver(address, onnx, fasta, outdir, *extra) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "esm_onnx.distributed", "embed", str(onnx), str(fasta), str(outdir),
+           "--include", "mean", "--repr-layers", "2", "--workers", "2", "--threads-per-worker", "1",
+           "--address", address, *map(str, extra)]
+    return subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen, timeout=600) -> tuple[int, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out + err
+
+
+def _read_parts(outdir: pathlib.Path) -> dict[str, np.ndarray]:
+    got: dict[str, np.ndarray] = {}
+    for part in sorted((outdir / "parts").glob("*.parquet")):
+        t = pq.read_table(part)
+        for label, mean in zip(t.column("label").to_pylist(), t.column("mean_2").to_numpy(zero_copy_only=False)):
+            assert label not in got, f"{label} written twice"
+            got[label] = np.asarray(mean, np.float32)
+    return got
+
+
+def _check_complete(outdir, ref):
+    got = _read_parts(outdir)
+    assert sorted(got) == sorted(ref)  # every record exactly once
+    worst = max(float(np.abs(got[k] - ref[k]).max()) for k in ref)
+    assert worst <= 1e-6, worst
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    assert manifest["written"] == N_RECORDS and manifest["skipped"] == 1
+    skipped = (outdir / "skipped.tsv").read_text().splitlines()
+    assert len(skipped) == 2 and "\tbad one\t" in skipped[1] and "'*'" in skipped[1]
+    assert not list((outdir / "parts").glob(".*.tmp"))
+    return manifest
+
+
+def test_two_nodes_every_record_once_equal_to_the_cli(cluster, reference, fasta, tmp_path):
+    onnx, ref = reference
+    code, log = _finish(_driver(cluster, onnx, fasta, tmp_path / "out", "--shard-records", 700))
+    assert code == 3, log  # finished, one record skipped
+    manifest = _check_complete(tmp_path / "out", ref)
+    assert manifest["parts"] == 8 and manifest["parts_run"] == 8
+    assert "records/s" in log and "tokens/s" in log
+    # A rerun finds every part done and runs none.
+    code, log = _finish(_driver(cluster, onnx, fasta, tmp_path / "out", "--shard-records", 700))
+    assert code == 3 and json.loads((tmp_path / "out" / "manifest.json").read_text())["parts_run"] == 0, log
+
+
+def _wait_for_parts(outdir: pathlib.Path, n: int, proc: subprocess.Popen, timeout=300) -> int:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        done = len(list((outdir / "parts").glob("*.parquet")))
+        if done >= n:
+            return done
+        assert proc.poll() is None, _finish(proc)[1]
+        time.sleep(0.05)
+    raise AssertionError(f"no {n} parts after {timeout} s")
+
+
+def _worker_pids() -> list[int]:
+    p = subprocess.run(["pgrep", "-f", "ShardEmbedder"], capture_output=True, text=True)
+    return [int(x) for x in p.stdout.split()]
+
+
+def test_killed_worker_loses_and_duplicates_nothing(cluster, reference, fasta, tmp_path):
+    onnx, ref = reference
+    out = tmp_path / "out"
+    proc = _driver(cluster, onnx, fasta, out, "--shard-records", 100)
+    _wait_for_parts(out, 5, proc)
+    pids = _worker_pids()
+    assert pids, "no worker process found"
+    os.kill(pids[0], signal.SIGKILL)
+    code, log = _finish(proc)
+    assert code == 3, log
+    _check_complete(out, ref)
+
+
+def test_killed_driver_rerun_redoes_only_unfinished_parts(cluster, reference, fasta, tmp_path):
+    onnx, ref = reference
+    out = tmp_path / "out"
+    proc = _driver(cluster, onnx, fasta, out, "--shard-records", 100)
+    _wait_for_parts(out, 10, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(1)  # Ray notices the driver is gone and ends its actors
+    before = len(list((out / "parts").glob("*.parquet")))
+    assert 10 <= before < 51
+    code, log = _finish(_driver(cluster, onnx, fasta, out, "--shard-records", 100))
+    assert code == 3, log
+    manifest = _check_complete(out, ref)
+    assert manifest["parts"] == 51 and manifest["parts_run"] <= 51 - before
+
+
+def test_mismatched_rerun_is_refused(cluster, reference, onnx_models, fasta, tmp_path):
+    onnx, ref = reference
+    out = tmp_path / "out"
+    small = tmp_path / "small.fasta"
+    small.write_text(">a\nMKTAYIAKQR\n>b\nKALTARQQEV\n")
+    code, log = _finish(_driver(cluster, onnx, small, out))
+    assert code == 0, log
+    cmd = [sys.executable, "-m", "esm_onnx.distributed", "embed"]
+    p = subprocess.run([*cmd, str(onnx), str(small), str(out), "--include", "mean", "per_tok", "--address", cluster],
+                       env=_env(), capture_output=True, text=True)
+    assert p.returncode == 2 and "include" in p.stderr and "another OUTDIR" in p.stderr, p.stderr
+    other = onnx_models["esm2_t3_48_zip"]
+    p = subprocess.run([*cmd, str(other), str(small), str(out), "--address", cluster], env=_env(), capture_output=True,
+                       text=True)
+    assert p.returncode == 2 and "another model" in p.stderr, p.stderr
+
+
+def test_npz_format_is_the_cli_layout(cluster, reference, onnx_models, tmp_path):
+    onnx = onnx_models["esm1b_t2_48_zip"]
+    small = tmp_path / "small.fasta"
+    small.write_text("".join(f">r{i}\n{'MKTAYIAKQRKALTARQQEV'[: 5 + i % 15]}\n" for i in range(40)))
+    cmd = [sys.executable, "-m", "esm_onnx.distributed", "embed", str(onnx), str(small), str(tmp_path / "ray"),
+           "--include", "mean", "per_tok", "contacts", "--format", "npz", "--shard-records", "7", "--workers", "2",
+           "--address", cluster]
+    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    run_cli("embed", onnx, small, tmp_path / "cli", "--include", "mean", "per_tok", "contacts")
+    cli_files = sorted(f.name for f in (tmp_path / "cli").glob("*.npz"))
+    assert sorted(f.name for f in (tmp_path / "ray" / "records").glob("*.npz")) == cli_files and len(cli_files) == 40
+    for name in cli_files:
+        a, b = np.load(tmp_path / "ray" / "records" / name), np.load(tmp_path / "cli" / name)
+        assert a.files == b.files
+        for k in a.files:
+            np.testing.assert_allclose(a[k], b[k], atol=1e-6, rtol=0)
