@@ -6,7 +6,7 @@ PY    := $(VENV)/bin/python
 GEN   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS  ?= $(shell nproc)
 
-.PHONY: all bootstrap build test test-cpp test-python test-wheel wheel demo debug clean bench
+.PHONY: all bootstrap build test test-cpp test-python test-wheel wheel demo debug clean bench scaling
 
 all: build
 
@@ -50,6 +50,10 @@ wheel: bootstrap
 bench: build
 	@$(PY) -m pip install -q -r requirements-bench.txt
 	FROM_MAKE=1 $(PY) bench/bench.py $(if $(QUICK),--quick)
+
+# What one esm-onnx-ray actor does here, and from it the cost of UniRef50 on many machines: SCALING.md.
+scaling: build
+	FROM_MAKE=1 $(PY) bench/scaling.py $(if $(QUICK),--quick)
 
 DEMO_CKPT := demo/esm2_t4_64_RANDOM_WEIGHTS_demo.pt
 demo: build

@@ -50,7 +50,7 @@ def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def measure(cmd: list, log_path: pathlib.Path) -> dict:
+def measure(cmd: list, log_path: pathlib.Path, env: dict | None = None) -> dict:
     """Runs cmd as its own process: wall seconds, peak RSS (MiB), and its output.
 
     GNU time starts the command: a child forked from this (large) Python process would inherit its RSS
@@ -59,7 +59,7 @@ def measure(cmd: list, log_path: pathlib.Path) -> dict:
     t0 = time.perf_counter()
     with open(log_path, "w") as out:
         code = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *map(str, cmd)], stdout=out,
-                               stderr=subprocess.STDOUT)
+                               stderr=subprocess.STDOUT, env=env)
     wall = time.perf_counter() - t0
     text = log_path.read_text()
     if code != 0:
@@ -360,6 +360,39 @@ class Bench:
         self.extra["memory"] = {"model": name, "rows": rows}
         self.save()
 
+    def run_ray(self, name: str, n_seq: int) -> None:
+        """esm-onnx-ray with one and with two actors of one thread each, against the CLI with 2 threads, on
+        this machine (Ray started locally by the driver, as `esm-onnx-ray embed` without --address does)."""
+        model = self.work / "models" / name / "fp32.onnx"
+        fasta = write_fasta(self.work / f"ray_{name}.fasta", realistic_lengths(n_seq, seed=13), seed=13)
+        n, toks = residues(fasta)
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "build" / "python"), RAY_USAGE_STATS_ENABLED="0")
+        shard = str(max(16, n // 8))  # eight parts: work for both actors until the end
+        rows = {}
+        runs = [("CLI, 2 threads", [CLI, "embed", model, fasta, "{out}", "--threads", "2", "--no-progress"]),
+                ("esm-onnx-ray, 1 actor x 1 thread", [PY, "-m", "esm_onnx.distributed", "embed", model, fasta, "{out}",
+                                                      "--workers", "1", "--threads-per-worker", "1", "--shard-records",
+                                                      shard, "--no-progress"]),
+                ("esm-onnx-ray, 2 actors x 1 thread", [PY, "-m", "esm_onnx.distributed", "embed", model, fasta, "{out}",
+                                                       "--workers", "2", "--threads-per-worker", "1", "--shard-records",
+                                                       shard, "--no-progress"])]
+        for label, cmd in runs:
+            out = self.work / "out" / "ray" / re.sub(r"\W+", "_", label)
+            shutil.rmtree(out, ignore_errors=True)
+            log(f"ray: {name}: {label}")
+            r = measure([str(c).format(out=out) for c in cmd], self.work / "logs" / f"ray_{out.name}.log", env=env)
+            row = {"wall": r["wall"], "rss_mib": r["rss_mib"]}
+            manifest = out / "manifest.json"
+            if manifest.exists():
+                m = json.loads(manifest.read_text())
+                row["compute"] = m.get("compute_seconds")
+                row["parts"] = m.get("parts")
+            rows[label] = row
+            log(f"  {n / r['wall']:.1f} records/s, {toks / r['wall']:.0f} tokens/s (whole process)")
+        self.extra = getattr(self, "extra", {})
+        self.extra["ray"] = {"model": name, "sequences": n, "tokens": toks, "rows": rows}
+        self.save()
+
     def save(self) -> None:
         (self.work / "results.json").write_text(json.dumps(
             {"results": self.results, "conversions": self.conversions, "sweep": self.sweep,
@@ -482,6 +515,19 @@ def report(bench: Bench, args, peak: float, prof, sweep_model: str, elapsed: flo
                   "| records | residues | peak RSS (MiB) |", "|---:|---:|---:|"]
         lines += [f"| {n} | {r['residues']} | {r['rss_mib']:.0f} |" for n, r in mem["rows"].items()]
         lines.append("")
+    ray = getattr(bench, "extra", {}).get("ray")
+    if ray:
+        lines += [f"## Many workers: esm-onnx-ray on this machine ({ray['model']}, fp32)", "",
+                  f"{ray['sequences']} sequences, {ray['tokens']} residues; Ray writes eight Parquet parts, the CLI npz "
+                  "files for the CLI. Whole process: Ray's local start (several seconds) included; 'after start' "
+                  "counts from the Ray cluster being up to the manifest.", "",
+                  "| run | wall (s) | records/s | tokens/s | tokens/s after start | peak RSS of the driver (MiB) |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for label, r in ray["rows"].items():
+            after = f"{ray['tokens'] / r['compute']:.0f}" if r.get("compute") else ""
+            lines.append(f"| {label} | {r['wall']:.1f} | {ray['sequences'] / r['wall']:.1f} | "
+                         f"{ray['tokens'] / r['wall']:.0f} | {after} | {r['rss_mib']:.0f} |")
+        lines.append("")
     fam, layers, dim, heads, _ = MODELS[sweep_model]
     fp32_512 = bench.sweep.get("esm-onnx fp32", {}).get(512)
     lines += ["## Targets", ""]
@@ -545,6 +591,8 @@ def main() -> None:
     bench.run_memory_scaling(small, 50 if args.quick else 200)
     # The smallest model: fair-esm keeps every layer's attention maps of a 4096-token batch (10 GB at 8M).
     bench.run_contacts(small, plan[small], lengths)
+    ray_model = next(m for m in ("esm2_t12_35M", *plan) if m in plan)
+    bench.run_ray(ray_model, 200 if args.quick else 600)
     sweep_model = next(m for m in ("esm2_t30_150M", "esm2_t12_35M", *plan) if m in plan)
     bench.run_sweep(sweep_model)
     prof = profile(bench.work / "models" / sweep_model / "fp32.onnx", args.threads, 514, 4)

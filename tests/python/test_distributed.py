@@ -18,7 +18,7 @@ import pytest
 
 from conftest import PYPKG, run_cli
 
-pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow comes with ray[data] in requirements-dev.txt")
+import pyarrow.parquet as pq  # noqa: E402 - ray[data] in requirements-dev.txt brings it
 RAY = pathlib.Path(sys.executable).with_name("ray")
 N_RECORDS = 5_000
 

@@ -86,7 +86,12 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
     """Embeds every record of `inputs` (FASTA files, folders of them, or globs) into `outdir` with `workers` Ray
     actors of `threads_per_worker` ONNX Runtime threads each. `address` joins an existing cluster ("auto" or
     "host:port"); without it Ray starts on this machine. Returns the manifest's counts."""
-    import ray
+    try:
+        import pyarrow  # noqa: F401
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as e:
+        raise UsageError(f"esm_onnx.distributed needs Ray Data and pyarrow ({e}): pip install 'esm-onnx[ray]'") from None
 
     model_path = pathlib.Path(model).resolve()
     if not model_path.is_file():
@@ -116,10 +121,12 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
         f"{len(shards) - len(todo)} already done, {len(todo)} to run on {workers} worker(s) x {threads_per_worker} "
         "thread(s)")
     done_records = done_tokens = 0
+    compute = 0.0
     if todo:
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
                      logging_level="WARNING", configure_logging=True)
+        t_up = time.perf_counter()
         from .worker import ShardEmbedder
 
         ds = ray.data.from_items([s.as_row() for s in todo], override_num_blocks=len(todo))
@@ -134,11 +141,12 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
             dt = max(time.perf_counter() - start, 1e-9)
             say(f"esm-onnx-ray: part {row['name']} done; {done_records} records, {done_records / dt:.1f} records/s, "
                 f"{done_tokens / dt:.0f} tokens/s across the cluster")
-    return _finish(out, files, model_path, options, shards, len(todo), time.perf_counter() - t0, say)
+        compute = time.perf_counter() - t_up
+    return _finish(out, files, model_path, options, shards, len(todo), time.perf_counter() - t0, compute, say)
 
 
 def _finish(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, options: dict, shards: list[Shard],
-            redone: int, seconds: float, say) -> dict[str, Any]:
+            redone: int, seconds: float, compute: float, say) -> dict[str, Any]:
     # Temporary files of attempts that a killed worker or driver left behind; every writer has finished now.
     for stale in (out / "parts").glob(".*.tmp"):
         stale.unlink(missing_ok=True)
@@ -153,6 +161,7 @@ def _finish(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, o
     run = json.loads((out / "run.json").read_text())
     manifest = {"model": str(model), "model_sha256": run["model_sha256"], "options": options,
                 "inputs": [str(f) for f in files], "parts": len(shards), "parts_run": redone, "seconds": seconds,
+                "compute_seconds": compute,
                 **totals}
     _parts.write_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
     say(f"esm-onnx-ray: {totals['records']} records: {totals['written']} written, {totals['already_present']} already "
