@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 
 import numpy as np
 import pytest
@@ -23,8 +24,14 @@ RAY = pathlib.Path(sys.executable).with_name("ray")
 N_RECORDS = 5_000
 
 
+# Token authentication, with one token for every process of the test cluster: Ray turns it on by itself
+# when ~/.ray/auth_token exists (a local ray.init() writes one), and a node started without it cannot join.
+TOKEN = uuid.uuid4().hex
+
+
 def _env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(PYPKG), RAY_USAGE_STATS_ENABLED="0", RAY_ENABLE_UV_RUN_RUNTIME_ENV="0")
+    return dict(os.environ, PYTHONPATH=str(PYPKG), RAY_USAGE_STATS_ENABLED="0", RAY_ENABLE_UV_RUN_RUNTIME_ENV="0",
+                RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=TOKEN)
 
 
 def _free_port() -> int:
@@ -40,11 +47,14 @@ def cluster(tmp_path_factory):
     port = _free_port()
     tmp = tmp_path_factory.mktemp("ray")
     common = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
-    subprocess.run([str(RAY), "start", "--head", f"--port={port}", "--include-dashboard=false",
-                    f"--temp-dir={tmp}", *common], check=True, env=_env(), capture_output=True)
+
+    def ray(*args):
+        p = subprocess.run([str(RAY), *args], env=_env(), capture_output=True, text=True)
+        assert p.returncode == 0, f"ray {' '.join(args)}:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+
     try:
-        subprocess.run([str(RAY), "start", f"--address=127.0.0.1:{port}", *common], check=True, env=_env(),
-                       capture_output=True)
+        ray("start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={tmp}", *common)
+        ray("start", f"--address=127.0.0.1:{port}", *common)
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([str(RAY), "stop", "--force"], env=_env(), capture_output=True)
