@@ -1,6 +1,8 @@
 #include "esm_onnx/checkpoint.h"
 
 #include <fmt/format.h>
+
+#include <map>
 #include <fmt/ranges.h>
 
 #include <algorithm>
@@ -46,6 +48,17 @@ int64_t int_attr(const pickle::Value& obj, const std::string& name, const std::s
   auto v = obj.get(name);
   if (!v || v->kind != pickle::Value::Kind::Int) {
     throw FormatError(fmt::format("{}: the model arguments lack the integer '{}'", path, name));
+  }
+  // Far above any released ESM model, far below what would exhaust memory before the tensors are checked.
+  static const std::map<std::string, int64_t> kLimits = {
+      {"layers", 1024}, {"encoder_layers", 1024}, {"embed_dim", 1 << 16}, {"encoder_embed_dim", 1 << 16},
+      {"ffn_embed_dim", 1 << 18}, {"attention_heads", 1024}, {"encoder_attention_heads", 1024},
+      {"max_positions", 1 << 20}};
+  const auto limit = kLimits.find(name);
+  const int64_t most = limit == kLimits.end() ? (int64_t{1} << 32) : limit->second;
+  if (v->i < 1 || v->i > most) {
+    throw FormatError(fmt::format("{}: model argument '{}' = {} is outside 1..{}; the file is corrupt or not an ESM "
+                                  "checkpoint", path, name, v->i, most));
   }
   return v->i;
 }

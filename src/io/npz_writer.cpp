@@ -15,6 +15,25 @@ PerRecordFileWriter::PerRecordFileWriter(std::string outdir, std::string extensi
   if (ec || !std::filesystem::is_directory(outdir_)) {
     throw FileError(fmt::format("{}: cannot create the output folder: {}", outdir_.string(), ec.message()));
   }
+  remove_stale_partials();
+}
+
+// A run killed while writing leaves "<label><ext>.partial" (ours) or "<label><ext>.partial.XXXXXX" (libzip's
+// temporary name for it); no finished output has either name, so a new run removes them.
+void PerRecordFileWriter::remove_stale_partials() const {
+  std::error_code ec;
+  const std::string marker = ext_ + ".partial";
+  for (auto it = std::filesystem::recursive_directory_iterator(outdir_, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const auto at = name.rfind(marker);
+    if (at == std::string::npos || at == 0) continue;
+    const std::size_t rest = name.size() - at - marker.size();
+    if (rest == 0 || (rest == 7 && name[at + marker.size()] == '.')) {
+      std::error_code rm;
+      std::filesystem::remove(it->path(), rm);
+    }
+  }
 }
 
 std::string PerRecordFileWriter::location(const std::string& label) const { return (outdir_ / (label + ext_)).string(); }

@@ -10,6 +10,9 @@ namespace esm_onnx {
 std::string OutputWriter::check_label(const std::string& label) const {
   // Labels name files (as in esm-extract); they must stay inside the output folder.
   if (label.empty()) return "empty label";
+  if (label.find('\0') != std::string::npos) {
+    return "the label contains a NUL byte, which no file name can hold (it would be cut there)";
+  }
   if (label[0] == '/') return "the label starts with '/', which would write outside the output folder";
   std::size_t start = 0;
   while (start <= label.size()) {

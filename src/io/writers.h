@@ -24,6 +24,7 @@ class PerRecordFileWriter : public OutputWriter {
   virtual void write_file(const RecordOutput& record, const std::string& path) = 0;
 
  private:
+  void remove_stale_partials() const;
   std::filesystem::path outdir_;
   std::string ext_;
 };

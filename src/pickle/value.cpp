@@ -111,6 +111,29 @@ ValuePtr Value::get(const std::string& key) const {
   return nullptr;
 }
 
+Value::~Value() {
+  std::vector<ValuePtr> work;
+  auto take = [&work](Value& v) {
+    for (auto& c : v.items) {
+      if (c) work.push_back(std::move(c));
+    }
+    for (auto& [k, val] : v.dict) {
+      if (k) work.push_back(std::move(k));
+      if (val) work.push_back(std::move(val));
+    }
+    if (v.state) work.push_back(std::move(v.state));
+    v.items.clear();
+    v.dict.clear();
+  };
+  take(*this);
+  while (!work.empty()) {
+    ValuePtr p = std::move(work.back());
+    work.pop_back();
+    // The last owner: move its children out, so that it dies without recursing into them.
+    if (p.use_count() == 1) take(*p);
+  }
+}
+
 std::string Value::describe() const {
   switch (kind) {
     case Kind::None: return "None";

@@ -48,6 +48,12 @@ struct Value {
   std::shared_ptr<TensorRef> tensor;
   std::shared_ptr<StorageRef> storage;
 
+  Value() = default;
+  Value(const Value&) = default;
+  Value& operator=(const Value&) = default;
+  // Iterative: a file can nest containers a million deep, and recursive destruction would overflow the stack.
+  ~Value();
+
   static ValuePtr none();
   static ValuePtr boolean(bool v);
   static ValuePtr integer(int64_t v);

@@ -71,8 +71,35 @@ Session::Session(const std::string& path, int threads, Device device) : path_(pa
       props[key.get()] = meta.LookupCustomMetadataMapAllocated(key.get(), alloc).get();
     }
     info_ = ModelInfo::from_metadata(props, path);
+    check_against_graph(path);
   } catch (const Ort::Exception& e) {
     throw RuntimeFailure(fmt::format("{}: ONNX Runtime cannot load the model: {}", path, e.what()));
+  }
+}
+
+// The metadata says what the outputs hold; the graph must agree, or outputs would be written under the
+// wrong layer numbers (or not at all) with exit 0.
+void Session::check_against_graph(const std::string& path) const {
+  auto bad = [&](const std::string& why) {
+    return FormatError(fmt::format("{}: the metadata disagrees with the graph: {}; convert the checkpoint again", path, why));
+  };
+  const auto& layers = info_.repr_layers;
+  for (std::size_t k = 0; k < layers.size(); ++k) {
+    if (layers[k] < 0 || layers[k] > info_.num_layers) {
+      throw bad(fmt::format("esm_onnx.repr_layers names layer {}, outside 0..{}", layers[k], info_.num_layers));
+    }
+    if (k > 0 && layers[k] <= layers[k - 1]) throw bad("esm_onnx.repr_layers is not in increasing order");
+  }
+  for (std::size_t k = 0; k < output_names_.size(); ++k) {
+    if (output_names_[k] != "representations") continue;
+    const auto shape = session_->GetOutputTypeInfo(k).GetTensorTypeAndShapeInfo().GetShape();
+    if (shape.size() != 4) throw bad(fmt::format("'representations' has {} dimensions, not 4", shape.size()));
+    if (shape[0] != static_cast<int64_t>(layers.size())) {
+      throw bad(fmt::format("'representations' holds {} layers, esm_onnx.repr_layers lists {}", shape[0], layers.size()));
+    }
+    if (shape[3] >= 0 && shape[3] != info_.embed_dim) {
+      throw bad(fmt::format("'representations' is {} wide, esm_onnx.embed_dim says {}", shape[3], info_.embed_dim));
+    }
   }
 }
 

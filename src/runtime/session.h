@@ -29,6 +29,8 @@ class Session {
   RunResult run(const std::vector<int64_t>& tokens, int64_t batch, int64_t seq, const std::vector<std::string>& outputs) const;
 
  private:
+  void check_against_graph(const std::string& path) const;
+
   std::string path_;
   std::unique_ptr<Ort::Session> session_;
   std::vector<std::string> output_names_;

@@ -73,11 +73,22 @@ class ZipTorchFile final : public TorchFile {
       throw FormatError(fmt::format("{}: a zip archive, but not a torch.save file (no <name>/data.pkl inside)", path));
     }
     prefix_ = pkl.substr(0, pkl.size() - 8);  // "archive/"
+    // fair-esm's data.pkl is about 100 KB; its size is checked before it is read into memory.
+    constexpr uint64_t kMaxPickle = uint64_t{256} << 20;
+    if (const uint64_t n = zip_.size(pkl); n > kMaxPickle) {
+      throw FormatError(fmt::format("{}: {} declares {} bytes, more than the {} a checkpoint's pickle may have; the "
+                                    "file is corrupt", path, pkl, n, kMaxPickle));
+    }
     const std::string data = zip_.read_all(pkl);
     StorageTable table(path);
     root_ = pickle::unpickle(data, 0, [&](const ValuePtr& pid) { return table.load(pid); }, path + ":" + pkl).value;
   }
   std::string serialization() const override { return "zip"; }
+  uint64_t storage_bytes(const StorageRef& s) const override {
+    const std::string entry = prefix_ + "data/" + s.key;
+    if (!zip_.has(entry)) throw FormatError(fmt::format("{}: storage {} is missing from the archive", path_, entry));
+    return zip_.size(entry);
+  }
   void read_storage(const StorageRef& s, uint64_t byte_offset, uint64_t nbytes, void* out) const override {
     const std::string entry = prefix_ + "data/" + s.key;
     if (!zip_.has(entry)) throw FormatError(fmt::format("{}: storage {} is missing from the archive", path_, entry));
@@ -131,6 +142,11 @@ class LegacyTorchFile final : public TorchFile {
   }
   ~LegacyTorchFile() override { munmap(const_cast<char*>(base_), size_); }
   std::string serialization() const override { return "legacy"; }
+  uint64_t storage_bytes(const StorageRef& s) const override {
+    auto it = offsets_.find(s.key);
+    if (it == offsets_.end()) throw FormatError(fmt::format("{}: storage {} has no data in the file", path_, s.key));
+    return it->second.second;
+  }
   void read_storage(const StorageRef& s, uint64_t byte_offset, uint64_t nbytes, void* out) const override {
     auto it = offsets_.find(s.key);
     if (it == offsets_.end()) throw FormatError(fmt::format("{}: storage {} has no data in the file", path_, s.key));
@@ -227,17 +243,37 @@ std::vector<float> TorchFile::read_float(const pickle::TensorRef& t, const std::
   using pickle::DType;
   const auto& s = *t.storage;
   const std::size_t esize = pickle::dtype_size(s.dtype);
-  const uint64_t n = t.numel();
+  // Every size below comes from the file: checked for overflow and against the bytes the file holds before
+  // anything is allocated.
+  auto bad = [&](const std::string& why) {
+    return FormatError(fmt::format("{}: tensor {}: {}; the file is corrupt", path_, name, why));
+  };
+  if (t.strides.size() != t.shape.size()) throw bad("its strides do not match its shape");
+  uint64_t n = 1;
+  for (auto d : t.shape) {
+    if (d < 0 || __builtin_mul_overflow(n, static_cast<uint64_t>(d), &n)) throw bad(fmt::format("shape dimension {}", d));
+  }
   // The elements the view reaches: [offset, offset + max index + 1).
   uint64_t span = n == 0 ? 0 : 1;
   for (std::size_t k = 0; k < t.shape.size(); ++k) {
-    if (t.shape[k] > 0) span += static_cast<uint64_t>(t.shape[k] - 1) * static_cast<uint64_t>(t.strides[k]);
+    if (t.strides[k] < 0) throw bad(fmt::format("negative stride {}", t.strides[k]));
+    uint64_t step = 0;
+    if (t.shape[k] > 0 && (__builtin_mul_overflow(static_cast<uint64_t>(t.shape[k] - 1), static_cast<uint64_t>(t.strides[k]), &step) ||
+                           __builtin_add_overflow(span, step, &span))) {
+      throw bad(fmt::format("stride {} of dimension {} overflows", t.strides[k], k));
+    }
   }
-  if (t.offset + span > s.numel) {
-    throw FormatError(fmt::format("{}: tensor {} reaches element {} of a storage of {} elements", path_, name,
-                                  t.offset + span, s.numel));
+  uint64_t end = 0, bytes = 0, first = 0;
+  if (__builtin_add_overflow(t.offset, span, &end) || end > s.numel) {
+    throw bad(fmt::format("it reaches past the end of its storage of {} elements", s.numel));
   }
-  std::vector<char> raw(span * esize);
+  if (__builtin_mul_overflow(span, esize, &bytes) || __builtin_mul_overflow(t.offset, esize, &first)) {
+    throw bad("its byte size overflows");
+  }
+  if (const uint64_t held = storage_bytes(s); first > held || bytes > held - first) {
+    throw bad(fmt::format("it needs bytes {}..{} of storage {}, which holds {}", first, first + bytes, s.key, held));
+  }
+  std::vector<char> raw(bytes);
   if (span > 0) read_storage(s, t.offset * esize, raw.size(), raw.data());
   auto element = [&](uint64_t idx) -> float {
     const char* p = raw.data() + idx * esize;

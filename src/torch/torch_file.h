@@ -21,6 +21,8 @@ class TorchFile {
   virtual std::string serialization() const = 0;  // "zip" or "legacy"
 
   // Reads `nbytes` bytes at `byte_offset` of a storage; throws FormatError past its end.
+  // Bytes the file holds for a storage; FormatError when it holds none.
+  virtual uint64_t storage_bytes(const pickle::StorageRef& storage) const = 0;
   virtual void read_storage(const pickle::StorageRef& storage, uint64_t byte_offset, uint64_t nbytes,
                             void* out) const = 0;
 

@@ -85,3 +85,17 @@ TEST(Pickler, TensorRoundTripsThroughTheUnpickler) {
   ASSERT_EQ(pids.size(), 1u);
   EXPECT_EQ(pids[0]->items[3]->s, "cpu");
 }
+
+// A million lists nested in each other (2 MB of EMPTY_LIST and APPEND opcodes): read and released
+// without recursion, so without overflowing the stack.
+TEST(Unpickler, DeepNestingDoesNotOverflowTheStack) {
+  constexpr int kDepth = 1'000'000;
+  std::string bytes(static_cast<std::size_t>(kDepth), ']');
+  bytes.append(static_cast<std::size_t>(kDepth - 1), 'a');
+  bytes.push_back('.');
+  ValuePtr v = load(bytes);
+  int depth = 0;
+  for (const Value* p = v.get(); p; p = p->items.empty() ? nullptr : p->items[0].get()) ++depth;
+  EXPECT_EQ(depth, kDepth);
+  v.reset();  // the destructor walks the chain iteratively
+}

@@ -149,3 +149,43 @@ TEST(Checkpoint, SharedFixturesWhenPresent) {
   auto w = ck.read("lm_head.weight");
   for (int64_t e = 0; e < 64; ++e) EXPECT_EQ(w.data[32 * 64 + e], 0.0f);
 }
+
+// Views whose sizes come from a hostile file: overflowing strides, offsets and shapes, and storages that
+// claim more elements than the file holds, are FormatErrors before anything is allocated or read.
+TEST(TorchFile, HostileViewsAreFormatErrorsNotCrashes) {
+  for (const auto& path : {write_zip("hostile.pt"), write_legacy("hostile_legacy.pt")}) {
+    auto f = torchfile::TorchFile::open(path);
+    const pickle::TensorRef good = *f->root()->get("w")->tensor;
+    auto expect_format_error = [&](const pickle::TensorRef& t, const char* what) {
+      try {
+        f->read_float(t, "w");
+        ADD_FAILURE() << what << ": no error";
+      } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("tensor w"), std::string::npos) << e.what();
+      }
+    };
+    pickle::TensorRef t = good;
+    t.strides = {595056260442243601, 1};  // wraps the bounds check around 64 bits
+    expect_format_error(t, "overflowing stride");
+    t = good;
+    t.offset = UINT64_MAX - 2;
+    expect_format_error(t, "overflowing offset");
+    t = good;
+    t.shape = {INT64_MAX, 4};
+    expect_format_error(t, "overflowing shape");
+    t = good;
+    t.strides = {-3, 1};
+    expect_format_error(t, "negative stride");
+    t = good;
+    t.strides = {3};
+    expect_format_error(t, "strides of another rank");
+    t = good;
+    auto huge = std::make_shared<pickle::StorageRef>(*good.storage);
+    huge->numel = uint64_t{1} << 62;  // the file holds 6 elements
+    t.storage = huge;
+    t.shape = {1 << 20, 1 << 20};
+    t.strides = {1 << 20, 1};
+    expect_format_error(t, "storage larger than the file");
+  }
+}

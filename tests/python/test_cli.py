@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 
 import h5py
 import numpy as np
@@ -251,3 +252,58 @@ def test_write_failures_are_run_errors(cli, esm2_onnx, tmp_path, fmt):
     assert p.returncode == 1 and "missing.fasta" in p.stderr and not (tmp_path / "o").exists()
     p = run_cli("convert", tmp_path / "missing.pt", "-o", tmp_path / "m.onnx", check=False)
     assert p.returncode == 1 and "missing.pt" in p.stderr
+
+
+def test_absurd_hyperparameters_are_refused_before_allocating(cli, checkpoints, tmp_path):
+    """A cfg claiming a billion layers is refused at once, with the value and the limit named."""
+    import resource
+
+    import torch
+
+    data = torch.load(checkpoints["esm2_t2_32_legacy"], weights_only=False)
+    data["cfg"]["model"].encoder_layers = 10**9
+    bad = tmp_path / "esm2_t2_32_absurd.pt"
+    torch.save(data, bad)
+    p = subprocess.run([str(cli), "convert", str(bad), "-o", str(tmp_path / "m.onnx")], capture_output=True, text=True,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)), timeout=60)
+    assert p.returncode == 1, p.stderr
+    assert "encoder_layers" in p.stderr and "1000000000" in p.stderr and "1..1024" in p.stderr and str(bad) in p.stderr
+
+
+def test_labels_with_nul_bytes_are_skipped_not_cut(cli, esm2_onnx, tmp_path):
+    fasta = tmp_path / "nul.fasta"
+    fasta.write_bytes(b">dup\x00a\nMKV\n>dup\x00b\nMKT\n>\x00lead\nMKA\n>fine\nMKQ\n")
+    p = run_cli("embed", esm2_onnx, fasta, tmp_path / "o", check=False)
+    assert p.returncode == 3 and p.stderr.count("NUL byte") == 3, p.stderr
+    assert sorted(f.name for f in (tmp_path / "o").iterdir()) == ["fine.npz"]
+
+
+@pytest.mark.parametrize("layers", ["3,0", "0,99", "", "0", "0,3,3"])
+def test_metadata_that_disagrees_with_the_graph_is_refused(cli, esm2_onnx, tmp_path, layers):
+    import onnx
+
+    m = onnx.load(str(esm2_onnx))
+    exported = next(p.value for p in m.metadata_props if p.key == "esm_onnx.repr_layers")
+    assert exported != layers
+    for p in m.metadata_props:
+        if p.key == "esm_onnx.repr_layers":
+            p.value = layers
+    edited = tmp_path / "edited.onnx"
+    onnx.save(m, str(edited))
+    p = run_cli("embed", edited, FASTA, tmp_path / "o", "--include", "mean", check=False)
+    assert p.returncode == 1 and "disagrees with the graph" in p.stderr and "edited.onnx" in p.stderr, p.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("fmt", ["npz", "pt"])
+def test_partial_files_of_a_killed_run_are_removed(cli, esm2_onnx, tmp_path, fmt):
+    out = tmp_path / "o"
+    (out / "sub").mkdir(parents=True)
+    stale = [out / f"short.{fmt}.partial", out / f"odd_residues.{fmt}.partial.Ab12Cd", out / "sub" / f"x.{fmt}.partial"]
+    for f in stale:
+        f.write_bytes(b"half a file")
+    keep = out / f"notes.{fmt}.partial.txt"
+    keep.write_text("not ours")
+    run_cli("embed", esm2_onnx, FASTA, out, "--format", fmt)
+    assert not any(f.exists() for f in stale) and keep.exists()
+    assert (out / f"short.{fmt}").exists()
