@@ -98,12 +98,12 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     if (log) log(m);
   };
   opt.validate();
+  Checkpoint ckpt = Checkpoint::load(opt.checkpoint);  // a checkpoint that cannot be read leaves no folder behind
   if (const auto parent = fs::path(opt.output).parent_path(); !parent.empty()) {
     std::error_code ec;
     fs::create_directories(parent, ec);
     if (ec) throw FileError(fmt::format("--output {}: cannot create folder {}: {}", opt.output, parent.string(), ec.message()));
   }
-  Checkpoint ckpt = Checkpoint::load(opt.checkpoint);
   const ModelConfig& cfg = ckpt.config();
   ConvertReport rep;
   rep.config = cfg;

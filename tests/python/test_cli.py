@@ -307,3 +307,16 @@ def test_partial_files_of_a_killed_run_are_removed(cli, esm2_onnx, tmp_path, fmt
     run_cli("embed", esm2_onnx, FASTA, out, "--format", fmt)
     assert not any(f.exists() for f in stale) and keep.exists()
     assert (out / f"short.{fmt}").exists()
+
+
+def test_small_command_line_mistakes(cli, esm2_onnx, checkpoints, tmp_path):
+    p = run_cli("emebd", esm2_onnx, FASTA, tmp_path / "o", check=False)
+    assert p.returncode == 2 and "'emebd' is not a command" in p.stderr and "embed" in p.stderr
+    for opt in ("--toks-per-batch", "--window", "--truncation-seq-length", "--threads"):
+        p = run_cli("embed", esm2_onnx, FASTA, tmp_path / "o", opt, "99999999999999999999", check=False)
+        assert p.returncode == 2 and opt in p.stderr and "whole number" in p.stderr, p.stderr
+    p = run_cli("embed", esm2_onnx, FASTA, tmp_path / "o", "--toks-per-batch", "-5", check=False)
+    assert p.returncode == 2
+    # A conversion that fails on its input leaves no output folder behind.
+    p = run_cli("convert", tmp_path / "missing.pt", "-o", tmp_path / "new" / "m.onnx", check=False)
+    assert p.returncode == 1 and not (tmp_path / "new").exists()

@@ -4,7 +4,10 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 
 #include "esm_onnx/convert.h"
 #include "esm_onnx/embed.h"
@@ -12,6 +15,7 @@
 #include "esm_onnx/inspect.h"
 #include "esm_onnx/verify.h"
 #include "cli.h"
+#include "util/numbers.h"
 #include "esm_onnx_version.h"
 #include "progress.h"
 
@@ -65,9 +69,33 @@ int run_embed(const esm_onnx::EmbedOptions& opt, bool no_progress) {
   return summary.skipped.empty() ? kOk : kSkipped;
 }
 
+// Whole numbers from the command line, refused (not wrapped or clamped) when they do not fit.
+template <typename T>
+T parse_count(const std::string& text, const std::string& option) {
+  const auto v = esm_onnx::text::parse_number<int64_t>(text);
+  if (!v || *v < 0 || *v > static_cast<int64_t>(std::numeric_limits<T>::max())) {
+    throw esm_onnx::UsageError(fmt::format("{} {}: expected a whole number from 0 to {}", option, text,
+                                           std::numeric_limits<T>::max()));
+  }
+  return static_cast<T>(*v);
+}
+
+template <typename T>
+CLI::Option* count_option(CLI::App* app, const std::string& name, T& value, const std::string& help) {
+  return typed_option(app, name, value, std::to_string(value), parse_count<T>, help)->type_name("N");
+}
+
+constexpr const char* kCommands[] = {"convert", "embed", "inspect"};
+
 }  // namespace
 
 int main(int argc, const char* const* argv) {
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::find_if(std::begin(kCommands), std::end(kCommands), [&](const char* c) { return std::strcmp(c, argv[1]) == 0; }) ==
+          std::end(kCommands)) {
+    fmt::print(stderr, "error: '{}' is not a command of esm-onnx: use convert, embed or inspect (esm-onnx --help)\n", argv[1]);
+    return kUsage;
+  }
   CLI::App app{"esm-onnx: run Meta's ESM protein language models with ONNX Runtime"};
   app.set_version_flag("--version", std::string("esm-onnx ") + ESM_ONNX_VERSION);
   app.require_subcommand(1);
@@ -88,13 +116,13 @@ int main(int argc, const char* const* argv) {
                "fp32; fp16 (GPU); int8 (per-channel weights, dynamic activations); int4 (block-quantized weights)");
   c->add_flag("--no-optimize", no_optimize,
               "standard ONNX ops only (no ONNX Runtime fused attention, rotary, skip-layer-norm, bias-gelu)");
-  c->add_option("--block-size", conv.int4_block, "int4 block size (32 or 128)")->capture_default_str();
+  count_option(c, "--block-size", conv.int4_block, "int4 block size (32 or 128)");
   c->add_option("--external-data", external, "weights in a .data file beside the model: auto (above 1.8 GB), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
   c->add_flag("--verify", verify,
               "run the new graph against the fp32 reference on generated sequences: max abs error, cosine of mean "
               "embeddings, logits argmax agreement; exit 1 below the precision's floor");
-  c->add_option("--threads", verify_threads, "ONNX Runtime threads for --verify (0: its default)")->capture_default_str();
+  count_option(c, "--threads", verify_threads, "ONNX Runtime threads for --verify (0: its default)");
   c->add_flag("-q,--quiet", quiet, "print only the result line");
 
   esm_onnx::EmbedOptions emb;
@@ -109,16 +137,16 @@ int main(int argc, const char* const* argv) {
       ->default_str("mean");
   e->add_option("--repr-layers", emb.repr_layers,
                 "layers to write (fair-esm numbering, all); default: every layer the model exports");
-  e->add_option("--toks-per-batch", emb.toks_per_batch, "token budget of a batch")->capture_default_str();
-  e->add_option("--truncation-seq-length", emb.truncation_seq_length,
+  count_option(e, "--toks-per-batch", emb.toks_per_batch, "token budget of a batch");
+  count_option(e, "--truncation-seq-length", emb.truncation_seq_length,
                 "residues kept per record (0: no truncation)")->capture_default_str();
   typed_option(e, "--format", emb.format, "npz", esm_onnx::parse_output_format,
                "npz (one file per record), pt (esm-extract's), h5 (one file)");
-  e->add_option("--threads", emb.runtime.threads, "ONNX Runtime threads (0: its default)")->capture_default_str();
+  count_option(e, "--threads", emb.runtime.threads, "ONNX Runtime threads (0: its default)");
   typed_option(e, "--device", emb.runtime.device, "cpu", esm_onnx::parse_device,
                "cpu, or cuda (needs an ONNX Runtime with CUDA)");
   e->add_flag("--strict", emb.strict, "stop at the first bad record instead of skipping it");
-  e->add_option("--window", emb.window, "records read, sorted by length and batched together")->capture_default_str();
+  count_option(e, "--window", emb.window, "records read, sorted by length and batched together");
   e->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
 
   std::string inspect_path;
