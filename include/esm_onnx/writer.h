@@ -27,5 +27,7 @@ std::unique_ptr<OutputWriter> make_writer(OutputFormat format, const std::string
 
 // The .npy bytes (format 1.0, little-endian float32) of an array.
 std::string npy_bytes(const FloatArray& array);
+// The .npy bytes of a text as a numpy bytes scalar (dtype |S<n>).
+std::string npy_text_bytes(const std::string& text);
 
 }  // namespace esm_onnx

@@ -1,17 +1,20 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "esm_onnx/writer.h"
 
 namespace esm_onnx {
 
-std::string npy_bytes(const FloatArray& a) {
+namespace {
+
+std::string npy_header(const std::string& descr, const std::vector<int64_t>& dims) {
   // numpy's own spelling: () for scalars, (5,) for one dimension, (5, 3) beyond.
   std::string shape;
-  for (std::size_t k = 0; k < a.shape.size(); ++k) shape += (k ? ", " : "") + std::to_string(a.shape[k]);
-  if (a.shape.size() == 1) shape += ",";
-  std::string header = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", shape);
+  for (std::size_t k = 0; k < dims.size(); ++k) shape += (k ? ", " : "") + std::to_string(dims[k]);
+  if (dims.size() == 1) shape += ",";
+  std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", descr, shape);
   // magic(6) + version(2) + header length(2) + header, padded with spaces to a multiple of 64, ending in \n.
   const std::size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
@@ -23,6 +26,17 @@ std::string npy_bytes(const FloatArray& a) {
   out.push_back(static_cast<char>(hlen & 0xFF));
   out.push_back(static_cast<char>(hlen >> 8));
   out += header;
+  return out;
+}
+
+}  // namespace
+
+std::string npy_text_bytes(const std::string& text) {
+  return npy_header(fmt::format("|S{}", std::max<std::size_t>(1, text.size())), {}) + (text.empty() ? std::string(1, '\0') : text);
+}
+
+std::string npy_bytes(const FloatArray& a) {
+  std::string out = npy_header("<f4", a.shape);
   const std::size_t off = out.size();
   out.resize(off + a.data.size() * sizeof(float));
   std::memcpy(out.data() + off, a.data.data(), a.data.size() * sizeof(float));

@@ -1,8 +1,10 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "esm_onnx/errors.h"
+#include "io/label_names.h"
 #include "io/stored_zip.h"
 #include "io/writers.h"
 
@@ -16,6 +18,25 @@ PerRecordFileWriter::PerRecordFileWriter(std::string outdir, std::string extensi
     throw FileError(fmt::format("{}: cannot create the output folder: {}", outdir_.string(), ec.message()));
   }
   remove_stale_partials();
+}
+
+// OUTDIR/long_labels.tsv: the file each shortened name stands for, and the full label (tabs, newlines and
+// backslashes escaped).
+void PerRecordFileWriter::note_long_label(const std::string& file, const std::string& label) const {
+  std::string escaped;
+  for (char c : label) {
+    if (c == '\\') escaped += "\\\\";
+    else if (c == '\t') escaped += "\\t";
+    else if (c == '\n') escaped += "\\n";
+    else escaped += c;
+  }
+  const auto index = outdir_ / "long_labels.tsv";
+  std::error_code ec;
+  const bool fresh = !std::filesystem::exists(index, ec);
+  std::ofstream out(index, std::ios::app);
+  if (fresh) out << "file\tlabel\n";
+  out << file << '\t' << escaped << '\n';
+  if (!out) throw FileError(fmt::format("{}: cannot record the long label of {}", index.string(), file));
 }
 
 // A run killed while writing leaves "<label><ext>.partial" (ours) or "<label><ext>.partial.XXXXXX" (libzip's
@@ -36,7 +57,14 @@ void PerRecordFileWriter::remove_stale_partials() const {
   }
 }
 
-std::string PerRecordFileWriter::location(const std::string& label) const { return (outdir_ / (label + ext_)).string(); }
+namespace {
+// What the writer adds to a record's file name: the extension, ".partial", libzip's ".XXXXXX".
+constexpr std::size_t kSuffixes = 4 + 8 + 7;
+}  // namespace
+
+std::string PerRecordFileWriter::location(const std::string& label) const {
+  return (outdir_ / (label_file_name(label, kSuffixes).relative + ext_)).string();
+}
 
 bool PerRecordFileWriter::exists(const std::string& label) const {
   std::error_code ec;
@@ -44,13 +72,15 @@ bool PerRecordFileWriter::exists(const std::string& label) const {
 }
 
 void PerRecordFileWriter::write(const RecordOutput& r) {
-  const std::filesystem::path final_path = location(r.label);
+  const LabelName name = label_file_name(r.label, kSuffixes);
+  const std::filesystem::path final_path = outdir_ / (name.relative + ext_);
+  if (name.shortened) note_long_label(name.relative + ext_, r.label);
   std::error_code ec;
   std::filesystem::create_directories(final_path.parent_path(), ec);
   if (ec) throw FileError(fmt::format("{}: cannot create the folder for record '{}': {}", final_path.parent_path().string(), r.label, ec.message()));
   const std::string tmp = final_path.string() + ".partial";
   try {
-    write_file(r, tmp);
+    write_file(r, tmp, name.shortened);
     std::filesystem::rename(tmp, final_path, ec);
     if (ec) throw FileError(fmt::format("{}: cannot rename the finished output of record '{}' into place: {}", tmp, r.label, ec.message()));
   } catch (...) {
@@ -66,7 +96,7 @@ class NpzWriter final : public PerRecordFileWriter {
   explicit NpzWriter(const std::string& outdir) : PerRecordFileWriter(outdir, ".npz") {}
 
  protected:
-  void write_file(const RecordOutput& r, const std::string& path) override {
+  void write_file(const RecordOutput& r, const std::string& path, bool label_inside) override {
     StoredZipWriter zip(path);
     // The zip reads the buffers at close(), so they must outlive it.
     std::vector<std::string> buffers;
@@ -76,7 +106,11 @@ class NpzWriter final : public PerRecordFileWriter {
     for (const auto& [l, a] : r.bos_representations) arrays.emplace_back(fmt::format("bos_representations/{}", l), &a);
     if (r.contacts) arrays.emplace_back("contacts", &*r.contacts);
     if (r.logits) arrays.emplace_back("logits", &*r.logits);
-    buffers.reserve(arrays.size());
+    buffers.reserve(arrays.size() + 1);
+    if (label_inside) {  // the file name holds only part of it
+      buffers.push_back(npy_text_bytes(r.label));
+      zip.add("label.npy", buffers.back().data(), buffers.back().size());
+    }
     for (const auto& [name, a] : arrays) {
       buffers.push_back(npy_bytes(*a));
       zip.add(name + ".npy", buffers.back().data(), buffers.back().size());

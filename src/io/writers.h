@@ -21,10 +21,12 @@ class PerRecordFileWriter : public OutputWriter {
   void write(const RecordOutput& record) override;
 
  protected:
-  virtual void write_file(const RecordOutput& record, const std::string& path) = 0;
+  // label_inside: the file name holds a shortened label, so the file must carry the full one.
+  virtual void write_file(const RecordOutput& record, const std::string& path, bool label_inside) = 0;
 
  private:
   void remove_stale_partials() const;
+  void note_long_label(const std::string& file, const std::string& label) const;
   std::filesystem::path outdir_;
   std::string ext_;
 };

@@ -320,3 +320,30 @@ def test_small_command_line_mistakes(cli, esm2_onnx, checkpoints, tmp_path):
     # A conversion that fails on its input leaves no output folder behind.
     p = run_cli("convert", tmp_path / "missing.pt", "-o", tmp_path / "new" / "m.onnx", check=False)
     assert p.returncode == 1 and not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("fmt", ["npz", "pt"])
+def test_long_labels_are_written_under_names_that_fit(cli, esm2_onnx, tmp_path, fmt):
+    """Labels too long for a file name are still written: a name that fits, the full label inside the file
+    and in long_labels.tsv; the other records run, and a rerun finds them done."""
+    labels = ["a" * 236, "b" * 237, "c" * 251, "d" * 252, "e\t" * 150 + "e", "é" * 200, "dir/" + "f" * 300]
+    fasta = tmp_path / "long.fasta"
+    fasta.write_text("".join(f">{l}\nMKTAYIAKQR\n" for l in labels) + ">short\nMKV\n")
+    out = tmp_path / "o"
+    p = run_cli("embed", esm2_onnx, fasta, out, "--format", fmt, check=False)
+    assert p.returncode == 0, p.stderr
+    files = [f for f in out.rglob(f"*.{fmt}")]
+    assert len(files) == len(labels) + 1 and all(len(f.name.encode()) <= 255 for f in files)
+    index = (out / "long_labels.tsv").read_text(encoding="utf-8").splitlines()
+    assert index[0] == "file\tlabel" and len(index) == 1 + 6  # "a" * 236 fits as it is
+    unescape = lambda s: s.replace("\\t", "\t").replace("\\n", "\n").replace("\\\\", "\\")  # noqa: E731
+    mapped = {unescape(line.split("\t", 1)[1]): line.split("\t", 1)[0] for line in index[1:]}
+    assert sorted(mapped) == sorted(labels[1:])
+    for label, name in mapped.items():
+        if fmt == "npz":
+            assert np.load(out / name)["label"].item().decode() == label
+        else:
+            assert torch.load(out / name, weights_only=True)["label"] == label
+    assert (out / f"{'a' * 236}.{fmt}").exists()
+    p = run_cli("embed", esm2_onnx, fasta, out, "--format", fmt)
+    assert "0 written, 8 already present" in p.stdout

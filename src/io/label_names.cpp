@@ -1,0 +1,50 @@
+#include "io/label_names.h"
+
+#include <fmt/format.h>
+
+#include <cstdint>
+
+namespace esm_onnx {
+namespace {
+
+constexpr std::size_t kNameMax = 255;  // NAME_MAX of Linux filesystems
+constexpr std::size_t kKeep = 120;     // bytes of the label a shortened name keeps
+
+// FNV-1a: labels are not adversarial keys here, and the runtime library needs no crypto for a file name.
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// The first `n` bytes of `s`, not cutting a UTF-8 sequence in two.
+std::string utf8_prefix(const std::string& s, std::size_t n) {
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+}  // namespace
+
+LabelName label_file_name(const std::string& label, std::size_t reserved) {
+  bool fits = true;
+  std::size_t start = 0;
+  while (fits) {
+    const auto end = label.find('/', start);
+    const std::size_t len = (end == std::string::npos ? label.size() : end) - start;
+    fits = len + (end == std::string::npos ? reserved : 0) <= kNameMax;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  if (fits) return {label, false};
+  std::string flat = utf8_prefix(label, kKeep);
+  for (auto& c : flat) {  // one flat name, free of separators and control characters
+    if (c == '/' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '_';
+  }
+  return {fmt::format("{}~{:016x}", flat, fnv1a(label)), true};
+}
+
+}  // namespace esm_onnx

@@ -1,0 +1,18 @@
+#pragma once
+// File names for labels. A label names its output file, as in esm-extract, but a path component can hold at
+// most 255 bytes: a label too long for that gets a name that fits, its first bytes and a hash of all of it,
+// and the full label goes into the file and into OUTDIR/long_labels.tsv.
+#include <cstddef>
+#include <string>
+
+namespace esm_onnx {
+
+struct LabelName {
+  std::string relative;  // the path under OUTDIR without extension: the label itself, or its short form
+  bool shortened{false};
+};
+
+// `reserved`: bytes the writer appends to the last component (extension, ".partial", libzip's ".XXXXXX").
+LabelName label_file_name(const std::string& label, std::size_t reserved);
+
+}  // namespace esm_onnx
