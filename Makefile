@@ -6,7 +6,7 @@ PY    := $(VENV)/bin/python
 GEN   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS  ?= $(shell nproc)
 
-.PHONY: all bootstrap build test test-cpp test-python test-wheel wheel demo debug clean bench scaling
+.PHONY: all bootstrap build test test-cpp test-python test-wheel wheel demo debug clean bench scaling fuzz
 
 all: build
 
@@ -51,6 +51,16 @@ bench: build
 	@$(PY) -m pip install -q -r requirements-bench.txt
 	FROM_MAKE=1 $(PY) bench/bench.py $(if $(QUICK),--quick)
 
+# Coverage-guided fuzzing (libFuzzer, ASan, UBSan; clang) of every parser of untrusted bytes, FUZZ_SECONDS
+# per target (default 60) from seed corpora made with fair-esm; crashes land in build-fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+fuzz: bootstrap
+	@command -v clang++ >/dev/null || { echo "make fuzz needs clang: apt-get install clang"; exit 1; }
+	cmake --preset fuzz $(GEN) >/dev/null
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+	$(PY) tests/fuzz/seeds.py build-fuzz/corpus
+	FUZZ_SEED=$(FUZZ_SEED) tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # What one esm-onnx-ray actor does here, and from it the cost of UniRef50 on many machines: SCALING.md.
 scaling: build
 	FROM_MAKE=1 $(PY) bench/scaling.py $(if $(QUICK),--quick)
@@ -67,4 +77,4 @@ demo: build
 	@$(PY) -c "import numpy as np,glob; f=sorted(glob.glob('demo/out/embeddings/*.npz'))[0]; z=np.load(f); print(f); [print('  ',k,z[k].shape) for k in z.files]"
 
 clean:
-	rm -rf $(BUILD) build-debug demo/out dist
+	rm -rf $(BUILD) build-debug build-fuzz demo/out dist

@@ -63,7 +63,9 @@ std::string build_fused_stack(Ctx& ctx, const std::string& x0,
                                 {attr_int("axis", -1)}, "split_qkv", 3);
       std::string q = parts[0], k = parts[1], v = parts[2];
       if (cfg.family == Family::Esm2) {
-        const auto [cos, sin] = rotary_cos_sin(ctx, i, /*full_width=*/false);
+        const auto cos_sin = rotary_cos_sin(ctx, i, /*full_width=*/false);
+        const auto& cos = cos_sin.first;  // not a structured binding: lambdas capture these (clang 14)
+        const auto& sin = cos_sin.second;
         auto start = b.const_i64({0}, "position_start");
         auto rot = [&](const std::string& t, const std::string& name) {
           return b.node("RotaryEmbedding", {t, start, cos, sin},

@@ -19,9 +19,71 @@ class Machine {
   Machine(std::string_view data, std::size_t pos, const PersistentLoader& persistent, const std::string& what)
       : data_(data), pos_(pos), persistent_(persistent), what_(what) {}
 
-  UnpickleResult run();
+  // The pickle's value. Containers that APPEND, SETITEM or BUILD changed after they were made are the only
+  // way to a reference cycle (which shared ownership would leak); a cycle is refused, and on any error their
+  // links are cut so that nothing is leaked.
+  UnpickleResult run() {
+    try {
+      UnpickleResult r = execute();
+      if (has_cycle()) fail("the pickle holds a reference cycle (a container inside itself); torch checkpoints have none");
+      return r;
+    } catch (...) {
+      cut_links();
+      throw;
+    }
+  }
 
  private:
+  UnpickleResult execute();
+
+  bool has_cycle() const {
+    enum Mark : uint8_t { kOpen, kDone };
+    std::unordered_map<const Value*, Mark> mark;
+    for (const auto& start : mutated_) {
+      if (mark.count(start.get())) continue;
+      // Iterative depth-first search; a child seen open on the current path closes a cycle.
+      std::vector<std::pair<const Value*, std::size_t>> path{{start.get(), 0}};
+      mark[start.get()] = kOpen;
+      while (!path.empty()) {
+        auto& [v, next] = path.back();
+        const std::size_t n_items = v->items.size(), n_dict = v->dict.size();
+        const Value* child = nullptr;
+        if (next < n_items) child = v->items[next].get();
+        else if (next < n_items + 2 * n_dict) {
+          const auto& kv = v->dict[(next - n_items) / 2];
+          child = ((next - n_items) % 2 == 0 ? kv.first : kv.second).get();
+        } else if (next == n_items + 2 * n_dict) child = v->state.get();
+        else {
+          mark[v] = kDone;
+          path.pop_back();
+          continue;
+        }
+        ++next;
+        if (!child) continue;
+        const auto it = mark.find(child);
+        if (it == mark.end()) {
+          mark[child] = kOpen;
+          path.emplace_back(child, 0);
+        } else if (it->second == kOpen) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  void note_mutated(const ValuePtr& v) {
+    if (mutated_.empty() || mutated_.back() != v) mutated_.push_back(v);
+  }
+
+  void cut_links() {
+    for (const auto& v : mutated_) {
+      v->items.clear();
+      v->dict.clear();
+      v->state.reset();
+    }
+  }
+
   // Protocol-0 opcodes carry numbers as text lines.
   int64_t text_int(std::string_view s, const char* opcode) const {
     if (auto v = text::parse_number<int64_t>(s)) return *v;
@@ -114,19 +176,23 @@ class Machine {
     for (auto& entry : target->dict) {
       if (entry.first->kind == key->kind && entry.first->kind == Kind::String && entry.first->s == key->s) {
         entry.second = std::move(value);
+        note_mutated(target);
         return;
       }
     }
     target->dict.emplace_back(std::move(key), std::move(value));
+    note_mutated(target);
   }
   void append(const ValuePtr& target, std::vector<ValuePtr> items) {
     if (target->kind != Kind::List && target->kind != Kind::Object) fail("APPEND on a " + target->describe());
     for (auto& v : items) target->items.push_back(std::move(v));
+    note_mutated(target);
   }
 
   ValuePtr call(const ValuePtr& callable, const ValuePtr& args);
   void build(const ValuePtr& obj, const ValuePtr& state);
 
+  std::vector<ValuePtr> mutated_;  // may repeat; see run()
   std::string_view data_;
   std::size_t pos_;
   std::size_t op_pos_{0};
@@ -260,10 +326,11 @@ void Machine::build(const ValuePtr& obj, const ValuePtr& state) {
     for (const auto& kv : dict_state->dict) set_item(obj, kv.first, kv.second);
   } else {
     obj->state = state;
+    note_mutated(obj);
   }
 }
 
-UnpickleResult Machine::run() {
+UnpickleResult Machine::execute() {
   while (true) {
     op_pos_ = pos_;
     need(1);

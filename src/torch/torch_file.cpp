@@ -263,6 +263,9 @@ std::vector<float> TorchFile::read_float(const pickle::TensorRef& t, const std::
       throw bad(fmt::format("stride {} of dimension {} overflows", t.strides[k], k));
     }
   }
+  // Checkpoints hold no broadcast views: more elements than the storage holds would only let a small file
+  // ask for an unbounded allocation.
+  if (n > s.numel) throw bad(fmt::format("{} elements in a view of a storage of {}", n, s.numel));
   uint64_t end = 0, bytes = 0, first = 0;
   if (__builtin_add_overflow(t.offset, span, &end) || end > s.numel) {
     throw bad(fmt::format("it reaches past the end of its storage of {} elements", s.numel));

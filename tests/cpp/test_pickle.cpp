@@ -99,3 +99,17 @@ TEST(Unpickler, DeepNestingDoesNotOverflowTheStack) {
   EXPECT_EQ(depth, kDepth);
   v.reset();  // the destructor walks the chain iteratively
 }
+
+// A list appended to itself through the memo: refused (torch files have no cycles), and nothing leaks
+// (the sanitizer build checks).
+TEST(Unpickler, ReferenceCyclesAreFormatErrorsAndDoNotLeak) {
+  // EMPTY_LIST, MEMOIZE, BINGET 0, APPEND, STOP
+  const std::string self = std::string("\x80\x04]\x94h\x00" "a.", 8);
+  EXPECT_THROW(load(self), FormatError);
+  // The same cycle left on the stack of a pickle that then fails.
+  const std::string broken = std::string("\x80\x04]\x94h\x00" "a\xff", 8);
+  EXPECT_THROW(load(broken), FormatError);
+  // A container shared twice (not a cycle) is fine.
+  const std::string shared = std::string("\x80\x04]\x94h\x00\x86.", 8);
+  EXPECT_EQ(load(shared)->items.size(), 2u);
+}

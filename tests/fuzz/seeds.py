@@ -1,0 +1,45 @@
+"""Seed corpora for `make fuzz`: small real inputs of each format, made with fair-esm and esm-onnx's tests.
+
+python tests/fuzz/seeds.py OUTDIR  ->  OUTDIR/<target>/<seed files>
+"""
+from __future__ import annotations
+
+import pathlib
+import shutil
+import sys
+import zipfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def main() -> None:
+    import esm_checkpoints
+
+    out = pathlib.Path(sys.argv[1])
+    for target in ("pickle", "torch_file", "checkpoint", "fasta", "metadata"):
+        (out / target).mkdir(parents=True, exist_ok=True)
+    work = out / "_checkpoints"
+    for family in ("esm2", "esm1b", "esm1"):
+        for legacy in (False, True):
+            name = f"{family}_t1_8_{'legacy' if legacy else 'zip'}.pt"
+            path = esm_checkpoints.save_checkpoint(family, 1, 8, 2, work / name, legacy=legacy, contacts=False, seed=3)
+            for target in ("torch_file", "checkpoint"):
+                shutil.copy(path, out / target / name)
+            if not legacy:
+                with zipfile.ZipFile(path) as z:
+                    pkl = next(n for n in z.namelist() if n.endswith("/data.pkl"))
+                    (out / "pickle" / f"{family}.pkl").write_bytes(z.read(pkl))
+    for fasta in (ROOT / "tests" / "data" / "parity.fasta", ROOT / "demo" / "example.fasta"):
+        shutil.copy(fasta, out / "fasta" / fasta.name)
+    (out / "metadata" / "esm2").write_text("\n".join(f"esm_onnx.{k}={v}" for k, v in {
+        "format_revision": 1, "family": "ESM-2", "variant": "ESM-2", "alphabet": "ESM-1b", "num_layers": 4,
+        "embed_dim": 64, "attention_heads": 4, "vocab_size": 33, "repr_layers": "0,4", "has_contacts": 1,
+        "has_logits": 1, "max_tokens": 0, "precision": "fp32", "attention": "explicit", "int4_block": 0,
+        "source_file": "x.pt", "source_sha256": "00", "converter_version": "0.1.0", "padding_idx": 1, "cls_idx": 0,
+        "eos_idx": 2, "mask_idx": 32, "prepend_bos": 1, "append_eos": 1}.items()) + "\n")
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+#include "targets.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "esm_onnx/alphabet.h"
+#include "esm_onnx/checkpoint.h"
+#include "esm_onnx/errors.h"
+#include "esm_onnx/fasta.h"
+#include "esm_onnx/model_info.h"
+#include "pickle/unpickler.h"
+#include "torch/torch_file.h"
+
+namespace esm_onnx::fuzz {
+namespace {
+
+// The readers take paths: each input goes to one file per process, rewritten for every input.
+std::string as_file(const uint8_t* data, std::size_t size, const char* suffix) {
+  const std::string path = "/tmp/esm_onnx_fuzz_" + std::to_string(getpid()) + suffix;
+  std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(data),
+                                                               static_cast<std::streamsize>(size));
+  return path;
+}
+
+// Every tensor reachable from `root`, visited once (pickles can hold cycles), without recursion.
+void read_tensors(const torchfile::TorchFile& f, const pickle::ValuePtr& root) {
+  std::vector<pickle::ValuePtr> work{root};
+  std::unordered_set<const pickle::Value*> seen;
+  while (!work.empty()) {
+    auto v = work.back();
+    work.pop_back();
+    if (!v || !seen.insert(v.get()).second) continue;
+    if (v->tensor) f.read_float(*v->tensor, "fuzz");
+    for (const auto& c : v->items) work.push_back(c);
+    for (const auto& [k, val] : v->dict) work.push_back(val);
+    work.push_back(v->state);
+  }
+}
+
+template <typename Fn>
+int guarded(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error&) {
+    // A typed error with a message is the right answer to a bad input.
+  }
+  return 0;
+}
+
+}  // namespace
+
+int pickle(const uint8_t* data, std::size_t size) {
+  return guarded([&] {
+    auto loader = [](const pickle::ValuePtr& pid) { return pid; };
+    pickle::unpickle(std::string_view(reinterpret_cast<const char*>(data), size), 0, loader, "fuzz.pkl");
+  });
+}
+
+int torch_file(const uint8_t* data, std::size_t size) {
+  const std::string path = as_file(data, size, ".pt");
+  return guarded([&] {
+    auto f = torchfile::TorchFile::open(path);
+    read_tensors(*f, f->root());
+  });
+}
+
+int checkpoint(const uint8_t* data, std::size_t size) {
+  const std::string path = as_file(data, size, "_ckpt.pt");
+  return guarded([&] {
+    const Checkpoint c = Checkpoint::load(path);
+    for (const auto& name : c.names()) c.read(name);
+  });
+}
+
+int fasta(const uint8_t* data, std::size_t size) {
+  const std::string path = as_file(data, size, ".fasta");
+  return guarded([&] {
+    FastaReader reader(path);
+    const Alphabet a = Alphabet::for_kind(AlphabetKind::Esm1b), b = Alphabet::for_kind(AlphabetKind::Esm1);
+    FastaRecord r;
+    while (reader.next(r)) {
+      for (const Alphabet* alphabet : {&a, &b}) {
+        try {
+          alphabet->encode(r.sequence);
+        } catch (const InputError&) {
+        }
+      }
+    }
+  });
+}
+
+int metadata(const uint8_t* data, std::size_t size) {
+  return guarded([&] {
+    std::map<std::string, std::string> props;
+    std::string_view text(reinterpret_cast<const char*>(data), size);
+    while (!text.empty()) {
+      const auto nl = text.find('\n');
+      const std::string_view line = text.substr(0, nl);
+      if (const auto eq = line.find('='); eq != std::string_view::npos) {
+        props[std::string(line.substr(0, eq))] = std::string(line.substr(eq + 1));
+      }
+      if (nl == std::string_view::npos) break;
+      text.remove_prefix(nl + 1);
+    }
+    const ModelInfo info = ModelInfo::from_metadata(props, "fuzz.onnx");
+    info.to_string();
+  });
+}
+
+Target find_target(const std::string& name) {
+  static const std::map<std::string, Target> kTargets = {
+      {"pickle", &fuzz::pickle}, {"torch_file", &fuzz::torch_file}, {"checkpoint", &fuzz::checkpoint},
+      {"fasta", &fuzz::fasta}, {"metadata", &fuzz::metadata}};
+  const auto it = kTargets.find(name);
+  return it == kTargets.end() ? nullptr : it->second;
+}
+
+}  // namespace esm_onnx::fuzz

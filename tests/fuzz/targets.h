@@ -1,0 +1,21 @@
+#pragma once
+// The fuzz targets: each feeds one parser of untrusted bytes and accepts only esm-onnx's typed errors.
+// Any other exception, a crash or a sanitizer report is a finding. Compiled into the libFuzzer binaries
+// (fuzz_main.cpp) and into the C++ tests, which replay every saved regression input.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace esm_onnx::fuzz {
+
+int pickle(const uint8_t* data, std::size_t size);      // the pickle machine
+int torch_file(const uint8_t* data, std::size_t size);  // torch zip and legacy files, every tensor read
+int checkpoint(const uint8_t* data, std::size_t size);  // the checkpoint layer: layouts, the tensor table
+int fasta(const uint8_t* data, std::size_t size);       // FASTA records and the tokenizer
+int metadata(const uint8_t* data, std::size_t size);    // a converted model's metadata ("key=value" lines)
+
+// name -> target, for the replaying test and the fuzz binaries
+using Target = int (*)(const uint8_t*, std::size_t);
+Target find_target(const std::string& name);
+
+}  // namespace esm_onnx::fuzz
