@@ -82,6 +82,15 @@ class ZipTorchFile final : public TorchFile {
     const std::string data = zip_.read_all(pkl);
     StorageTable table(path);
     root_ = pickle::unpickle(data, 0, [&](const ValuePtr& pid) { return table.load(pid); }, path + ":" + pkl).value;
+    // As torch.load: every storage the pickle names has exactly the bytes its element count needs.
+    for (const auto& [key, ref] : table.storages()) {
+      const uint64_t held = storage_bytes(*ref);
+      uint64_t need = 0;
+      if (__builtin_mul_overflow(ref->numel, pickle::dtype_size(ref->dtype), &need) || need != held) {
+        throw FormatError(fmt::format("{}: storage {} declares {} {} elements but holds {} bytes; the file is corrupt",
+                                      path, key, ref->numel, pickle::dtype_name(ref->dtype), held));
+      }
+    }
   }
   std::string serialization() const override { return "zip"; }
   uint64_t storage_bytes(const StorageRef& s) const override {

@@ -33,12 +33,12 @@ std::string object_pickle() {
 
 const float kData[6] = {1, 2, 3, 4, 5, 6};
 
-std::string write_zip(const std::string& name) {
+std::string write_zip(const std::string& name, std::size_t data_bytes = sizeof kData) {
   const std::string path = temp(name);
   const std::string pkl = object_pickle();
   StoredZipWriter zip(path);
   zip.add("archive/data.pkl", pkl.data(), pkl.size());
-  zip.add("archive/data/0", kData, sizeof kData);
+  zip.add("archive/data/0", kData, data_bytes);
   zip.add("archive/version", "3\n", 2);
   zip.close();
   return path;
@@ -118,6 +118,8 @@ TEST(TorchFile, CorruptFilesNameTheFileAndTheProblem) {
   std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   expect_format_error(cut, "zip");
   EXPECT_THROW(torchfile::TorchFile::open(temp("does-not-exist.pt")), FileError);
+  // A storage whose record holds fewer bytes than its element count needs (torch.load refuses it too).
+  expect_format_error(write_zip("short_storage.pt", 20), "declares 6 float32 elements but holds 20 bytes");
 }
 
 TEST(TorchFile, HalfAndBfloat16Widening) {

@@ -347,3 +347,16 @@ def test_long_labels_are_written_under_names_that_fit(cli, esm2_onnx, tmp_path, 
     assert (out / f"{'a' * 236}.{fmt}").exists()
     p = run_cli("embed", esm2_onnx, fasta, out, "--format", fmt)
     assert "0 written, 8 already present" in p.stdout
+
+
+def test_unknown_alphabet_in_metadata_names_the_file(cli, esm2_onnx, tmp_path):
+    import onnx
+
+    m = onnx.load(str(esm2_onnx))
+    for p in m.metadata_props:
+        if p.key == "esm_onnx.alphabet":
+            p.value = "ESM-3"
+    edited = tmp_path / "esm3.onnx"
+    onnx.save(m, str(edited))
+    p = run_cli("embed", edited, FASTA, tmp_path / "o", check=False)
+    assert p.returncode == 1 and "esm3.onnx" in p.stderr and "ESM-3" in p.stderr, p.stderr
