@@ -43,6 +43,11 @@ struct ForwardOutputs {
   std::optional<FloatArray> contacts;  // [batch, L, L], L = length without BOS and EOS (fair-esm's shape)
 };
 
+// The layers `request` yields from the model `info` describes (read from `path`), sorted; UsageError when a
+// layer was not exported or contacts are asked of a model without them. Needs only the metadata, so a
+// driver can check a request without loading the model.
+std::vector<int64_t> resolve_request(const ModelInfo& info, const std::string& path, const EmbedRequest& request);
+
 class Model {
  public:
   // Loads `path` (an .onnx written by esm-onnx convert). Throws FileError when it cannot be read,
@@ -58,8 +63,7 @@ class Model {
   const RuntimeOptions& options() const;
   double load_seconds() const;  // creating the ONNX Runtime session
 
-  // The layers a request yields, resolved against this model (sorted); UsageError when a layer was not
-  // exported or contacts are asked of a model without them.
+  // resolve_request() for this model.
   std::vector<int64_t> resolve(const EmbedRequest& request) const;
 
   // One output per record, in input order. A record that cannot be embedded (a character outside the

@@ -428,6 +428,11 @@ NB_MODULE(_core, m) {
         });
 
   m.def("read_model_info", &read_model_info, nb::call_guard<nb::gil_scoped_release>());
+  m.def("resolve_request",
+        [](const ModelInfo& info, const std::string& path, const std::vector<std::string>& include,
+           const std::vector<int64_t>& repr_layers) {
+          return resolve_request(info, path, make_request(include, repr_layers, 1, 0));
+        });
   m.def("inspect_json", &inspect_json, nb::call_guard<nb::gil_scoped_release>());
 
   m.def("cli_main", [](const std::vector<std::string>& argv) {

@@ -70,12 +70,14 @@ void check_outputs(const ModelInfo& info, const std::string& path, Includes incl
 
 }  // namespace
 
-std::vector<int64_t> Model::resolve(const EmbedRequest& request) const {
+std::vector<int64_t> resolve_request(const ModelInfo& info, const std::string& path, const EmbedRequest& request) {
   request.validate();
-  check_outputs(info(), path(), request.include);
+  check_outputs(info, path, request.include);
   if (!request.include.representations()) return {};
-  return resolve_exported(info(), path(), request.repr_layers);
+  return resolve_exported(info, path, request.repr_layers);
 }
+
+std::vector<int64_t> Model::resolve(const EmbedRequest& request) const { return resolve_request(info(), path(), request); }
 
 std::vector<RecordOutput> Model::embed(const std::vector<SequenceRecord>& records, const EmbedRequest& request) const {
   auto source = vector_source(records);

@@ -65,11 +65,12 @@ ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m, 
   i.mask_idx = need_int(m, "mask_idx", path);
   i.prepend_bos = need(m, "prepend_bos", path) == "1";
   i.append_eos = need(m, "append_eos", path) == "1";
-  if (i.alphabet != "ESM-1b" && i.alphabet != "ESM-1") {
-    throw FormatError(fmt::format("{}: metadata '{}alphabet' = '{}': this esm-onnx knows the ESM-1b and ESM-1 "
-                                  "alphabets; convert the checkpoint again", path, P, i.alphabet));
+  Alphabet a;
+  try {
+    a = i.make_alphabet();
+  } catch (const FormatError& e) {  // Alphabet's message knows the names; this one adds the file
+    throw FormatError(fmt::format("{}: metadata '{}alphabet': {}; convert the checkpoint again", path, P, e.what()));
   }
-  const Alphabet a = i.make_alphabet();
   if (a.padding_idx() != i.padding_idx || a.cls_idx() != i.cls_idx || a.eos_idx() != i.eos_idx ||
       a.mask_idx() != i.mask_idx || static_cast<int64_t>(a.size()) != i.vocab_size) {
     throw FormatError(fmt::format("{}: special token ids in the metadata disagree with the {} alphabet", path, i.alphabet));

@@ -103,10 +103,6 @@ void Session::check_against_graph(const std::string& path) const {
   }
 }
 
-bool Session::has_output(const std::string& name) const {
-  return std::find(output_names_.begin(), output_names_.end(), name) != output_names_.end();
-}
-
 RunResult Session::run(const std::vector<int64_t>& tokens, int64_t batch, int64_t seq,
                        const std::vector<std::string>& outputs) const {
   auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);

@@ -23,7 +23,6 @@ class Session {
   // CUDA needs an ONNX Runtime built with it; otherwise a UsageError says so.
   Session(const std::string& path, int threads, Device device = Device::Cpu);
   const ModelInfo& info() const { return info_; }
-  bool has_output(const std::string& name) const;
   // tokens: [batch, seq] row-major.
   // Safe to call from several threads at once (ONNX Runtime's Run is).
   RunResult run(const std::vector<int64_t>& tokens, int64_t batch, int64_t seq, const std::vector<std::string>& outputs) const;

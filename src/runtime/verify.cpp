@@ -91,8 +91,7 @@ VerifyReport verify_against(const std::string& candidate, const std::string& ref
   rep.precision = std::string(precision_name(ci.precision)) + (ci.attention == Attention::Fused ? " (fused)" : "");
   // The same path as embed: its batching (several records per padded batch), slicing and mean pooling.
   EmbedRequest request;
-  request.include = Output::Mean | Output::PerTok;
-  request.include.add(Output::Logits);
+  request.include = Output::Mean | Output::PerTok | Output::Logits;
   request.toks_per_batch = 1600;
   request.truncation_seq_length = 0;
   const auto seqs = generate(opt.sequences, opt.seed);

@@ -56,8 +56,7 @@ TEST(Model, EmbedKeepsInputOrderAndMatchesForward) {
   const Model model(demo_model(), {.threads = 1});
   EXPECT_EQ(model.info().num_layers, 4);
   EmbedRequest req;
-  req.include = Output::Mean | Output::PerTok;
-  req.include.add(Output::Logits);
+  req.include = Output::Mean | Output::PerTok | Output::Logits;
   req.toks_per_batch = 120;
   const auto seqs = sequences(12);
   const auto out = model.embed(seqs, req);

@@ -43,14 +43,9 @@ class ESM:
                              "use return_contacts=True for contacts")
         as_torch = _is_torch(tokens)
         arr = tokens.detach().cpu().numpy() if as_torch else np.asarray(tokens)
-        n = self.num_layers
-        layers = []
-        for i in repr_layers:
-            if not -(n + 1) <= i <= n:
-                raise UsageError(f"repr_layers: layer {i} does not exist: this model has layers 0..{n}, "
-                                 f"or -{n + 1}..-1 counting from the end")
-            layers.append((i + n + 1) % (n + 1))
-        layers = sorted(set(layers))
+        # fair-esm's numbering (negatives from the end), checked as esm-onnx checks it everywhere.
+        wanted = list(repr_layers)
+        layers = self.onnx_model._core.resolve_layers(wanted) if wanted else []
         out = self.onnx_model.forward(arr, repr_layers=layers, logits=True, contacts=return_contacts)
         result: dict[str, Any] = {"logits": out["logits"], "representations": {}}
         for k, layer in enumerate(out["layers"]):

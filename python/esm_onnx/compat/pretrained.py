@@ -3,13 +3,13 @@ contacts when its -contact-regression.pt is beside it, fp32) into a cache direct
 checkpoint's SHA-256: $ESM_ONNX_CACHE, else $XDG_CACHE_HOME/esm-onnx, else ~/.cache/esm-onnx."""
 from __future__ import annotations
 
-import hashlib
 import os
 import pathlib
 import shutil
 import tempfile
 
 from .._api import Model, convert
+from .._digest import sha256_file
 from .._errors import FileError, UsageError
 from .data import Alphabet
 from .model import ESM
@@ -22,23 +22,15 @@ def cache_dir() -> pathlib.Path:
     return pathlib.Path(base) / "esm-onnx"
 
 
-def _sha256(path: pathlib.Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def converted_model(checkpoint: str | os.PathLike[str]) -> pathlib.Path:
     """The cached .onnx of a fair-esm checkpoint, converted on first use."""
     ckpt = pathlib.Path(checkpoint)
     if not ckpt.is_file():
         raise FileError(f"{ckpt}: no such checkpoint file")
     regression = ckpt.with_name(ckpt.stem + "-contact-regression.pt")
-    key = _sha256(ckpt)
+    key = sha256_file(ckpt)
     if regression.is_file():
-        key += "-" + _sha256(regression)[:16]
+        key += "-" + sha256_file(regression)[:16]
     final = cache_dir() / key
     model = final / "model.onnx"
     if model.is_file():

@@ -27,38 +27,24 @@ from typing import Any
 
 from .._errors import UsageError
 from . import parts as _parts
-from .shards import Shard, expand_inputs, file_digest, scan
+from .._digest import sha256_file
+from .shards import Shard, expand_inputs, scan
 
 FORMATS = ("parquet", "npz", "pt")
 
 
 def _model_digest(model: pathlib.Path) -> str:
-    digest = file_digest(model)
+    digest = sha256_file(model)
     data = model.with_name(model.name + ".data")
-    return digest + ("+" + file_digest(data) if data.exists() else "")
+    return digest + ("+" + sha256_file(data) if data.exists() else "")
 
 
 def _resolve(model: pathlib.Path, include: list[str], repr_layers: Iterable[int] | None) -> list[int]:
+    """The layers to write, checked against the model's metadata (the driver does not load the model)."""
     from .. import _core
 
     info = _core.read_model_info(str(model))
-    if "contacts" in include and not info.has_contacts:
-        raise UsageError(f"include contacts: {model} has no contacts output (converted without a contact-regression "
-                         "file, or with --no-contacts)")
-    if not set(include) & {"mean", "per_tok", "bos"}:
-        return []
-    if repr_layers is None:
-        return list(info.repr_layers)
-    n = info.num_layers
-    layers = []
-    for layer in repr_layers:
-        if not -(n + 1) <= layer <= n:
-            raise UsageError(f"repr_layers: layer {layer} does not exist: this model has layers 0..{n}")
-        layers.append((layer + n + 1) % (n + 1))
-        if layers[-1] not in info.repr_layers:
-            raise UsageError(f"repr_layers: layer {layers[-1]} was not exported into {model} (it holds layers "
-                             f"{','.join(map(str, info.repr_layers))}); convert again with --repr-layers including it")
-    return sorted(set(layers))
+    return _core.resolve_request(info, str(model), include, [] if repr_layers is None else list(repr_layers))
 
 
 def _check_run(outdir: pathlib.Path, run: dict) -> None:

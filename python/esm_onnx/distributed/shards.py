@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import hashlib
 import os
 import pathlib
 
@@ -89,12 +88,3 @@ def scan(path: pathlib.Path, records_per_shard: int) -> list[Shard]:
         raise InputError(f"{path}: no '>' header line: not FASTA")
     shards.append(Shard(str(path), start, offset, start_line, start_index, count, f"{path.name}.{len(shards):06d}"))
     return shards
-
-
-def file_digest(path: pathlib.Path) -> str:
-    """SHA-256 of a file (the model's, for the manifest)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
