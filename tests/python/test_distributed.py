@@ -149,11 +149,18 @@ def _worker_pids() -> list[int]:
 def test_killed_worker_loses_and_duplicates_nothing(cluster, reference, fasta, tmp_path):
     onnx, ref = reference
     out = tmp_path / "out"
+    earlier = set(_worker_pids())  # actors of earlier runs may still be exiting: not this run's
     proc = _driver(cluster, onnx, fasta, out, "--shard-records", 100)
     _wait_for_parts(out, 5, proc)
-    pids = _worker_pids()
-    assert pids, "no worker process found"
-    os.kill(pids[0], signal.SIGKILL)
+    killed = None
+    for pid in sorted(set(_worker_pids()) - earlier):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed = pid
+            break
+        except ProcessLookupError:
+            continue
+    assert killed, "no worker process of this run found"
     code, log = _finish(proc)
     assert code == 3, log
     _check_complete(out, ref)
