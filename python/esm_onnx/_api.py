@@ -89,15 +89,16 @@ class FastaEmbeddings(Iterator["Embedding"]):
         try:
             return next(self._inner)
         finally:
-            skipped = self._inner.skipped
-            for label, line, reason in skipped[self._warned:]:
-                warnings.warn(f"skipped record '{label}' (line {line}): {reason}", SkippedRecordWarning, stacklevel=2)
-            self._warned = len(skipped)
+            if self._inner.skipped_count > self._warned:
+                new = self._inner.skipped_since(self._warned)
+                for label, line, reason in new:
+                    warnings.warn(f"skipped record '{label}' (line {line}): {reason}", SkippedRecordWarning, stacklevel=2)
+                self._warned += len(new)
 
     @property
     def skipped(self) -> list[tuple[str, int, str]]:
         """(label, line, reason) of every record skipped so far."""
-        return self._inner.skipped
+        return self._inner.skipped_since(0)
 
     @property
     def records_seen(self) -> int:

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -145,7 +146,10 @@ class FastaEmbeddings {
           for (auto& r : ready_.front()) buffer_.push_back(std::move(r));
           ready_.pop_front();
         }
-        seen_ = snapshot_;
+        // Only what is new moves over: a file with many bad records must not cost a copy of all of them per batch.
+        std::move(new_skipped_.begin(), new_skipped_.end(), std::back_inserter(seen_.skipped));
+        new_skipped_.clear();
+        seen_.counters = counters_;
       }
       cv_.notify_all();
       if (buffer_.empty()) {
@@ -176,7 +180,10 @@ class FastaEmbeddings {
         error = std::current_exception();
       }
       std::unique_lock lock(mu_);
-      snapshot_ = {stream_->skipped(), stream_->counters()};
+      const auto& all = stream_->skipped();
+      new_skipped_.insert(new_skipped_.end(), all.begin() + static_cast<std::ptrdiff_t>(reported_), all.end());
+      reported_ = all.size();
+      counters_ = stream_->counters();
       if (more) ready_.push_back(std::move(batch));
       if (!more || error) {
         error_ = error;
@@ -198,7 +205,10 @@ class FastaEmbeddings {
   std::mutex mu_;                    // guards what follows, shared with the worker
   std::condition_variable cv_;
   std::deque<std::vector<RecordOutput>> ready_;  // computed, not yet consumed: at most one
-  Snapshot snapshot_, seen_;
+  Snapshot seen_;                          // what the consumer has been told (its thread only)
+  std::vector<SkippedRecord> new_skipped_;  // skipped since the consumer last looked
+  std::size_t reported_{0};                 // of the stream's skipped records, how many were handed over
+  StreamCounters counters_;
   std::exception_ptr error_;
   bool finished_{false}, stop_{false};
   std::thread worker_;
@@ -290,12 +300,16 @@ NB_MODULE(_core, m) {
   nb::class_<FastaEmbeddings>(m, "FastaEmbeddings")
       .def("__iter__", [](nb::handle self) { return self; })
       .def("__next__", &FastaEmbeddings::next)
-      .def_prop_ro("skipped",
-                   [](const FastaEmbeddings& f) {
-                     std::vector<std::tuple<std::string, int64_t, std::string>> out;
-                     for (const auto& s : f.seen().skipped) out.emplace_back(s.label, s.line, s.reason);
-                     return out;
-                   })
+      .def(
+          "skipped_since",
+          [](const FastaEmbeddings& f, std::size_t start) {
+            std::vector<std::tuple<std::string, int64_t, std::string>> out;
+            const auto& all = f.seen().skipped;
+            for (std::size_t k = start; k < all.size(); ++k) out.emplace_back(all[k].label, all[k].line, all[k].reason);
+            return out;
+          },
+          "start"_a = 0)
+      .def_prop_ro("skipped_count", [](const FastaEmbeddings& f) { return f.seen().skipped.size(); })
       .def_prop_ro("records_seen", [](const FastaEmbeddings& f) { return f.seen().counters.records_seen; })
       .def_prop_ro("written", [](const FastaEmbeddings& f) { return f.seen().counters.written; })
       .def_prop_ro("tokens", [](const FastaEmbeddings& f) { return f.seen().counters.tokens; });
