@@ -34,23 +34,6 @@ std::string EmbedOptions::to_string() const {
 }
 
 namespace {
-EmbedSummary run_job(const Model& model, const EmbedOptions& opt, const ProgressFn& progress, const MessageFn& message,
-                     double load_seconds);
-}  // namespace
-
-EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const MessageFn& message) {
-  if (opt.model.empty()) throw UsageError("embed: MODEL, FASTA and OUTDIR are required");
-  opt.validate();
-  const Model model(opt.model, opt.runtime);
-  return run_job(model, opt, progress, message, model.load_seconds());
-}
-
-EmbedSummary embed(const Model& model, const EmbedOptions& opt, const ProgressFn& progress, const MessageFn& message) {
-  opt.validate();
-  return run_job(model, opt, progress, message, 0.0);
-}
-
-namespace {
 
 // The job on a loaded model; `load_seconds` is counted into its time (0 when the caller's model was loaded
 // for other jobs too).
@@ -125,5 +108,17 @@ EmbedSummary run_job(const Model& model, const EmbedOptions& opt, const Progress
 }
 
 }  // namespace
+
+EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const MessageFn& message) {
+  if (opt.model.empty()) throw UsageError("embed: MODEL, FASTA and OUTDIR are required");
+  opt.validate();
+  const Model model(opt.model, opt.runtime);
+  return run_job(model, opt, progress, message, model.load_seconds());
+}
+
+EmbedSummary embed(const Model& model, const EmbedOptions& opt, const ProgressFn& progress, const MessageFn& message) {
+  opt.validate();
+  return run_job(model, opt, progress, message, 0.0);
+}
 
 }  // namespace esm_onnx
