@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileError, InputError, Error) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except Exception as err:  # noqa: BLE001 - Ray's own failures (a worker that cannot start, a lost cluster)
+        print(f"error: the Ray run failed ({type(err).__name__}): {err}", file=sys.stderr)
+        return 1
     return 3 if m["skipped"] else 0
 
 
