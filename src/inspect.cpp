@@ -22,14 +22,14 @@ nlohmann::ordered_json describe_checkpoint(const std::string& path) {
   const auto& c = ck.config();
   std::map<std::string, int64_t> dtypes;
   uint64_t params = 0;
-  for (const auto& n : ck.names()) {
-    ++dtypes[ck.stored_dtype(n)];
+  for (const auto& t : ck.stored()) {
+    ++dtypes[t.dtype];
     uint64_t k = 1;
-    for (auto d : ck.shape(n)) k *= static_cast<uint64_t>(d);
+    for (auto d : t.shape) k *= static_cast<uint64_t>(d);
     params += k;
   }
   nlohmann::ordered_json j;
-  j["kind"] = "fair-esm checkpoint";
+  j["kind"] = ck.source() + " checkpoint";
   j["file"] = path;
   j["serialization"] = ck.serialization();
   j["model"] = c.variant;
@@ -40,10 +40,12 @@ nlohmann::ordered_json describe_checkpoint(const std::string& path) {
   j["ffn_dim"] = c.ffn_dim;
   j["vocab_size"] = c.vocab_size;
   j["alphabet"] = Alphabet::for_kind(c.alphabet).name();
-  j["token_dropout"] = c.token_dropout;
+  j["token_dropout"] = c.arch.token_dropout;
   j["max_residues"] = c.max_tokens() > 0 ? c.max_tokens() - 2 : 0;
   j["contacts"] = c.has_contacts;
   j["contact_file"] = ck.contact_file();
+  j["head"] = output_head_name(c.head);
+  if (!c.labels.empty()) j["labels"] = c.labels;
   j["parameters"] = params;
   j["stored_dtypes"] = dtypes;
   j["notices"] = ck.notices();
@@ -86,6 +88,8 @@ nlohmann::ordered_json describe_onnx(const std::string& path) {
   j["alphabet"] = info.alphabet;
   j["exported_layers"] = info.repr_layers;
   j["logits"] = info.has_logits;
+  j["head"] = output_head_name(info.head);
+  if (!info.labels.empty()) j["labels"] = info.labels;
   j["contacts"] = info.has_contacts;
   j["precision"] = precision_name(info.precision);
   j["attention"] = attention_name(info.attention);
@@ -111,6 +115,7 @@ nlohmann::ordered_json describe_onnx(const std::string& path) {
 }
 
 bool is_onnx(const std::string& path) {
+  if (std::filesystem::is_directory(path)) return false;
   if (std::filesystem::path(path).extension() == ".onnx") return true;
   std::ifstream in(path, std::ios::binary);
   char c = 0;
@@ -121,12 +126,12 @@ bool is_onnx(const std::string& path) {
 }  // namespace
 
 std::string inspect_json(const std::string& path) {
-  if (std::error_code ec; !std::filesystem::exists(path, ec)) throw FileError(fmt::format("{}: no such file", path));
+  if (std::error_code ec; !std::filesystem::exists(path, ec)) throw FileError(fmt::format("{}: no such file or folder", path));
   return (is_onnx(path) ? describe_onnx(path) : describe_checkpoint(path)).dump(2);
 }
 
 std::string inspect_text(const std::string& path) {
-  if (std::error_code ec; !std::filesystem::exists(path, ec)) throw FileError(fmt::format("{}: no such file", path));
+  if (std::error_code ec; !std::filesystem::exists(path, ec)) throw FileError(fmt::format("{}: no such file or folder", path));
   const auto j = is_onnx(path) ? describe_onnx(path) : describe_checkpoint(path);
   std::string out;
   for (const auto& [k, v] : j.items()) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "esm_onnx/alphabet.h"
+#include "esm_onnx/architecture.h"
 #include "esm_onnx/options.h"
 
 namespace esm_onnx {
@@ -15,7 +16,7 @@ inline constexpr int kModelFormatRevision = 1;
 
 struct ModelInfo {
   int format_revision{0};
-  std::string family;       // ESM-1, ESM-1b, ESM-2
+  std::string family;       // ESM-1, ESM-1b, ESM-2, ESM C
   std::string variant;      // ESM-1, ESM-1b, ESM-1v, ESM-2
   std::string alphabet;     // ESM-1b or ESM-1
   int64_t num_layers{0};
@@ -25,6 +26,8 @@ struct ModelInfo {
   std::vector<int64_t> repr_layers;  // the layers the `representations` output holds, in order
   bool has_contacts{false};
   bool has_logits{true};
+  OutputHead head{OutputHead::LanguageModel};  // what `logits` holds (None: no logits output)
+  std::vector<std::string> labels;             // classifier heads: the name of each logit, in order
   int64_t max_tokens{0};             // per sequence, BOS/EOS included; 0 = unlimited
   Precision precision{Precision::Fp32};
   Attention attention{Attention::Explicit};  // Explicit: attention maps exist (contacts need them)

@@ -33,7 +33,7 @@ ContactHead::ContactHead(Ctx& ctx) : ctx_(ctx) {
   auto bt = b.node("Shape", {ctx.tokens}, {}, "b_t");
   b_t_t_ = b.concat({bt, b.slice(bt, {1}, {2}, {0}, "t")}, 0, "b_t_t");
   pair_mask_ = b.mul(b.unsqueeze(valid, {2}, "rows"), b.unsqueeze(valid, {1}, "cols"), "pair_mask");  // [B, T, T]
-  weight_ = ctx.ckpt.read("contact_head.regression.weight").data;
+  weight_ = ctx.ckpt.read(weight_of(Role::ContactRegression)).data;
 }
 
 void ContactHead::add_layer(int64_t layer, const std::string& probs) {
@@ -65,7 +65,7 @@ std::string ContactHead::finish() {
   // ESM-1b/ESM-2 drop the first and last row/column (BOS, EOS or padding); ESM-1 only BOS.
   const int64_t end = ctx_.alphabet.append_eos() ? -1 : std::numeric_limits<int64_t>::max();
   auto cropped = b.slice(sum_, {1, 1}, {end, end}, {1, 2}, "crop");
-  auto bias = ctx_.weight("contact_head.regression.bias");
+  auto bias = ctx_.weight(bias_of(Role::ContactRegression));
   return b.node("Sigmoid", {b.add(cropped, bias, "Add_bias")}, {}, "Sigmoid");
 }
 

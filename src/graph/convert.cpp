@@ -10,7 +10,7 @@
 #include <optional>
 #include <variant>
 
-#include "esm/tensor_spec.h"
+#include "model/tensor_specs.h"
 #include "esm_onnx/errors.h"
 #include "esm_onnx/layers.h"
 #include "esm_onnx/model_info.h"
@@ -45,13 +45,8 @@ std::string ConvertOptions::to_string() const {
 namespace {
 
 uint64_t weight_bytes(const ModelConfig& c) {
-  uint64_t n = 0;
-  for (const auto& s : spec::tensor_specs(c)) {
-    uint64_t k = 1;
-    for (auto d : s.shape) k *= static_cast<uint64_t>(d);
-    n += k * (s.per_layer ? static_cast<uint64_t>(c.num_layers) : 1);
-  }
-  return 4 * (n + static_cast<uint64_t>(c.vocab_size * c.embed_dim));  // + the transposed output projection
+  // + the transposed output projection
+  return 4 * (model::weight_count(c) + static_cast<uint64_t>(c.vocab_size * c.embed_dim));
 }
 
 // What each precision means for the graph: its weight encoding, whether it needs com.microsoft ops,
@@ -85,6 +80,15 @@ void add_value_info(onnx::ValueInfoProto* v, const std::string& name, int elem,
   }
 }
 
+// The SHA-256 of the checkpoint file; for a folder, of its files' digests in order (config first), so
+// that any edit to any of them changes it.
+std::string source_digest(const Checkpoint& ckpt) {
+  if (fs::is_regular_file(ckpt.path())) return sha256_file(ckpt.path());
+  std::string all;
+  for (const auto& f : ckpt.files()) all += sha256_file(f) + "  " + fs::path(f).filename().string() + "\n";
+  return sha256_bytes(all);
+}
+
 void rename_into_place(const std::string& from, const std::string& to) {
   std::error_code ec;
   fs::rename(from, to, ec);
@@ -110,24 +114,25 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   rep.notices = ckpt.notices();
   rep.repr_layers = resolve_layers(opt.repr_layers, cfg.num_layers, "--repr-layers");
   rep.contacts = opt.contacts && cfg.has_contacts;
-  rep.fused = opt.optimize && !rep.contacts;
+  // The fused layers need no attention maps (contacts do) and cover the switches of ESM-1, ESM-1b and ESM-2.
+  rep.fused = opt.optimize && !rep.contacts && graph::fused_stack_supports(cfg.arch);
   // What the weights take in the chosen encoding (upper bounds: embeddings and norms stay fp32).
   const PrecisionTraits pt = traits(opt.precision);
   rep.weight_bytes = static_cast<uint64_t>(static_cast<double>(weight_bytes(cfg)) * pt.encoded_share);
   rep.external_data = opt.external_data == ExternalData::Always ||
                       (opt.external_data == ExternalData::Auto && rep.weight_bytes > (uint64_t{1800} << 20));
   rep.output = opt.output;
-  say(fmt::format("read {} ({} serialization): {}", opt.checkpoint, ckpt.serialization(), cfg.to_string()));
+  say(fmt::format("read {} ({} {}): {}", opt.checkpoint, ckpt.source(), ckpt.serialization(), cfg.to_string()));
   for (const auto& n : rep.notices) say("notice: " + n);
 
-  rep.source_sha256 = sha256_file(opt.checkpoint);
+  rep.source_sha256 = source_digest(ckpt);
 
   onnx::ModelProto model;
   model.set_ir_version(8);
   model.set_producer_name("esm-onnx");
   model.set_producer_version(ESM_ONNX_VERSION);
-  model.set_doc_string(fmt::format("{} converted by esm-onnx {} from {}", cfg.variant, ESM_ONNX_VERSION,
-                                   fs::path(opt.checkpoint).filename().string()));
+  model.set_doc_string(fmt::format("{} converted by esm-onnx {} from {} ({})", cfg.variant, ESM_ONNX_VERSION,
+                                   fs::path(opt.checkpoint).filename().string(), ckpt.source()));
   auto* opset = model.add_opset_import();
   opset->set_domain("");
   opset->set_version(opt.opset);
@@ -197,11 +202,22 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     }
     add_value_info(g.add_output(), "representations", onnx::TensorProto::FLOAT,
                    {static_cast<int64_t>(rep.repr_layers.size()), std::string("batch"), std::string("sequence"), cfg.embed_dim});
-    const auto logits = graph::build_logits(ctx, x_final);
-    b.node("Identity", {logits}, {}, "logits");
-    g.mutable_node(g.node_size() - 1)->set_output(0, "logits");
-    add_value_info(g.add_output(), "logits", onnx::TensorProto::FLOAT,
-                   {std::string("batch"), std::string("sequence"), cfg.vocab_size});
+    if (const auto logits = graph::build_logits(ctx, x_final); !logits.empty()) {
+      b.node("Identity", {logits}, {}, "logits");
+      g.mutable_node(g.node_size() - 1)->set_output(0, "logits");
+      const auto labels = static_cast<int64_t>(cfg.labels.size());
+      switch (cfg.head) {
+        case OutputHead::SequenceClassification:
+          add_value_info(g.add_output(), "logits", onnx::TensorProto::FLOAT, {std::string("batch"), labels});
+          break;
+        case OutputHead::TokenClassification:
+          add_value_info(g.add_output(), "logits", onnx::TensorProto::FLOAT, {std::string("batch"), std::string("sequence"), labels});
+          break;
+        default:
+          add_value_info(g.add_output(), "logits", onnx::TensorProto::FLOAT,
+                         {std::string("batch"), std::string("sequence"), cfg.vocab_size});
+      }
+    }
     if (contacts) {
       const auto c = contacts->finish();
       b.node("Identity", {c}, {}, "contacts");
@@ -221,7 +237,9 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     info.vocab_size = cfg.vocab_size;
     info.repr_layers = rep.repr_layers;
     info.has_contacts = rep.contacts;
-    info.has_logits = true;
+    info.has_logits = cfg.head != OutputHead::None;
+    info.head = cfg.head;
+    info.labels = cfg.labels;
     info.max_tokens = cfg.max_tokens();
     info.precision = opt.precision;
     info.attention = rep.fused ? Attention::Fused : Attention::Explicit;

@@ -17,7 +17,7 @@ void build_masks(Ctx& ctx) {
   auto shape = b.node("Shape", {ctx.tokens}, {attr_int("start", 1), attr_int("end", 2)}, "seq_len_1d");
   ctx.seq_len = b.squeeze(shape, {0}, "seq_len");
   std::string keys = ctx.pad;
-  if (ctx.cfg.family == Family::Esm1) {
+  if (ctx.cfg.arch.bias_kv) {
     // ESM-1 appends bias_k as one extra key that is never masked.
     auto first = b.slice(ctx.tokens, {0}, {1}, {1}, "first_token");
     auto never = b.node("Less", {first, b.const_i64({0}, "zero", true)}, {}, "never_masked");
@@ -53,50 +53,24 @@ std::string zero_padding(Ctx& ctx, const std::string& x) {
   return ctx.b.mul(x, ctx.b.unsqueeze(ctx.nonpad, {2}, "nonpad_3d"), "zero_padding");
 }
 
-std::string esm2_embeddings(Ctx& ctx) {
+// positions = cumsum(non_pad) * non_pad + padding_idx: BOS gets padding_idx + 1, padding padding_idx.
+std::string learned_positions(Ctx& ctx, const std::string& x) {
   auto& b = ctx.b;
-  // The embedding and the output projection are one tied parameter in fair-esm, and the value it
-  // holds after loading is lm_head.weight (loaded last).
-  auto table = ctx.weight("lm_head.weight");
-  std::string x = b.node("Gather", {table, ctx.tokens}, {attr_int("axis", 0)}, "embed_tokens");
-  if (ctx.cfg.token_dropout) x = token_dropout(ctx, x);
-  return zero_padding(ctx, x);
+  Builder::Scope s(b, "embed_positions");
+  auto nonpad_i = b.cast(b.node("Not", {ctx.pad}), onnx::TensorProto::INT64, "nonpad_i64");
+  auto cum = b.node("CumSum", {nonpad_i, b.const_i64({1}, "axis", true)}, {}, "CumSum");
+  auto pos = b.add(b.mul(cum, nonpad_i), b.const_i64({ctx.alphabet.padding_idx()}, "pad_idx", true), "positions");
+  auto pe = b.node("Gather", {ctx.weight(weight_of(Role::PositionEmbedding)), pos}, {attr_int("axis", 0)}, "Gather");
+  return b.add(x, pe, "add_positions");
 }
 
-std::string esm1b_embeddings(Ctx& ctx) {
-  auto& b = ctx.b;
-  auto table = ctx.weight("lm_head.weight");
-  std::string x = b.node("Gather", {table, ctx.tokens}, {attr_int("axis", 0)}, "embed_tokens");
-  if (ctx.cfg.token_dropout) x = token_dropout(ctx, x);
-  {
-    Builder::Scope s(b, "embed_positions");
-    // positions = cumsum(non_pad) * non_pad + padding_idx: BOS gets 2, padding 1.
-    auto nonpad_i = b.cast(b.node("Not", {ctx.pad}), onnx::TensorProto::INT64, "nonpad_i64");
-    auto cum = b.node("CumSum", {nonpad_i, b.const_i64({1}, "axis", true)}, {}, "CumSum");
-    auto pos = b.add(b.mul(cum, nonpad_i), b.const_i64({ctx.alphabet.padding_idx()}, "pad_idx", true), "positions");
-    auto pos_table = ctx.weight("embed_positions.weight");
-    auto pe = b.node("Gather", {pos_table, pos}, {attr_int("axis", 0)}, "Gather");
-    x = b.add(x, pe, "add_positions");
-  }
-  if (ctx.cfg.emb_layer_norm_before) {
-    Builder::Scope s(b, "emb_layer_norm_before");
-    x = b.layer_norm(x, ctx.weight("emb_layer_norm_before.weight"), ctx.weight("emb_layer_norm_before.bias"),
-                     ctx.cfg.layer_norm_eps);
-  }
-  return zero_padding(ctx, x);
-}
-
-std::string esm1_embeddings(Ctx& ctx) {
+// Sinusoidal table row p = [sin(p f), cos(p f)], positions padding_idx + 1.. for tokens, zero rows for
+// padding. f is computed as torch does, in float32: exp(float(i) * float(-ln(10000) / (half - 1))).
+std::string sinusoidal_positions(Ctx& ctx, const std::string& x) {
   auto& b = ctx.b;
   const int64_t E = ctx.cfg.embed_dim;
-  if (E % 2 != 0) throw UnsupportedError(fmt::format("{}: ESM-1 with odd embed_dim {}", ctx.ckpt.path(), E));
-  auto table = ctx.weight("embed_tokens.weight");
-  std::string x = b.node("Gather", {table, ctx.tokens}, {attr_int("axis", 0)}, "embed_tokens");
-  x = b.mul(x, b.const_f32(static_cast<float>(std::sqrt(static_cast<double>(E))), "embed_scale"), "embed_scale");
-  if (ctx.cfg.token_dropout) x = token_dropout(ctx, x);
+  if (E % 2 != 0) throw UnsupportedError(fmt::format("{}: sinusoidal positions with odd embed_dim {}", ctx.ckpt.path(), E));
   Builder::Scope s(b, "embed_positions");
-  // Sinusoidal table row p = [sin(p f), cos(p f)], positions 2.. for tokens, row 1 (zero) for padding.
-  // f is computed as torch does, in float32: exp(float(i) * float(-ln(10000) / (half - 1))).
   const int64_t half = E / 2;
   const float neg = static_cast<float>(-(std::log(10000.0) / static_cast<double>(half - 1)));
   std::vector<float> freq(static_cast<std::size_t>(half));
@@ -113,13 +87,29 @@ std::string esm1_embeddings(Ctx& ctx) {
 }  // namespace
 
 std::string build_embeddings(Ctx& ctx) {
-  Builder::Scope s(ctx.b, "embeddings");
-  switch (ctx.cfg.family) {
-    case Family::Esm2: return esm2_embeddings(ctx);
-    case Family::Esm1b: return esm1b_embeddings(ctx);
-    case Family::Esm1: return esm1_embeddings(ctx);
+  auto& b = ctx.b;
+  const auto& a = ctx.cfg.arch;
+  Builder::Scope s(b, "embeddings");
+  auto table = ctx.weight(weight_of(Role::TokenEmbedding));
+  std::string x = b.node("Gather", {table, ctx.tokens}, {attr_int("axis", 0)}, "embed_tokens");
+  if (a.embed_scale) {
+    const auto scale = static_cast<float>(std::sqrt(static_cast<double>(ctx.cfg.embed_dim)));
+    x = b.mul(x, b.const_f32(scale, "embed_scale"), "embed_scale");
   }
-  throw UnsupportedError("unknown family");
+  if (a.token_dropout) x = token_dropout(ctx, x);
+  switch (a.positions) {
+    case Positions::Learned: x = learned_positions(ctx, x); break;
+    // The sinusoidal table has zero rows at padding, so padded rows keep their token embedding (as the reference).
+    case Positions::Sinusoidal: return sinusoidal_positions(ctx, x);
+    case Positions::Rotary: break;  // applied to q and k in every layer
+  }
+  if (a.embed_norm) {
+    // In fp32 in every precision, as the rest of the embeddings.
+    Builder::Scope n(b, "emb_layer_norm_before");
+    const auto bias = a.norm_bias ? ctx.weight(bias_of(Role::EmbedNorm)) : std::string();
+    x = b.layer_norm(x, ctx.weight(weight_of(Role::EmbedNorm)), bias, a.layer_norm_eps);
+  }
+  return zero_padding(ctx, x);
 }
 
 }  // namespace esm_onnx::graph

@@ -41,29 +41,29 @@ struct Ctx {
   };
   std::map<std::string, Rotary> rotary{};
 
-  // A checkpoint weight as an fp32 initializer, named after fair-esm's module; `transpose` for Linear weights.
-  std::string weight(const std::string& name, bool transpose = false);
+  // A checkpoint weight as an fp32 initializer, named after its role; `transpose` for Linear weights.
+  std::string weight(const TensorKey& key, bool transpose = false);
   // A checkpoint weight (LayerNorm parameters, biases) in the activation type.
-  std::string act_weight(const std::string& name);
+  std::string act_weight(const TensorKey& key);
   // x @ W^T (+ b) for one Linear or several side by side (their outputs concatenated, as for packed
-  // q/k/v), in the weight format of opt.weights.
-  std::string linear(const std::string& x, const std::vector<std::string>& modules, bool with_bias = true);
+  // q/k/v), in the weight format of opt.weights. Biases are added when the architecture has them
+  // and `with_bias` (the fused path adds them inside the op that follows).
+  std::string linear(const std::string& x, const std::vector<Role>& roles, int64_t layer, bool with_bias = true);
+  // Whether the Linear of `role` has a bias in this checkpoint.
+  bool has_bias(Role role, int64_t layer = -1) const { return ckpt.has(bias_of(role, layer)); }
   // A scalar constant in the activation type.
   std::string scalar(float value, const std::string& hint);
 };
-
-// "layers.<layer>.<rest>": the name of a fair-esm module inside one layer.
-std::string layer_module(int64_t layer, const std::string& rest);
 
 // cos and sin of the rotary angles of one layer, in the activation type: [T, D] (the angles repeated, as
 // fair-esm's rotate-half form uses them) when full_width, else [T, D/2] (RotaryEmbedding's caches).
 std::pair<std::string, std::string> rotary_cos_sin(Ctx& ctx, int64_t layer, bool full_width);
 
 // ESM-1's bias_k / bias_v: one extra key (value) appended after the sequence, [B, T, E] -> [B, T + 1, E].
-std::string append_bias_kv(Ctx& ctx, const std::string& x, const std::string& module);
+std::string append_bias_kv(Ctx& ctx, const std::string& x, Role role, int64_t layer);
 
-// A LayerNorm of fair-esm's `module` (weight, bias) in the activation type.
-std::string layer_norm(Ctx& ctx, const std::string& x, const std::string& module);
+// The LayerNorm of `role` (weight, and bias when the architecture has one) in the activation type.
+std::string layer_norm(Ctx& ctx, const std::string& x, Role role, int64_t layer = -1);
 
 // Masks and lengths every stage uses; fills ctx.pad, nonpad, key_mask, key_bias, seq_len.
 void build_masks(Ctx& ctx);
@@ -80,14 +80,17 @@ LayerOut build_layer(Ctx& ctx, int64_t layer, const std::string& x, bool need_pr
 // All layers with fused ONNX Runtime ops (no attention maps, so no contacts). Calls on_layer(i, x) with
 // each layer's output x (i = 1..N, the residual stream before any final norm) and returns the last
 // layer's output after the final norm, as build_final_norm would.
+// Whether build_fused_stack covers an architecture; others are built with build_layer.
+bool fused_stack_supports(const Architecture& arch);
 std::string build_fused_stack(Ctx& ctx, const std::string& x0,
                               const std::function<void(int64_t, const std::string&)>& on_layer);
 
 // x cast to fp32 when the activations are fp16.
 std::string to_f32(Ctx& ctx, const std::string& x);
 
-// Final norm (ESM-1b/ESM-2) applied to the last layer's output; ESM-1 has none.
+// The final norm, when the architecture has one, applied to the last layer's output.
 std::string build_final_norm(Ctx& ctx, const std::string& x);
+// The `logits` output of the model's head from the final representation; empty when it has none.
 std::string build_logits(Ctx& ctx, const std::string& x_final);
 
 // Contacts: fair-esm's ContactPredictionHead, accumulated layer by layer so that only one layer's

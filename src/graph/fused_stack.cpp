@@ -17,14 +17,16 @@ namespace {
 constexpr const char* kMs = "com.microsoft";
 
 // Returns (normed, sum): LN(input + skip + bias) and input + skip + bias.
+// `bias_role` is the Linear whose bias rides in the op, `norm` the LayerNorm it applies.
 std::pair<std::string, std::string> skip_layer_norm(Ctx& ctx, const std::string& input, const std::string& skip,
-                                                    const std::string& bias_module, const std::string& norm_module) {
+                                                    Role bias_role, int64_t bias_layer, Role norm, int64_t norm_layer) {
   auto& b = ctx.b;
-  Builder::Scope s(b, norm_module.substr(norm_module.rfind('.') + 1));
+  Builder::Scope s(b, role_name(norm));
+  const auto beta = ctx.cfg.arch.norm_bias ? ctx.act_weight(bias_of(norm, norm_layer)) : std::string();
+  const auto bias = ctx.has_bias(bias_role, bias_layer) ? ctx.act_weight(bias_of(bias_role, bias_layer)) : std::string();
   auto outs = b.node_multi("SkipLayerNormalization",
-                           {input, skip, ctx.act_weight(norm_module + ".weight"), ctx.act_weight(norm_module + ".bias"),
-                            ctx.act_weight(bias_module + ".bias")},
-                           {attr_float("epsilon", ctx.cfg.layer_norm_eps)}, "SkipLayerNorm", 4);
+                           {input, skip, ctx.act_weight(weight_of(norm, norm_layer)), beta, bias},
+                           {attr_float("epsilon", ctx.cfg.arch.layer_norm_eps)}, "SkipLayerNorm", 4);
   b.graph().mutable_node(b.graph().node_size() - 1)->set_domain(kMs);
   b.drop_output(1);  // mean
   b.drop_output(2);  // inverse standard deviation
@@ -41,16 +43,21 @@ std::string key_padding_mask(Ctx& ctx) {
 
 }  // namespace
 
+bool fused_stack_supports(const Architecture& a) {
+  return !a.qk_norm && a.ffn == FeedForward::Gelu && a.ffn_bias && a.residual_divisor == 1.0;
+}
+
 std::string build_fused_stack(Ctx& ctx, const std::string& x0,
                               const std::function<void(int64_t, const std::string&)>& on_layer) {
   auto& b = ctx.b;
   const auto& cfg = ctx.cfg;
+  if (!fused_stack_supports(cfg.arch)) throw UnsupportedError(fmt::format("{}: the fused layers do not cover this architecture", cfg.variant));
   const std::string mask = key_padding_mask(ctx);
   std::string x = x0;
   std::string h;
   {
     Builder::Scope scope(b, "layers.0");
-    h = layer_norm(ctx, x, layer_module(0, "self_attn_layer_norm"));
+    h = layer_norm(ctx, x, Role::AttnNorm, 0);
   }
   std::string x_final;
   for (int64_t i = 0; i < cfg.num_layers; ++i) {
@@ -58,11 +65,11 @@ std::string build_fused_stack(Ctx& ctx, const std::string& x0,
     std::string f;
     {
       Builder::Scope attn(b, "attn");
-      auto qkv = ctx.linear(h, {layer_module(i, "self_attn.q_proj"), layer_module(i, "self_attn.k_proj"), layer_module(i, "self_attn.v_proj")});
+      auto qkv = ctx.linear(h, {Role::Query, Role::Key, Role::Value}, i);
       auto parts = b.node_multi("Split", {qkv, b.const_i64({cfg.embed_dim, cfg.embed_dim, cfg.embed_dim}, "split")},
                                 {attr_int("axis", -1)}, "split_qkv", 3);
       std::string q = parts[0], k = parts[1], v = parts[2];
-      if (cfg.family == Family::Esm2) {
+      if (cfg.arch.positions == Positions::Rotary) {
         const auto cos_sin = rotary_cos_sin(ctx, i, /*full_width=*/false);
         const auto& cos = cos_sin.first;  // not a structured binding: lambdas capture these (clang 14)
         const auto& sin = cos_sin.second;
@@ -74,26 +81,26 @@ std::string build_fused_stack(Ctx& ctx, const std::string& x0,
         q = rot(q, "rotary_q");
         k = rot(k, "rotary_k");
       }
-      if (cfg.family == Family::Esm1) {
-        k = append_bias_kv(ctx, k, layer_module(i, "self_attn.bias_k"));
-        v = append_bias_kv(ctx, v, layer_module(i, "self_attn.bias_v"));
+      if (cfg.arch.bias_kv) {
+        k = append_bias_kv(ctx, k, Role::BiasK, i);
+        v = append_bias_kv(ctx, v, Role::BiasV, i);
       }
       auto context = b.node("MultiHeadAttention", {q, k, v, "", mask}, {attr_int("num_heads", cfg.attention_heads)},
                             "MultiHeadAttention", 1, kMs);
-      auto a = ctx.linear(context, {layer_module(i, "self_attn.out_proj")}, /*with_bias=*/false);
-      std::tie(f, x) = skip_layer_norm(ctx, a, x, layer_module(i, "self_attn.out_proj"), layer_module(i, "final_layer_norm"));
+      auto a = ctx.linear(context, {Role::AttnOut}, i, /*with_bias=*/false);
+      std::tie(f, x) = skip_layer_norm(ctx, a, x, Role::AttnOut, i, Role::FfnNorm, i);
     }
     Builder::Scope ffn(b, "ffn");
-    auto up = ctx.linear(f, {layer_module(i, "fc1")}, /*with_bias=*/false);
-    auto act = b.node("BiasGelu", {up, ctx.act_weight(layer_module(i, "fc1") + ".bias")}, {}, "BiasGelu", 1, kMs);
-    auto down = ctx.linear(act, {layer_module(i, "fc2")}, /*with_bias=*/false);
+    auto up = ctx.linear(f, {Role::FfnUp}, i, /*with_bias=*/false);
+    auto act = b.node("BiasGelu", {up, ctx.act_weight(bias_of(Role::FfnUp, i))}, {}, "BiasGelu", 1, kMs);
+    auto down = ctx.linear(act, {Role::FfnDown}, i, /*with_bias=*/false);
     const bool last = i + 1 == cfg.num_layers;
     if (!last) {
-      std::tie(h, x) = skip_layer_norm(ctx, down, x, layer_module(i, "fc2"), layer_module(i + 1, "self_attn_layer_norm"));
-    } else if (cfg.family != Family::Esm1) {
-      std::tie(x_final, x) = skip_layer_norm(ctx, down, x, layer_module(i, "fc2"), "emb_layer_norm_after");
+      std::tie(h, x) = skip_layer_norm(ctx, down, x, Role::FfnDown, i, Role::AttnNorm, i + 1);
+    } else if (cfg.arch.final_norm) {
+      std::tie(x_final, x) = skip_layer_norm(ctx, down, x, Role::FfnDown, i, Role::FinalNorm, -1);
     } else {
-      x = b.add(b.add(down, ctx.act_weight(layer_module(i, "fc2") + ".bias"), "Add_bias"), x, "residual");
+      x = b.add(b.add(down, ctx.act_weight(bias_of(Role::FfnDown, i)), "Add_bias"), x, "residual");
       x_final = x;
     }
     on_layer(i + 1, x);

@@ -1,11 +1,10 @@
-// Transformer layers (pre-LayerNorm, fair-esm's TransformerLayer), final norm and LM heads.
+// Transformer layers (pre-LayerNorm), final norm and output heads, switched by the architecture.
 #include <fmt/format.h>
 
 #include <cmath>
 #include <cstring>
 #include <limits>
 
-#include "esm/tensor_spec.h"
 #include "esm_onnx/errors.h"
 #include "graph/esm_graph.h"
 
@@ -31,22 +30,40 @@ std::string apply_rotary(Ctx& ctx, const std::string& x, const std::pair<std::st
   return b.add(b.mul(x, cs.first, "mul_cos"), b.mul(rotated, cs.second, "mul_sin"), "Add");
 }
 
-std::string linear(Ctx& ctx, const std::string& x, const std::string& module) { return ctx.linear(x, {module}); }
+std::string linear(Ctx& ctx, const std::string& x, Role role, int64_t layer = -1) { return ctx.linear(x, {role}, layer); }
+
+// The residual branch, divided by the architecture's residual divisor when it has one.
+std::string residual(Ctx& ctx, const std::string& x, const std::string& branch) {
+  const double d = ctx.cfg.arch.residual_divisor;
+  const auto scaled = d == 1.0 ? branch : ctx.b.div(branch, ctx.scalar(static_cast<float>(d), "residual_divisor"), "scale_branch");
+  return ctx.b.add(x, scaled, "residual");
+}
+
+std::string feed_forward(Ctx& ctx, const std::string& f, int64_t layer) {
+  auto& b = ctx.b;
+  switch (ctx.cfg.arch.ffn) {
+    case FeedForward::Gelu: return linear(ctx, b.gelu(linear(ctx, f, Role::FfnUp, layer), ctx.act), Role::FfnDown, layer);
+    case FeedForward::SwiGlu: {
+      auto gate = linear(ctx, f, Role::FfnGate, layer);
+      auto silu = b.mul(gate, b.node("Sigmoid", {gate}, {}, "sigmoid"), "silu");
+      return linear(ctx, b.mul(silu, linear(ctx, f, Role::FfnUp, layer), "gated"), Role::FfnDown, layer);
+    }
+  }
+  throw UnsupportedError("unknown feed-forward kind");
+}
 
 }  // namespace
 
-std::string layer_module(int64_t layer, const std::string& rest) { return fmt::format("layers.{}.{}", layer, rest); }
-
 std::pair<std::string, std::string> rotary_cos_sin(Ctx& ctx, int64_t layer, bool full_width) {
   auto& b = ctx.b;
-  Tensor inv = ctx.ckpt.read(layer_module(layer, "self_attn.rot_emb.inv_freq"));
+  Tensor inv = ctx.ckpt.read(weight_of(Role::RotaryFreq, layer));
   auto [it, fresh] = ctx.rotary.try_emplace(
       std::string(reinterpret_cast<const char*>(inv.data.data()), inv.data.size() * sizeof(float)));
   Ctx::Rotary& r = it->second;
   if (fresh) {
     r.index = ctx.rotary.size() - 1;
     Builder::Scope s(b, fmt::format("rotary_{}", r.index));
-    // inv_freq comes from the file: the released values were rounded to fp16.
+    // inv_freq comes from the file when it has one: the released values were rounded to fp16.
     auto inv_freq = b.weight(fmt::format("rotary_{}.inv_freq", r.index), {1, inv.shape[0]}, inv.data);
     auto range = b.node("Range", {b.const_i64({0}, "start", true), ctx.seq_len, b.const_i64({1}, "delta", true)}, {}, "Range");
     auto t = b.cast(range, onnx::TensorProto::FLOAT, "t");
@@ -63,10 +80,10 @@ std::pair<std::string, std::string> rotary_cos_sin(Ctx& ctx, int64_t layer, bool
   return r.cos_sin[full_width] = {cos, sin};
 }
 
-std::string append_bias_kv(Ctx& ctx, const std::string& x, const std::string& module) {
+std::string append_bias_kv(Ctx& ctx, const std::string& x, Role role, int64_t layer) {
   auto& b = ctx.b;
-  Builder::Scope s(b, module.substr(module.rfind('.') + 1));
-  auto bias = ctx.act_weight(module);  // [1, 1, E]
+  Builder::Scope s(b, role_name(role));
+  auto bias = ctx.act_weight(weight_of(role, layer));  // [1, 1, E]
   // The batch size comes from the tokens, whose shape is always known to shape inference.
   auto batch = b.node("Shape", {ctx.tokens}, {attr_int("start", 0), attr_int("end", 1)}, "batch");
   auto shape = b.concat({batch, b.const_i64({1, ctx.cfg.embed_dim}, "one_e")}, 0, "shape");
@@ -74,30 +91,38 @@ std::string append_bias_kv(Ctx& ctx, const std::string& x, const std::string& mo
   return b.concat({x, expanded}, 1, "append");
 }
 
-std::string layer_norm(Ctx& ctx, const std::string& x, const std::string& module) {
-  Builder::Scope s(ctx.b, module.substr(module.rfind('.') + 1));
-  return ctx.b.layer_norm(x, ctx.act_weight(module + ".weight"), ctx.act_weight(module + ".bias"), ctx.cfg.layer_norm_eps);
+std::string layer_norm(Ctx& ctx, const std::string& x, Role role, int64_t layer) {
+  Builder::Scope s(ctx.b, role_name(role));
+  const auto bias = ctx.cfg.arch.norm_bias ? ctx.act_weight(bias_of(role, layer)) : std::string();
+  return ctx.b.layer_norm(x, ctx.act_weight(weight_of(role, layer)), bias, ctx.cfg.arch.layer_norm_eps);
 }
 
 LayerOut build_layer(Ctx& ctx, int64_t layer, const std::string& x, bool need_probs) {
   auto& b = ctx.b;
+  const auto& a = ctx.cfg.arch;
   Builder::Scope scope(b, fmt::format("layers.{}", layer));
   LayerOut out;
-  std::string h = layer_norm(ctx, x, layer_module(layer, "self_attn_layer_norm"));
+  std::string h = layer_norm(ctx, x, Role::AttnNorm, layer);
   {
     Builder::Scope attn(b, "attn");
     const float scaling = static_cast<float>(std::pow(static_cast<double>(ctx.cfg.head_dim()), -0.5));
-    auto q = b.mul(linear(ctx, h, layer_module(layer, "self_attn.q_proj")), ctx.scalar(scaling, "scaling"), "scale_q");
-    auto k = linear(ctx, h, layer_module(layer, "self_attn.k_proj"));
-    auto v = linear(ctx, h, layer_module(layer, "self_attn.v_proj"));
-    if (ctx.cfg.family == Family::Esm1) {
-      k = append_bias_kv(ctx, k, layer_module(layer, "self_attn.bias_k"));
-      v = append_bias_kv(ctx, v, layer_module(layer, "self_attn.bias_v"));
+    auto q = linear(ctx, h, Role::Query, layer);
+    auto k = linear(ctx, h, Role::Key, layer);
+    auto v = linear(ctx, h, Role::Value, layer);
+    if (a.qk_norm) {
+      q = layer_norm(ctx, q, Role::QueryNorm, layer);
+      k = layer_norm(ctx, k, Role::KeyNorm, layer);
+    }
+    // The reference scales q before rotary (rotary is linear, so the order only moves rounding).
+    q = b.mul(q, ctx.scalar(scaling, "scaling"), "scale_q");
+    if (a.bias_kv) {
+      k = append_bias_kv(ctx, k, Role::BiasK, layer);
+      v = append_bias_kv(ctx, v, Role::BiasV, layer);
     }
     q = split_heads(ctx, q, "q");
     k = split_heads(ctx, k, "k");
     v = split_heads(ctx, v, "v");
-    if (ctx.cfg.family == Family::Esm2) {
+    if (a.positions == Positions::Rotary) {
       auto tables = rotary_cos_sin(ctx, layer, /*full_width=*/true);
       q = apply_rotary(ctx, q, tables, "rotary_q");
       k = apply_rotary(ctx, k, tables, "rotary_k");
@@ -107,22 +132,16 @@ LayerOut build_layer(Ctx& ctx, int64_t layer, const std::string& x, bool need_pr
     auto probs = b.softmax(masked, -1, "Softmax");
     auto ctx_heads = b.matmul(probs, v, "context");                            // [B, H, T, D]
     auto merged = b.reshape(b.transpose(ctx_heads, {0, 2, 1, 3}, "merge_heads"), {0, 0, ctx.cfg.embed_dim}, "merge");
-    auto attn_out = linear(ctx, merged, layer_module(layer, "self_attn.out_proj"));
+    auto attn_out = linear(ctx, merged, Role::AttnOut, layer);
     if (need_probs) {
-      out.probs = probs;
-      if (ctx.cfg.family == Family::Esm1) {
-        // fair-esm drops the bias_k column from the attention maps it returns.
-        out.probs = b.slice(probs, {0}, {-1}, {3}, "drop_bias_k");
-      }
+      // The reference drops the extra bias_k column from the attention maps it returns.
+      out.probs = a.bias_kv ? b.slice(probs, {0}, {-1}, {3}, "drop_bias_k") : probs;
     }
-    h = b.add(x, attn_out, "residual");
+    h = residual(ctx, x, attn_out);
   }
   Builder::Scope ffn(b, "ffn");
-  auto f = layer_norm(ctx, h, layer_module(layer, "final_layer_norm"));
-  f = linear(ctx, f, layer_module(layer, "fc1"));
-  f = b.gelu(f, ctx.act);
-  f = linear(ctx, f, layer_module(layer, "fc2"));
-  out.x = b.add(h, f, "residual");
+  auto f = layer_norm(ctx, h, Role::FfnNorm, layer);
+  out.x = residual(ctx, h, feed_forward(ctx, f, layer));
   return out;
 }
 
@@ -131,23 +150,43 @@ std::string to_f32(Ctx& ctx, const std::string& x) {
 }
 
 std::string build_final_norm(Ctx& ctx, const std::string& x) {
-  if (ctx.cfg.family == Family::Esm1) return x;
-  return layer_norm(ctx, x, "emb_layer_norm_after");
+  return ctx.cfg.arch.final_norm ? layer_norm(ctx, x, Role::FinalNorm) : x;
 }
 
 std::string build_logits(Ctx& ctx, const std::string& x) {
   auto& b = ctx.b;
-  Builder::Scope s(b, "lm_head");
-  if (ctx.cfg.family == Family::Esm1) {
-    // The vocabulary projection stays fp32 in every precision: it is small and shares the embedding's weight.
-    auto y = b.matmul(to_f32(ctx, x), ctx.weight("embed_out", true), "MatMul");
-    return ctx.cfg.final_bias ? b.add(y, ctx.weight("embed_out_bias"), "Add_bias") : y;
+  const auto& a = ctx.cfg.arch;
+  switch (ctx.cfg.head) {
+    case OutputHead::None: return {};
+    case OutputHead::LanguageModel: {
+      Builder::Scope s(b, "lm_head");
+      std::string h = x;
+      if (a.lm_head == LmHeadKind::Dense) {
+        h = linear(ctx, h, Role::LmDense);
+        h = b.gelu(h, ctx.act);
+        h = layer_norm(ctx, h, Role::LmNorm);
+      }
+      // The vocabulary projection stays fp32 in every precision: it is small and shares the embedding's weight.
+      auto y = b.matmul(to_f32(ctx, h), ctx.weight(weight_of(Role::LmOut), true), "MatMul");
+      return ctx.has_bias(Role::LmOut) ? b.add(y, ctx.weight(bias_of(Role::LmOut)), "Add_bias") : y;
+    }
+    case OutputHead::SequenceClassification: {
+      // dense, tanh and the output projection on the BOS token, in fp32.
+      Builder::Scope s(b, "classifier");
+      auto bos = b.squeeze(b.slice(to_f32(ctx, x), {0}, {1}, {1}, "bos"), {1}, "bos_2d");  // [B, E]
+      auto d = b.add(b.matmul(bos, ctx.weight(weight_of(Role::ClassifierDense), true), "dense"),
+                     ctx.weight(bias_of(Role::ClassifierDense)), "dense_bias");
+      auto t = b.node("Tanh", {d}, {}, "Tanh");
+      return b.add(b.matmul(t, ctx.weight(weight_of(Role::ClassifierOut), true), "out_proj"),
+                   ctx.weight(bias_of(Role::ClassifierOut)), "out_proj_bias");
+    }
+    case OutputHead::TokenClassification: {
+      Builder::Scope s(b, "classifier");
+      return b.add(b.matmul(to_f32(ctx, x), ctx.weight(weight_of(Role::ClassifierOut), true), "MatMul"),
+                   ctx.weight(bias_of(Role::ClassifierOut)), "Add_bias");
+    }
   }
-  auto h = linear(ctx, x, "lm_head.dense");
-  h = b.gelu(h, ctx.act);
-  h = layer_norm(ctx, h, "lm_head.layer_norm");
-  auto y = b.matmul(to_f32(ctx, h), ctx.weight("lm_head.weight", true), "MatMul");
-  return b.add(y, ctx.weight("lm_head.bias"), "Add_bias");
+  throw UnsupportedError("unknown output head");
 }
 
 }  // namespace esm_onnx::graph

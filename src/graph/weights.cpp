@@ -8,10 +8,11 @@
 
 namespace esm_onnx::graph {
 
-std::string Ctx::weight(const std::string& name, bool transpose) {
+std::string Ctx::weight(const TensorKey& tensor, bool transpose) {
+  const std::string name = key_name(tensor);
   const std::string key = transpose ? name + ".T" : name;
   if (auto it = weights.find(key); it != weights.end()) return it->second;
-  Tensor t = ckpt.read(name);
+  Tensor t = ckpt.read(tensor);
   if (transpose) {
     if (t.shape.size() != 2) throw FormatError(fmt::format("{}: tensor {} is not a matrix", ckpt.path(), name));
     auto data = transposed(t.data, t.shape[0], t.shape[1]);
@@ -20,11 +21,11 @@ std::string Ctx::weight(const std::string& name, bool transpose) {
   return weights[key] = b.weight(key, t.shape, t.data);
 }
 
-std::string Ctx::act_weight(const std::string& name) {
-  if (act == onnx::TensorProto::FLOAT) return weight(name);
-  const std::string key = name + ".fp16";
+std::string Ctx::act_weight(const TensorKey& tensor) {
+  if (act == onnx::TensorProto::FLOAT) return weight(tensor);
+  const std::string key = key_name(tensor) + ".fp16";
   if (auto it = weights.find(key); it != weights.end()) return it->second;
-  Tensor t = ckpt.read(name);
+  Tensor t = ckpt.read(tensor);
   return weights[key] = b.weight_as(key, act, t.shape, t.data);
 }
 
@@ -32,36 +33,35 @@ std::string Ctx::scalar(float value, const std::string& hint) { return b.const_s
 
 namespace {
 
-// "layers.3.self_attn.q_proj" + "k_proj" + "v_proj" -> "layers.3.self_attn.q_proj+k_proj+v_proj"
-std::string joined_name(const std::vector<std::string>& modules) {
-  std::string name = modules.front();
-  for (std::size_t i = 1; i < modules.size(); ++i) name += "+" + modules[i].substr(modules[i].rfind('.') + 1);
+// query + key + value in layer 3 -> "layers.3.query+key+value"
+std::string joined_name(const std::vector<Role>& roles, int64_t layer) {
+  std::string name = layer < 0 ? role_name(roles.front()) : fmt::format("layers.{}.{}", layer, role_name(roles.front()));
+  for (std::size_t i = 1; i < roles.size(); ++i) name += std::string("+") + role_name(roles[i]);
   return name;
 }
 
-bool is_feed_forward(const std::string& module) {
-  const auto leaf = module.substr(module.rfind('.') + 1);
-  return leaf == "fc1" || leaf == "fc2";
-}
+bool is_feed_forward(Role role) { return role == Role::FfnUp || role == Role::FfnGate || role == Role::FfnDown; }
 
 }  // namespace
 
-std::string Ctx::linear(const std::string& x, const std::vector<std::string>& modules, bool with_bias) {
-  const std::string base = joined_name(modules);
+std::string Ctx::linear(const std::string& x, const std::vector<Role>& roles, int64_t layer, bool with_bias) {
+  const std::string base = joined_name(roles, layer);
   Builder::Scope s(b, base.substr(base.rfind('.') + 1));
+  with_bias = with_bias && has_bias(roles.front(), layer);
   // Stacking [out_i, in] row blocks gives the packed [sum out_i, in] weight.
   std::vector<float> w, bias;
   int64_t n = 0, k = -1;
-  for (const auto& m : modules) {
-    Tensor t = ckpt.read(m + ".weight");
+  for (const Role role : roles) {
+    Tensor t = ckpt.read(weight_of(role, layer));
     if (t.shape.size() != 2 || (k >= 0 && t.shape[1] != k)) {
-      throw FormatError(fmt::format("{}: tensor {}.weight is not a [out, {}] matrix", ckpt.path(), m, k));
+      throw FormatError(fmt::format("{}: the {} weight is not a [out, {}] matrix", ckpt.path(),
+                                    key_name(weight_of(role, layer)), k));
     }
     k = t.shape[1];
     n += t.shape[0];
     w.insert(w.end(), t.data.begin(), t.data.end());
     if (with_bias) {
-      Tensor tb = ckpt.read(m + ".bias");
+      Tensor tb = ckpt.read(bias_of(role, layer));
       bias.insert(bias.end(), tb.data.begin(), tb.data.end());
     }
   }
@@ -71,7 +71,7 @@ std::string Ctx::linear(const std::string& x, const std::vector<std::string>& mo
   // int4 is for the feed-forward weights (two thirds of a layer's). The attention projections stay int8:
   // their rounding errors pass through the softmax and, measured, cost several times more fidelity.
   WeightFormat format = opt.weights;
-  if (format == WeightFormat::Int4 && !is_feed_forward(base)) format = WeightFormat::Int8;
+  if (format == WeightFormat::Int4 && !is_feed_forward(roles.front())) format = WeightFormat::Int8;
   switch (format) {
     case WeightFormat::Fp32:
     case WeightFormat::Fp16: {

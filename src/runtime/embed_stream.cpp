@@ -134,7 +134,10 @@ struct EmbedStream::State {
     runtime::BatchView view{.batch = B, .length = T, .bos = alphabet.prepend_bos() ? 1 : 0};
     std::vector<int64_t> shape;
     if ((view.representations = result.data("representations", &shape))) view.embed_dim = shape[3];
-    if ((view.logits = result.data("logits", &shape))) view.vocab = shape[2];
+    if ((view.logits = result.data("logits", &shape))) {
+      view.logits_per_token = shape.size() == 3;
+      view.vocab = shape.back();
+    }
     if ((view.contacts = result.data("contacts", &shape))) view.contact_len = shape[1];
     const int64_t specials = (alphabet.prepend_bos() ? 1 : 0) + (alphabet.append_eos() ? 1 : 0);
     out.clear();

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 
 #include "esm_onnx/errors.h"
 #include "esm_onnx/layers.h"
@@ -50,6 +52,29 @@ ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m, 
   i.has_contacts = need(m, "has_contacts", path) == "1";
   i.has_logits = need(m, "has_logits", path) == "1";
   i.max_tokens = need_int(m, "max_tokens", path);
+  // Models converted before heads existed have masked-token logits (or none).
+  if (auto it = m.find(P + "head"); it != m.end()) {
+    i.head = parse_output_head(it->second, fmt::format("{}: metadata '{}head'", path, P));
+  } else {
+    i.head = i.has_logits ? OutputHead::LanguageModel : OutputHead::None;
+  }
+  if (i.has_logits != (i.head != OutputHead::None)) {
+    throw FormatError(fmt::format("{}: metadata '{}head' = {} disagrees with '{}has_logits'; convert the checkpoint again",
+                                  path, P, output_head_name(i.head), P));
+  }
+  if (auto it = m.find(P + "labels"); it != m.end()) {
+    try {
+      const auto j = nlohmann::json::parse(it->second);
+      for (const auto& v : j) i.labels.push_back(v.get<std::string>());
+    } catch (const nlohmann::json::exception& e) {
+      throw FormatError(fmt::format("{}: metadata '{}labels' is not a JSON list of names: {}", path, P, e.what()));
+    }
+  }
+  const bool classifier = i.head == OutputHead::SequenceClassification || i.head == OutputHead::TokenClassification;
+  if (classifier == i.labels.empty()) {
+    throw FormatError(fmt::format("{}: metadata '{}labels' {} for a {} head; convert the checkpoint again", path, P,
+                                  classifier ? "is missing" : "is present", output_head_name(i.head)));
+  }
   i.precision = parse_precision(need(m, "precision", path), fmt::format("{}: metadata '{}precision'", path, P));
   // Written since the fast-path variants; models without them have explicit attention.
   if (auto it = m.find(P + "attention"); it != m.end()) {
@@ -80,13 +105,13 @@ ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m, 
 
 std::map<std::string, std::string> ModelInfo::to_metadata() const {
   auto b = [](bool v) { return std::string(v ? "1" : "0"); };
-  return {
+  std::map<std::string, std::string> m{
       {P + "format_revision", std::to_string(format_revision)}, {P + "family", family},
       {P + "variant", variant}, {P + "alphabet", alphabet},
       {P + "num_layers", std::to_string(num_layers)}, {P + "embed_dim", std::to_string(embed_dim)},
       {P + "attention_heads", std::to_string(attention_heads)}, {P + "vocab_size", std::to_string(vocab_size)},
       {P + "repr_layers", join_layers(repr_layers)}, {P + "has_contacts", b(has_contacts)},
-      {P + "has_logits", b(has_logits)}, {P + "max_tokens", std::to_string(max_tokens)},
+      {P + "has_logits", b(has_logits)}, {P + "head", output_head_name(head)}, {P + "max_tokens", std::to_string(max_tokens)},
       {P + "precision", precision_name(precision)}, {P + "attention", attention_name(attention)}, {P + "int4_block", std::to_string(int4_block)},
       {P + "source_file", source_file},
       {P + "source_sha256", source_sha256}, {P + "converter_version", converter_version},
@@ -94,6 +119,8 @@ std::map<std::string, std::string> ModelInfo::to_metadata() const {
       {P + "eos_idx", std::to_string(eos_idx)}, {P + "mask_idx", std::to_string(mask_idx)},
       {P + "prepend_bos", b(prepend_bos)}, {P + "append_eos", b(append_eos)},
   };
+  if (!labels.empty()) m[P + "labels"] = nlohmann::json(labels).dump();
+  return m;
 }
 
 int64_t ModelInfo::max_residues() const {
@@ -105,7 +132,10 @@ std::string ModelInfo::to_string() const {
   return fmt::format("{} ({} arch, {} alphabet): {} layers, dim {}, {} heads; exported layers [{}]; logits {}; "
                      "contacts {}; precision {}{}, {} attention; max residues {}; source {} (sha256 {}); converter {}",
                      variant, family, alphabet, num_layers, embed_dim, attention_heads, join_layers(repr_layers),
-                     has_logits ? "yes" : "no", has_contacts ? "yes" : "no", precision_name(precision),
+                     has_logits ? (head == OutputHead::LanguageModel ? std::string("yes")
+                                                                     : fmt::format("{} ({} labels)", output_head_name(head), labels.size()))
+                                : std::string("no"),
+                     has_contacts ? "yes" : "no", precision_name(precision),
                      int4_block > 0 ? fmt::format(" (block {})", int4_block) : std::string(), attention_name(attention),
                      max_residues() > 0 ? std::to_string(max_residues()) : std::string("unlimited"), source_file,
                      source_sha256.substr(0, 16), converter_version);

@@ -91,6 +91,19 @@ void Session::check_against_graph(const std::string& path) const {
     if (k > 0 && layers[k] <= layers[k - 1]) throw bad("esm_onnx.repr_layers is not in increasing order");
   }
   for (std::size_t k = 0; k < output_names_.size(); ++k) {
+    if (output_names_[k] == "logits") {
+      const auto shape = session_->GetOutputTypeInfo(k).GetTensorTypeAndShapeInfo().GetShape();
+      const bool per_token = info_.head != OutputHead::SequenceClassification;
+      const int64_t width = info_.head == OutputHead::LanguageModel ? info_.vocab_size : static_cast<int64_t>(info_.labels.size());
+      if (!info_.has_logits) throw bad("the graph has 'logits' but esm_onnx.has_logits says no");
+      if (shape.size() != (per_token ? 3u : 2u)) {
+        throw bad(fmt::format("'logits' has {} dimensions; a {} head has {}", shape.size(), output_head_name(info_.head),
+                              per_token ? 3 : 2));
+      }
+      if (shape.back() >= 0 && shape.back() != width) {
+        throw bad(fmt::format("'logits' is {} wide; the {} head's metadata says {}", shape.back(), output_head_name(info_.head), width));
+      }
+    }
     if (output_names_[k] != "representations") continue;
     const auto shape = session_->GetOutputTypeInfo(k).GetTensorTypeAndShapeInfo().GetShape();
     if (shape.size() != 4) throw bad(fmt::format("'representations' has {} dimensions, not 4", shape.size()));

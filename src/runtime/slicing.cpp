@@ -27,7 +27,10 @@ void slice_record(const BatchView& v, int64_t b, Includes include, const std::ve
       if (include.has(Output::Bos)) out.bos_representations[layers[k]] = {{E}, std::vector<float>(base, base + E)};
     }
   }
-  if (v.logits) {
+  if (v.logits && !v.logits_per_token) {
+    const float* base = v.logits + b * v.vocab;
+    out.logits = FloatArray{{v.vocab}, std::vector<float>(base, base + v.vocab)};
+  } else if (v.logits) {
     const float* base = v.logits + (b * T + v.bos) * v.vocab;
     out.logits = FloatArray{{L, v.vocab}, std::vector<float>(base, base + L * v.vocab)};
   }

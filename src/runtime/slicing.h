@@ -14,8 +14,9 @@ struct BatchView {
   int64_t bos{1};               // 1 when the alphabet prepends BOS
   const float* representations{nullptr};  // [n_exported, B, T, E]
   int64_t embed_dim{0};
-  const float* logits{nullptr};  // [B, T, V]
+  const float* logits{nullptr};  // [B, T, V] per token, or [B, V] per sequence (a sequence classifier)
   int64_t vocab{0};
+  bool logits_per_token{true};
   const float* contacts{nullptr};  // [B, C, C]
   int64_t contact_len{0};
 };

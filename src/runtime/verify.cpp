@@ -91,30 +91,35 @@ VerifyReport verify_against(const std::string& candidate, const std::string& ref
   rep.precision = std::string(precision_name(ci.precision)) + (ci.attention == Attention::Fused ? " (fused)" : "");
   // The same path as embed: its batching (several records per padded batch), slicing and mean pooling.
   EmbedRequest request;
-  request.include = Output::Mean | Output::PerTok | Output::Logits;
+  request.include = Output::Mean | Output::PerTok;
+  if (ci.has_logits) request.include = request.include | Output::Logits;
   request.toks_per_batch = 1600;
   request.truncation_seq_length = 0;
   const auto seqs = generate(opt.sequences, opt.seed);
   const auto got = cand.embed(seqs, request);
   const auto want = ref.embed(seqs, request);
   const int64_t last = ci.repr_layers.back();
-  int64_t agree = 0;
+  int64_t agree = 0, rows_compared = 0;
   for (std::size_t r = 0; r < seqs.size(); ++r) {
     const RecordOutput& c = got[r];
     const RecordOutput& w = want[r];
     rep.tokens += c.length;
     for (const auto& [layer, a] : c.representations) rep.max_abs_error = std::max(rep.max_abs_error, max_abs_diff(a, w.representations.at(layer)));
-    rep.max_abs_error = std::max(rep.max_abs_error, max_abs_diff(*c.logits, *w.logits));
     rep.min_mean_cosine = std::min(rep.min_mean_cosine, cosine(c.mean_representations.at(last).data, w.mean_representations.at(last).data));
-    const int64_t V = c.logits->shape[1];
-    for (int64_t t = 0; t < c.length; ++t) {
+    if (!c.logits) continue;
+    rep.max_abs_error = std::max(rep.max_abs_error, max_abs_diff(*c.logits, *w.logits));
+    // Rows of logits: one per residue, or one per record for a sequence classifier.
+    const int64_t V = c.logits->shape.back();
+    const auto rows = static_cast<int64_t>(c.logits->data.size()) / V;
+    for (int64_t t = 0; t < rows; ++t) {
       const float* cl = c.logits->data.data() + t * V;
       const float* wl = w.logits->data.data() + t * V;
       agree += (std::max_element(cl, cl + V) - cl) == (std::max_element(wl, wl + V) - wl);
     }
+    rows_compared += rows;
   }
   rep.sequences = static_cast<int64_t>(seqs.size());
-  rep.argmax_agreement = rep.tokens > 0 ? static_cast<double>(agree) / static_cast<double>(rep.tokens) : 1.0;
+  rep.argmax_agreement = rows_compared > 0 ? static_cast<double>(agree) / static_cast<double>(rows_compared) : 1.0;
   apply_floor(rep, ci.precision);
   return rep;
 }

@@ -6,6 +6,7 @@
 #include <array>
 #include <utility>
 
+#include "esm_onnx/architecture.h"
 #include "esm_onnx/errors.h"
 
 namespace esm_onnx {
@@ -19,6 +20,11 @@ constexpr Names<Precision, 4> kPrecisions{{{Precision::Fp32, "fp32"}, {Precision
                                            {Precision::Int8, "int8"}, {Precision::Int4, "int4"}}};
 constexpr Names<Device, 2> kDevices{{{Device::Cpu, "cpu"}, {Device::Cuda, "cuda"}}};
 constexpr Names<Attention, 2> kAttentions{{{Attention::Explicit, "explicit"}, {Attention::Fused, "fused"}}};
+constexpr Names<OutputHead, 4> kHeads{{{OutputHead::None, "none"}, {OutputHead::LanguageModel, "language-model"},
+                                       {OutputHead::SequenceClassification, "sequence-classification"},
+                                       {OutputHead::TokenClassification, "token-classification"}}};
+constexpr Names<Family, 4> kFamilies{{{Family::Esm1, "ESM-1"}, {Family::Esm1b, "ESM-1b"}, {Family::Esm2, "ESM-2"},
+                                      {Family::EsmC, "ESM C"}}};
 constexpr Names<OutputFormat, 3> kFormats{{{OutputFormat::Npz, "npz"}, {OutputFormat::Pt, "pt"}, {OutputFormat::H5, "h5"}}};
 constexpr Names<Output, 5> kOutputs{{{Output::Mean, "mean"}, {Output::PerTok, "per_tok"}, {Output::Bos, "bos"},
                                      {Output::Contacts, "contacts"}, {Output::Logits, "logits"}}};
@@ -49,6 +55,9 @@ Device parse_device(std::string_view t, std::string_view o) { return parse(kDevi
 const char* device_name(Device d) { return name_of(kDevices, d); }
 Attention parse_attention(std::string_view t, std::string_view o) { return parse(kAttentions, t, o, "attention kind"); }
 const char* attention_name(Attention a) { return name_of(kAttentions, a); }
+OutputHead parse_output_head(std::string_view t, std::string_view o) { return parse(kHeads, t, o, "output head"); }
+const char* output_head_name(OutputHead h) { return name_of(kHeads, h); }
+const char* family_name(Family f) { return name_of(kFamilies, f); }
 
 OutputFormat parse_output_format(std::string_view t, std::string_view o) {
   if (t == "hdf5") return OutputFormat::H5;

@@ -10,23 +10,43 @@
 #include "esm_onnx/errors.h"
 
 namespace esm_onnx {
+namespace {
 
-std::string sha256_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw FileError(fmt::format("{}: cannot open: check that the file exists and is readable", path));
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+using Digest = std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)>;
+
+Digest start() {
+  Digest md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr);
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    EVP_DigestUpdate(md.get(), buf.data(), static_cast<std::size_t>(in.gcount()));
-  }
+  return md;
+}
+
+std::string finish(Digest& md) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(md.get(), digest, &len);
   std::string hex;
   for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
   return hex;
+}
+
+}  // namespace
+
+std::string sha256_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(fmt::format("{}: cannot open: check that the file exists and is readable", path));
+  auto md = start();
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    EVP_DigestUpdate(md.get(), buf.data(), static_cast<std::size_t>(in.gcount()));
+  }
+  return finish(md);
+}
+
+std::string sha256_bytes(const std::string& bytes) {
+  auto md = start();
+  EVP_DigestUpdate(md.get(), bytes.data(), bytes.size());
+  return finish(md);
 }
 
 }  // namespace esm_onnx

@@ -148,7 +148,7 @@ TEST(Checkpoint, SharedFixturesWhenPresent) {
   EXPECT_EQ(ck.config().num_layers, 3);
   EXPECT_TRUE(ck.config().has_contacts);
   // The loader's quirk: <mask> (32) zeroed, and through the tied storage in the output layer too.
-  auto w = ck.read("lm_head.weight");
+  auto w = ck.read(weight_of(Role::LmOut));
   for (int64_t e = 0; e < 64; ++e) EXPECT_EQ(w.data[32 * 64 + e], 0.0f);
 }
 

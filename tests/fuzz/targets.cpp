@@ -14,6 +14,8 @@
 #include "esm_onnx/fasta.h"
 #include "esm_onnx/model_info.h"
 #include "pickle/unpickler.h"
+#include "model/tensor_specs.h"
+#include "source/safetensors.h"
 #include "torch/torch_file.h"
 
 namespace esm_onnx::fuzz {
@@ -73,7 +75,24 @@ int checkpoint(const uint8_t* data, std::size_t size) {
   const std::string path = as_file(data, size, "_ckpt.pt");
   return guarded([&] {
     const Checkpoint c = Checkpoint::load(path);
-    for (const auto& name : c.names()) c.read(name);
+    for (const auto& spec : model::tensor_specs(c.config())) {
+      for (int64_t i = 0; i < (spec.per_layer ? c.config().num_layers : 1); ++i) {
+        const TensorKey key{spec.role, spec.part, spec.per_layer ? i : -1};
+        if (c.has(key)) c.read(key);
+      }
+    }
+  });
+}
+
+int safetensors(const uint8_t* data, std::size_t size) {
+  const std::string path = as_file(data, size, ".safetensors");
+  return guarded([&] {
+    auto f = source::SafetensorsSource::open(path);
+    for (const auto& t : f->tensors()) {
+      if (!t.floating) continue;
+      f->read_float(t.name, 0, -1);
+      if (!t.shape.empty() && t.shape[0] > 1) f->read_float(t.name, 1, t.shape[0]);
+    }
   });
 }
 
@@ -115,6 +134,7 @@ int metadata(const uint8_t* data, std::size_t size) {
 Target find_target(const std::string& name) {
   static const std::map<std::string, Target> kTargets = {
       {"pickle", &fuzz::pickle}, {"torch_file", &fuzz::torch_file}, {"checkpoint", &fuzz::checkpoint},
+      {"safetensors", &fuzz::safetensors},
       {"fasta", &fuzz::fasta}, {"metadata", &fuzz::metadata}};
   const auto it = kTargets.find(name);
   return it == kTargets.end() ? nullptr : it->second;

@@ -1,0 +1,22 @@
+#pragma once
+// Each family's architecture switches and alphabet, one file per family. Loaders start from these and
+// set only what a checkpoint's own configuration decides (token dropout, an embedding norm, ...).
+#include "esm_onnx/checkpoint.h"
+
+namespace esm_onnx::families {
+
+struct FamilyTraits {
+  Family family;
+  const char* variant;  // the default name to show
+  Architecture arch;
+  AlphabetKind alphabet;
+};
+
+FamilyTraits esm1();
+FamilyTraits esm1b();
+FamilyTraits esm2();
+
+// A ModelConfig with the family's switches, alphabet and name filled in.
+ModelConfig config_for(const FamilyTraits& traits);
+
+}  // namespace esm_onnx::families

@@ -1,0 +1,268 @@
+// fair-esm checkpoints: v1 (top-level "args": ESM-1 as protein_bert_base, ESM-1b/ESM-1v as roberta_large)
+// and v2 (top-level "cfg": ESM-2). Names are fair-esm's module names after its own upgrade renames.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <map>
+
+#include "esm_onnx/errors.h"
+#include "families/families.h"
+#include "layouts/layouts.h"
+#include "pickle/value.h"
+#include "source/torch_source.h"
+#include "torch/torch_file.h"
+
+namespace esm_onnx::layouts {
+namespace {
+
+using model::NameRule;
+using pickle::Value;
+
+// Python's `"".join(s.split(sep)[1:]) if cond in s else s`, as fair-esm's renames are written.
+std::string py_strip_prefix(const std::string& s, const std::string& cond, const std::string& sep) {
+  if (s.find(cond) == std::string::npos) return s;
+  std::string out;
+  std::size_t pos = s.find(sep);
+  while (pos != std::string::npos) {
+    const std::size_t start = pos + sep.size();
+    const std::size_t next = s.find(sep, start);
+    out += s.substr(start, next == std::string::npos ? std::string::npos : next - start);
+    pos = next;
+  }
+  return out;
+}
+
+// v2: re.sub("^encoder.sentence_encoder.|^encoder.", "", name)
+std::string canonical_v2(const std::string& n) {
+  if (n.rfind("encoder.sentence_encoder.", 0) == 0) return n.substr(25);
+  if (n.rfind("encoder.", 0) == 0) return n.substr(8);
+  return n;
+}
+std::string canonical_roberta(const std::string& n) {
+  return py_strip_prefix(py_strip_prefix(n, "sentence_encoder", "sentence_encoder."), "encoder", "encoder.");
+}
+std::string canonical_protein_bert(const std::string& n) { return py_strip_prefix(n, "decoder", "decoder."); }
+std::string canonical_contacts(const std::string& n) { return n; }
+
+// One Linear or LayerNorm module: its weight and bias rules.
+void module(std::vector<NameRule>& r, Role role, const std::string& name) {
+  r.push_back({role, Part::Weight, {name + ".weight"}});
+  r.push_back({role, Part::Bias, {name + ".bias"}});
+}
+
+model::Layout fair_esm_layout(Family family) {
+  model::Layout l;
+  l.name = "fair-esm";
+  l.strict = false;  // released files carry fairseq bookkeeping tensors (versions, float buffers)
+  auto& r = l.rules;
+  // ESM-1b and ESM-2 tie the embedding to the output projection; what the loaded model holds in both
+  // is lm_head.weight, loaded last.
+  const bool tied = family != Family::Esm1;
+  r.push_back({Role::TokenEmbedding, Part::Weight, {tied ? "lm_head.weight" : "embed_tokens.weight"}});
+  r.push_back({Role::PositionEmbedding, Part::Weight, {"embed_positions.weight"}});
+  module(r, Role::EmbedNorm, "emb_layer_norm_before");
+  module(r, Role::AttnNorm, "layers.{i}.self_attn_layer_norm");
+  module(r, Role::Query, "layers.{i}.self_attn.q_proj");
+  module(r, Role::Key, "layers.{i}.self_attn.k_proj");
+  module(r, Role::Value, "layers.{i}.self_attn.v_proj");
+  module(r, Role::AttnOut, "layers.{i}.self_attn.out_proj");
+  r.push_back({Role::BiasK, Part::Weight, {"layers.{i}.self_attn.bias_k"}});
+  r.push_back({Role::BiasV, Part::Weight, {"layers.{i}.self_attn.bias_v"}});
+  r.push_back({Role::RotaryFreq, Part::Weight, {"layers.{i}.self_attn.rot_emb.inv_freq"}});
+  module(r, Role::FfnNorm, "layers.{i}.final_layer_norm");
+  module(r, Role::FfnUp, "layers.{i}.fc1");
+  module(r, Role::FfnDown, "layers.{i}.fc2");
+  module(r, Role::FinalNorm, "emb_layer_norm_after");
+  module(r, Role::LmDense, "lm_head.dense");
+  module(r, Role::LmNorm, "lm_head.layer_norm");
+  if (tied) {
+    module(r, Role::LmOut, "lm_head");
+  } else {
+    r.push_back({Role::LmOut, Part::Weight, {"embed_out"}});
+    r.push_back({Role::LmOut, Part::Bias, {"embed_out_bias"}});
+  }
+  module(r, Role::ContactRegression, "contact_head.regression");
+  if (family == Family::Esm1b) l.zero_mask_row_of = "embed_tokens.weight";
+  return l;
+}
+
+int64_t int_attr(const Value& obj, const std::string& name, const std::string& path) {
+  auto v = obj.get(name);
+  if (!v || v->kind != Value::Kind::Int) {
+    throw FormatError(fmt::format("{}: the model arguments lack the integer '{}'", path, name));
+  }
+  // Far above any released ESM model, far below what would exhaust memory before the tensors are checked.
+  static const std::map<std::string, int64_t> kLimits = {
+      {"layers", 1024}, {"encoder_layers", 1024}, {"embed_dim", 1 << 16}, {"encoder_embed_dim", 1 << 16},
+      {"ffn_embed_dim", 1 << 18}, {"attention_heads", 1024}, {"encoder_attention_heads", 1024},
+      {"max_positions", 1 << 20}};
+  const auto limit = kLimits.find(name);
+  const int64_t most = limit == kLimits.end() ? (int64_t{1} << 32) : limit->second;
+  if (v->i < 1 || v->i > most) {
+    throw FormatError(fmt::format("{}: model argument '{}' = {} is outside 1..{}; the file is corrupt or not an ESM "
+                                  "checkpoint", path, name, v->i, most));
+  }
+  return v->i;
+}
+
+bool bool_attr(const Value& obj, const std::string& name, bool fallback) {
+  auto v = obj.get(name);
+  if (!v) return fallback;
+  if (v->kind == Value::Kind::Bool) return v->b;
+  if (v->kind == Value::Kind::Int) return v->i != 0;
+  return fallback;
+}
+
+std::string str_attr(const Value& obj, const std::string& name) {
+  auto v = obj.get(name);
+  return v && v->kind == Value::Kind::String ? v->s : std::string();
+}
+
+// fair-esm's `pra`: the argument names with their encoder_/decoder_ prefix dropped.
+Value renamed_args(const Value& args, const std::string& word) {
+  Value out;
+  out.kind = Value::Kind::Object;
+  for (const auto& [k, v] : args.dict) {
+    if (k->kind != Value::Kind::String) continue;
+    out.dict.emplace_back(Value::string(py_strip_prefix(k->s, word, word + "_")), v);
+  }
+  return out;
+}
+
+using Canonical = std::string (*)(const std::string&);
+
+struct V1 {
+  ModelConfig config;
+  Canonical canonical;
+};
+
+V1 parse_v1(const Value& args, const Value& state, const std::string& path) {
+  const std::string arch = str_attr(args, "arch");
+  Value a;
+  V1 out{};
+  if (arch == "roberta_large") {
+    a = renamed_args(args, "encoder");
+    out.config = families::config_for(families::esm1b());
+    out.canonical = canonical_roberta;
+    for (const auto& [k, v] : state.dict) {
+      if (k->kind == Value::Kind::String && canonical_roberta(k->s).rfind("emb_layer_norm_before", 0) == 0) {
+        out.config.arch.embed_norm = true;
+      }
+    }
+    out.config.max_positions = int_attr(a, "max_positions", path);
+  } else if (arch == "protein_bert_base") {
+    a = renamed_args(args, "decoder");
+    out.config = families::config_for(families::esm1());
+    out.canonical = canonical_protein_bert;
+    out.config.arch.lm_bias = bool_attr(a, "final_bias", false);
+    out.config.max_positions = 0;  // sinusoidal positions: no table to run past
+  } else if (arch == "msa_transformer") {
+    throw UnsupportedError(fmt::format("{}: this is an MSA Transformer checkpoint (arch msa_transformer); it takes "
+                                       "multiple sequence alignments, which esm-onnx does not support", path));
+  } else if (arch.find("invariant_gvp") != std::string::npos) {
+    throw UnsupportedError(fmt::format("{}: this is an ESM-IF inverse-folding checkpoint (arch {}); esm-onnx "
+                                       "supports the sequence models ESM-1, ESM-1b, ESM-1v, ESM-2 and ESM C", path, arch));
+  } else {
+    throw UnsupportedError(fmt::format("{}: unknown fair-esm architecture '{}' in args.arch (expected roberta_large "
+                                       "or protein_bert_base)", path, arch));
+  }
+  auto& c = out.config;
+  c.num_layers = int_attr(a, "layers", path);
+  c.embed_dim = int_attr(a, "embed_dim", path);
+  c.ffn_dim = int_attr(a, "ffn_embed_dim", path);
+  c.attention_heads = int_attr(a, "attention_heads", path);
+  c.arch.token_dropout = bool_attr(a, "token_dropout", false);
+  return out;
+}
+
+ModelConfig parse_v2(const Value& cfg, const std::string& path) {
+  pickle::ValuePtr m = cfg.get("model");
+  if (!m) throw FormatError(fmt::format("{}: cfg has no 'model' entry", path));
+  if (m->get("esm_type") || m->get("trunk")) {
+    throw UnsupportedError(fmt::format("{}: this is an ESMFold checkpoint (structure prediction); esm-onnx supports "
+                                       "the ESM-2 language model it builds on, not the folding trunk", path));
+  }
+  ModelConfig c = families::config_for(families::esm2());
+  c.num_layers = int_attr(*m, "encoder_layers", path);
+  c.embed_dim = int_attr(*m, "encoder_embed_dim", path);
+  c.attention_heads = int_attr(*m, "encoder_attention_heads", path);
+  c.ffn_dim = 4 * c.embed_dim;
+  c.arch.token_dropout = bool_attr(*m, "token_dropout", true);
+  c.max_positions = 0;  // rotary: no hard limit (trained on 1024-token crops)
+  return c;
+}
+
+std::string contact_path_for(const std::string& path) {
+  std::filesystem::path p(path);
+  return (p.parent_path() / (p.stem().string() + "-contact-regression.pt")).string();
+}
+
+}  // namespace
+
+void add_source(Loaded& into, std::unique_ptr<source::TensorSource> src, std::string (*canonical)(const std::string&)) {
+  for (const auto& t : src->tensors()) into.names[canonical(t.name)] = {src.get(), t.name};
+  into.files.push_back(src->path());
+  into.sources.push_back(std::move(src));
+}
+
+Loaded load_fair_esm(const std::string& path) {
+  std::shared_ptr<const torchfile::TorchFile> file = torchfile::TorchFile::open(path);
+  const auto& root = *file->root();
+  if (root.kind != Value::Kind::Dict) {
+    throw FormatError(fmt::format("{}: holds a {}, not a checkpoint dict", path, root.describe()));
+  }
+  auto state = root.get("model");
+  auto args = root.get("args");
+  auto cfg = root.get("cfg");
+  if (!state) {
+    bool looks_like_state = false;
+    for (const auto& [k, v] : root.dict) looks_like_state |= v->kind == Value::Kind::Tensor;
+    throw UnsupportedError(fmt::format(
+        "{}: no 'model' entry: {}", path,
+        looks_like_state ? "a bare state dict without fair-esm's args/cfg; give a fair-esm checkpoint as fair-esm "
+                           "distributes it, or a transformers model folder (config.json beside the weights)"
+                         : "not a fair-esm checkpoint"));
+  }
+  if (state->kind != Value::Kind::Dict) {
+    throw FormatError(fmt::format("{}: 'model' is a {}, not a state dict", path, state->describe()));
+  }
+  Loaded out;
+  out.source = "fair-esm";
+  out.serialization = file->serialization();
+  Canonical canonical = canonical_v2;
+  if (args && args->kind == Value::Kind::Object) {
+    auto v1 = parse_v1(*args, *state, path);
+    out.config = v1.config;
+    canonical = v1.canonical;
+  } else if (cfg && cfg->kind == Value::Kind::Dict) {
+    out.config = parse_v2(*cfg, path);
+  } else {
+    throw UnsupportedError(fmt::format("{}: neither 'args' (fair-esm v1: ESM-1, ESM-1b, ESM-1v) nor 'cfg' (v2: ESM-2) "
+                                       "describes the model", path));
+  }
+  out.layout = fair_esm_layout(out.config.family);
+  add_source(out, std::make_unique<source::TorchSource>(file, *state), canonical);
+  const std::string stem = std::filesystem::path(path).stem().string();
+  if (out.config.family == Family::Esm1b && stem.find("esm1v") != std::string::npos) out.config.variant = "ESM-1v";
+
+  const std::string contacts = contact_path_for(path);
+  if (std::filesystem::exists(contacts)) {
+    std::shared_ptr<const torchfile::TorchFile> cfile = torchfile::TorchFile::open(contacts);
+    const auto& croot = *cfile->root();
+    auto cmodel = croot.kind == Value::Kind::Dict ? croot.get("model") : nullptr;
+    if (!cmodel) throw FormatError(fmt::format("{}: no 'model' dict of contact-head weights", contacts));
+    auto src = std::make_unique<source::TorchSource>(cfile, *cmodel);
+    if (!src->find("contact_head.regression.weight")) {
+      throw FormatError(fmt::format("{}: lacks contact_head.regression.weight", contacts));
+    }
+    add_source(out, std::move(src), canonical_contacts);
+    out.contact_file = contacts;
+    out.config.has_contacts = true;
+  } else {
+    out.notices.push_back(fmt::format("no contact-regression file ({}) beside the checkpoint: the model has no "
+                                      "contacts output", std::filesystem::path(contacts).filename().string()));
+  }
+  return out;
+}
+
+}  // namespace esm_onnx::layouts

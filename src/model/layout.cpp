@@ -1,0 +1,25 @@
+#include "model/layout.h"
+
+namespace esm_onnx::model {
+
+std::string with_layer(const std::string& templ, int64_t layer) {
+  std::string out = templ;
+  const auto pos = out.find("{i}");
+  if (pos != std::string::npos) out.replace(pos, 3, std::to_string(layer));
+  return out;
+}
+
+bool matches(const std::string& templ, const std::string& name) {
+  const auto pos = templ.find("{i}");
+  if (pos == std::string::npos) return templ == name;
+  const std::string head = templ.substr(0, pos), tail = templ.substr(pos + 3);
+  if (name.size() <= head.size() + tail.size()) return false;
+  if (name.compare(0, head.size(), head) != 0) return false;
+  if (name.compare(name.size() - tail.size(), tail.size(), tail) != 0) return false;
+  for (std::size_t i = head.size(); i < name.size() - tail.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+  }
+  return true;
+}
+
+}  // namespace esm_onnx::model

@@ -1,0 +1,52 @@
+#pragma once
+// How one checkpoint layout spells each tensor role. The names are in the layout's canonical
+// namespace (the file's names after the layout's prefix rules); `{i}` stands for the layer index.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "esm_onnx/tensor_role.h"
+#include "source/tensor_source.h"
+
+namespace esm_onnx::model {
+
+struct NameRule {
+  Role role;
+  Part part;
+  std::vector<std::string> names;  // alternatives, the first that the file holds wins
+  int slice{0}, slices{1};         // rows [slice, slice + 1) * rows / slices of a packed tensor
+};
+
+struct Layout {
+  std::string name;  // "fair-esm", "transformers ESM", ...
+  std::vector<NameRule> rules;
+  std::vector<std::string> ignored;  // tensors known to be unused, `{i}` = any layer
+  bool strict{true};                 // any other tensor is an error naming it
+  // fair-esm's ESM-1b loader zeroes the <mask> row of this tensor, and so of every tensor tied to it.
+  std::string zero_mask_row_of;
+};
+
+// A tensor of the checkpoint: which file, and its name there.
+struct Located {
+  const source::TensorSource* source{nullptr};
+  std::string name;
+};
+
+// Canonical name -> tensor, built by each source's reader.
+using NameTable = std::map<std::string, Located>;
+
+// "layers.{i}.fc1.weight" with layer 3 -> "layers.3.fc1.weight".
+std::string with_layer(const std::string& templ, int64_t layer);
+// Whether `name` is `templ` with `{i}` standing for some decimal layer index.
+bool matches(const std::string& templ, const std::string& name);
+
+// A tensor bound to a role: where it is and which rows of it.
+struct Bound {
+  Located at;
+  int slice{0}, slices{1};
+  std::vector<int64_t> shape;  // after slicing
+};
+
+}  // namespace esm_onnx::model
