@@ -66,6 +66,10 @@ void check_outputs(const ModelInfo& info, const std::string& path, Includes incl
     throw UsageError(fmt::format("include contacts: {} has no contacts output (converted without a contact-regression "
                                  "file, or with --no-contacts)", path));
   }
+  if (include.has(Output::Logits) && !info.has_logits) {
+    throw UsageError(fmt::format("include logits: {} has no logits output (a bare encoder, such as transformers' "
+                                 "EsmModel, has no head)", path));
+  }
 }
 
 }  // namespace

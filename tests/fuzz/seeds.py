@@ -17,7 +17,7 @@ def main() -> None:
     import esm_checkpoints
 
     out = pathlib.Path(sys.argv[1])
-    for target in ("pickle", "torch_file", "checkpoint", "fasta", "metadata"):
+    for target in ("pickle", "torch_file", "checkpoint", "safetensors", "fasta", "metadata"):
         (out / target).mkdir(parents=True, exist_ok=True)
     work = out / "_checkpoints"
     for family in ("esm2", "esm1b", "esm1"):
@@ -30,6 +30,13 @@ def main() -> None:
                 with zipfile.ZipFile(path) as z:
                     pkl = next(n for n in z.namelist() if n.endswith("/data.pkl"))
                     (out / "pickle" / f"{family}.pkl").write_bytes(z.read(pkl))
+    # safetensors files as transformers writes them, and as the hub serves them (4.x names).
+    import hf_checkpoints
+
+    for layout in ("save_pretrained", "hub"):
+        folder = hf_checkpoints.save(hf_checkpoints.build("EsmForMaskedLM", layers=1, dim=8, heads=2, seed=3),
+                                     work / f"hf_{layout}", layout)
+        shutil.copy(folder / "model.safetensors", out / "safetensors" / f"esm2_{layout}.safetensors")
     for fasta in (ROOT / "tests" / "data" / "parity.fasta", ROOT / "demo" / "example.fasta"):
         shutil.copy(fasta, out / "fasta" / fasta.name)
     (out / "metadata" / "esm2").write_text("\n".join(f"esm_onnx.{k}={v}" for k, v in {

@@ -36,9 +36,13 @@ int run_convert(const esm_onnx::ConvertOptions& opt, bool quiet, bool verify, in
     if (!quiet && m.rfind("layer ", 0) != 0) fmt::print(stderr, "{}\n", m);
   };
   auto report = esm_onnx::convert(opt, log);
-  fmt::print("{}: {} {}{} with layers [{}] exported, logits, {}{}\n", report.output, report.config.variant,
+  const auto& cfg = report.config;
+  std::string logits = "logits, ";
+  if (cfg.head == esm_onnx::OutputHead::None) logits = "no logits, ";
+  if (!cfg.labels.empty()) logits = fmt::format("{} logits ({} labels), ", esm_onnx::output_head_name(cfg.head), cfg.labels.size());
+  fmt::print("{}: {} {}{} with layers [{}] exported, {}{}{}\n", report.output, cfg.variant,
              esm_onnx::precision_name(opt.precision), report.fused ? " fused" : "", fmt::join(report.repr_layers, ", "),
-             report.contacts ? "contacts" : "no contacts",
+             logits, report.contacts ? "contacts" : "no contacts",
              report.external_data ? fmt::format(", weights in {}", report.external_data_file) : "");
   if (verify) {
     esm_onnx::VerifyOptions vo;
