@@ -48,7 +48,9 @@ struct Architecture {
   bool attention_bias{true};  // biases on q, k, v and the output projection
   bool bias_kv{false};        // one learned extra key and value per layer (ESM-1)
   bool qk_norm{false};        // LayerNorm over the full width of q and of k (ESM C)
-  bool norm_bias{true};       // LayerNorms have a bias
+  bool qk_norm_bias{false};   // ... with a bias
+  bool final_norm_bias{true};  // the final LayerNorm has a bias (the others always have one)
+  double rope_theta{10000.0};  // rotary base, when the file has no frequencies of its own
   FeedForward ffn{FeedForward::Gelu};
   bool ffn_bias{true};
   double residual_divisor{1.0};  // each residual branch is divided by this (ESM C: sqrt(layers / 36))

@@ -19,19 +19,27 @@ const char* const kResidues[] = {"L", "A", "G", "V", "S", "E", "R", "T", "I", "D
 Alphabet Alphabet::for_kind(AlphabetKind kind) {
   Alphabet a;
   a.kind_ = kind;
-  if (kind == AlphabetKind::Esm1b) {
-    a.tokens_ = {"<cls>", "<pad>", "<eos>", "<unk>"};
-  } else {
+  if (kind == AlphabetKind::Esm1) {
     a.tokens_ = {"<null_0>", "<pad>", "<eos>", "<unk>"};
+  } else {
+    a.tokens_ = {"<cls>", "<pad>", "<eos>", "<unk>"};
   }
   for (const char* r : kResidues) a.tokens_.emplace_back(r);
+  if (kind == AlphabetKind::EsmC) {
+    // ESM C's tokenizer: the chain break where ESM-1b pads, then <mask>; the embedding has 64 rows, and
+    // the unnamed ones (empty names, which no input can spell) are never produced.
+    a.tokens_.insert(a.tokens_.end(), {"|", "<mask>"});
+    a.tokens_.resize(64);
+    a.prepend_bos_ = true;
+    a.append_eos_ = true;
+  }
   // fair-esm pads the vocabulary to a multiple of 8 with <null_i> before the appended tokens.
   for (int i = 0; a.tokens_.size() % 8 != 0; ++i) a.tokens_.push_back(fmt::format("<null_{}>", i + 1));
   if (kind == AlphabetKind::Esm1b) {
     a.tokens_.emplace_back("<mask>");
     a.prepend_bos_ = true;
     a.append_eos_ = true;
-  } else {
+  } else if (kind == AlphabetKind::Esm1) {
     a.tokens_.insert(a.tokens_.end(), {"<cls>", "<mask>", "<sep>"});
     a.prepend_bos_ = true;
     a.append_eos_ = false;
@@ -41,6 +49,7 @@ Alphabet Alphabet::for_kind(AlphabetKind kind) {
   a.eos_idx_ = a.index("<eos>");
   a.mask_idx_ = a.index("<mask>");
   a.unk_idx_ = a.index("<unk>");
+  a.chain_break_idx_ = a.index("|");
   for (std::size_t i = 0; i < a.tokens_.size(); ++i) {
     if (a.tokens_[i].size() == 1) {
       a.single_char_[static_cast<unsigned char>(a.tokens_[i][0])] = static_cast<int16_t>(i + 1);
@@ -52,10 +61,18 @@ Alphabet Alphabet::for_kind(AlphabetKind kind) {
 Alphabet Alphabet::from_name(std::string_view name) {
   if (name == "ESM-1b") return for_kind(AlphabetKind::Esm1b);
   if (name == "ESM-1") return for_kind(AlphabetKind::Esm1);
-  throw FormatError(fmt::format("unknown alphabet '{}' (expected ESM-1b or ESM-1)", name));
+  if (name == "ESM C") return for_kind(AlphabetKind::EsmC);
+  throw FormatError(fmt::format("unknown alphabet '{}' (expected ESM-1b, ESM-1 or ESM C)", name));
 }
 
-std::string Alphabet::name() const { return kind_ == AlphabetKind::Esm1b ? "ESM-1b" : "ESM-1"; }
+std::string Alphabet::name() const {
+  switch (kind_) {
+    case AlphabetKind::Esm1b: return "ESM-1b";
+    case AlphabetKind::Esm1: return "ESM-1";
+    case AlphabetKind::EsmC: return "ESM C";
+  }
+  return "?";
+}
 
 int64_t Alphabet::index(std::string_view token) const {
   for (std::size_t i = 0; i < tokens_.size(); ++i) {

@@ -65,29 +65,31 @@ void bind(Checkpoint::Impl& impl) {
       }
       const model::NameRule& r = *rule->second;
       const model::Located* found = nullptr;
+      const model::Alt* alt = nullptr;
       std::string canonical;
-      for (const auto& alt : r.names) {
-        canonical = model::with_layer(alt, i);
+      for (const auto& a : r.names) {
+        canonical = model::with_layer(a.name, i);
         if (auto it = L.names.find(canonical); it != L.names.end()) {
           found = &it->second;
+          alt = &a;
           break;
         }
       }
       if (!found) {
-        if (s.required) problems.push_back(fmt::format("missing tensor {}", model::with_layer(r.names.front(), i)));
+        if (s.required) problems.push_back(fmt::format("missing tensor {}", model::with_layer(r.names.front().name, i)));
         continue;
       }
       used.insert(canonical);
       const source::TensorInfo& info = source::require(*found->source, found->name);
-      std::vector<int64_t> shape = info.shape;
-      if (r.slices > 1 && !shape.empty()) shape[0] /= r.slices;
+      std::vector<int64_t> expected = s.shape;
+      if (alt->slices > 1 && !expected.empty()) expected[0] *= alt->slices;  // the packed tensor's shape
       if (!info.floating) {
         problems.push_back(fmt::format("tensor {} holds {}, not floating-point weights", found->name, info.dtype));
-      } else if (shape != s.shape || (r.slices > 1 && info.shape[0] % r.slices != 0)) {
+      } else if (info.shape != expected) {
         problems.push_back(fmt::format("tensor {} has shape [{}], expected [{}]", found->name, fmt::join(info.shape, ", "),
-                                       fmt::join(s.shape, ", ")));
+                                       fmt::join(expected, ", ")));
       }
-      impl.bound[key] = {*found, r.slice, r.slices, s.shape};
+      impl.bound[key] = {*found, alt->slice, alt->slices, s.shape};
     }
   }
   if (L.layout.strict) {
@@ -119,7 +121,13 @@ Checkpoint Checkpoint::load(const std::string& path) {
   if (!std::filesystem::exists(status)) throw FileError(fmt::format("{}: no such file or folder", path));
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  impl->loaded = std::filesystem::is_directory(status) ? layouts::load_transformers_esm(path) : layouts::load_fair_esm(path);
+  if (std::filesystem::is_directory(status)) {
+    impl->loaded = layouts::load_transformers(path);
+  } else if (std::filesystem::path(path).extension() == ".safetensors") {
+    impl->loaded = layouts::load_safetensors(path);
+  } else {
+    impl->loaded = layouts::load_torch(path);
+  }
   auto& c = impl->loaded.config;
   check_sizes(c, path);
   const auto& rules = impl->loaded.layout.rules;
@@ -127,7 +135,7 @@ Checkpoint Checkpoint::load(const std::string& path) {
   for (const auto& r : rules) {
     if (r.role != Role::TokenEmbedding) continue;
     for (const auto& alt : r.names) {
-      if (auto it = impl->loaded.names.find(alt); it != impl->loaded.names.end()) {
+      if (auto it = impl->loaded.names.find(alt.name); it != impl->loaded.names.end()) {
         const auto& info = source::require(*it->second.source, it->second.name);
         if (info.shape.size() == 2) c.vocab_size = info.shape[0];
         break;
@@ -177,12 +185,12 @@ Tensor Checkpoint::read(const TensorKey& key) const {
   auto it = impl_->bound.find(key);
   if (it == impl_->bound.end()) {
     if (key.role == Role::RotaryFreq && c.arch.positions == Positions::Rotary) {
-      // Not stored: computed as the reference does, 1 / 10000^(2j / head_dim) in float32.
+      // Not stored: computed as the reference does, 1 / theta^(2j / head_dim) in float32.
       const int64_t d = c.head_dim();
       Tensor t{{d / 2}, std::vector<float>(static_cast<std::size_t>(d / 2))};
       for (int64_t j = 0; j < d / 2; ++j) {
         t.data[static_cast<std::size_t>(j)] =
-            1.0f / std::pow(10000.0f, static_cast<float>(2 * j) / static_cast<float>(d));
+            1.0f / std::pow(static_cast<float>(c.arch.rope_theta), static_cast<float>(2 * j) / static_cast<float>(d));
       }
       return t;
     }

@@ -15,6 +15,7 @@ struct FamilyTraits {
 FamilyTraits esm1();
 FamilyTraits esm1b();
 FamilyTraits esm2();
+FamilyTraits esmc(int64_t layers);  // the residual divisor depends on the depth
 
 // A ModelConfig with the family's switches, alphabet and name filled in.
 ModelConfig config_for(const FamilyTraits& traits);

@@ -24,6 +24,17 @@ void build_masks(Ctx& ctx) {
     keys = b.concat({ctx.pad, never}, 1, "keys_with_bias_kv");
   }
   ctx.key_mask = b.unsqueeze(keys, {1, 2}, "key_mask");
+  if (ctx.cfg.arch.chain_breaks) {
+    // Chains separated by '|' do not attend to each other. A token's chain is the number of breaks before
+    // it (the break itself closes its chain); positions keep counting across chains.
+    const int64_t brk = ctx.alphabet.chain_break_idx();
+    auto is_break = b.cast(b.node("Equal", {ctx.tokens, b.const_i64({brk}, "chain_break_idx", true)}, {}, "is_break"),
+                           onnx::TensorProto::INT64, "is_break_i64");
+    auto chain = b.node("CumSum", {is_break, b.const_i64({1}, "axis", true)}, {attr_int("exclusive", 1)}, "chain");
+    auto same = b.node("Equal", {b.unsqueeze(chain, {2}, "chain_rows"), b.unsqueeze(chain, {1}, "chain_cols")}, {}, "same_chain");
+    auto other = b.unsqueeze(b.node("Not", {same}, {}, "other_chain"), {1}, "other_chain_4d");  // [B, 1, T, T]
+    ctx.key_mask = b.node("Or", {ctx.key_mask, other}, {}, "key_mask_chains");
+  }
   // Adding -inf is exact where Where(mask, -inf, scores) would be, and cheaper over [B, H, T, S]. The fused
   // attention takes a key-padding mask of its own instead.
   if (!ctx.opt.fused) {
@@ -106,7 +117,7 @@ std::string build_embeddings(Ctx& ctx) {
   if (a.embed_norm) {
     // In fp32 in every precision, as the rest of the embeddings.
     Builder::Scope n(b, "emb_layer_norm_before");
-    const auto bias = a.norm_bias ? ctx.weight(bias_of(Role::EmbedNorm)) : std::string();
+    const auto bias = ctx.weight(bias_of(Role::EmbedNorm));
     x = b.layer_norm(x, ctx.weight(weight_of(Role::EmbedNorm)), bias, a.layer_norm_eps);
   }
   return zero_padding(ctx, x);

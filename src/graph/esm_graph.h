@@ -27,7 +27,7 @@ struct Ctx {
   std::string tokens;      // int64 [B, T]
   std::string pad{};       // bool [B, T], true at padding
   std::string nonpad{};    // float [B, T], 1 at real tokens
-  std::string key_mask{};  // bool [B, 1, 1, S], true where attention must not look
+  std::string key_mask{};  // bool [B, 1, 1, S] (or [B, 1, T, S] with chain breaks), true where attention must not look
   std::string key_bias{};  // activation type [B, 1, 1, S]: -inf where key_mask, else 0 (added to the scores)
   std::string seq_len{};   // int64 scalar T
   GraphOptions opt{};

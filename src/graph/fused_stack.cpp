@@ -22,7 +22,7 @@ std::pair<std::string, std::string> skip_layer_norm(Ctx& ctx, const std::string&
                                                     Role bias_role, int64_t bias_layer, Role norm, int64_t norm_layer) {
   auto& b = ctx.b;
   Builder::Scope s(b, role_name(norm));
-  const auto beta = ctx.cfg.arch.norm_bias ? ctx.act_weight(bias_of(norm, norm_layer)) : std::string();
+  const auto beta = ctx.ckpt.has(bias_of(norm, norm_layer)) ? ctx.act_weight(bias_of(norm, norm_layer)) : std::string();
   const auto bias = ctx.has_bias(bias_role, bias_layer) ? ctx.act_weight(bias_of(bias_role, bias_layer)) : std::string();
   auto outs = b.node_multi("SkipLayerNormalization",
                            {input, skip, ctx.act_weight(weight_of(norm, norm_layer)), beta, bias},
@@ -44,7 +44,7 @@ std::string key_padding_mask(Ctx& ctx) {
 }  // namespace
 
 bool fused_stack_supports(const Architecture& a) {
-  return !a.qk_norm && a.ffn == FeedForward::Gelu && a.ffn_bias && a.residual_divisor == 1.0;
+  return !a.qk_norm && !a.chain_breaks && a.ffn == FeedForward::Gelu && a.ffn_bias && a.residual_divisor == 1.0;
 }
 
 std::string build_fused_stack(Ctx& ctx, const std::string& x0,

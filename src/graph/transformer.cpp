@@ -93,7 +93,20 @@ std::string append_bias_kv(Ctx& ctx, const std::string& x, Role role, int64_t la
 
 std::string layer_norm(Ctx& ctx, const std::string& x, Role role, int64_t layer) {
   Builder::Scope s(ctx.b, role_name(role));
-  const auto bias = ctx.cfg.arch.norm_bias ? ctx.act_weight(bias_of(role, layer)) : std::string();
+  std::string bias;
+  if (ctx.ckpt.has(bias_of(role, layer))) {
+    bias = ctx.act_weight(bias_of(role, layer));
+  } else {
+    // A bias-free norm gets an explicit zero bias (adding 0 is exact): ONNX Runtime 1.32's layer-norm
+    // fusions crash at session creation on a LayerNormalization whose optional bias is absent.
+    const auto key = std::string("zero_bias.") + (ctx.act == onnx::TensorProto::FLOAT ? "fp32" : "fp16");
+    if (auto it = ctx.weights.find(key); it != ctx.weights.end()) {
+      bias = it->second;
+    } else {
+      bias = ctx.weights[key] = ctx.b.weight_as(key, ctx.act, {ctx.cfg.embed_dim},
+                                                std::vector<float>(static_cast<std::size_t>(ctx.cfg.embed_dim), 0.0f));
+    }
+  }
   return ctx.b.layer_norm(x, ctx.act_weight(weight_of(role, layer)), bias, ctx.cfg.arch.layer_norm_eps);
 }
 

@@ -205,8 +205,28 @@ void add_source(Loaded& into, std::unique_ptr<source::TensorSource> src, std::st
   into.sources.push_back(std::move(src));
 }
 
-Loaded load_fair_esm(const std::string& path) {
+Loaded load_torch(const std::string& path) {
   std::shared_ptr<const torchfile::TorchFile> file = torchfile::TorchFile::open(path);
+  const auto& root = *file->root();
+  if (root.kind == Value::Kind::Dict && root.get("model")) return load_fair_esm(file);
+  // A bare state dict (ESM C's release files), or one under "state_dict" as training checkpoints keep it.
+  const Value* state = &root;
+  if (root.kind == Value::Kind::Dict) {
+    if (auto sd = root.get("state_dict"); sd && sd->kind == Value::Kind::Dict) state = sd.get();
+  }
+  bool has_tensors = false;
+  if (state->kind == Value::Kind::Dict) {
+    for (const auto& [k, v] : state->dict) has_tensors |= v->kind == Value::Kind::Tensor;
+  }
+  if (!has_tensors) {
+    throw UnsupportedError(fmt::format("{}: holds a {} without fair-esm's 'model' entry or a state dict of tensors; not "
+                                       "an ESM checkpoint", path, root.describe()));
+  }
+  return load_esmc_state(std::make_unique<source::TorchSource>(file, *state));
+}
+
+Loaded load_fair_esm(std::shared_ptr<const torchfile::TorchFile> file) {
+  const std::string& path = file->path();
   const auto& root = *file->root();
   if (root.kind != Value::Kind::Dict) {
     throw FormatError(fmt::format("{}: holds a {}, not a checkpoint dict", path, root.describe()));
@@ -214,15 +234,7 @@ Loaded load_fair_esm(const std::string& path) {
   auto state = root.get("model");
   auto args = root.get("args");
   auto cfg = root.get("cfg");
-  if (!state) {
-    bool looks_like_state = false;
-    for (const auto& [k, v] : root.dict) looks_like_state |= v->kind == Value::Kind::Tensor;
-    throw UnsupportedError(fmt::format(
-        "{}: no 'model' entry: {}", path,
-        looks_like_state ? "a bare state dict without fair-esm's args/cfg; give a fair-esm checkpoint as fair-esm "
-                           "distributes it, or a transformers model folder (config.json beside the weights)"
-                         : "not a fair-esm checkpoint"));
-  }
+  if (!state) throw UnsupportedError(fmt::format("{}: no 'model' entry: not a fair-esm checkpoint", path));
   if (state->kind != Value::Kind::Dict) {
     throw FormatError(fmt::format("{}: 'model' is a {}, not a state dict", path, state->describe()));
   }

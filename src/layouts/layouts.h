@@ -8,6 +8,7 @@
 #include "esm_onnx/checkpoint.h"
 #include "model/layout.h"
 #include "source/tensor_source.h"
+#include "torch/torch_file.h"
 
 namespace esm_onnx::layouts {
 
@@ -24,9 +25,16 @@ struct Loaded {
 };
 
 // A fair-esm .pt (ESM-1, ESM-1b, ESM-1v, ESM-2), with its -contact-regression.pt when present.
-Loaded load_fair_esm(const std::string& path);
-// A transformers ESM folder: config.json with model.safetensors, sharded safetensors or pytorch_model.bin.
-Loaded load_transformers_esm(const std::string& dir);
+Loaded load_fair_esm(std::shared_ptr<const torchfile::TorchFile> file);
+// A transformers model folder: config.json with model.safetensors, sharded safetensors or
+// pytorch_model.bin; ESM (model_type esm) or ESM C (model_type esmc).
+Loaded load_transformers(const std::string& dir);
+// A torch file: fair-esm's checkpoint dict, or a bare state dict (ESM C's release files).
+Loaded load_torch(const std::string& path);
+// A safetensors file holding a bare state dict (ESM C).
+Loaded load_safetensors(const std::string& path);
+// ESM C from a bare state dict in any of its three spellings; `source` is the file.
+Loaded load_esmc_state(std::unique_ptr<source::TensorSource> source);
 
 // Adds every tensor of `source` to `names` under canonical(name); returns the source, now owned by `into`.
 void add_source(Loaded& into, std::unique_ptr<source::TensorSource> source,

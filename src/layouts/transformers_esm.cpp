@@ -6,23 +6,17 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <set>
 
 #include "esm_onnx/errors.h"
 #include "families/families.h"
-#include "layouts/layouts.h"
-#include "source/safetensors.h"
-#include "source/torch_source.h"
-#include "torch/torch_file.h"
+#include "layouts/transformers_folder.h"
 
 namespace esm_onnx::layouts {
 namespace {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 using model::NameRule;
+using namespace transformers;
 
 std::string canonical(const std::string& n) { return n.rfind("esm.", 0) == 0 ? n.substr(4) : n; }
 
@@ -71,136 +65,15 @@ model::Layout esm_layout() {
   return l;
 }
 
-json read_config(const std::string& dir) {
-  const std::string path = (fs::path(dir) / "config.json").string();
-  std::ifstream in(path);
-  if (!in) throw FileError(fmt::format("{}: cannot read: a transformers model folder needs its config.json", path));
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw FormatError(fmt::format("{}: not valid JSON: {}", path, e.what()));
-  }
-}
-
-int64_t int_field(const json& cfg, const char* key, const std::string& path, int64_t most) {
-  const auto it = cfg.find(key);
-  if (it == cfg.end() || !it->is_number_integer()) {
-    throw FormatError(fmt::format("{}: '{}' is missing or not an integer", path, key));
-  }
-  const auto v = it->get<int64_t>();
-  if (v < 1 || v > most) throw FormatError(fmt::format("{}: '{}' = {} is outside 1..{}", path, key, v, most));
-  return v;
-}
-
-bool bool_field(const json& cfg, const char* key, bool fallback) {
-  const auto it = cfg.find(key);
-  return it != cfg.end() && it->is_boolean() ? it->get<bool>() : fallback;
-}
-
-OutputHead head_of(const json& cfg, const std::string& path) {
-  std::string arch;
-  if (auto it = cfg.find("architectures"); it != cfg.end() && it->is_array() && !it->empty() && (*it)[0].is_string()) {
-    arch = (*it)[0].get<std::string>();
-  }
-  if (arch == "EsmForMaskedLM") return OutputHead::LanguageModel;
-  if (arch == "EsmModel") return OutputHead::None;
-  if (arch == "EsmForSequenceClassification") return OutputHead::SequenceClassification;
-  if (arch == "EsmForTokenClassification") return OutputHead::TokenClassification;
-  if (arch == "EsmForProteinFolding") {
-    throw UnsupportedError(fmt::format("{}: an ESMFold model (EsmForProteinFolding); esm-onnx runs the language models, "
-                                       "not the folding trunk", path));
-  }
-  if (arch.empty()) {
-    throw FormatError(fmt::format("{}: no 'architectures' entry says which head the model has (EsmForMaskedLM, "
-                                  "EsmModel, EsmForSequenceClassification or EsmForTokenClassification)", path));
-  }
-  throw UnsupportedError(fmt::format("{}: architecture '{}' is not supported; esm-onnx reads EsmModel, EsmForMaskedLM, "
-                                     "EsmForSequenceClassification and EsmForTokenClassification", path, arch));
-}
-
-std::vector<std::string> labels_of(const json& cfg, const std::string& path) {
-  const auto it = cfg.find("id2label");
-  if (it == cfg.end() || !it->is_object() || it->empty()) {
-    throw FormatError(fmt::format("{}: a classifier without 'id2label'; save the model with transformers so that its "
-                                  "labels are written", path));
-  }
-  std::vector<std::string> labels(it->size());
-  std::vector<bool> seen(it->size(), false);
-  for (const auto& [k, v] : it->items()) {
-    std::size_t id = 0;
-    try {
-      std::size_t used = 0;
-      id = std::stoul(k, &used);
-      if (used != k.size()) throw std::invalid_argument(k);
-    } catch (const std::exception&) {
-      throw FormatError(fmt::format("{}: id2label key '{}' is not a label number", path, k));
-    }
-    if (id >= labels.size() || seen[id]) {
-      throw FormatError(fmt::format("{}: id2label has {} entries but numbers one of them {}", path, labels.size(), k));
-    }
-    seen[id] = true;
-    labels[id] = v.is_string() ? v.get<std::string>() : v.dump();
-  }
-  return labels;
-}
-
-// model.safetensors, its sharded form, or pytorch_model.bin (and its sharded form).
-void open_weights(Loaded& out, const std::string& dir) {
-  const fs::path d(dir);
-  auto shards_of = [&](const std::string& index) {
-    const std::string path = (d / index).string();
-    std::ifstream in(path);
-    json j;
-    try {
-      j = json::parse(in);
-    } catch (const json::exception& e) {
-      throw FormatError(fmt::format("{}: not valid JSON: {}", path, e.what()));
-    }
-    std::set<std::string> files;
-    if (!j.contains("weight_map") || !j["weight_map"].is_object()) throw FormatError(fmt::format("{}: no weight_map", path));
-    for (const auto& [name, file] : j["weight_map"].items()) {
-      const std::string f = file.is_string() ? file.get<std::string>() : "";
-      if (f.empty() || f.find('/') != std::string::npos || f == "..") {
-        throw FormatError(fmt::format("{}: tensor {} is mapped to '{}', not a file of this folder", path, name, f));
-      }
-      files.insert(f);
-    }
-    return files;
-  };
-  auto add_torch = [&](const fs::path& p) {
-    std::shared_ptr<const torchfile::TorchFile> file = torchfile::TorchFile::open(p.string());
-    add_source(out, std::make_unique<source::TorchSource>(file, *file->root()), canonical);
-  };
-  if (fs::exists(d / "model.safetensors")) {
-    add_source(out, source::SafetensorsSource::open((d / "model.safetensors").string()), canonical);
-    out.serialization = "safetensors";
-  } else if (fs::exists(d / "model.safetensors.index.json")) {
-    for (const auto& f : shards_of("model.safetensors.index.json")) {
-      add_source(out, source::SafetensorsSource::open((d / f).string()), canonical);
-    }
-    out.serialization = "safetensors";
-  } else if (fs::exists(d / "pytorch_model.bin")) {
-    add_torch(d / "pytorch_model.bin");
-    out.serialization = out.sources.front()->container();
-  } else if (fs::exists(d / "pytorch_model.bin.index.json")) {
-    for (const auto& f : shards_of("pytorch_model.bin.index.json")) add_torch(d / f);
-    out.serialization = out.sources.front()->container();
-  } else {
-    throw FileError(fmt::format("{}: no weights: a transformers model folder holds model.safetensors (or "
-                                "pytorch_model.bin, or their sharded index) beside config.json", dir));
-  }
-}
-
 }  // namespace
 
-Loaded load_transformers_esm(const std::string& dir) {
+namespace transformers {
+
+Loaded load_transformers_esm(const std::string& dir, const json& cfg) {
   const std::string cpath = (fs::path(dir) / "config.json").string();
-  const json cfg = read_config(dir);
-  if (!cfg.is_object()) throw FormatError(fmt::format("{}: not a JSON object", cpath));
-  const std::string type = cfg.value("model_type", "");
-  if (type != "esm") {
-    throw UnsupportedError(fmt::format("{}: model_type '{}'; esm-onnx reads transformers ESM models (model_type esm)",
-                                       cpath, type));
+  if (architecture_of(cfg) == "EsmForProteinFolding") {
+    throw UnsupportedError(fmt::format("{}: an ESMFold model (EsmForProteinFolding); esm-onnx runs the language models, "
+                                       "not the folding trunk", cpath));
   }
   if (bool_field(cfg, "is_folding_model", false)) {
     throw UnsupportedError(fmt::format("{}: an ESMFold model; esm-onnx runs the language models only", cpath));
@@ -246,16 +119,18 @@ Loaded load_transformers_esm(const std::string& dir) {
                                          "supported", cpath, key, it->get<int64_t>(), want));
     }
   }
-  c.head = head_of(cfg, cpath);
+  c.head = head_of(cfg, cpath, "Esm");
   if (c.head == OutputHead::SequenceClassification || c.head == OutputHead::TokenClassification) {
     c.labels = labels_of(cfg, cpath);
   }
-  open_weights(out, dir);
+  open_weights(out, dir, canonical);
   out.files.insert(out.files.begin(), cpath);
   c.has_contacts = out.names.count("contact_head.regression.weight") > 0;
   if (!c.has_contacts) out.notices.push_back("no contact_head.regression weights in the folder: the model has no contacts output");
   out.layout = esm_layout();
   return out;
 }
+
+}  // namespace transformers
 
 }  // namespace esm_onnx::layouts

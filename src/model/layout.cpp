@@ -10,6 +10,10 @@ std::string with_layer(const std::string& templ, int64_t layer) {
 }
 
 bool matches(const std::string& templ, const std::string& name) {
+  if (!templ.empty() && templ[0] == '*') {
+    const std::string tail = templ.substr(1);
+    return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  }
   const auto pos = templ.find("{i}");
   if (pos == std::string::npos) return templ == name;
   const std::string head = templ.substr(0, pos), tail = templ.substr(pos + 3);

@@ -12,11 +12,19 @@
 
 namespace esm_onnx::model {
 
+// One spelling of a tensor: a name, or rows [slice, slice + 1) * rows / slices of a packed tensor.
+struct Alt {
+  Alt(const char* n) : name(n) {}         // NOLINT: a plain name is the common case
+  Alt(std::string n) : name(std::move(n)) {}  // NOLINT
+  Alt(std::string n, int s, int of) : name(std::move(n)), slice(s), slices(of) {}
+  std::string name;
+  int slice{0}, slices{1};
+};
+
 struct NameRule {
   Role role;
   Part part;
-  std::vector<std::string> names;  // alternatives, the first that the file holds wins
-  int slice{0}, slices{1};         // rows [slice, slice + 1) * rows / slices of a packed tensor
+  std::vector<Alt> names;  // alternatives, the first that the file holds wins
 };
 
 struct Layout {
@@ -39,7 +47,8 @@ using NameTable = std::map<std::string, Located>;
 
 // "layers.{i}.fc1.weight" with layer 3 -> "layers.3.fc1.weight".
 std::string with_layer(const std::string& templ, int64_t layer);
-// Whether `name` is `templ` with `{i}` standing for some decimal layer index.
+// Whether `name` is `templ` with `{i}` standing for some decimal layer index; "*<tail>" matches any
+// name that ends with <tail>.
 bool matches(const std::string& templ, const std::string& name);
 
 // A tensor bound to a role: where it is and which rows of it.

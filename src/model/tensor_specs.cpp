@@ -8,9 +8,9 @@ std::vector<TensorSpec> tensor_specs(const ModelConfig& c) {
   std::vector<TensorSpec> s;
   auto global = [&](Role r, Part p, std::vector<int64_t> shape) { s.push_back({r, p, false, std::move(shape)}); };
   auto layer = [&](Role r, Part p, std::vector<int64_t> shape) { s.push_back({r, p, true, std::move(shape)}); };
-  auto norm = [&](Role r, bool per_layer) {
+  auto norm = [&](Role r, bool per_layer, bool bias = true) {
     s.push_back({r, Part::Weight, per_layer, {E}});
-    if (a.norm_bias) s.push_back({r, Part::Bias, per_layer, {E}});
+    if (bias) s.push_back({r, Part::Bias, per_layer, {E}});
   };
   auto linear = [&](Role r, bool per_layer, int64_t out, int64_t in, bool bias) {
     s.push_back({r, Part::Weight, per_layer, {out, in}});
@@ -28,15 +28,15 @@ std::vector<TensorSpec> tensor_specs(const ModelConfig& c) {
     layer(Role::BiasV, Part::Weight, {1, 1, E});
   }
   if (a.qk_norm) {
-    norm(Role::QueryNorm, true);
-    norm(Role::KeyNorm, true);
+    norm(Role::QueryNorm, true, a.qk_norm_bias);
+    norm(Role::KeyNorm, true, a.qk_norm_bias);
   }
   if (a.positions == Positions::Rotary) s.push_back({Role::RotaryFreq, Part::Weight, true, {D / 2}, false});
   norm(Role::FfnNorm, true);
   linear(Role::FfnUp, true, F, E, a.ffn_bias);
   if (a.ffn == FeedForward::SwiGlu) linear(Role::FfnGate, true, F, E, a.ffn_bias);
   linear(Role::FfnDown, true, E, F, a.ffn_bias);
-  if (a.final_norm) norm(Role::FinalNorm, false);
+  if (a.final_norm) norm(Role::FinalNorm, false, a.final_norm_bias);
 
   switch (c.head) {
     case OutputHead::LanguageModel:

@@ -7,8 +7,8 @@
 namespace esm_onnx::source::json {
 
 const Value* Value::get(const std::string& key) const {
-  for (const auto& [k, v] : members) {
-    if (k == key) return &v;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i] == key) return &items[i];
   }
   return nullptr;
 }
@@ -77,7 +77,8 @@ class Parser {
         if (peek() != '"') fail("expected a member name");
         std::string key = string();
         expect(':');
-        v.members.emplace_back(std::move(key), value(depth + 1));
+        v.keys.push_back(std::move(key));
+        v.items.push_back(value(depth + 1));
         if (peek() == ',') {
           ++pos_;
           continue;

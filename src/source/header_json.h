@@ -15,8 +15,8 @@ struct Value {
   Kind kind{Kind::Null};
   bool b{false};
   std::string text;  // String: the decoded string; Number: the literal as written
-  std::vector<Value> items;
-  std::vector<std::pair<std::string, Value>> members;  // Object, in file order
+  std::vector<Value> items;       // Array elements; Object member values
+  std::vector<std::string> keys;  // Object member names, in file order, one per item
 
   const Value* get(const std::string& key) const;
   // A Number that is a non-negative integer below 2^63; nullopt-like false when it is not.

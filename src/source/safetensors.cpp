@@ -83,14 +83,16 @@ SafetensorsSource::SafetensorsSource(std::string path, const char* base, std::si
     const std::string* name;
   };
   std::vector<Span> spans;
-  for (const auto& [name, entry] : header.members) {
+  for (std::size_t m = 0; m < header.keys.size(); ++m) {
+    const std::string& name = header.keys[m];
+    const json::Value& entry = header.items[m];
     if (name == "__metadata__") {
       if (entry.kind != json::Value::Kind::Object) throw FormatError(fmt::format("{}: __metadata__ is not an object", path_));
-      for (const auto& [k, v] : entry.members) {
-        if (v.kind != json::Value::Kind::String) {
-          throw FormatError(fmt::format("{}: __metadata__ entry '{}' is not a string", path_, k));
+      for (std::size_t k = 0; k < entry.keys.size(); ++k) {
+        if (entry.items[k].kind != json::Value::Kind::String) {
+          throw FormatError(fmt::format("{}: __metadata__ entry '{}' is not a string", path_, entry.keys[k]));
         }
-        metadata_[k] = v.text;
+        metadata_[entry.keys[k]] = entry.items[k].text;
       }
       continue;
     }
