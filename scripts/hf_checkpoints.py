@@ -129,3 +129,142 @@ def fair_esm_state_to_hf(fair_state: dict, positions: str) -> dict:
             out[f"esm.encoder.layer.{i}.attention.self.rotary_embeddings.inv_freq"] = v
     return {k: v.clone().contiguous() for k, v in out.items()}
 
+
+
+# ESM C ---------------------------------------------------------------------------------------------
+
+ESMC_HEADS = ("EsmcForMaskedLM", "EsmcModel", "EsmcForSequenceClassification", "EsmcForTokenClassification")
+# The two released geometries scaled down: 64-wide heads, SwiGLU hidden size rounded up to 256 as released.
+ESMC_GEOMETRIES = {"300m-like": (3, 192), "600m-like": (2, 256)}  # (layers, width)
+
+
+def esmc_ffn(dim: int) -> int:
+    return int(((8 / 3 * dim) + 255) // 256 * 256)
+
+
+def build_esmc(head: str = "EsmcForMaskedLM", layers: int = 2, dim: int = 128, seed: int = 0):
+    import transformers
+    from transformers import EsmcConfig
+
+    labels = LABELS.get(head.replace("Esmc", "Esm"))
+    extra = {"id2label": dict(enumerate(labels)), "label2id": {l: i for i, l in enumerate(labels)}} if labels else {}
+    cfg = EsmcConfig(vocab_size=64, hidden_size=dim, intermediate_size=esmc_ffn(dim), num_hidden_layers=layers,
+                     num_attention_heads=dim // 64, architectures=[head], **extra)
+    model = getattr(transformers, head)(cfg)
+    randomize(model, seed)
+    return model.eval()
+
+
+def esmc_release_state(model) -> dict:
+    """The weights under EvolutionaryScale's release names (esmc_300m_2024_12_v0.pth): q, k, v packed in
+    layernorm_qkv.1, the SwiGLU gate and input packed in ffn.1, the LM head as sequence_head."""
+    s = {k.removeprefix("esmc."): v for k, v in model.state_dict().items()}
+    n = model.config.num_hidden_layers
+    out = {"embed.weight": s["embed_tokens.weight"], "transformer.norm.weight": s["norm.weight"]}
+    for i in range(n):
+        p, b = f"layers.{i}.", f"transformer.blocks.{i}."
+        out[b + "attn.layernorm_qkv.0.weight"] = s[p + "input_layernorm.weight"]
+        out[b + "attn.layernorm_qkv.0.bias"] = s[p + "input_layernorm.bias"]
+        out[b + "attn.layernorm_qkv.1.weight"] = torch.cat([s[p + f"self_attn.{x}_proj.weight"] for x in "qkv"])
+        out[b + "attn.q_ln.weight"] = s[p + "self_attn.q_norm.weight"]
+        out[b + "attn.k_ln.weight"] = s[p + "self_attn.k_norm.weight"]
+        out[b + "attn.out_proj.weight"] = s[p + "self_attn.o_proj.weight"]
+        out[b + "ffn.0.weight"] = s[p + "post_attention_layernorm.weight"]
+        out[b + "ffn.0.bias"] = s[p + "post_attention_layernorm.bias"]
+        out[b + "ffn.1.weight"] = torch.cat([s[p + "mlp.gate_proj.weight"], s[p + "mlp.up_proj.weight"]])
+        out[b + "ffn.3.weight"] = s[p + "mlp.down_proj.weight"]
+    for src, dst in (("dense", 0), ("layer_norm", 2), ("decoder", 3)):
+        for part in ("weight", "bias"):
+            if f"lm_head.{src}.{part}" in s:
+                out[f"sequence_head.{dst}.{part}"] = s[f"lm_head.{src}.{part}"]
+    return {k: v.clone().contiguous() for k, v in out.items()}
+
+
+def esmc_te_state(model) -> dict:
+    """The TransformerEngine names some hub repositories carry, with their empty _extra_state entries."""
+    release = esmc_release_state(model)
+    out = {}
+    renames = (("attn.layernorm_qkv.0.weight", "attn.layernorm_qkv.layer_norm_weight"),
+               ("attn.layernorm_qkv.0.bias", "attn.layernorm_qkv.layer_norm_bias"),
+               ("attn.layernorm_qkv.1.weight", "attn.layernorm_qkv.weight"),
+               ("ffn.0.weight", "ffn.layer_norm_weight"), ("ffn.0.bias", "ffn.layer_norm_bias"),
+               ("ffn.1.weight", "ffn.fc1_weight"), ("ffn.3.weight", "ffn.fc2_weight"))
+    for k, v in release.items():
+        if k.startswith("sequence_head."):
+            out["lm_head." + k.removeprefix("sequence_head.")] = v
+            continue
+        for a, b in renames:
+            if k.endswith(a):
+                k = k[: -len(a)] + b
+        out["esmc." + k] = v
+    for i in range(model.config.num_hidden_layers):
+        out[f"esmc.transformer.blocks.{i}.attn.layernorm_qkv._extra_state"] = torch.empty(0)
+        out[f"esmc.transformer.blocks.{i}.ffn._extra_state"] = torch.empty(0)
+    return out
+
+
+def save_esmc(model, path: pathlib.Path, layout: str) -> pathlib.Path:
+    """save_pretrained: a folder; release: a .pth file; te: a .safetensors file. Returns what to convert."""
+    from safetensors.torch import save_file
+
+    if layout == "save_pretrained":
+        model.save_pretrained(path)
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if layout == "release":
+        torch.save(esmc_release_state(model), path)
+    elif layout == "te":
+        save_file(esmc_te_state(model), str(path))
+    else:
+        raise ValueError(layout)
+    return path
+
+
+ESMC_VOCAB = ["<cls>", "<pad>", "<eos>", "<unk>", *"LAGVSERTIDPKQNFYMHWCXBUZO.-|", "<mask>"]
+
+
+def esmc_tokens(sequence: str) -> list[int]:
+    """BOS, the ids, EOS, as ESM C's tokenizer writes them (`<mask>` inline is one token)."""
+    out, i = [0], 0
+    while i < len(sequence):
+        if sequence.startswith("<mask>", i):
+            out.append(32)
+            i += 6
+        else:
+            out.append(ESMC_VOCAB.index(sequence[i]))
+            i += 1
+    return out + [2]
+
+
+def esmc_batch(records):
+    """Right-padded tokens, the attention mask, and transformers' sequence_id: the chain of each token is
+    the number of '|' before it (the break closes its chain), -1 at padding."""
+    ids = [esmc_tokens(s) for _, s in records]
+    T = max(map(len, ids))
+    toks = torch.tensor([x + [1] * (T - len(x)) for x in ids])
+    brk = (toks == 31).long()
+    sid = torch.cumsum(brk, 1) - brk
+    sid[toks == 1] = -1
+    return toks, (toks != 1).long(), sid
+
+
+def train_esmc_briefly(model, steps: int, seed: int = 0) -> None:
+    """Masked-LM steps on random sequences, so that the logits are confident as a released model's are."""
+    from esm_checkpoints import AMINO_ACIDS
+
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    aa = torch.tensor([ESMC_VOCAB.index(c) for c in AMINO_ACIDS])
+    for _ in range(steps):
+        full = torch.full((8, 66), 1)
+        full[:, 0], full[:, 65] = 0, 2
+        full[:, 1:65] = aa[torch.randint(len(aa), (8, 64), generator=g)]
+        inp = full.clone()
+        masked = (torch.rand(inp.shape, generator=g) < 0.15) & (inp > 2)
+        inp[masked] = 32
+        logits = model(inp).logits
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), full.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()

@@ -93,7 +93,9 @@ void bind(Checkpoint::Impl& impl) {
     }
   }
   if (L.layout.strict) {
-    for (const auto& [name, at] : L.names) {
+    for (const auto& entry : L.names) {
+      const std::string& name = entry.first;
+      const model::Located& at = entry.second;
       if (used.count(name)) continue;
       const bool known = std::any_of(L.layout.ignored.begin(), L.layout.ignored.end(),
                                      [&](const std::string& t) { return model::matches(t, name); });
