@@ -38,6 +38,13 @@ class FileError : public Error {
   using Error::Error;
 };
 
+// A download failed: the server refused (404, 401, 403), kept failing, or stalled. The message names the URL
+// and says what to do.
+class NetworkError : public FileError {
+ public:
+  using FileError::FileError;
+};
+
 // Bad input data inside a FASTA file: the record is named in the message.
 class InputError : public Error {
  public:

@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "model/tensor_specs.h"
+#include "esm_onnx/download.h"
 #include "esm_onnx/errors.h"
 #include "esm_onnx/layers.h"
 #include "esm_onnx/model_info.h"
@@ -102,7 +103,8 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     if (log) log(m);
   };
   opt.validate();
-  Checkpoint ckpt = Checkpoint::load(opt.checkpoint);  // a checkpoint that cannot be read leaves no folder behind
+  const std::string checkpoint = resolve_checkpoint(opt.checkpoint, false, log);
+  Checkpoint ckpt = Checkpoint::load(checkpoint);  // a checkpoint that cannot be read leaves no folder behind
   if (const auto parent = fs::path(opt.output).parent_path(); !parent.empty()) {
     std::error_code ec;
     fs::create_directories(parent, ec);
@@ -122,7 +124,7 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   rep.external_data = opt.external_data == ExternalData::Always ||
                       (opt.external_data == ExternalData::Auto && rep.weight_bytes > (uint64_t{1800} << 20));
   rep.output = opt.output;
-  say(fmt::format("read {} ({} {}): {}", opt.checkpoint, ckpt.source(), ckpt.serialization(), cfg.to_string()));
+  say(fmt::format("read {} ({} {}): {}", checkpoint, ckpt.source(), ckpt.serialization(), cfg.to_string()));
   for (const auto& n : rep.notices) say("notice: " + n);
 
   rep.source_sha256 = source_digest(ckpt);
@@ -132,7 +134,7 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   model.set_producer_name("esm-onnx");
   model.set_producer_version(ESM_ONNX_VERSION);
   model.set_doc_string(fmt::format("{} converted by esm-onnx {} from {} ({})", cfg.variant, ESM_ONNX_VERSION,
-                                   fs::path(opt.checkpoint).filename().string(), ckpt.source()));
+                                   fs::path(checkpoint).filename().string(), ckpt.source()));
   auto* opset = model.add_opset_import();
   opset->set_domain("");
   opset->set_version(opt.opset);
@@ -244,7 +246,7 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     info.precision = opt.precision;
     info.attention = rep.fused ? Attention::Fused : Attention::Explicit;
     info.int4_block = opt.precision == Precision::Int4 ? opt.int4_block : 0;
-    info.source_file = fs::path(opt.checkpoint).filename().string();
+    info.source_file = fs::path(checkpoint).filename().string();
     info.source_sha256 = rep.source_sha256;
     info.converter_version = ESM_ONNX_VERSION;
     info.padding_idx = ctx.alphabet.padding_idx();

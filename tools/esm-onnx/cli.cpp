@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "esm_onnx/convert.h"
+#include "esm_onnx/download.h"
 #include "esm_onnx/embed.h"
 #include "esm_onnx/errors.h"
 #include "esm_onnx/inspect.h"
@@ -89,7 +90,7 @@ CLI::Option* count_option(CLI::App* app, const std::string& name, T& value, cons
   return typed_option(app, name, value, std::to_string(value), parse_count<T>, help)->type_name("N");
 }
 
-constexpr const char* kCommands[] = {"convert", "embed", "inspect"};
+constexpr const char* kCommands[] = {"convert", "embed", "inspect", "download"};
 
 }  // namespace
 
@@ -97,7 +98,7 @@ int main(int argc, const char* const* argv) {
   if (argc > 1 && argv[1][0] != '-' &&
       std::find_if(std::begin(kCommands), std::end(kCommands), [&](const char* c) { return std::strcmp(c, argv[1]) == 0; }) ==
           std::end(kCommands)) {
-    fmt::print(stderr, "error: '{}' is not a command of esm-onnx: use convert, embed or inspect (esm-onnx --help)\n", argv[1]);
+    fmt::print(stderr, "error: '{}' is not a command of esm-onnx: use convert, embed, inspect or download (esm-onnx --help)\n", argv[1]);
     return kUsage;
   }
   CLI::App app{"esm-onnx: run Meta's ESM protein language models with ONNX Runtime"};
@@ -108,9 +109,10 @@ int main(int argc, const char* const* argv) {
   bool no_contacts = false, quiet = false, no_optimize = false, verify = false;
   int verify_threads = 0;
   std::string external = "auto";
-  auto* c = app.add_subcommand("convert", "Convert a fair-esm checkpoint (.pt) into an ONNX model");
-  c->add_option("checkpoint", conv.checkpoint, "fair-esm checkpoint (.pt, zip or legacy serialization); "
-                                               "<stem>-contact-regression.pt beside it is merged")->required();
+  auto* c = app.add_subcommand("convert", "Convert a checkpoint (fair-esm .pt, transformers folder, ESM C) into an ONNX model");
+  c->add_option("checkpoint", conv.checkpoint,
+                "fair-esm .pt (<stem>-contact-regression.pt beside it is merged), a transformers model folder, an "
+                "ESM C .pth; or a released name / hub repository id, downloaded when not cached")->required();
   c->add_option("-o,--output", conv.output, "ONNX model to write")->required();
   c->add_option("--repr-layers", conv.repr_layers,
                 "layers the `representations` output holds: fair-esm numbering (0 = embeddings, -1 = last), or all")
@@ -153,6 +155,14 @@ int main(int argc, const char* const* argv) {
   count_option(e, "--window", emb.window, "records read, sorted by length and batched together");
   e->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
 
+  esm_onnx::DownloadOptions dl;
+  auto* d = app.add_subcommand("download", "Fetch released weights into the cache fair-esm or transformers uses");
+  d->add_option("name", dl.name, "a fair-esm name (esm2_t33_650M_UR50D, ...), esmc_300m / esmc_600m, or a hub "
+                                 "repository id (facebook/esm2_t33_650M_UR50D)")->required();
+  d->add_option("--dir", dl.dir, "cache folder instead of torch hub's checkpoints folder or the hub cache");
+  d->add_option("--revision", dl.revision, "hub repositories: branch, tag or commit")->capture_default_str();
+  d->add_flag("-q,--quiet", quiet, "print only the path");
+
   std::string inspect_path;
   bool json = false;
   auto* i = app.add_subcommand("inspect", "Describe a fair-esm checkpoint or a converted model");
@@ -174,9 +184,25 @@ int main(int argc, const char* const* argv) {
       conv.external_data = external == "always"  ? esm_onnx::ExternalData::Always
                            : external == "never" ? esm_onnx::ExternalData::Never
                                                  : esm_onnx::ExternalData::Auto;
+      // A name is fetched once here, so that --verify's second conversion reads the cached files.
+      conv.checkpoint = esm_onnx::resolve_checkpoint(conv.checkpoint, !quiet, [&](const std::string& m) {
+        if (!quiet) fmt::print(stderr, "{}\n", m);
+      });
       return run_convert(conv, quiet, verify, verify_threads);
     }
     if (*e) return run_embed(emb, no_progress);
+    if (*d) {
+      dl.progress = !quiet;
+      const auto r = esm_onnx::download(dl, [&](const std::string& m) {
+        if (!quiet) fmt::print(stderr, "{}\n", m);
+      });
+      if (!quiet) {
+        fmt::print(stderr, "{}: {} file(s), {:.1f} MB fetched{}\n", dl.name, r.files.size(),
+                   static_cast<double>(r.bytes_fetched) / 1e6, r.bytes_fetched == 0 ? " (all cached)" : "");
+      }
+      fmt::print("{}\n", r.path);
+      return kOk;
+    }
     if (*i) {
       fmt::print("{}", json ? esm_onnx::inspect_json(inspect_path) + "\n" : esm_onnx::inspect_text(inspect_path));
       return kOk;

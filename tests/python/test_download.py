@@ -1,0 +1,200 @@
+"""`esm-onnx download` and `convert NAME` against a local server (tests/python/hub_server.py): fair-esm names
+into torch hub's folder, hub repositories into the hub cache layout that transformers reads, ESM C release
+files; resumed after a dropped connection or a stall, retried after 500s, refused with a clear message for
+404 / 401, a checksum mismatch and a full disk. No test touches the internet."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import resource
+import signal
+import subprocess
+
+import numpy as np
+import pytest
+
+import esm_checkpoints
+import hf_checkpoints as hf
+from conftest import CLI
+from hub_server import COMMIT, Server
+
+
+@pytest.fixture()
+def server():
+    s = Server()
+    yield s
+    s.close()
+
+
+@pytest.fixture()
+def env(tmp_path, server):
+    e = dict(os.environ)
+    for k in ("HF_HOME", "HF_HUB_CACHE", "HF_TOKEN", "TORCH_HOME", "XDG_CACHE_HOME"):
+        e.pop(k, None)
+    e.update({"HOME": str(tmp_path / "home"), "HF_ENDPOINT": server.url, "ESM_ONNX_FAIR_ESM_URL": server.url + "/fair-esm",
+              "ESM_ONNX_DOWNLOAD_RETRY_DELAY": "0.05", "ESM_ONNX_DOWNLOAD_TIMEOUT": "1", "HF_HUB_OFFLINE": "1"})
+    return e
+
+
+def cli(env, *args, check=True, preexec=None):
+    p = subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True, env=env, preexec_fn=preexec)
+    if check and p.returncode != 0:
+        raise AssertionError(f"esm-onnx {' '.join(map(str, args))} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+@pytest.fixture()
+def fair_esm_files(tmp_path, server):
+    path = esm_checkpoints.save_checkpoint("esm2", 2, 32, 4, tmp_path / "src" / "esm2_t6_8M_UR50D.pt", seed=31)
+    server.fair_esm["models/esm2_t6_8M_UR50D.pt"] = path.read_bytes()
+    server.fair_esm["regression/esm2_t6_8M_UR50D-contact-regression.pt"] = (
+        path.with_name("esm2_t6_8M_UR50D-contact-regression.pt").read_bytes())
+    return path
+
+
+@pytest.fixture()
+def hub_repo(tmp_path, server):
+    folder = hf.save(hf.build("EsmForMaskedLM", "rotary", layers=2, dim=32, heads=4, seed=32), tmp_path / "src_hf")
+    server.add_repo_folder("facebook/esm2_tiny", folder)
+    return folder
+
+
+def test_fair_esm_name_lands_where_fair_esm_looks(env, server, fair_esm_files, tmp_path):
+    p = cli(env, "download", "esm2_t6_8M_UR50D")
+    ckpt = pathlib.Path(p.stdout.strip())
+    assert ckpt == tmp_path / "home" / ".cache" / "torch" / "hub" / "checkpoints" / "esm2_t6_8M_UR50D.pt"
+    assert ckpt.read_bytes() == fair_esm_files.read_bytes()
+    assert ckpt.with_name("esm2_t6_8M_UR50D-contact-regression.pt").exists()
+    # fair-esm's own hub loader finds the files there and downloads nothing.
+    code = ("import functools, torch, esm; torch.load = functools.partial(torch.load, weights_only=False); "
+            "m, a = esm.pretrained.esm2_t6_8M_UR50D(); print(m.num_layers)")
+    out = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**env, "TORCH_HOME": str(tmp_path / "home" / ".cache" / "torch")})
+    assert out.returncode == 0 and out.stdout.strip() == "2", out.stderr
+    # A second run is all cache; convert takes the name.
+    assert "all cached" in cli(env, "download", "esm2_t6_8M_UR50D").stderr
+    n = len(server.requests)
+    cli(env, "convert", "esm2_t6_8M_UR50D", "-o", tmp_path / "m.onnx")
+    assert len(server.requests) == n, "a cached fair-esm name needs no request"
+    info = json.loads(cli(env, "inspect", tmp_path / "m.onnx", "--json").stdout)
+    assert info["contacts"] and info["source_file"] == "esm2_t6_8M_UR50D.pt"
+
+
+def test_hub_repo_lands_in_the_hub_cache_transformers_reads(env, server, hub_repo, tmp_path):
+    p = cli(env, "download", "facebook/esm2_tiny")
+    snap = pathlib.Path(p.stdout.strip())
+    cache = tmp_path / "home" / ".cache" / "huggingface" / "hub" / "models--facebook--esm2_tiny"
+    assert snap == cache / "snapshots" / COMMIT
+    assert (cache / "refs" / "main").read_text() == COMMIT
+    weights = snap / "model.safetensors"
+    assert weights.is_symlink() and weights.resolve().parent == (cache / "blobs").resolve()
+    assert weights.resolve().name == hashlib.sha256((hub_repo / "model.safetensors").read_bytes()).hexdigest()
+    assert not list(cache.rglob("*.incomplete"))
+    # transformers, offline, loads the same files from the same cache.
+    code = ("import transformers; m = transformers.EsmForMaskedLM.from_pretrained('facebook/esm2_tiny'); "
+            "print(m.config.num_hidden_layers)")
+    out = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and out.stdout.strip().endswith("2"), out.stderr
+    # convert by repo id: the numbers of the folder it came from.
+    cli(env, "convert", "facebook/esm2_tiny", "-o", tmp_path / "a.onnx")
+    cli(env, "convert", hub_repo, "-o", tmp_path / "b.onnx")
+    fasta = tmp_path / "x.fasta"
+    fasta.write_text(">s\nMKTAYIAKQR\n")
+    for m in "ab":
+        cli(env, "embed", tmp_path / f"{m}.onnx", fasta, tmp_path / m, "--include", "mean", "logits")
+    a, b = np.load(tmp_path / "a" / "s.npz"), np.load(tmp_path / "b" / "s.npz")
+    assert all(np.array_equal(a[k], b[k]) for k in a.files)
+
+
+def test_sharded_repository(env, server, tmp_path):
+    folder = hf.save(hf.build("EsmForMaskedLM", seed=33), tmp_path / "sharded", "sharded")
+    server.add_repo_folder("facebook/esm2_sharded", folder)
+    snap = pathlib.Path(cli(env, "download", "facebook/esm2_sharded").stdout.strip())
+    shards = json.loads((snap / "model.safetensors.index.json").read_text())["weight_map"].values()
+    assert all((snap / s).exists() for s in shards) and len(set(shards)) > 1
+    cli(env, "convert", snap, "-o", tmp_path / "m.onnx")
+
+
+def test_esmc_release_file(env, server, tmp_path):
+    model = hf.build_esmc("EsmcForMaskedLM", 2, 128, seed=34)
+    pth = hf.save_esmc(model, tmp_path / "src" / "esmc_300m_2024_12_v0.pth", "release")
+    server.repos["EvolutionaryScale/esmc-300m-2024-12"] = {"data/weights/esmc_300m_2024_12_v0.pth": pth.read_bytes()}
+    path = pathlib.Path(cli(env, "download", "esmc_300m").stdout.strip())
+    assert path.name == "esmc_300m_2024_12_v0.pth" and path.read_bytes() == pth.read_bytes()
+    cli(env, "convert", "esmc_300m", "-o", tmp_path / "m.onnx")
+    assert json.loads(cli(env, "inspect", tmp_path / "m.onnx", "--json").stdout)["architecture"] == "ESM C"
+
+
+def test_dropped_connection_resumes_with_a_range_request(env, server, hub_repo):
+    sha = hashlib.sha256((hub_repo / "model.safetensors").read_bytes()).hexdigest()
+    server.drop_once.add(f"/cdn/{sha}")
+    p = cli(env, "download", "facebook/esm2_tiny")
+    gets = [r for r in server.requests if r[0] == "GET" and r[1] == f"/cdn/{sha}"]
+    assert len(gets) == 2 and gets[0][2] == "" and gets[1][2].startswith("bytes=") and gets[1][2] != "bytes=0-"
+    assert "retrying" in p.stderr
+    assert (pathlib.Path(p.stdout.strip()) / "model.safetensors").read_bytes() == (hub_repo / "model.safetensors").read_bytes()
+
+
+def test_a_stall_is_abandoned_and_resumed(env, server, fair_esm_files):
+    server.stall["/fair-esm/models/esm2_t6_8M_UR50D.pt"] = 1
+    p = cli(env, "download", "esm2_t6_8M_UR50D")
+    assert pathlib.Path(p.stdout.strip()).read_bytes() == fair_esm_files.read_bytes()
+    gets = [r for r in server.requests if r[1] == "/fair-esm/models/esm2_t6_8M_UR50D.pt"]
+    assert len(gets) == 2 and gets[1][2].startswith("bytes=")
+
+
+def test_failures_outlasting_the_retries_keep_the_partial_file(env, server, fair_esm_files, tmp_path):
+    server.stall["/fair-esm/models/esm2_t6_8M_UR50D.pt"] = 99
+    p = cli({**env, "ESM_ONNX_DOWNLOAD_ATTEMPTS": "2"}, "download", "esm2_t6_8M_UR50D", check=False)
+    assert p.returncode == 1 and "gave up after 2 attempts" in p.stderr
+    folder = tmp_path / "home" / ".cache" / "torch" / "hub" / "checkpoints"
+    assert not (folder / "esm2_t6_8M_UR50D.pt").exists()
+    assert (folder / "esm2_t6_8M_UR50D.pt.incomplete").stat().st_size > 0
+    server.stall.clear()
+    cli(env, "download", "esm2_t6_8M_UR50D")
+    assert (folder / "esm2_t6_8M_UR50D.pt").read_bytes() == fair_esm_files.read_bytes()
+    server.fail_500.add("/fair-esm/models/esm1b_t33_650M_UR50S.pt")
+    p = cli({**env, "ESM_ONNX_DOWNLOAD_ATTEMPTS": "3"}, "download", "esm1b_t33_650M_UR50S", check=False)
+    assert p.returncode == 1 and "500" in p.stderr and "gave up after 3 attempts" in p.stderr
+
+
+def test_404_401_and_tokens(env, server, hub_repo):
+    p = cli(env, "download", "facebook/no_such_model", check=False)
+    assert p.returncode == 1 and "not found (404)" in p.stderr and "no_such_model" in p.stderr
+    server.gated["facebook/esm2_tiny"] = "secret"
+    p = cli(env, "download", "facebook/esm2_tiny", check=False)
+    assert p.returncode == 1 and "(401)" in p.stderr and "HF_TOKEN" in p.stderr
+    cli({**env, "HF_TOKEN": "secret"}, "download", "facebook/esm2_tiny")
+
+
+def test_a_checksum_mismatch_leaves_nothing(env, server, hub_repo, tmp_path):
+    sha = hashlib.sha256((hub_repo / "model.safetensors").read_bytes()).hexdigest()
+    server.corrupt.add(f"/cdn/{sha}")
+    p = cli(env, "download", "facebook/esm2_tiny", check=False)
+    assert p.returncode == 1 and "SHA-256" in p.stderr
+    cache = tmp_path / "home" / ".cache" / "huggingface" / "hub" / "models--facebook--esm2_tiny"
+    assert not (cache / "blobs" / sha).exists() and not list(cache.rglob("*.incomplete"))
+
+
+def test_a_full_disk_is_a_clear_error_and_the_rerun_completes(env, server, fair_esm_files, tmp_path):
+    limit = len(fair_esm_files.read_bytes()) // 2
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    p = cli(env, "download", "esm2_t6_8M_UR50D", check=False, preexec=small_disk)
+    assert p.returncode == 1 and "cannot write the download" in p.stderr and ".incomplete" in p.stderr, p.stderr
+    p = cli(env, "download", "esm2_t6_8M_UR50D")
+    assert pathlib.Path(p.stdout.strip()).read_bytes() == fair_esm_files.read_bytes()
+
+
+def test_unknown_names_and_non_sequence_models(env):
+    p = cli(env, "download", "not-a-model", check=False)
+    assert p.returncode == 2 and "esm2_t33_650M_UR50D" in p.stderr
+    p = cli(env, "download", "esmfold_v1", check=False)
+    assert p.returncode == 1 and "not a sequence language model" in p.stderr
+    p = cli(env, "convert", "missing_file.pt", "-o", "x.onnx", check=False)
+    assert p.returncode == 1 and "no such file" in p.stderr
