@@ -29,12 +29,14 @@ from ._errors import (  # noqa: E402
 
 _core._set_errors(_ALL_ERRORS)
 
-from ._api import Embedding, EmbedSummary, FastaEmbeddings, Model, ModelInfo, convert, embed_to_dir, inspect  # noqa: E402
+from ._api import (  # noqa: E402
+    Embedding, EmbedSummary, FastaEmbeddings, Model, ModelInfo, convert, download, embed_to_dir, inspect,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Model", "ModelInfo", "Embedding", "EmbedSummary", "FastaEmbeddings", "convert", "embed_to_dir", "inspect",
+    "Model", "ModelInfo", "Embedding", "EmbedSummary", "FastaEmbeddings", "convert", "download", "embed_to_dir", "inspect",
     "Error", "UsageError", "InputError", "FormatError", "UnsupportedError", "FileError", "RuntimeFailure",
     "SkippedRecordWarning", "ONNXRUNTIME_LIBRARY",
 ]

@@ -179,7 +179,10 @@ class Model:
 
 def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | str] = (-1,), precision: str = "fp32",
             contacts: bool = True, optimize: bool = True, int4_block: int = 128) -> ModelInfo:
-    """Converts a fair-esm checkpoint (.pt) into an ONNX model at `output` and returns its ModelInfo.
+    """Converts a checkpoint into an ONNX model at `output` and returns its ModelInfo.
+
+    checkpoint: a fair-esm .pt, a transformers model folder (ESM or ESM C), an ESM C .pth; or a released
+    name / hub repository id, downloaded into its cache first (see `download`).
 
     repr_layers: the layers the model exports (fair-esm numbering, negatives from the end, or "all").
     precision: fp32, fp16, int8 or int4. contacts: include the contact head when the checkpoint has its
@@ -205,6 +208,15 @@ def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: st
                               _int("threads", threads), device, bool(strict), _int("window", window, 1), _warn_skipped)
 
 
+def download(name: str, dir: PathLike | None = None, revision: str = "main") -> str:
+    """Fetches released weights (`esm-onnx download`): a fair-esm name (esm2_t33_650M_UR50D, ...) into torch
+    hub's checkpoint folder, esmc_300m / esmc_600m or a hub repository id into the hub cache, so that
+    fair-esm and transformers find the same files. Returns what `convert` takes (a file or a folder).
+    Raises FileError (an OSError) when the server refuses or the download keeps failing."""
+    return _core.download(str(name), "" if dir is None else _path("dir", dir), str(revision))
+
+
 def inspect(path: PathLike) -> dict[str, Any]:
-    """What a fair-esm checkpoint or a converted model holds, as `esm-onnx inspect --json` prints it."""
+    """What a checkpoint (file or transformers folder) or a converted model holds, as `esm-onnx inspect --json`
+    prints it."""
     return json.loads(_core.inspect_json(_path("path", path)))

@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "esm_onnx/convert.h"
+#include "esm_onnx/download.h"
 #include "esm_onnx/embed.h"
 #include "esm_onnx/errors.h"
 #include "esm_onnx/inspect.h"
@@ -273,6 +274,8 @@ NB_MODULE(_core, m) {
       .def_prop_ro("repr_layers", [](const ModelInfo& i) { return i.repr_layers; })
       .def_ro("has_contacts", &ModelInfo::has_contacts)
       .def_ro("has_logits", &ModelInfo::has_logits)
+      .def_prop_ro("head", [](const ModelInfo& i) { return std::string(output_head_name(i.head)); })
+      .def_prop_ro("labels", [](const ModelInfo& i) { return i.labels; })
       .def_prop_ro("precision", [](const ModelInfo& i) { return std::string(precision_name(i.precision)); })
       .def_prop_ro("attention", [](const ModelInfo& i) { return std::string(attention_name(i.attention)); })
       .def_prop_ro("max_residues", &ModelInfo::max_residues)
@@ -440,6 +443,15 @@ NB_MODULE(_core, m) {
           convert(o);
           return read_model_info(output);
         });
+
+  m.def("download", [](const std::string& name, const std::string& dir, const std::string& revision) {
+    DownloadOptions o;
+    o.name = name;
+    o.dir = dir;
+    o.revision = revision;
+    nb::gil_scoped_release release;
+    return download(o).path;
+  });
 
   m.def("read_model_info", &read_model_info, nb::call_guard<nb::gil_scoped_release>());
   m.def("resolve_request",

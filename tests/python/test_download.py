@@ -198,3 +198,21 @@ def test_unknown_names_and_non_sequence_models(env):
     assert p.returncode == 1 and "not a sequence language model" in p.stderr
     p = cli(env, "convert", "missing_file.pt", "-o", "x.onnx", check=False)
     assert p.returncode == 1 and "no such file" in p.stderr
+
+
+def test_python_download_and_convert_by_name(env, server, hub_repo, tmp_path, monkeypatch):
+    import esm_onnx
+
+    for k, v in env.items():
+        if k in ("HOME", "HF_ENDPOINT", "ESM_ONNX_FAIR_ESM_URL", "ESM_ONNX_DOWNLOAD_RETRY_DELAY", "ESM_ONNX_DOWNLOAD_TIMEOUT"):
+            monkeypatch.setenv(k, v)
+    for k in ("HF_HOME", "HF_HUB_CACHE", "XDG_CACHE_HOME", "TORCH_HOME"):
+        monkeypatch.delenv(k, raising=False)
+    path = esm_onnx.download("facebook/esm2_tiny", dir=tmp_path / "cache")
+    assert pathlib.Path(path).parent.parent == tmp_path / "cache" / "models--facebook--esm2_tiny"
+    info = esm_onnx.convert("facebook/esm2_tiny", tmp_path / "m.onnx")
+    assert info.head == "language-model" and info.labels == []
+    with pytest.raises(esm_onnx.FileError, match="404"):
+        esm_onnx.download("facebook/missing")
+    with pytest.raises(OSError):
+        esm_onnx.download("facebook/missing")
