@@ -42,6 +42,9 @@ MODELS = {
     "esm1b_t33_650M": ("esm1b", 33, 1280, 20, 16),
 }
 QUICK = {"esm2_t6_8M": 40, "esm2_t12_35M": 24}
+# ESM C at the released sizes: name -> (layers, dim, sequences in the full run). fair-esm cannot run it; the peer
+# is transformers' ESM C.
+ESMC_MODELS = {"esmc_300m": (30, 960, 24), "esmc_600m": (36, 1152, 16)}
 PRECISIONS = ["fp32", "fp16", "int8", "int4"]
 SWEEP_LENGTHS = [64, 128, 256, 512, 1022]
 
@@ -393,6 +396,48 @@ class Bench:
         self.extra["ray"] = {"model": name, "sequences": n, "tokens": toks, "rows": rows}
         self.save()
 
+    def run_esmc(self, name: str, n_seq: int, lengths: list[int]) -> None:
+        """ESM C: esm-onnx in every precision, converted from the release .pth layout, against transformers'
+        ESM C on the same random weights (its folder)."""
+        import hf_checkpoints as hf
+
+        layers, dim, _ = ESMC_MODELS[name]
+        d = self.work / "checkpoints" / name
+        pth, folder = d / f"{name}_2024_12_v0_RANDOM.pth", d / "hf"
+        if not pth.exists() or not (folder / "config.json").exists():
+            log(f"{name}: making a random-weight ESM C ({layers} layers, dim {dim}) with transformers")
+            model = hf.build_esmc("EsmcForMaskedLM", layers, dim, seed=7)
+            hf.save_esmc(model, folder, "save_pretrained")
+            hf.save_esmc(model, pth, "release")
+            del model
+        fasta = write_fasta(self.work / f"{name}.fasta", lengths[:n_seq], seed=3)
+        n, toks = residues(fasta)
+        t = str(self.a.threads)
+        models = {}
+        for p in PRECISIONS:
+            out = self.work / "models" / name / f"{p}.onnx"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            r = measure([CLI, "convert", pth, "-o", out, "--precision", p, "-q"], self.work / "logs" / f"{name}.convert.{p}.log")
+            size = sum(f.stat().st_size for f in out.parent.glob(f"{p}.onnx*"))
+            self.conversions.setdefault(name, {})[p] = {"seconds": r["wall"], "rss_mib": r["rss_mib"], "mib": size / 2**20}
+            models[p] = out
+        runs = [("transformers ESM C (torch)", [PY, HERE / "runners" / "hf_esmc.py", folder, fasta, "{out}", "--threads", t])]
+        runs += [(f"esm-onnx {p}", [CLI, "embed", models[p], fasta, "{out}", "--threads", t, "--no-progress"]) for p in PRECISIONS]
+        res = self.results.setdefault(name, {"sequences": n, "tokens": toks, "runs": {}, "esmc": True})
+        ref = None
+        for label, cmd in runs:
+            out = self.work / "out" / name / re.sub(r"\W+", "_", label)
+            shutil.rmtree(out, ignore_errors=True)
+            log(f"{name}: {label}")
+            r = measure([str(c).format(out=out) for c in cmd], self.work / "logs" / f"{name}.{out.name}.log")
+            means = load_means(out, layers)
+            ref = ref or means
+            err, cos = fidelity(means, ref)
+            res["runs"][label] = {"wall": r["wall"], "rss_mib": r["rss_mib"], "tokens_per_s": toks / r["wall"],
+                                  "seqs_per_s": n / r["wall"], "max_abs_err": err, "min_cos": cos}
+            log(f"  {toks / r['wall']:.0f} tokens/s, peak {r['rss_mib']:.0f} MiB, max abs err {err:.2g}, min cos {cos:.6f}")
+            self.save()
+
     def save(self) -> None:
         (self.work / "results.json").write_text(json.dumps(
             {"results": self.results, "conversions": self.conversions, "sweep": self.sweep,
@@ -470,6 +515,21 @@ def report(bench: Bench, args, peak: float, prof, sweep_model: str, elapsed: flo
              "fused path.", ""]
     for name, res in bench.results.items():
         runs = res["runs"]
+        if res.get("esmc"):
+            ref = runs["transformers ESM C (torch)"]["tokens_per_s"]
+            lines += [f"## {name} (ESM C)", "", f"{res['sequences']} sequences, {res['tokens']} residues. fair-esm cannot "
+                      "run ESM C; the peer is transformers' ESM C (SDPA attention) on the same random weights, and "
+                      "fidelity is measured against it. esm-onnx converts the release `.pth` layout.", "",
+                      "| system | tokens/s | sequences/s | vs transformers | peak RSS (MiB) | max abs err | min cosine |",
+                      "|---|---:|---:|---:|---:|---:|---:|"]
+            for label, r in runs.items():
+                lines.append(f"| {label} | {r['tokens_per_s']:.0f} | {r['seqs_per_s']:.2f} | {r['tokens_per_s'] / ref:.2f}x | "
+                             f"{r['rss_mib']:.0f} | {r['max_abs_err']:.2g} | {r['min_cos']:.6f} |")
+            conv = bench.conversions.get(name, {})
+            lines += ["", "| conversion | seconds | peak RSS (MiB) | size on disk (MiB) |", "|---|---:|---:|---:|"]
+            lines += [f"| {p} | {c['seconds']:.1f} | {c['rss_mib']:.0f} | {c['mib']:.0f} |" for p, c in conv.items()]
+            lines.append("")
+            continue
         fair = runs["fair-esm (torch)"]["tokens_per_s"]
         fp32_peers = [r["tokens_per_s"] for k, r in runs.items() if not k.startswith("esm-onnx")] or [fair]
         lines += [f"## {name}", "", f"{res['sequences']} sequences, {res['tokens']} residues.", "",
@@ -528,11 +588,16 @@ def report(bench: Bench, args, peak: float, prof, sweep_model: str, elapsed: flo
             lines.append(f"| {label} | {r['wall']:.1f} | {ray['sequences'] / r['wall']:.1f} | "
                          f"{ray['tokens'] / r['wall']:.0f} | {after} | {r['rss_mib']:.0f} |")
         lines.append("")
-    fam, layers, dim, heads, _ = MODELS[sweep_model]
+    fam, layers, dim, heads, _ = MODELS.get(sweep_model, ("", 0, 0, 0, 0))
     fp32_512 = bench.sweep.get("esm-onnx fp32", {}).get(512)
     lines += ["## Targets", ""]
     for name, res in bench.results.items():
         runs = res["runs"]
+        if res.get("esmc"):
+            ref = runs["transformers ESM C (torch)"]["tokens_per_s"]
+            lines.append(f"- {name}: esm-onnx fp32 {runs['esm-onnx fp32']['tokens_per_s'] / ref:.2f}x transformers' ESM C, "
+                         f"int8 {runs['esm-onnx int8']['tokens_per_s'] / ref:.2f}x.")
+            continue
         peers = {k: r["tokens_per_s"] for k, r in runs.items() if not k.startswith("esm-onnx")}
         best_peer = max(peers, key=peers.get)
         fair = runs["fair-esm (torch)"]["tokens_per_s"]
@@ -566,7 +631,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="8M and 35M models, fewer sequences: a few minutes")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--models", nargs="*", help="subset of: " + " ".join(MODELS))
+    ap.add_argument("--models", nargs="*", help="subset of: " + " ".join([*MODELS, *ESMC_MODELS]))
     ap.add_argument("--workdir", type=pathlib.Path, default=ROOT / "bench" / "out")
     ap.add_argument("--output", type=pathlib.Path, default=ROOT / "BENCHMARKS.md")
     ap.add_argument("--plot", type=pathlib.Path, default=ROOT / "bench" / "throughput_vs_length.png")
@@ -577,26 +642,32 @@ def main() -> None:
         sys.exit(f"{CLI} is not built: run `make build`")
     t0 = time.perf_counter()
     plan = dict(QUICK) if args.quick else {k: v[4] for k, v in MODELS.items()}
+    esmc_plan = {} if args.quick else {k: v[2] for k, v in ESMC_MODELS.items()}
     if args.models:
-        plan = {k: plan.get(k, MODELS[k][4]) for k in args.models}
+        esmc_plan = {k: ESMC_MODELS[k][2] for k in args.models if k in ESMC_MODELS}
+        plan = {k: plan.get(k, MODELS[k][4]) for k in args.models if k in MODELS}
     args.sweep_tokens = args.sweep_tokens or (2048 if args.quick else 4096)
-    lengths = realistic_lengths(max(plan.values()), seed=11)
+    lengths = realistic_lengths(max([*plan.values(), *esmc_plan.values()]), seed=11)
     bench = Bench(args)
     log(f"measuring the MatMul peak ({args.threads} threads)")
     peak = matmul_peak(args.threads)
     log(f"  {peak:.0f} GFLOP/s")
     for name, n in plan.items():
         bench.run_model(name, n, lengths)
-    small = next(iter(plan))
-    bench.run_memory_scaling(small, 50 if args.quick else 200)
-    # The smallest model: fair-esm keeps every layer's attention maps of a 4096-token batch (10 GB at 8M).
-    bench.run_contacts(small, plan[small], lengths)
-    ray_model = next(m for m in ("esm2_t12_35M", *plan) if m in plan)
-    bench.run_ray(ray_model, 200 if args.quick else 600)
-    sweep_model = next(m for m in ("esm2_t30_150M", "esm2_t12_35M", *plan) if m in plan)
-    bench.run_sweep(sweep_model)
-    prof = profile(bench.work / "models" / sweep_model / "fp32.onnx", args.threads, 514, 4)
-    plot(bench.sweep, args.plot, sweep_model)
+    for name, n in esmc_plan.items():
+        bench.run_esmc(name, n, lengths)
+    sweep_model, prof = None, None
+    if plan:
+        small = next(iter(plan))
+        bench.run_memory_scaling(small, 50 if args.quick else 200)
+        # The smallest model: fair-esm keeps every layer's attention maps of a 4096-token batch (10 GB at 8M).
+        bench.run_contacts(small, plan[small], lengths)
+        ray_model = next(m for m in ("esm2_t12_35M", *plan) if m in plan)
+        bench.run_ray(ray_model, 200 if args.quick else 600)
+        sweep_model = next(m for m in ("esm2_t30_150M", "esm2_t12_35M", *plan) if m in plan)
+        bench.run_sweep(sweep_model)
+        prof = profile(bench.work / "models" / sweep_model / "fp32.onnx", args.threads, 514, 4)
+        plot(bench.sweep, args.plot, sweep_model)
     args.output.write_text(report(bench, args, peak, prof, sweep_model, time.perf_counter() - t0))
     log(f"wrote {args.output} and {args.plot}")
 

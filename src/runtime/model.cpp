@@ -63,8 +63,10 @@ std::vector<int64_t> resolve_exported(const ModelInfo& info, const std::string& 
 
 void check_outputs(const ModelInfo& info, const std::string& path, Includes include) {
   if (include.has(Output::Contacts) && !info.has_contacts) {
-    throw UsageError(fmt::format("include contacts: {} has no contacts output (converted without a contact-regression "
-                                 "file, or with --no-contacts)", path));
+    throw UsageError(fmt::format("include contacts: {} has no contacts output ({})", path,
+                                 info.family == family_name(Family::EsmC)
+                                     ? "ESM C has no contact head"
+                                     : "converted without contact-regression weights, or with --no-contacts"));
   }
   if (include.has(Output::Logits) && !info.has_logits) {
     throw UsageError(fmt::format("include logits: {} has no logits output (a bare encoder, such as transformers' "

@@ -216,3 +216,23 @@ def test_python_download_and_convert_by_name(env, server, hub_repo, tmp_path, mo
         esm_onnx.download("facebook/missing")
     with pytest.raises(OSError):
         esm_onnx.download("facebook/missing")
+
+
+def test_fair_esm_drop_in_named_loader(env, server, fair_esm_files, tmp_path, monkeypatch):
+    """esm_onnx.compat's esm.pretrained.esm2_t6_8M_UR50D() fetches as fair-esm does, then gives its numbers."""
+    from esm_onnx.compat import pretrained
+
+    for k in ("HOME", "ESM_ONNX_FAIR_ESM_URL", "ESM_ONNX_DOWNLOAD_RETRY_DELAY"):
+        monkeypatch.setenv(k, env[k])
+    monkeypatch.setenv("ESM_ONNX_CACHE", str(tmp_path / "onnx_cache"))
+    for k in ("TORCH_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(k, raising=False)
+    model, alphabet = pretrained.esm2_t6_8M_UR50D()
+    reference, _ = esm_checkpoints.load_with_fair_esm(fair_esm_files)
+    import torch
+
+    _, _, toks = alphabet.get_batch_converter()([("a", "MKTAYIAKQR")])
+    with torch.no_grad():
+        want = reference(torch.as_tensor(toks), repr_layers=[2])["representations"][2].numpy()
+    got = model(toks, repr_layers=[2])["representations"][2]
+    assert float(np.abs(np.asarray(got) - want).max()) < 1e-4

@@ -1,6 +1,7 @@
-"""fair-esm's esm.pretrained loaders for local files. A .pt checkpoint is converted once (every layer,
-contacts when its -contact-regression.pt is beside it, fp32) into a cache directory keyed by the
-checkpoint's SHA-256: $ESM_ONNX_CACHE, else $XDG_CACHE_HOME/esm-onnx, else ~/.cache/esm-onnx."""
+"""fair-esm's esm.pretrained loaders. A .pt checkpoint is converted once (every layer, contacts when its
+-contact-regression.pt is beside it, fp32) into a cache directory keyed by the checkpoint's SHA-256:
+$ESM_ONNX_CACHE, else $XDG_CACHE_HOME/esm-onnx, else ~/.cache/esm-onnx. The named loaders
+(`esm2_t33_650M_UR50D()`, ...) fetch the released files first, into torch hub's folder as fair-esm does."""
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ import pathlib
 import shutil
 import tempfile
 
-from .._api import Model, convert
+from .._api import Model, convert, download
 from .._digest import sha256_file
 from .._errors import FileError, UsageError
 from .data import Alphabet
@@ -61,9 +62,29 @@ def load_model_and_alphabet_local(model_location: str | os.PathLike[str], thread
     return ESM(model, alphabet), alphabet
 
 
+# fair-esm's released sequence models, each also a loader function of this module (as in esm.pretrained).
+RELEASED = ("esm1_t34_670M_UR50S", "esm1_t34_670M_UR50D", "esm1_t34_670M_UR100", "esm1_t12_85M_UR50S",
+            "esm1_t6_43M_UR50S", "esm1b_t33_650M_UR50S", "esm1v_t33_650M_UR90S_1", "esm1v_t33_650M_UR90S_2",
+            "esm1v_t33_650M_UR90S_3", "esm1v_t33_650M_UR90S_4", "esm1v_t33_650M_UR90S_5", "esm2_t6_8M_UR50D",
+            "esm2_t12_35M_UR50D", "esm2_t30_150M_UR50D", "esm2_t33_650M_UR50D", "esm2_t36_3B_UR50D",
+            "esm2_t48_15B_UR50D")
+
+
+def load_model_and_alphabet_hub(model_name: str) -> tuple[ESM, Alphabet]:
+    """A released name: its files fetched into torch hub's checkpoint folder (when not there yet), then loaded."""
+    return load_model_and_alphabet_local(download(model_name))
+
+
 def load_model_and_alphabet(model_name: str | os.PathLike[str]) -> tuple[ESM, Alphabet]:
-    """Local files only: pass the path of a .pt or .onnx (released weights are not downloaded here)."""
+    """A local .pt or .onnx, or a released name (downloaded as fair-esm does)."""
     if pathlib.Path(model_name).exists():
         return load_model_and_alphabet_local(model_name)
-    raise UsageError(f"{model_name}: no such file; esm_onnx.compat loads local checkpoints only "
-                     "(a fair-esm .pt or an esm-onnx .onnx)")
+    if str(model_name) in RELEASED:
+        return load_model_and_alphabet_hub(str(model_name))
+    raise UsageError(f"{model_name}: no such file, nor a released fair-esm model name")
+
+
+def __getattr__(name: str):
+    if name in RELEASED:
+        return lambda: load_model_and_alphabet_hub(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
