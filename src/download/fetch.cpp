@@ -152,6 +152,7 @@ uint64_t fetch_file(const FetchSpec& spec, const FetchSettings& settings, const 
     }
   }
   if (!last_problem.empty()) {
+    if (file_size(tmp) == 0) fs::remove(tmp, ec);
     throw NetworkError(fmt::format("{}; gave up after {} attempts (the {} bytes fetched stay in {} for the next run)",
                                    last_problem, settings.attempts, file_size(tmp), tmp));
   }

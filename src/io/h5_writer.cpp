@@ -1,31 +1,84 @@
 // One HDF5 file, OUTDIR/embeddings.h5, a group per record label; a rerun skips labels already there.
+//
+// HDF5 is not crash-safe: a process killed while it writes, or a write that fails on a full disk, can leave
+// the whole file unreadable (and a failed write makes closing the file, or the library's exit handler, crash).
+// So the file is never written in place. During the run each record goes to its own small file in
+// OUTDIR/.embeddings.h5.staging/ (complete once renamed); at the end the records are added to a copy of the
+// existing file (or a new one), "embeddings.h5.partial", which replaces embeddings.h5 by a rename. A killed
+// run loses nothing it staged and leaves embeddings.h5 as the last finished run wrote it; a full disk stops
+// the run with a clear error, the staged records kept for the next run.
 #include <fmt/format.h>
 #include <hdf5.h>
+#include <sys/statvfs.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <mutex>
 
 #include "esm_onnx/errors.h"
+#include "io/staged_record.h"
 #include "io/writers.h"
 
 namespace esm_onnx {
 namespace {
 
+namespace fs = std::filesystem;
+
+// HDF5's exit handler would close (and flush) a file a failed write left open, which crashes; without it an
+// abandoned handle is simply dropped at exit. Must run before the library initializes.
+void init_hdf5() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions below, not stderr noise
+  });
+}
+
+constexpr uint64_t kReserve = uint64_t{16} << 20;  // HDF5's metadata, the copy's slack
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+uint64_t size_of(const fs::path& p) {
+  std::error_code ec;
+  const auto n = fs::file_size(p, ec);
+  return ec ? 0 : n;
+}
+
 class H5Writer final : public OutputWriter {
  public:
-  explicit H5Writer(const std::string& outdir) {
+  explicit H5Writer(const std::string& outdir) : dir_(outdir) {
+    init_hdf5();
     std::error_code ec;
-    std::filesystem::create_directories(outdir, ec);
+    fs::create_directories(dir_, ec);
     if (ec) throw FileError(fmt::format("{}: cannot create the output folder: {}", outdir, ec.message()));
-    path_ = (std::filesystem::path(outdir) / "embeddings.h5").string();
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions below, not stderr noise
-    file_ = std::filesystem::exists(path_, ec) ? H5Fopen(path_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)
-                                           : H5Fcreate(path_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-    if (file_ < 0) throw FileError(fmt::format("{}: cannot open or create the HDF5 file", path_));
+    path_ = (dir_ / "embeddings.h5").string();
+    tmp_ = path_ + ".partial";
+    staging_ = dir_ / ".embeddings.h5.staging";
+    fs::remove(tmp_, ec);  // an assembly a killed run did not finish
+    fs::create_directories(staging_, ec);
+    if (ec) throw FileError(fmt::format("{}: cannot create the staging folder: {}", staging_.string(), ec.message()));
+    for (const auto& e : fs::directory_iterator(staging_, ec)) {
+      if (e.path().extension() == ".tmp") fs::remove(e.path(), ec);  // a record a killed run did not finish
+    }
+    if (fs::exists(path_, ec)) {
+      file_ = H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+      if (file_ < 0) {
+        throw FileError(fmt::format("{}: exists but HDF5 cannot open it (not HDF5, or damaged by an older esm-onnx "
+                                    "that wrote it in place); move it aside and run again", path_));
+      }
+    }
   }
-  ~H5Writer() override { close(); }
+  ~H5Writer() override {
+    if (file_ >= 0) H5Fclose(file_);  // read-only: nothing to flush
+  }
 
   bool exists(const std::string& label) const override {
-    return H5Lexists(file_, label.c_str(), H5P_DEFAULT) > 0;
+    if (file_ >= 0 && H5Lexists(file_, label.c_str(), H5P_DEFAULT) > 0) return true;
+    return !staged_path(label, true).empty();
   }
   std::string location(const std::string& label) const override { return path_ + ":/" + label; }
   std::string check_label(const std::string& label) const override {
@@ -35,64 +88,107 @@ class H5Writer final : public OutputWriter {
     return {};
   }
 
-  void write(const RecordOutput& r) override {
-    const std::string tmp = r.label + ".partial";
-    if (H5Lexists(file_, tmp.c_str(), H5P_DEFAULT) > 0) H5Ldelete(file_, tmp.c_str(), H5P_DEFAULT);
-    hid_t g = H5Gcreate2(file_, tmp.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g < 0) throw FileError(fmt::format("{}: cannot create group {}", path_, r.label));
-    try {
-      auto group_of = [&](const char* name, const std::map<int64_t, FloatArray>& m) {
-        if (m.empty()) return;
-        hid_t sub = H5Gcreate2(g, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        for (const auto& [layer, a] : m) dataset(sub, std::to_string(layer), a);
-        H5Gclose(sub);
-      };
-      group_of("representations", r.representations);
-      group_of("mean_representations", r.mean_representations);
-      group_of("bos_representations", r.bos_representations);
-      if (r.contacts) dataset(g, "contacts", *r.contacts);
-      if (r.logits) dataset(g, "logits", *r.logits);
-      attribute(g, "length", r.length);
-    } catch (...) {
-      H5Gclose(g);
-      throw;
-    }
-    H5Gclose(g);
-    // The group appears under its label only once complete.
-    if (H5Lmove(file_, tmp.c_str(), file_, r.label.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0) {
-      throw FileError(fmt::format("{}: cannot finish group {}", path_, r.label));
-    }
-    H5Fflush(file_, H5F_SCOPE_LOCAL);
-  }
+  void write(const RecordOutput& r) override { write_staged(staged_from(r), staged_path(r.label, false)); }
 
+  // Adds the staged records to embeddings.h5 (through a copy and a rename), then removes them.
   void close() override {
-    if (file_ >= 0) {
+    std::vector<fs::path> staged;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(staging_, ec)) {
+      if (e.path().extension() == ".rec") staged.push_back(e.path());
+    }
+    std::sort(staged.begin(), staged.end());
+    const bool had_file = file_ >= 0;
+    if (staged.empty() && had_file) {
+      fs::remove(staging_, ec);
+      return;
+    }
+    uint64_t need = kReserve + (had_file ? size_of(path_) : 0);
+    for (const auto& p : staged) need += size_of(p);
+    struct statvfs st {};
+    if (statvfs(dir_.c_str(), &st) == 0) {
+      const uint64_t free_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+      if (free_bytes < need) {
+        throw FileError(fmt::format("{}: the disk is full: adding {} records needs about {} bytes, {} are free; the "
+                                    "records are kept in {}: free space and run again", path_, staged.size(), need,
+                                    free_bytes, staging_.string()));
+      }
+    }
+    if (had_file) {
       H5Fclose(file_);
       file_ = -1;
+      fs::copy_file(path_, tmp_, fs::copy_options::overwrite_existing, ec);
+      if (ec) fail(fmt::format("cannot copy it to {}: {}", tmp_, ec.message()));
     }
+    hid_t out = had_file ? H5Fopen(tmp_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)
+                         : H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (out < 0) fail(fmt::format("cannot open {}", tmp_));
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    for (const auto& p : staged) {
+      const StagedRecord rec = read_staged(p.string());
+      if (H5Lexists(out, rec.label.c_str(), H5P_DEFAULT) > 0) continue;
+      if (!add_group(out, lcpl, rec)) {
+        // The handle is dropped, not closed: after a failed write HDF5 crashes closing it.
+        H5Pclose(lcpl);
+        fail(fmt::format("cannot add record {} (disk full?)", rec.label));
+      }
+    }
+    H5Pclose(lcpl);
+    if (H5Fclose(out) < 0) fail("cannot finish writing it (disk full?)");
+    fs::rename(tmp_, path_, ec);
+    if (ec) fail(fmt::format("cannot rename {} into place: {}", tmp_, ec.message()));
+    for (const auto& p : staged) fs::remove(p, ec);
+    fs::remove(staging_, ec);
   }
 
  private:
-  void dataset(hid_t parent, const std::string& name, const FloatArray& a) {
-    std::vector<hsize_t> dims(a.shape.begin(), a.shape.end());
-    hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
-    hid_t ds = H5Dcreate2(parent, name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    const herr_t st = ds < 0 ? -1 : H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.data.data());
-    if (ds >= 0) H5Dclose(ds);
-    H5Sclose(space);
-    if (st < 0) throw FileError(fmt::format("{}: cannot write dataset {} (disk full?)", path_, name));
-  }
-  void attribute(hid_t obj, const char* name, int64_t value) {
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t at = H5Acreate2(obj, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-    if (at >= 0) {
-      H5Awrite(at, H5T_NATIVE_INT64, &value);
-      H5Aclose(at);
-    }
-    H5Sclose(space);
+  [[noreturn]] void fail(const std::string& what) {
+    std::error_code ec;
+    fs::remove(tmp_, ec);
+    throw FileError(fmt::format("{}: {}; it is unchanged and the new records are kept in {}: free space and run "
+                                "again", path_, what, staging_.string()));
   }
 
-  std::string path_;
+  // The staged file holding `label` (existing), or the free name for it (!existing). Names are a hash of the
+  // label; the label inside tells a rare collision apart.
+  std::string staged_path(const std::string& label, bool existing) const {
+    const std::string base = fmt::format("{:016x}", fnv1a(label));
+    for (int i = 0;; ++i) {
+      const fs::path p = staging_ / (base + (i ? fmt::format("-{}", i) : std::string()) + ".rec");
+      std::error_code ec;
+      if (!fs::exists(p, ec)) return existing ? std::string() : p.string();
+      if (read_staged_label(p.string()) == label) return p.string();
+    }
+  }
+
+  static bool add_group(hid_t file, hid_t lcpl, const StagedRecord& rec) {
+    hid_t g = H5Gcreate2(file, rec.label.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return false;
+    bool ok = true;
+    for (const auto& a : rec.arrays) {
+      std::vector<hsize_t> dims(a.array.shape.begin(), a.array.shape.end());
+      hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+      hid_t ds = H5Dcreate2(g, a.name.c_str(), H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+      ok = ds >= 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.array.data.data()) >= 0;
+      if (ds >= 0) H5Dclose(ds);
+      H5Sclose(space);
+      if (!ok) break;
+    }
+    if (ok) {
+      hid_t space = H5Screate(H5S_SCALAR);
+      hid_t at = H5Acreate2(g, "length", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+      ok = at >= 0 && H5Awrite(at, H5T_NATIVE_INT64, &rec.length) >= 0;
+      if (at >= 0) H5Aclose(at);
+      H5Sclose(space);
+    }
+    H5Gclose(g);
+    return ok;
+  }
+
+  fs::path dir_;
+  std::string path_, tmp_;
+  fs::path staging_;
   hid_t file_{-1};
 };
 
