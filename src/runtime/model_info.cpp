@@ -14,19 +14,47 @@ namespace {
 
 const std::string P = "esm_onnx.";
 
-std::string need(const std::map<std::string, std::string>& m, const std::string& key, const std::string& path) {
+// Far above what any converted model holds; a value past these is a damaged or crafted file.
+constexpr std::size_t kMaxText = 4096;             // one metadata value
+constexpr std::size_t kMaxLabels = 1 << 16;        // classifier labels
+constexpr std::size_t kMaxLabelsText = 1 << 22;    // their JSON list
+
+struct IntLimit {
+  const char* key;
+  int64_t low, high;
+};
+constexpr IntLimit kIntLimits[] = {
+    {"format_revision", 0, 1 << 20}, {"num_layers", 1, 1024},     {"embed_dim", 1, 1 << 16},
+    {"attention_heads", 1, 1024},    {"vocab_size", 1, 255},      {"max_tokens", 0, 1 << 20},
+    {"int4_block", 0, 4096},         {"padding_idx", 0, 254},     {"cls_idx", 0, 254},
+    {"eos_idx", 0, 254},             {"mask_idx", 0, 254},
+};
+
+std::string need(const std::map<std::string, std::string>& m, const std::string& key, const std::string& path,
+                 std::size_t max_size = kMaxText) {
   auto it = m.find(P + key);
   if (it == m.end()) {
     throw FormatError(fmt::format("{}: metadata '{}{}' missing: this model was not written by esm-onnx convert "
                                   "(or by an incompatible version); convert the checkpoint again", path, P, key));
+  }
+  if (it->second.size() > max_size) {
+    throw FormatError(fmt::format("{}: metadata '{}{}' holds {} bytes, more than the {} any model has; the file is "
+                                  "damaged: convert the checkpoint again", path, P, key, it->second.size(), max_size));
   }
   return it->second;
 }
 
 int64_t need_int(const std::map<std::string, std::string>& m, const std::string& key, const std::string& path) {
   const std::string v = need(m, key, path);
-  if (auto n = text::parse_number<int64_t>(v)) return *n;
-  throw FormatError(fmt::format("{}: metadata '{}{}' = '{}' is not an integer", path, P, key, v));
+  const auto n = text::parse_number<int64_t>(v);
+  if (!n) throw FormatError(fmt::format("{}: metadata '{}{}' = '{}' is not an integer", path, P, key, v));
+  for (const auto& l : kIntLimits) {
+    if (key == l.key && (*n < l.low || *n > l.high)) {
+      throw FormatError(fmt::format("{}: metadata '{}{}' = {} is outside {}..{}; the file is damaged: convert the "
+                                    "checkpoint again", path, P, key, *n, l.low, l.high));
+    }
+  }
+  return *n;
 }
 
 }  // namespace
@@ -62,9 +90,12 @@ ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m, 
     throw FormatError(fmt::format("{}: metadata '{}head' = {} disagrees with '{}has_logits'; convert the checkpoint again",
                                   path, P, output_head_name(i.head), P));
   }
-  if (auto it = m.find(P + "labels"); it != m.end()) {
+  if (m.count(P + "labels")) {
+    const std::string text = need(m, "labels", path, kMaxLabelsText);
     try {
-      const auto j = nlohmann::json::parse(it->second);
+      const auto j = nlohmann::json::parse(text);
+      if (!j.is_array() || j.size() > kMaxLabels) throw FormatError(fmt::format("{}: metadata '{}labels' is not a list "
+                                                                                "of at most {} names", path, P, kMaxLabels));
       for (const auto& v : j) i.labels.push_back(v.get<std::string>());
     } catch (const nlohmann::json::exception& e) {
       throw FormatError(fmt::format("{}: metadata '{}labels' is not a JSON list of names: {}", path, P, e.what()));
