@@ -1,12 +1,19 @@
 # esm-onnx: `make demo` and `make test` are the two commands to know.
 SHELL := /bin/bash
+# CUDA=1: ONNX Runtime with CUDA from PyPI (onnxruntime-gpu and the nvidia-* wheels), built in build-cuda/.
+CUDA  ?= 0
+ifeq ($(CUDA),1)
+BUILD ?= build-cuda
+export ESM_ONNX_CUDA := 1
+ORT_ROOT := -DONNXRUNTIME_ROOT=$(CURDIR)/third_party/onnxruntime-gpu
+endif
 BUILD ?= build
 VENV  := .venv
 PY    := $(VENV)/bin/python
 GEN   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS  ?= $(shell nproc)
 
-.PHONY: all bootstrap build test test-cpp test-python test-wheel wheel demo debug clean bench scaling fuzz
+.PHONY: all bootstrap build test test-cpp test-python test-wheel test-containers wheel demo debug clean bench scaling fuzz
 
 all: build
 
@@ -14,7 +21,7 @@ bootstrap:
 	@./scripts/bootstrap.sh
 
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) $(GEN) -DCMAKE_BUILD_TYPE=Release -DESM_ONNX_PYTHON=ON -DPython_EXECUTABLE=$(CURDIR)/$(PY)
+	cmake -S . -B $(BUILD) $(GEN) -DCMAKE_BUILD_TYPE=Release -DESM_ONNX_PYTHON=ON -DPython_EXECUTABLE=$(CURDIR)/$(PY) $(ORT_ROOT)
 
 build: bootstrap $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -37,6 +44,10 @@ test-wheel: wheel
 	$(PY) -m pytest -q tests/wheel
 
 test: test-cpp test-python test-wheel
+
+# The CPU and CUDA images (docker/) built with buildah and run with podman, no Docker engine needed (root).
+test-containers: build
+	tests/containers/run.sh
 
 # dist/esm_onnx-*.whl: the extension built by scikit-build-core, its native libraries (protobuf, ONNX,
 # libzip, HDF5, ...) vendored by auditwheel; ONNX Runtime comes from the onnxruntime dependency.

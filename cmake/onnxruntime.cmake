@@ -17,6 +17,13 @@ function(_esm_onnx_ort_from_root root)
     IMPORTED_LOCATION "${_ort_lib}" INTERFACE_INCLUDE_DIRECTORIES "${_ort_inc}")
   get_filename_component(_ort_libdir "${_ort_lib}" DIRECTORY)
   set(ESM_ONNX_ORT_LIBDIR "${_ort_libdir}" CACHE INTERNAL "")
+  # onnxruntime-gpu assembled by `ESM_ONNX_CUDA=1 scripts/bootstrap.sh`: the folders of its CUDA libraries.
+  if(EXISTS "${root}/cuda-libdirs.txt")
+    file(STRINGS "${root}/cuda-libdirs.txt" _dirs)
+    list(JOIN _dirs ":" _joined)
+    set(ESM_ONNX_CUDA_LIBDIRS "${_joined}" CACHE INTERNAL "")
+    message(STATUS "CUDA libraries for --device cuda: ${_joined}")
+  endif()
   message(STATUS "ONNX Runtime: ${_ort_lib} (headers ${_ort_inc})")
 endfunction()
 

@@ -6,36 +6,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-ORT_VERSION="${ESM_ONNX_ORT_VERSION:-1.32.0}"
 TORCH_VERSION="2.13.0"
 SDK_DIR="$ROOT/third_party/onnxruntime"
+if [ "${ESM_ONNX_CUDA:-0}" = 1 ]; then SDK_DIR="$ROOT/third_party/onnxruntime-gpu"; fi
 VENV="$ROOT/.venv"
 PYTHON="${PYTHON:-python3}"
 
 log() { printf '[bootstrap] %s\n' "$*"; }
-
-# The Debian archive this machine's apt already uses (its main suite, whatever mirror the sources name),
-# so that no host name is written here; ESM_ONNX_DEBIAN_MIRROR overrides it.
-debian_mirror() {
-  if [ -n "${ESM_ONNX_DEBIAN_MIRROR:-}" ]; then echo "$ESM_ONNX_DEBIAN_MIRROR"; return; fi
-  local codename uri
-  codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
-  find_uri() {
-    apt-cache policy 2>/dev/null | awk -v n="n=$codename," '
-      /^ *-?[0-9]+ [a-z+]+:\/\// {uri = $2; next}
-      /release / && index($0, "o=Debian,") && index($0, n) {print uri; exit}'
-  }
-  uri="$(find_uri)"
-  if [ -z "$uri" ]; then
-    $SUDO apt-get update -qq
-    uri="$(find_uri)"
-  fi
-  if [ -z "$uri" ]; then
-    echo "bootstrap: no Debian archive for '$codename' in this machine's apt sources; set ESM_ONNX_DEBIAN_MIRROR to one" >&2
-    exit 1
-  fi
-  echo "$uri"
-}
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -76,41 +53,22 @@ if [ ! -f "$PY_STAMP" ] || [ "$(cat "$PY_STAMP")" != "$REQ_HASH" ]; then
 fi
 
 # --- ONNX Runtime SDK -------------------------------------------------------------------------------
-# A user's own ONNX Runtime (ONNXRUNTIME_ROOT or a system package) is picked by CMake first; this
-# SDK is the fallback: the shared library of the PyPI wheel plus the C/C++ headers of Debian's
-# libonnxruntime-dev from trixie (the C API is ABI-stable, so older headers work with a newer library).
-if [ ! -f "$SDK_DIR/.complete" ]; then
-  log "assembling ONNX Runtime $ORT_VERSION SDK in $SDK_DIR"
-  rm -rf "$SDK_DIR"; mkdir -p "$SDK_DIR/lib" "$SDK_DIR/include"
-  tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-  "$VENV/bin/pip" download -q --no-deps -d "$tmp/wheel" "onnxruntime==$ORT_VERSION"
-  "$VENV/bin/python" - "$tmp/wheel" "$SDK_DIR/lib" <<'PY'
-import glob, os, sys, zipfile
-wheel = glob.glob(os.path.join(sys.argv[1], "onnxruntime-*.whl"))[0]
-with zipfile.ZipFile(wheel) as z:
-    names = [n for n in z.namelist() if "/capi/libonnxruntime.so" in n]
-    if not names:
-        sys.exit(f"{wheel}: no libonnxruntime.so inside")
-    for n in names:
-        dst = os.path.join(sys.argv[2], os.path.basename(n))
-        with z.open(n) as src, open(dst, "wb") as out:
-            out.write(src.read())
-PY
-  lib="$(ls "$SDK_DIR"/lib/libonnxruntime.so.* | head -n1)"
-  ln -sf "$(basename "$lib")" "$SDK_DIR/lib/libonnxruntime.so"
-  soname="$(objdump -p "$lib" 2>/dev/null | awk '/SONAME/ {print $2}')"
-  ln -sf "$(basename "$lib")" "$SDK_DIR/lib/${soname:-libonnxruntime.so.1}"
-  mkdir -p "$tmp/apt/lists/partial" "$tmp/deb"
-  mirror="$(debian_mirror)"
-  log "Debian archive for the trixie headers: $mirror (from this machine's apt sources)"
-  echo "deb $mirror trixie main" > "$tmp/apt/sources.list"
-  apt_opts=(-o "Dir::Etc::sourcelist=$tmp/apt/sources.list" -o "Dir::Etc::sourceparts=-"
-            -o "Dir::State::Lists=$tmp/apt/lists" -o "Debug::NoLocking=1"
-            -o "APT::Sandbox::User=root")
-  apt-get "${apt_opts[@]}" update -qq
-  (cd "$tmp/deb" && apt-get "${apt_opts[@]}" download libonnxruntime-dev 2>/dev/null)
-  dpkg -x "$tmp"/deb/libonnxruntime-dev_*.deb "$tmp/x"
-  cp -r "$tmp/x/usr/include/onnxruntime/." "$SDK_DIR/include/"
-  echo "$ORT_VERSION" > "$SDK_DIR/.complete"
+# A user's own ONNX Runtime (ONNXRUNTIME_ROOT or a system package) is picked by CMake first; this SDK is
+# the fallback. ESM_ONNX_CUDA=1: onnxruntime-gpu, and the CUDA libraries it needs from PyPI (the nvidia-*
+# wheels, in .venv-cuda), whose folders the build records so that `embed --device cuda` finds them.
+ESM_ONNX_CUDA="${ESM_ONNX_CUDA:-0}" scripts/onnxruntime-sdk.sh "$SDK_DIR" "$VENV/bin/python"
+if [ "${ESM_ONNX_CUDA:-0}" = 1 ]; then
+  CUDA_VENV="$ROOT/.venv-cuda"
+  [ -x "$CUDA_VENV/bin/python" ] || "$PYTHON" -m venv "$CUDA_VENV"
+  gpu_version="$(cut -d' ' -f2 "$SDK_DIR/.complete")"
+  if ! "$CUDA_VENV/bin/python" -c "import importlib.metadata as m; assert m.version('onnxruntime-gpu') == '$gpu_version'" 2>/dev/null; then
+    log "installing the CUDA libraries onnxruntime-gpu $gpu_version needs (nvidia-* wheels) into $CUDA_VENV"
+    "$CUDA_VENV/bin/pip" install -q "onnxruntime-gpu[cuda,cudnn]==$gpu_version"
+  fi
+  "$CUDA_VENV/bin/python" -c "
+import glob, os, sysconfig
+site = sysconfig.get_paths()['purelib']
+print('\n'.join(sorted({os.path.dirname(p) for p in glob.glob(os.path.join(site, 'nvidia', '*', 'lib', 'lib*.so*'))})))
+" > "$SDK_DIR/cuda-libdirs.txt"
 fi
 log "ready"

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "esm_onnx/errors.h"
+#include "runtime/cuda_libraries.h"
 
 namespace esm_onnx::runtime {
 namespace {
@@ -54,13 +55,23 @@ Session::Session(const std::string& path, int threads, Device device) : path_(pa
                                      "build against onnxruntime-gpu (ONNXRUNTIME_ROOT) or use --device cpu",
                                      Ort::GetVersionString(), fmt::join(providers, ", ")));
       }
-      OrtCUDAProviderOptionsV2* cuda = nullptr;
-      Ort::ThrowOnError(Ort::GetApi().CreateCUDAProviderOptions(&cuda));
-      std::unique_ptr<OrtCUDAProviderOptionsV2, void (*)(OrtCUDAProviderOptionsV2*)> guard(
-          cuda, Ort::GetApi().ReleaseCUDAProviderOptions);
-      so.AppendExecutionProvider_CUDA_V2(*cuda);
+      preload_cuda_libraries();
+      try {
+        OrtCUDAProviderOptionsV2* cuda = nullptr;
+        Ort::ThrowOnError(Ort::GetApi().CreateCUDAProviderOptions(&cuda));
+        std::unique_ptr<OrtCUDAProviderOptionsV2, void (*)(OrtCUDAProviderOptionsV2*)> guard(
+            cuda, Ort::GetApi().ReleaseCUDAProviderOptions);
+        so.AppendExecutionProvider_CUDA_V2(*cuda);
+        session_ = std::make_unique<Ort::Session>(env(), path.c_str(), so);
+      } catch (const Ort::Exception& e) {
+        throw RuntimeFailure(fmt::format(
+            "--device cuda: ONNX Runtime's CUDA provider could not start ({}). It needs an NVIDIA GPU with its driver "
+            "(in a container: run it with --gpus all, or CDI) and the CUDA libraries onnxruntime-gpu was built for; "
+            "use --device cpu on a machine without one", e.what()));
+      }
+    } else {
+      session_ = std::make_unique<Ort::Session>(env(), path.c_str(), so);
     }
-    session_ = std::make_unique<Ort::Session>(env(), path.c_str(), so);
     Ort::AllocatorWithDefaultOptions alloc;
     for (std::size_t k = 0; k < session_->GetOutputCount(); ++k) {
       output_names_.emplace_back(session_->GetOutputNameAllocated(k, alloc).get());
