@@ -56,6 +56,7 @@ Session::Session(const std::string& path, int threads, Device device) : path_(pa
                                      Ort::GetVersionString(), fmt::join(providers, ", ")));
       }
       preload_cuda_libraries();
+      env();  // the provider logs through ONNX Runtime's default logger, which the environment registers
       try {
         OrtCUDAProviderOptionsV2* cuda = nullptr;
         Ort::ThrowOnError(Ort::GetApi().CreateCUDAProviderOptions(&cuda));

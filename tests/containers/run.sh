@@ -82,7 +82,7 @@ done
 
 DATA="$WORK/data"; HOST="$WORK/host"
 mkdir -p "$DATA" "$HOST"
-cp demo/esm2_t4_64_RANDOM_WEIGHTS_demo.pt demo/example.fasta "$DATA/"
+cp demo/esm2_t4_64_RANDOM_WEIGHTS_demo.pt demo/esm2_t4_64_RANDOM_WEIGHTS_demo-contact-regression.pt demo/example.fasta "$DATA/"
 chmod -R a+rwX "$DATA"
 run() { podman run --rm --network none -v "$DATA:/data" "$@"; }
 
