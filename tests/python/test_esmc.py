@@ -46,13 +46,14 @@ def _reference(model, head: str, records=RECORDS) -> dict[str, dict[str, np.ndar
     return result
 
 
-def _compare(tmp: pathlib.Path, source: pathlib.Path, expected: dict) -> float:
+def _compare(tmp: pathlib.Path, source: pathlib.Path, expected: dict, name: str = "") -> float:
     onnx = tmp / "model.onnx"
     run_cli("convert", source, "-o", onnx, "--repr-layers", "all")
     first = next(iter(expected.values()))
     includes = ["mean", "per_tok", "bos"] + (["logits"] if "logits" in first else [])
     run_cli("embed", onnx, _fasta(tmp / "in.fasta"), tmp / "out", "--include", *includes, "--toks-per-batch", "4096")
     worst = 0.0
+    kinds: dict[str, float] = {}
     for label, ref in expected.items():
         got = np.load(tmp / "out" / f"{label}.npz")
         assert sorted(got.files) == sorted(ref), f"{label}: {sorted(got.files)} != {sorted(ref)}"
@@ -60,7 +61,12 @@ def _compare(tmp: pathlib.Path, source: pathlib.Path, expected: dict) -> float:
             assert got[key].shape == want.shape, f"{label}/{key}: {got[key].shape} != {want.shape}"
             err = float(np.abs(got[key] - want).max())
             worst = max(worst, err)
+            kinds[key.split("/")[0]] = max(kinds.get(key.split("/")[0], 0.0), err)
             assert err <= TOL, f"{label}/{key}: max abs error {err:.3g}"
+    if name:
+        from test_parity import _record
+
+        _record(name, kinds)
     return worst
 
 
@@ -70,7 +76,7 @@ def test_transformers_esmc_every_head(tmp_path, head, geometry):
     layers, dim = hf.ESMC_GEOMETRIES[geometry]
     model = hf.build_esmc(head, layers, dim, seed=len(head) + layers)
     folder = hf.save_esmc(model, tmp_path / "hf", "save_pretrained")
-    _compare(tmp_path, folder, _reference(hf.load(folder, head), head))
+    _compare(tmp_path, folder, _reference(hf.load(folder, head), head), name=f"ESM C {head} ({geometry})")
 
 
 @pytest.mark.parametrize("layout,name", [("release", "esmc_test_2024_12_v0.pth"), ("te", "model.safetensors")])
@@ -81,7 +87,7 @@ def test_release_and_transformer_engine_files(tmp_path, layout, name, geometry):
     path = hf.save_esmc(model, tmp_path / name, layout)
     info = json.loads(run_cli("inspect", path, "--json").stdout)
     assert (info["architecture"], info["layers"], info["embed_dim"], info["attention_heads"]) == ("ESM C", layers, dim, dim // 64)
-    _compare(tmp_path, path, _reference(model, "EsmcForMaskedLM"))
+    _compare(tmp_path, path, _reference(model, "EsmcForMaskedLM"), name=f"ESM C {layout} file ({geometry})")
 
 
 def test_chains_do_not_see_each_other(tmp_path):

@@ -57,7 +57,7 @@ def _transformers_outputs(model, head: str) -> dict[str, dict[str, np.ndarray]]:
     return result
 
 
-def _embed_and_compare(tmp: pathlib.Path, folder: pathlib.Path, expected: dict, precision_args=()) -> float:
+def _embed_and_compare(tmp: pathlib.Path, folder: pathlib.Path, expected: dict, precision_args=(), name: str = "") -> float:
     onnx = tmp / "model.onnx"
     run_cli("convert", folder, "-o", onnx, "--repr-layers", "all", *precision_args)
     includes = ["mean", "per_tok", "bos"]
@@ -66,6 +66,7 @@ def _embed_and_compare(tmp: pathlib.Path, folder: pathlib.Path, expected: dict, 
     out = tmp / "out"
     run_cli("embed", onnx, _fasta(tmp / "in.fasta"), out, "--include", *includes, "--toks-per-batch", "4096")
     worst = 0.0
+    kinds: dict[str, float] = {}
     for label, ref in expected.items():
         got = np.load(out / f"{label}.npz")
         assert sorted(got.files) == sorted(ref), f"{label}: {sorted(got.files)} != {sorted(ref)}"
@@ -73,7 +74,12 @@ def _embed_and_compare(tmp: pathlib.Path, folder: pathlib.Path, expected: dict, 
             assert got[key].shape == want.shape, f"{label}/{key}: {got[key].shape} != {want.shape}"
             err = float(np.abs(got[key] - want).max())
             worst = max(worst, err)
+            kinds[key.split("/")[0]] = max(kinds.get(key.split("/")[0], 0.0), err)
             assert err <= TOL, f"{label}/{key}: max abs error {err:.3g}"
+    if name:
+        from test_parity import _record
+
+        _record(name, kinds)
     return worst
 
 
@@ -84,7 +90,7 @@ def test_every_head_matches_transformers(tmp_path, positions, head):
                      emb_layer_norm_before=positions == "absolute")
     folder = hf.save(model, tmp_path / "hf")
     expected = _transformers_outputs(hf.load(folder, head), head)
-    _embed_and_compare(tmp_path, folder, expected)
+    _embed_and_compare(tmp_path, folder, expected, name=f"transformers {head} ({positions})")
 
 
 @pytest.mark.parametrize("layout", ["hub", "bin", "sharded"])
@@ -154,4 +160,4 @@ def test_masked_lm_from_fair_esm_weights_gives_fair_esm_numbers(tmp_path, family
 
     save_file(hf.fair_esm_state_to_hf(model.state_dict(), positions), str(folder / "model.safetensors"))
     expected = reference_outputs(model, alphabet, RECORDS, has_contacts=True)
-    _embed_and_compare(tmp_path, folder, expected)
+    _embed_and_compare(tmp_path, folder, expected, name=f"transformers EsmForMaskedLM from fair-esm {family} weights vs fair-esm")
