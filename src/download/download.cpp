@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -89,7 +91,9 @@ const EsmcRelease* esmc_release(const std::string& n) {
 
 bool is_repo_id(const std::string& n) {
   static const std::regex re(R"(^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$)");
-  return std::regex_match(n, re) && n.find("..") == std::string::npos;
+  // "out/model.pt" is a file that is missing, not a repository to fetch.
+  static const std::regex file(R"(\.(pt|pth|bin|safetensors|onnx|json)$)");
+  return std::regex_match(n, re) && n.find("..") == std::string::npos && !std::regex_search(n, file);
 }
 
 DownloadResult fetch_fair_esm(const DownloadOptions& o, const FetchSettings& s, const std::function<void(const std::string&)>& log) {
@@ -124,9 +128,23 @@ class HubRepo {
   bool fetch(const std::string& file, bool optional, DownloadResult& r) {
     const std::string url = fmt::format("{}/{}/resolve/{}/{}", endpoint_, repo_, revision_, file);
     net::Response head;
+    double delay = settings_.first_delay_s;
     for (int attempt = 1;; ++attempt) {
       head = net::head(url, settings_.http);
       if (head.error.empty() && head.status < 500) break;
+      // No connection at all, and an earlier run fetched the file: work offline at once.
+      if (!head.error.empty()) {
+        if (auto cached = cached_file(file); !cached.empty()) {
+          if (log_) log_(fmt::format("{}: {}; using the cached copy", url, head.error));
+          r.files.push_back(cached);
+          return true;
+        }
+      }
+      if (attempt < settings_.attempts) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+        delay *= 2;
+        continue;
+      }
       if (attempt >= settings_.attempts) {
         if (auto cached = cached_file(file); !cached.empty()) {
           if (log_) log_(fmt::format("{}: {}; using the cached copy", url, head.error.empty() ? net::explain_status(head.status, url) : head.error));

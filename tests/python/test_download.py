@@ -167,6 +167,10 @@ def test_404_401_and_tokens(env, server, hub_repo):
     p = cli(env, "download", "facebook/esm2_tiny", check=False)
     assert p.returncode == 1 and "(401)" in p.stderr and "HF_TOKEN" in p.stderr
     cli({**env, "HF_TOKEN": "secret"}, "download", "facebook/esm2_tiny")
+    # Offline (the server gone), a cached repository is used at once.
+    server.close()
+    p = cli(env, "convert", "facebook/esm2_tiny", "-o", hub_repo.parent / "offline.onnx")
+    assert "using the cached copy" in p.stderr
 
 
 def test_a_checksum_mismatch_leaves_nothing(env, server, hub_repo, tmp_path):
@@ -196,8 +200,9 @@ def test_unknown_names_and_non_sequence_models(env):
     assert p.returncode == 2 and "esm2_t33_650M_UR50D" in p.stderr
     p = cli(env, "download", "esmfold_v1", check=False)
     assert p.returncode == 1 and "not a sequence language model" in p.stderr
-    p = cli(env, "convert", "missing_file.pt", "-o", "x.onnx", check=False)
-    assert p.returncode == 1 and "no such file" in p.stderr
+    for missing in ("missing_file.pt", "out/missing_file.pt"):
+        p = cli(env, "convert", missing, "-o", "x.onnx", check=False)
+        assert p.returncode == 1 and "no such file" in p.stderr, p.stderr
 
 
 def test_python_download_and_convert_by_name(env, server, hub_repo, tmp_path, monkeypatch):
