@@ -1,5 +1,11 @@
 #include <fmt/format.h>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -18,6 +24,9 @@ PerRecordFileWriter::PerRecordFileWriter(std::string outdir, std::string extensi
     throw FileError(fmt::format("{}: cannot create the output folder: {}", outdir_.string(), ec.message()));
   }
   remove_stale_partials();
+  // One folder per writer: two writers of one process (two threads) may share OUTDIR too.
+  static std::atomic<uint64_t> instances{0};
+  work_ = outdir_ / ".partial" / fmt::format("{}.{}", owner_tag(), instances++);
 }
 
 // OUTDIR/long_labels.tsv: the file each shortened name stands for, and the full label (tabs, newlines and
@@ -39,26 +48,44 @@ void PerRecordFileWriter::note_long_label(const std::string& file, const std::st
   if (!out) throw FileError(fmt::format("{}: cannot record the long label of {}", index.string(), file));
 }
 
-// A run killed while writing leaves "<label><ext>.partial" (ours) or "<label><ext>.partial.XXXXXX" (libzip's
-// temporary name for it); no finished output has either name, so a new run removes them.
+// Files are written in OUTDIR/.partial/<host>-<pid>/ and renamed into place, so that several writers can share
+// one OUTDIR (the Ray workers do). A folder whose process is gone (same host, no such pid) is what a killed run
+// left; it is removed. Folders of other hosts are left alone: their processes cannot be checked from here.
+std::string PerRecordFileWriter::owner_tag() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  std::string h(host);
+  for (char& c : h) {
+    if (c == '/' || c == '-') c = '_';
+  }
+  return fmt::format("{}-{}", h.empty() ? "host" : h, static_cast<long>(getpid()));
+}
+
 void PerRecordFileWriter::remove_stale_partials() const {
   std::error_code ec;
-  const std::string marker = ext_ + ".partial";
-  for (auto it = std::filesystem::recursive_directory_iterator(outdir_, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    const auto at = name.rfind(marker);
-    if (at == std::string::npos || at == 0) continue;
-    const std::size_t rest = name.size() - at - marker.size();
-    if (rest == 0 || (rest == 7 && name[at + marker.size()] == '.')) {
+  const auto root = outdir_ / ".partial";
+  const std::string mine = owner_tag();
+  const std::string host = mine.substr(0, mine.rfind('-'));
+  for (const auto& e : std::filesystem::directory_iterator(root, ec)) {
+    const std::string name = e.path().filename().string();
+    const auto dash = name.rfind('-');
+    if (dash == std::string::npos || name.substr(0, dash) != host) continue;
+    const long pid = std::strtol(name.c_str() + dash + 1, nullptr, 10);
+    if (pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
       std::error_code rm;
-      std::filesystem::remove(it->path(), rm);
+      std::filesystem::remove_all(e.path(), rm);
     }
   }
 }
 
+PerRecordFileWriter::~PerRecordFileWriter() {
+  std::error_code ec;
+  std::filesystem::remove_all(work_, ec);
+  std::filesystem::remove(outdir_ / ".partial", ec);  // only when no other writer uses it
+}
+
 namespace {
-// What the writer adds to a record's file name: the extension, ".partial", libzip's ".XXXXXX".
+// What the writer adds to a record's file name: the extension (with room to spare, as before).
 constexpr std::size_t kSuffixes = 4 + 8 + 7;
 }  // namespace
 
@@ -78,7 +105,9 @@ void PerRecordFileWriter::write(const RecordOutput& r) {
   std::error_code ec;
   std::filesystem::create_directories(final_path.parent_path(), ec);
   if (ec) throw FileError(fmt::format("{}: cannot create the folder for record '{}': {}", final_path.parent_path().string(), r.label, ec.message()));
-  const std::string tmp = final_path.string() + ".partial";
+  std::filesystem::create_directories(work_, ec);
+  if (ec) throw FileError(fmt::format("{}: cannot create the folder for unfinished files: {}", work_.string(), ec.message()));
+  const std::string tmp = (work_ / fmt::format("{}{}", next_++, ext_)).string();
   try {
     write_file(r, tmp, name.shortened);
     std::filesystem::rename(tmp, final_path, ec);

@@ -297,15 +297,24 @@ def test_metadata_that_disagrees_with_the_graph_is_refused(cli, esm2_onnx, tmp_p
 
 @pytest.mark.parametrize("fmt", ["npz", "pt"])
 def test_partial_files_of_a_killed_run_are_removed(cli, esm2_onnx, tmp_path, fmt):
+    """Unfinished files live in OUTDIR/.partial/<host>-<pid>.<n>/: a folder whose process is gone is removed,
+    one of a live process (another writer sharing OUTDIR, as Ray workers do) is kept."""
+    import socket
+    import subprocess
+
+    host = socket.gethostname().replace("/", "_").replace("-", "_")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
     out = tmp_path / "o"
-    (out / "sub").mkdir(parents=True)
-    stale = [out / f"short.{fmt}.partial", out / f"odd_residues.{fmt}.partial.Ab12Cd", out / "sub" / f"x.{fmt}.partial"]
-    for f in stale:
-        f.write_bytes(b"half a file")
+    stale = out / ".partial" / f"{host}-{dead.pid}.0"
+    live = out / ".partial" / f"{host}-{os.getpid()}.0"
+    for d in (stale, live):
+        d.mkdir(parents=True)
+        (d / f"0.{fmt}").write_bytes(b"half a file")
     keep = out / f"notes.{fmt}.partial.txt"
     keep.write_text("not ours")
     run_cli("embed", esm2_onnx, FASTA, out, "--format", fmt)
-    assert not any(f.exists() for f in stale) and keep.exists()
+    assert not stale.exists() and (live / f"0.{fmt}").exists() and keep.exists()
     assert (out / f"short.{fmt}").exists()
 
 
