@@ -17,7 +17,7 @@ import pytest
 
 import esm_checkpoints
 import hf_checkpoints as hf
-from conftest import CLI
+from conftest import run_cli
 from hub_server import COMMIT, Server
 
 
@@ -39,10 +39,7 @@ def env(tmp_path, server):
 
 
 def cli(env, *args, check=True, preexec=None):
-    p = subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True, env=env, preexec_fn=preexec)
-    if check and p.returncode != 0:
-        raise AssertionError(f"esm-onnx {' '.join(map(str, args))} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
-    return p
+    return run_cli(*args, check=check, env=env, preexec_fn=preexec)
 
 
 @pytest.fixture()

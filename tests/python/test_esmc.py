@@ -13,8 +13,9 @@ import torch
 
 import hf_checkpoints as hf
 from conftest import run_cli
+from test_parity import _compare as _compare_outputs, _record
+from test_precisions import _fidelity
 
-TOL = 1e-4
 RECORDS = [("short", "MKTAYIAKQR"), ("masked", "MKTAYIA<mask>QRQISF<mask>KSHFSRQ"), ("one", "G"),
            ("odd", "MXBZUOACDEFGHIKLMNPQRSTVWYXX"), ("two_chains", "MKTAYIAKQR|GSHMSDNGPQ"),
            ("long", "MSDNGPQNQRNAPRITFGGPSDSTGSNQNGERSGARSKQRRPQGLPNNTASWFTALTQHGKEDLKFPRGQGVPINTNSSPDDQIGY")]
@@ -52,22 +53,10 @@ def _compare(tmp: pathlib.Path, source: pathlib.Path, expected: dict, name: str 
     first = next(iter(expected.values()))
     includes = ["mean", "per_tok", "bos"] + (["logits"] if "logits" in first else [])
     run_cli("embed", onnx, _fasta(tmp / "in.fasta"), tmp / "out", "--include", *includes, "--toks-per-batch", "4096")
-    worst = 0.0
-    kinds: dict[str, float] = {}
-    for label, ref in expected.items():
-        got = np.load(tmp / "out" / f"{label}.npz")
-        assert sorted(got.files) == sorted(ref), f"{label}: {sorted(got.files)} != {sorted(ref)}"
-        for key, want in ref.items():
-            assert got[key].shape == want.shape, f"{label}/{key}: {got[key].shape} != {want.shape}"
-            err = float(np.abs(got[key] - want).max())
-            worst = max(worst, err)
-            kinds[key.split("/")[0]] = max(kinds.get(key.split("/")[0], 0.0), err)
-            assert err <= TOL, f"{label}/{key}: max abs error {err:.3g}"
+    worst = _compare_outputs(tmp / "out", expected)
     if name:
-        from test_parity import _record
-
-        _record(name, kinds)
-    return worst
+        _record(name, worst)
+    return max(worst.values())
 
 
 @pytest.mark.parametrize("geometry", list(hf.ESMC_GEOMETRIES))
@@ -143,17 +132,10 @@ def test_precision_floors(tmp_path, trained_esmc, precision):
     run_cli("embed", tmp_path / "m.onnx", _fasta(tmp_path / "in.fasta", records), tmp_path / "out", "--include", "mean",
             "logits", "--toks-per-batch", "1000")
     expected = _reference(model, "EsmcForMaskedLM", records)
-    layer = model.config.num_hidden_layers
-    cos, agree = 1.0, []
-    for label, ref in expected.items():
-        got = np.load(tmp_path / "out" / f"{label}.npz")
-        a, b = got[f"mean_representations/{layer}"], ref[f"mean_representations/{layer}"]
-        cos = min(cos, float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)))
-        agree.append(got["logits"].argmax(-1) == ref["logits"].argmax(-1))
-    agree = float(np.concatenate(agree).mean())
-    from test_precisions import _record
+    cos, agree = _fidelity(tmp_path / "out", expected, model.config.num_hidden_layers)
+    import test_precisions
 
-    _record(f"esmc {precision} (explicit)", {"min_cosine": cos, "argmax_agreement": agree})
+    test_precisions._record(f"esmc {precision} (explicit)", {"min_cosine": cos, "argmax_agreement": agree})
     min_cos, min_agree = FLOORS[precision]
     assert cos >= min_cos, f"{precision}: min cosine {cos:.5f} < {min_cos}"
     assert agree >= min_agree, f"{precision}: argmax agreement {agree:.3f} < {min_agree}"
