@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "esm_onnx/errors.h"
+#include "io/label_names.h"
 #include "io/staged_record.h"
 #include "io/writers.h"
 
@@ -35,12 +36,6 @@ void init_hdf5() {
 }
 
 constexpr uint64_t kReserve = uint64_t{16} << 20;  // HDF5's metadata, the copy's slack
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
 
 uint64_t size_of(const fs::path& p) {
   std::error_code ec;
@@ -153,7 +148,7 @@ class H5Writer final : public OutputWriter {
   // The staged file holding `label` (existing), or the free name for it (!existing). Names are a hash of the
   // label; the label inside tells a rare collision apart.
   std::string staged_path(const std::string& label, bool existing) const {
-    const std::string base = fmt::format("{:016x}", fnv1a(label));
+    const std::string base = fmt::format("{:016x}", label_hash(label));
     for (int i = 0;; ++i) {
       const fs::path p = staging_ / (base + (i ? fmt::format("-{}", i) : std::string()) + ".rec");
       std::error_code ec;

@@ -5,13 +5,8 @@
 #include <cstdint>
 
 namespace esm_onnx {
-namespace {
-
-constexpr std::size_t kNameMax = 255;  // NAME_MAX of Linux filesystems
-constexpr std::size_t kKeep = 120;     // bytes of the label a shortened name keeps
-
 // FNV-1a: labels are not adversarial keys here, and the runtime library needs no crypto for a file name.
-uint64_t fnv1a(const std::string& s) {
+uint64_t label_hash(const std::string& s) {
   uint64_t h = 14695981039346656037ull;
   for (unsigned char c : s) {
     h ^= c;
@@ -19,6 +14,11 @@ uint64_t fnv1a(const std::string& s) {
   }
   return h;
 }
+
+namespace {
+
+constexpr std::size_t kNameMax = 255;  // NAME_MAX of Linux filesystems
+constexpr std::size_t kKeep = 120;     // bytes of the label a shortened name keeps
 
 // The first `n` bytes of `s`, not cutting a UTF-8 sequence in two.
 std::string utf8_prefix(const std::string& s, std::size_t n) {
@@ -44,7 +44,7 @@ LabelName label_file_name(const std::string& label, std::size_t reserved) {
   for (auto& c : flat) {  // one flat name, free of separators and control characters
     if (c == '/' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '_';
   }
-  return {fmt::format("{}~{:016x}", flat, fnv1a(label)), true};
+  return {fmt::format("{}~{:016x}", flat, label_hash(label)), true};
 }
 
 }  // namespace esm_onnx

@@ -3,6 +3,7 @@
 // most 255 bytes: a label too long for that gets a name that fits, its first bytes and a hash of all of it,
 // and the full label goes into the file and into OUTDIR/long_labels.tsv.
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace esm_onnx {
@@ -11,6 +12,9 @@ struct LabelName {
   std::string relative;  // the path under OUTDIR without extension: the label itself, or its short form
   bool shortened{false};
 };
+
+// A 64-bit hash of a label, for names that must stand for it (FNV-1a).
+uint64_t label_hash(const std::string& label);
 
 // `reserved`: bytes the writer appends to the last component (extension, ".partial", libzip's ".XXXXXX").
 LabelName label_file_name(const std::string& label, std::size_t reserved);
