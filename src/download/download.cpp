@@ -11,12 +11,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <regex>
-#include <set>
 
 #include "download/fetch.h"
 #include "esm_onnx/errors.h"
+#include "layouts/transformers_folder.h"
 
 namespace esm_onnx {
 namespace {
@@ -232,26 +231,7 @@ DownloadResult fetch_repo(const DownloadOptions& o, const FetchSettings& s, cons
   DownloadResult r;
   repo.fetch("config.json", false, r);
   auto shards = [&](const std::string& index) {
-    std::ifstream in(repo.snapshot() / index);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      throw FormatError(fmt::format("{}: not valid JSON: {}", (repo.snapshot() / index).string(), e.what()));
-    }
-    std::set<std::string> files;
-    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
-      throw FormatError(fmt::format("{}: no weight_map", (repo.snapshot() / index).string()));
-    }
-    const nlohmann::json& map = j["weight_map"];
-    for (const auto& [name, file] : map.items()) {
-      const std::string f = file.is_string() ? file.get<std::string>() : "";
-      if (f.empty() || f.find('/') != std::string::npos || f.find("..") != std::string::npos) {
-        throw FormatError(fmt::format("{}: tensor {} maps to '{}', not a file of the repository", index, name, f));
-      }
-      files.insert(f);
-    }
-    for (const auto& f : files) repo.fetch(f, false, r);
+    for (const auto& f : layouts::transformers::shard_files((repo.snapshot() / index).string())) repo.fetch(f, false, r);
   };
   if (repo.fetch("model.safetensors", true, r)) {
   } else if (repo.fetch("model.safetensors.index.json", true, r)) {

@@ -86,28 +86,31 @@ std::vector<std::string> labels_of(const json& cfg, const std::string& path) {
 }
 
 // model.safetensors, its sharded form, or pytorch_model.bin (and its sharded form).
+std::set<std::string> shard_files(const std::string& index_path) {
+  std::ifstream in(index_path);
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::exception& e) {
+    throw FormatError(fmt::format("{}: not valid JSON: {}", index_path, e.what()));
+  }
+  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
+    throw FormatError(fmt::format("{}: no weight_map", index_path));
+  }
+  std::set<std::string> files;
+  for (const auto& [name, file] : j["weight_map"].items()) {
+    const std::string f = file.is_string() ? file.get<std::string>() : "";
+    if (f.empty() || f.find('/') != std::string::npos || f.find("..") != std::string::npos) {
+      throw FormatError(fmt::format("{}: tensor {} is mapped to '{}', not a file of this folder", index_path, name, f));
+    }
+    files.insert(f);
+  }
+  return files;
+}
+
 void open_weights(Loaded& out, const std::string& dir, Canonical canonical) {
   const fs::path d(dir);
-  auto shards_of = [&](const std::string& index) {
-    const std::string path = (d / index).string();
-    std::ifstream in(path);
-    json j;
-    try {
-      j = json::parse(in);
-    } catch (const json::exception& e) {
-      throw FormatError(fmt::format("{}: not valid JSON: {}", path, e.what()));
-    }
-    std::set<std::string> files;
-    if (!j.contains("weight_map") || !j["weight_map"].is_object()) throw FormatError(fmt::format("{}: no weight_map", path));
-    for (const auto& [name, file] : j["weight_map"].items()) {
-      const std::string f = file.is_string() ? file.get<std::string>() : "";
-      if (f.empty() || f.find('/') != std::string::npos || f == "..") {
-        throw FormatError(fmt::format("{}: tensor {} is mapped to '{}', not a file of this folder", path, name, f));
-      }
-      files.insert(f);
-    }
-    return files;
-  };
+  auto shards_of = [&](const std::string& index) { return shard_files((d / index).string()); };
   auto add_torch = [&](const fs::path& p) {
     std::shared_ptr<const torchfile::TorchFile> file = torchfile::TorchFile::open(p.string());
     add_source(out, std::make_unique<source::TorchSource>(file, *file->root()), canonical);

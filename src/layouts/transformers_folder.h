@@ -2,6 +2,7 @@
 // What every transformers model folder shares: config.json, the head named by 'architectures', the
 // labels of classifiers, and the weights in any of the files save_pretrained writes.
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,8 @@ std::string architecture_of(const json& cfg);
 OutputHead head_of(const json& cfg, const std::string& path, const std::string& prefix);
 // id2label in label order; FormatError when a classifier has none.
 std::vector<std::string> labels_of(const json& cfg, const std::string& path);
+// The shard files a sharded index (model.safetensors.index.json, ...) names, each a plain file name.
+std::set<std::string> shard_files(const std::string& index_path);
 // model.safetensors, its sharded index, pytorch_model.bin or its sharded index; sets serialization.
 void open_weights(Loaded& out, const std::string& dir, Canonical canonical);
 
