@@ -89,23 +89,18 @@ const source::TensorInfo* find(const Loaded& in, Role role, Part part, int64_t l
   return nullptr;
 }
 
-void finish(ModelConfig& c, int64_t layers) {
-  const auto traits = families::esmc(layers);
-  const auto head = c.head;
-  const auto labels = c.labels;
-  const auto dims = std::tuple(c.embed_dim, c.attention_heads, c.ffn_dim);
-  const auto arch_from_config = c.arch;
-  c = families::config_for(traits);
-  c.head = head;
-  c.labels = labels;
-  std::tie(c.embed_dim, c.attention_heads, c.ffn_dim) = dims;
+// The family's switches for this depth (the residual divisor depends on it).
+ModelConfig esmc_config(int64_t layers) {
+  ModelConfig c = families::config_for(families::esmc(layers));
   c.num_layers = layers;
-  c.arch.attention_bias = arch_from_config.attention_bias;
-  c.arch.ffn_bias = arch_from_config.ffn_bias;
-  c.arch.rope_theta = arch_from_config.rope_theta;
   c.max_positions = 0;  // rotary: no table to run past
-  if (c.embed_dim == 960 && layers == 30) c.variant = "ESM C 300M";
-  if (c.embed_dim == 1152 && layers == 36) c.variant = "ESM C 600M";
+  return c;
+}
+
+// The released sizes get their names.
+void name_release(ModelConfig& c) {
+  if (c.embed_dim == 960 && c.num_layers == 30) c.variant = "ESM C 300M";
+  if (c.embed_dim == 1152 && c.num_layers == 36) c.variant = "ESM C 600M";
 }
 
 }  // namespace
@@ -128,7 +123,7 @@ Loaded load_esmc_state(std::unique_ptr<source::TensorSource> src) {
   // The release files carry no configuration: the sizes come from the tensors, with 64-wide heads as released.
   int64_t layers = 0;
   while (find(out, Role::AttnOut, Part::Weight, layers)) ++layers;
-  ModelConfig c;
+  ModelConfig c = esmc_config(layers);
   c.embed_dim = embed->shape.size() == 2 ? embed->shape[1] : 0;
   if (c.embed_dim <= 0 || c.embed_dim % 64 != 0) {
     throw FormatError(fmt::format("{}: the token embedding is {} wide; ESM C's width is a multiple of its 64-wide heads",
@@ -140,7 +135,7 @@ Loaded load_esmc_state(std::unique_ptr<source::TensorSource> src) {
   c.head = find(out, Role::LmOut, Part::Weight, -1) ? OutputHead::LanguageModel : OutputHead::None;
   c.arch.attention_bias = find(out, Role::Query, Part::Bias, 0) != nullptr;
   c.arch.ffn_bias = find(out, Role::FfnDown, Part::Bias, 0) != nullptr;
-  finish(c, layers);
+  name_release(c);
   out.config = c;
   out.notices.push_back("ESM C has no contact head: the model has no contacts output");
   return out;
@@ -155,8 +150,7 @@ Loaded load_transformers_esmc(const std::string& dir, const json& cfg) {
   Loaded out;
   out.source = "transformers";
   out.layout = esmc_layout();
-  ModelConfig c;
-  const int64_t layers = int_field(cfg, "num_hidden_layers", cpath, 1024);
+  ModelConfig c = esmc_config(int_field(cfg, "num_hidden_layers", cpath, 1024));
   c.embed_dim = int_field(cfg, "hidden_size", cpath, 1 << 16);
   c.attention_heads = int_field(cfg, "num_attention_heads", cpath, 1024);
   c.ffn_dim = int_field(cfg, "intermediate_size", cpath, 1 << 18);
@@ -187,7 +181,7 @@ Loaded load_transformers_esmc(const std::string& dir, const json& cfg) {
   if (c.head == OutputHead::SequenceClassification || c.head == OutputHead::TokenClassification) {
     c.labels = labels_of(cfg, cpath);
   }
-  finish(c, layers);
+  name_release(c);
   out.config = c;
   open_weights(out, dir, canonical);
   out.files.insert(out.files.begin(), cpath);
