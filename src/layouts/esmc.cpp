@@ -17,16 +17,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using model::Alt;
-using model::NameRule;
 
 std::string canonical(const std::string& n) { return n.rfind("esmc.", 0) == 0 ? n.substr(5) : n; }
 
 const std::string kBlock = "transformer.blocks.{i}.";
-
-void both(std::vector<NameRule>& r, Role role, std::vector<Alt> weights, std::vector<Alt> biases) {
-  r.push_back({role, Part::Weight, std::move(weights)});
-  r.push_back({role, Part::Bias, std::move(biases)});
-}
 
 model::Layout esmc_layout() {
   model::Layout l;
@@ -34,43 +28,43 @@ model::Layout esmc_layout() {
   auto& r = l.rules;
   const std::string b = kBlock;
   r.push_back({Role::TokenEmbedding, Part::Weight, {"embed_tokens.weight", "embed.weight"}});
-  both(r, Role::AttnNorm,
+  model::add_module(r, Role::AttnNorm,
        {"layers.{i}.input_layernorm.weight", b + "attn.layernorm_qkv.0.weight", b + "attn.layernorm_qkv.layer_norm_weight"},
        {"layers.{i}.input_layernorm.bias", b + "attn.layernorm_qkv.0.bias", b + "attn.layernorm_qkv.layer_norm_bias"});
   const Role qkv[] = {Role::Query, Role::Key, Role::Value};
   const char* hf_qkv[] = {"q_proj", "k_proj", "v_proj"};
   for (int k = 0; k < 3; ++k) {
-    both(r, qkv[k],
+    model::add_module(r, qkv[k],
          {fmt::format("layers.{{i}}.self_attn.{}.weight", hf_qkv[k]), Alt(b + "attn.layernorm_qkv.1.weight", k, 3),
           Alt(b + "attn.layernorm_qkv.weight", k, 3)},
          {fmt::format("layers.{{i}}.self_attn.{}.bias", hf_qkv[k]), Alt(b + "attn.layernorm_qkv.1.bias", k, 3),
           Alt(b + "attn.layernorm_qkv.bias", k, 3)});
   }
-  both(r, Role::QueryNorm, {"layers.{i}.self_attn.q_norm.weight", b + "attn.q_ln.weight"},
+  model::add_module(r, Role::QueryNorm, {"layers.{i}.self_attn.q_norm.weight", b + "attn.q_ln.weight"},
        {"layers.{i}.self_attn.q_norm.bias", b + "attn.q_ln.bias"});
-  both(r, Role::KeyNorm, {"layers.{i}.self_attn.k_norm.weight", b + "attn.k_ln.weight"},
+  model::add_module(r, Role::KeyNorm, {"layers.{i}.self_attn.k_norm.weight", b + "attn.k_ln.weight"},
        {"layers.{i}.self_attn.k_norm.bias", b + "attn.k_ln.bias"});
-  both(r, Role::AttnOut, {"layers.{i}.self_attn.o_proj.weight", b + "attn.out_proj.weight"},
+  model::add_module(r, Role::AttnOut, {"layers.{i}.self_attn.o_proj.weight", b + "attn.out_proj.weight"},
        {"layers.{i}.self_attn.o_proj.bias", b + "attn.out_proj.bias"});
-  both(r, Role::FfnNorm,
+  model::add_module(r, Role::FfnNorm,
        {"layers.{i}.post_attention_layernorm.weight", b + "ffn.0.weight", b + "ffn.layer_norm_weight"},
        {"layers.{i}.post_attention_layernorm.bias", b + "ffn.0.bias", b + "ffn.layer_norm_bias"});
   // SwiGLU: silu(first half) * second half of the packed projection.
-  both(r, Role::FfnGate, {"layers.{i}.mlp.gate_proj.weight", Alt(b + "ffn.1.weight", 0, 2), Alt(b + "ffn.fc1_weight", 0, 2)},
+  model::add_module(r, Role::FfnGate, {"layers.{i}.mlp.gate_proj.weight", Alt(b + "ffn.1.weight", 0, 2), Alt(b + "ffn.fc1_weight", 0, 2)},
        {"layers.{i}.mlp.gate_proj.bias", Alt(b + "ffn.1.bias", 0, 2), Alt(b + "ffn.fc1_bias", 0, 2)});
-  both(r, Role::FfnUp, {"layers.{i}.mlp.up_proj.weight", Alt(b + "ffn.1.weight", 1, 2), Alt(b + "ffn.fc1_weight", 1, 2)},
+  model::add_module(r, Role::FfnUp, {"layers.{i}.mlp.up_proj.weight", Alt(b + "ffn.1.weight", 1, 2), Alt(b + "ffn.fc1_weight", 1, 2)},
        {"layers.{i}.mlp.up_proj.bias", Alt(b + "ffn.1.bias", 1, 2), Alt(b + "ffn.fc1_bias", 1, 2)});
-  both(r, Role::FfnDown, {"layers.{i}.mlp.down_proj.weight", b + "ffn.3.weight", b + "ffn.fc2_weight"},
+  model::add_module(r, Role::FfnDown, {"layers.{i}.mlp.down_proj.weight", b + "ffn.3.weight", b + "ffn.fc2_weight"},
        {"layers.{i}.mlp.down_proj.bias", b + "ffn.3.bias", b + "ffn.fc2_bias"});
-  both(r, Role::FinalNorm, {"norm.weight", "transformer.norm.weight"}, {"norm.bias", "transformer.norm.bias"});
-  both(r, Role::LmDense, {"lm_head.dense.weight", "sequence_head.0.weight", "lm_head.0.weight"},
+  model::add_module(r, Role::FinalNorm, {"norm.weight", "transformer.norm.weight"}, {"norm.bias", "transformer.norm.bias"});
+  model::add_module(r, Role::LmDense, {"lm_head.dense.weight", "sequence_head.0.weight", "lm_head.0.weight"},
        {"lm_head.dense.bias", "sequence_head.0.bias", "lm_head.0.bias"});
-  both(r, Role::LmNorm, {"lm_head.layer_norm.weight", "sequence_head.2.weight", "lm_head.2.weight"},
+  model::add_module(r, Role::LmNorm, {"lm_head.layer_norm.weight", "sequence_head.2.weight", "lm_head.2.weight"},
        {"lm_head.layer_norm.bias", "sequence_head.2.bias", "lm_head.2.bias"});
-  both(r, Role::LmOut, {"lm_head.decoder.weight", "sequence_head.3.weight", "lm_head.3.weight"},
+  model::add_module(r, Role::LmOut, {"lm_head.decoder.weight", "sequence_head.3.weight", "lm_head.3.weight"},
        {"lm_head.decoder.bias", "sequence_head.3.bias", "lm_head.3.bias"});
-  both(r, Role::ClassifierDense, {"classifier.dense.weight"}, {"classifier.dense.bias"});
-  both(r, Role::ClassifierOut, {"classifier.out_proj.weight", "score.weight"}, {"classifier.out_proj.bias", "score.bias"});
+  model::add_module(r, Role::ClassifierDense, {"classifier.dense.weight"}, {"classifier.dense.bias"});
+  model::add_module(r, Role::ClassifierOut, {"classifier.out_proj.weight", "score.weight"}, {"classifier.out_proj.bias", "score.bias"});
   // TransformerEngine's serialized module state, and rotary caches some exports keep.
   l.ignored = {"*._extra_state", "*.inv_freq"};
   return l;

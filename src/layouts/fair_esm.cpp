@@ -15,7 +15,6 @@
 namespace esm_onnx::layouts {
 namespace {
 
-using model::NameRule;
 using pickle::Value;
 
 // Python's `"".join(s.split(sep)[1:]) if cond in s else s`, as fair-esm's renames are written.
@@ -44,12 +43,6 @@ std::string canonical_roberta(const std::string& n) {
 std::string canonical_protein_bert(const std::string& n) { return py_strip_prefix(n, "decoder", "decoder."); }
 std::string canonical_contacts(const std::string& n) { return n; }
 
-// One Linear or LayerNorm module: its weight and bias rules.
-void module(std::vector<NameRule>& r, Role role, const std::string& name) {
-  r.push_back({role, Part::Weight, {name + ".weight"}});
-  r.push_back({role, Part::Bias, {name + ".bias"}});
-}
-
 model::Layout fair_esm_layout(Family family) {
   model::Layout l;
   l.name = "fair-esm";
@@ -60,28 +53,28 @@ model::Layout fair_esm_layout(Family family) {
   const bool tied = family != Family::Esm1;
   r.push_back({Role::TokenEmbedding, Part::Weight, {tied ? "lm_head.weight" : "embed_tokens.weight"}});
   r.push_back({Role::PositionEmbedding, Part::Weight, {"embed_positions.weight"}});
-  module(r, Role::EmbedNorm, "emb_layer_norm_before");
-  module(r, Role::AttnNorm, "layers.{i}.self_attn_layer_norm");
-  module(r, Role::Query, "layers.{i}.self_attn.q_proj");
-  module(r, Role::Key, "layers.{i}.self_attn.k_proj");
-  module(r, Role::Value, "layers.{i}.self_attn.v_proj");
-  module(r, Role::AttnOut, "layers.{i}.self_attn.out_proj");
+  model::add_module(r, Role::EmbedNorm, "emb_layer_norm_before");
+  model::add_module(r, Role::AttnNorm, "layers.{i}.self_attn_layer_norm");
+  model::add_module(r, Role::Query, "layers.{i}.self_attn.q_proj");
+  model::add_module(r, Role::Key, "layers.{i}.self_attn.k_proj");
+  model::add_module(r, Role::Value, "layers.{i}.self_attn.v_proj");
+  model::add_module(r, Role::AttnOut, "layers.{i}.self_attn.out_proj");
   r.push_back({Role::BiasK, Part::Weight, {"layers.{i}.self_attn.bias_k"}});
   r.push_back({Role::BiasV, Part::Weight, {"layers.{i}.self_attn.bias_v"}});
   r.push_back({Role::RotaryFreq, Part::Weight, {"layers.{i}.self_attn.rot_emb.inv_freq"}});
-  module(r, Role::FfnNorm, "layers.{i}.final_layer_norm");
-  module(r, Role::FfnUp, "layers.{i}.fc1");
-  module(r, Role::FfnDown, "layers.{i}.fc2");
-  module(r, Role::FinalNorm, "emb_layer_norm_after");
-  module(r, Role::LmDense, "lm_head.dense");
-  module(r, Role::LmNorm, "lm_head.layer_norm");
+  model::add_module(r, Role::FfnNorm, "layers.{i}.final_layer_norm");
+  model::add_module(r, Role::FfnUp, "layers.{i}.fc1");
+  model::add_module(r, Role::FfnDown, "layers.{i}.fc2");
+  model::add_module(r, Role::FinalNorm, "emb_layer_norm_after");
+  model::add_module(r, Role::LmDense, "lm_head.dense");
+  model::add_module(r, Role::LmNorm, "lm_head.layer_norm");
   if (tied) {
-    module(r, Role::LmOut, "lm_head");
+    model::add_module(r, Role::LmOut, "lm_head");
   } else {
     r.push_back({Role::LmOut, Part::Weight, {"embed_out"}});
     r.push_back({Role::LmOut, Part::Bias, {"embed_out_bias"}});
   }
-  module(r, Role::ContactRegression, "contact_head.regression");
+  model::add_module(r, Role::ContactRegression, "contact_head.regression");
   if (family == Family::Esm1b) l.zero_mask_row_of = "embed_tokens.weight";
   return l;
 }

@@ -20,13 +20,9 @@ using namespace transformers;
 
 std::string canonical(const std::string& n) { return n.rfind("esm.", 0) == 0 ? n.substr(4) : n; }
 
-void linear(std::vector<NameRule>& r, Role role, const std::string& name) {
-  r.push_back({role, Part::Weight, {name + ".weight"}});
-  r.push_back({role, Part::Bias, {name + ".bias"}});
-}
+// LayerNorm parameters are weight/bias (transformers 4.x) or gamma/beta (5.x).
 void norm(std::vector<NameRule>& r, Role role, const std::string& name) {
-  r.push_back({role, Part::Weight, {name + ".weight", name + ".gamma"}});
-  r.push_back({role, Part::Bias, {name + ".bias", name + ".beta"}});
+  model::add_module(r, role, {name + ".weight", name + ".gamma"}, {name + ".bias", name + ".beta"});
 }
 
 model::Layout esm_layout() {
@@ -37,24 +33,24 @@ model::Layout esm_layout() {
   r.push_back({Role::PositionEmbedding, Part::Weight, {"embeddings.position_embeddings.weight"}});
   norm(r, Role::EmbedNorm, "embeddings.layer_norm");
   norm(r, Role::AttnNorm, "encoder.layer.{i}.attention.LayerNorm");
-  linear(r, Role::Query, "encoder.layer.{i}.attention.self.query");
-  linear(r, Role::Key, "encoder.layer.{i}.attention.self.key");
-  linear(r, Role::Value, "encoder.layer.{i}.attention.self.value");
-  linear(r, Role::AttnOut, "encoder.layer.{i}.attention.output.dense");
+  model::add_module(r, Role::Query, "encoder.layer.{i}.attention.self.query");
+  model::add_module(r, Role::Key, "encoder.layer.{i}.attention.self.key");
+  model::add_module(r, Role::Value, "encoder.layer.{i}.attention.self.value");
+  model::add_module(r, Role::AttnOut, "encoder.layer.{i}.attention.output.dense");
   r.push_back({Role::RotaryFreq, Part::Weight,
                {"encoder.layer.{i}.attention.self.rotary_embeddings.inv_freq",
                 "encoder.layer.*.attention.self.rotary_embeddings.inv_freq", "rotary_embeddings.inv_freq"}});
   norm(r, Role::FfnNorm, "encoder.layer.{i}.LayerNorm");
-  linear(r, Role::FfnUp, "encoder.layer.{i}.intermediate.dense");
-  linear(r, Role::FfnDown, "encoder.layer.{i}.output.dense");
+  model::add_module(r, Role::FfnUp, "encoder.layer.{i}.intermediate.dense");
+  model::add_module(r, Role::FfnDown, "encoder.layer.{i}.output.dense");
   norm(r, Role::FinalNorm, "encoder.emb_layer_norm_after");
-  linear(r, Role::LmDense, "lm_head.dense");
+  model::add_module(r, Role::LmDense, "lm_head.dense");
   norm(r, Role::LmNorm, "lm_head.layer_norm");
   // The decoder is tied to the word embeddings and often not written.
   r.push_back({Role::LmOut, Part::Weight, {"lm_head.decoder.weight", "embeddings.word_embeddings.weight"}});
   r.push_back({Role::LmOut, Part::Bias, {"lm_head.bias", "lm_head.decoder.bias"}});
-  linear(r, Role::ContactRegression, "contact_head.regression");
-  linear(r, Role::ClassifierDense, "classifier.dense");
+  model::add_module(r, Role::ContactRegression, "contact_head.regression");
+  model::add_module(r, Role::ClassifierDense, "classifier.dense");
   r.push_back({Role::ClassifierOut, Part::Weight, {"classifier.out_proj.weight", "classifier.weight"}});
   r.push_back({Role::ClassifierOut, Part::Bias, {"classifier.out_proj.bias", "classifier.bias"}});
   // Written by some versions, never used by the model: the position table of rotary models (the

@@ -2,6 +2,15 @@
 
 namespace esm_onnx::model {
 
+void add_module(std::vector<NameRule>& rules, Role role, std::vector<Alt> weights, std::vector<Alt> biases) {
+  rules.push_back({role, Part::Weight, std::move(weights)});
+  rules.push_back({role, Part::Bias, std::move(biases)});
+}
+
+void add_module(std::vector<NameRule>& rules, Role role, const std::string& name) {
+  add_module(rules, role, {name + ".weight"}, {name + ".bias"});
+}
+
 std::string with_layer(const std::string& templ, int64_t layer) {
   std::string out = templ;
   const auto pos = out.find("{i}");

@@ -27,6 +27,11 @@ struct NameRule {
   std::vector<Alt> names;  // alternatives, the first that the file holds wins
 };
 
+// A module's two rules: its weight and its bias, each with its spellings.
+void add_module(std::vector<NameRule>& rules, Role role, std::vector<Alt> weights, std::vector<Alt> biases);
+// The common case: "<name>.weight" and "<name>.bias".
+void add_module(std::vector<NameRule>& rules, Role role, const std::string& name);
+
 struct Layout {
   std::string name;  // "fair-esm", "transformers ESM", ...
   std::vector<NameRule> rules;
