@@ -50,36 +50,26 @@ void check_sizes(const ModelConfig& c, const std::string& path) {
 void bind(Checkpoint::Impl& impl) {
   const auto& L = impl.loaded;
   const auto& c = L.config;
-  std::map<std::pair<Role, Part>, const model::NameRule*> rules;
-  for (const auto& r : L.layout.rules) rules[{r.role, r.part}] = &r;
   std::vector<std::string> problems;
   std::set<std::string> used;
   for (const auto& s : model::tensor_specs(c)) {
-    const auto rule = rules.find({s.role, s.part});
+    const auto rule = std::find_if(L.layout.rules.begin(), L.layout.rules.end(),
+                                   [&](const model::NameRule& r) { return r.role == s.role && r.part == s.part; });
     const int64_t n = s.per_layer ? c.num_layers : 1;
     for (int64_t i = 0; i < n; ++i) {
       const TensorKey key{s.role, s.part, s.per_layer ? i : -1};
-      if (rule == rules.end()) {
+      if (rule == L.layout.rules.end()) {
         if (s.required) problems.push_back(fmt::format("the {} layout has no tensor for {}", L.layout.name, key_name(key)));
         continue;
       }
-      const model::NameRule& r = *rule->second;
-      const model::Located* found = nullptr;
-      const model::Alt* alt = nullptr;
-      std::string canonical;
-      for (const auto& a : r.names) {
-        canonical = model::with_layer(a.name, i);
-        if (auto it = L.names.find(canonical); it != L.names.end()) {
-          found = &it->second;
-          alt = &a;
-          break;
-        }
-      }
-      if (!found) {
-        if (s.required) problems.push_back(fmt::format("missing tensor {}", model::with_layer(r.names.front().name, i)));
+      const auto f = model::locate(L.layout, L.names, s.role, s.part, i);
+      if (!f.at) {
+        if (s.required) problems.push_back(fmt::format("missing tensor {}", model::with_layer(rule->names.front().name, i)));
         continue;
       }
-      used.insert(canonical);
+      const model::Located* found = f.at;
+      const model::Alt* alt = f.alt;
+      used.insert(f.name);
       const source::TensorInfo& info = source::require(*found->source, found->name);
       std::vector<int64_t> expected = s.shape;
       if (alt->slices > 1 && !expected.empty()) expected[0] *= alt->slices;  // the packed tensor's shape
@@ -132,17 +122,10 @@ Checkpoint Checkpoint::load(const std::string& path) {
   }
   auto& c = impl->loaded.config;
   check_sizes(c, path);
-  const auto& rules = impl->loaded.layout.rules;
   // The vocabulary is the token embedding's row count, checked against the alphabet.
-  for (const auto& r : rules) {
-    if (r.role != Role::TokenEmbedding) continue;
-    for (const auto& alt : r.names) {
-      if (auto it = impl->loaded.names.find(alt.name); it != impl->loaded.names.end()) {
-        const auto& info = source::require(*it->second.source, it->second.name);
-        if (info.shape.size() == 2) c.vocab_size = info.shape[0];
-        break;
-      }
-    }
+  if (const auto f = model::locate(impl->loaded.layout, impl->loaded.names, Role::TokenEmbedding, Part::Weight, -1); f.at) {
+    const auto& info = source::require(*f.at->source, f.at->name);
+    if (info.shape.size() == 2) c.vocab_size = info.shape[0];
   }
   const auto expected_vocab = static_cast<int64_t>(Alphabet::for_kind(c.alphabet).size());
   if (c.vocab_size != expected_vocab) {

@@ -72,15 +72,8 @@ model::Layout esmc_layout() {
 
 // The first spelling of (role, part, layer) the checkpoint holds, or nullptr.
 const source::TensorInfo* find(const Loaded& in, Role role, Part part, int64_t layer) {
-  for (const auto& rule : in.layout.rules) {
-    if (rule.role != role || rule.part != part) continue;
-    for (const auto& alt : rule.names) {
-      if (auto it = in.names.find(model::with_layer(alt.name, layer)); it != in.names.end()) {
-        return &source::require(*it->second.source, it->second.name);
-      }
-    }
-  }
-  return nullptr;
+  const auto f = model::locate(in.layout, in.names, role, part, layer);
+  return f.at ? &source::require(*f.at->source, f.at->name) : nullptr;
 }
 
 // The family's switches for this depth (the residual divisor depends on it).

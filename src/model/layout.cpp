@@ -11,6 +11,17 @@ void add_module(std::vector<NameRule>& rules, Role role, const std::string& name
   add_module(rules, role, {name + ".weight"}, {name + ".bias"});
 }
 
+Found locate(const Layout& layout, const NameTable& names, Role role, Part part, int64_t layer) {
+  for (const auto& rule : layout.rules) {
+    if (rule.role != role || rule.part != part) continue;
+    for (const auto& alt : rule.names) {
+      std::string name = with_layer(alt.name, layer);
+      if (auto it = names.find(name); it != names.end()) return {&it->second, &alt, std::move(name)};
+    }
+  }
+  return {};
+}
+
 std::string with_layer(const std::string& templ, int64_t layer) {
   std::string out = templ;
   const auto pos = out.find("{i}");

@@ -56,6 +56,15 @@ std::string with_layer(const std::string& templ, int64_t layer);
 // name that ends with <tail>.
 bool matches(const std::string& templ, const std::string& name);
 
+// The first spelling of (role, part, layer) that `names` holds, and which one it is; {nullptr, nullptr}
+// when none (or the layout has no rule for it).
+struct Found {
+  const Located* at{nullptr};
+  const Alt* alt{nullptr};
+  std::string name;  // the canonical name found
+};
+Found locate(const Layout& layout, const NameTable& names, Role role, Part part, int64_t layer);
+
 // A tensor bound to a role: where it is and which rows of it.
 struct Bound {
   Located at;
