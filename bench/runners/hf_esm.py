@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from common import embed_all, save_mean, start_torch_runner
 
+import hf_checkpoints  # noqa: E402 (scripts/ is on the path once common is imported)
+
 
 def hf_model(fair_model):
     """EsmModel with fair-esm's weights. ESM-2 (rotary) and ESM-1b (learned positions) map one to one."""
@@ -19,25 +21,10 @@ def hf_model(fair_model):
                     emb_layer_norm_before=not esm2 and fair_model.emb_layer_norm_before is not None,
                     hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     model = EsmModel(cfg, add_pooling_layer=False)
-    src = fair_model.state_dict()
-    dst = {"embeddings.word_embeddings.weight": src["embed_tokens.weight"]}
-    if not esm2:
-        dst["embeddings.position_embeddings.weight"] = src["embed_positions.weight"]
-        if cfg.emb_layer_norm_before:
-            dst["embeddings.layer_norm.weight"] = src["emb_layer_norm_before.weight"]
-            dst["embeddings.layer_norm.bias"] = src["emb_layer_norm_before.bias"]
-    names = {"self_attn.q_proj": "attention.self.query", "self_attn.k_proj": "attention.self.key",
-             "self_attn.v_proj": "attention.self.value", "self_attn.out_proj": "attention.output.dense",
-             "self_attn_layer_norm": "attention.LayerNorm", "fc1": "intermediate.dense", "fc2": "output.dense",
-             "final_layer_norm": "LayerNorm"}
-    for i in range(fair_model.num_layers):
-        for f, h in names.items():
-            for p in ("weight", "bias"):
-                dst[f"encoder.layer.{i}.{h}.{p}"] = src[f"layers.{i}.{f}.{p}"]
-        if esm2:
-            dst[f"encoder.layer.{i}.attention.self.rotary_embeddings.inv_freq"] = src[f"layers.{i}.self_attn.rot_emb.inv_freq"]
-    dst["encoder.emb_layer_norm_after.weight"] = src["emb_layer_norm_after.weight"]
-    dst["encoder.emb_layer_norm_after.bias"] = src["emb_layer_norm_after.bias"]
+    # transformers' convert_esm.py mapping (scripts/hf_checkpoints.py), the base model's part of it.
+    mapped = hf_checkpoints.fair_esm_state_to_hf(fair_model.state_dict(), "rotary" if esm2 else "absolute")
+    dst = {k.removeprefix("esm."): v for k, v in mapped.items()
+           if k.startswith("esm.") and not k.startswith("esm.contact_head")}
     missing, unexpected = model.load_state_dict(dst, strict=False)
     missing = [k for k in missing if not any(s in k for s in ("inv_freq", "position_ids", "contact_head"))]
     if missing or unexpected:
