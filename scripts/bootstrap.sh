@@ -71,4 +71,7 @@ site = sysconfig.get_paths()['purelib']
 print('\n'.join(sorted({os.path.dirname(p) for p in glob.glob(os.path.join(site, 'nvidia', '*', 'lib', 'lib*.so*'))})))
 " > "$SDK_DIR/cuda-libdirs.txt"
 fi
+# --- OpenVINO SDK (the second engine) -----------------------------------------------------------------
+# A user's own OpenVINO (OpenVINO_DIR) is picked by CMake first; this one comes from the PyPI wheel.
+scripts/openvino-sdk.sh "$ROOT/third_party/openvino" "$VENV/bin/python"
 log "ready"

@@ -20,6 +20,8 @@ struct ConvertOptions {
   Precision precision{Precision::Fp32};
   bool optimize{true};                            // fused ONNX Runtime ops where the outputs allow
                                                   // (attention maps for contacts need the explicit path)
+  Engine engine{Engine::OnnxRuntime};             // the engine the graph is for: OpenVino = standard ops
+                                                  // only (never fused), fp32 weights
   int64_t int4_block{128};                        // int4 block size: 128 (faster kernels) or 32 (closer)
   ExternalData external_data{ExternalData::Auto};  // Auto: external above 2 GB of weights
   int opset{17};

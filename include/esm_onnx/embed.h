@@ -45,7 +45,8 @@ struct EmbedSummary {
   int64_t tokens{0};
   int64_t batches{0};
   double seconds{0};
-  double load_seconds{0};      // of `seconds`: creating the ONNX Runtime session
+  double load_seconds{0};      // of `seconds`: reading and compiling the model
+  EngineInfo engine;           // what ran it: engine, release, compute, cache
   std::vector<int64_t> layers;
   std::string outdir;
 };

@@ -24,6 +24,23 @@ enum class Device { Cpu, Cuda };
 Device parse_device(std::string_view text, std::string_view option = "--device");
 const char* device_name(Device device);
 
+// What runs a converted model.
+enum class Engine {
+  OnnxRuntime,  // "ort": every graph convert writes; the fused and quantized ops are ONNX Runtime's
+  OpenVino,     // "openvino": standard-op graphs only (convert --engine openvino); bf16 compute on CPUs with it
+};
+Engine parse_engine(std::string_view text, std::string_view option = "--engine");
+const char* engine_name(Engine engine);  // "ort", "openvino"
+
+// The arithmetic an engine uses for a graph's fp32 weights and activations.
+enum class Compute {
+  Auto,  // OpenVINO: bf16 where the CPU has AVX512_BF16 or AMX-BF16, else fp32; ONNX Runtime: the graph's own
+  Fp32,
+  Bf16,  // OpenVINO only: bf16 matrix products, fp32 accumulation, LayerNorm and softmax in fp32
+};
+Compute parse_compute(std::string_view text, std::string_view option = "--compute");
+const char* compute_name(Compute compute);  // "auto", "fp32", "bf16"
+
 // The attention a converted graph uses.
 enum class Attention {
   Explicit,  // standard ops; the attention maps exist, so contacts can be computed

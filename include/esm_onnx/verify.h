@@ -5,23 +5,25 @@
 #include <string>
 
 #include "esm_onnx/convert.h"
+#include "esm_onnx/model.h"
 
 namespace esm_onnx {
 
 struct VerifyOptions {
   int64_t sequences{24};   // generated, lengths 30..400, amino acids at natural frequencies
   uint64_t seed{1};
-  int threads{0};
+  RuntimeOptions runtime{};  // how the candidate runs (engine, compute, threads); the reference runs on ONNX Runtime
 };
 
 struct VerifyReport {
-  std::string precision;
+  std::string precision;         // the candidate: its precision, and the engine and compute that ran it
   int64_t sequences{0};
   int64_t tokens{0};
   double max_abs_error{0};      // over every exported representation and the logits
   double min_mean_cosine{1};    // cosine of mean embeddings (last exported layer), worst record
   double argmax_agreement{1};   // share of positions whose logits argmax agrees
-  // Floors: fp32 max abs error <= 1e-4; fp16 cosine >= 0.999; int8/int4 cosine >= 0.99 and argmax >= 0.95.
+  // Floors: fp32 max abs error <= 1e-4; bf16 compute cosine >= 0.9999 and argmax >= 0.99; fp16 cosine >= 0.999;
+  // int8/int4 cosine >= 0.99 and argmax >= 0.95.
   bool passed{false};
   std::string floor;            // the floor, in words
   std::string to_string() const;

@@ -30,15 +30,21 @@ void ConvertOptions::validate() const {
   if (int4_block != 32 && int4_block != 128) {
     throw UsageError(fmt::format("--block-size {}: int4 blocks are 32 or 128 weights", int4_block));
   }
+  if (engine == Engine::OpenVino && precision != Precision::Fp32) {
+    throw UsageError(fmt::format("--engine openvino --precision {}: OpenVINO graphs hold fp32 weights; its bf16 "
+                                 "compute is chosen when the model runs (embed --engine openvino --compute bf16)",
+                                 precision_name(precision)));
+  }
   if (opset != 17) throw UsageError(fmt::format("--opset {}: only opset 17 is supported", opset));
   std::error_code ec;
   if (fs::is_directory(output, ec)) throw UsageError(fmt::format("--output {}: is a folder; name the .onnx file to write", output));
 }
 
 std::string ConvertOptions::to_string() const {
-  return fmt::format("checkpoint={} output={} repr_layers={} contacts={} precision={} optimize={} int4_block={} "
+  return fmt::format("checkpoint={} output={} repr_layers={} contacts={} precision={} optimize={} engine={} int4_block={} "
                      "external_data={} opset={}",
-                     checkpoint, output, fmt::join(repr_layers, ","), contacts, precision_name(precision), optimize, int4_block,
+                     checkpoint, output, fmt::join(repr_layers, ","), contacts, precision_name(precision), optimize,
+                     engine_name(engine), int4_block,
                      external_data == ExternalData::Auto ? "auto" : external_data == ExternalData::Always ? "always" : "never",
                      opset);
 }
@@ -117,7 +123,7 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   rep.repr_layers = resolve_layers(opt.repr_layers, cfg.num_layers, "--repr-layers");
   rep.contacts = opt.contacts && cfg.has_contacts;
   // The fused layers need no attention maps (contacts do) and cover the switches of ESM-1, ESM-1b and ESM-2.
-  rep.fused = opt.optimize && !rep.contacts && graph::fused_stack_supports(cfg.arch);
+  rep.fused = opt.optimize && opt.engine == Engine::OnnxRuntime && !rep.contacts && graph::fused_stack_supports(cfg.arch);
   // What the weights take in the chosen encoding (upper bounds: embeddings and norms stay fp32).
   const PrecisionTraits pt = traits(opt.precision);
   rep.weight_bytes = static_cast<uint64_t>(static_cast<double>(weight_bytes(cfg)) * pt.encoded_share);

@@ -27,10 +27,10 @@ void EmbedOptions::validate() const {
 
 std::string EmbedOptions::to_string() const {
   return fmt::format("model={} fasta={} outdir={} include={} repr_layers={} toks_per_batch={} "
-                     "truncation_seq_length={} format={} threads={} device={} strict={} window={}",
+                     "truncation_seq_length={} format={} threads={} device={} engine={} compute={} strict={} window={}",
                      model, fasta, outdir, include.to_string(),
                      repr_layers.empty() ? "exported" : fmt::format("{}", fmt::join(repr_layers, ",")), toks_per_batch,
-                     truncation_seq_length, format_name(format), runtime.threads, device_name(runtime.device), strict, window);
+                     truncation_seq_length, format_name(format), runtime.threads, device_name(runtime.device), engine_name(runtime.engine), compute_name(runtime.compute), strict, window);
 }
 
 namespace {
@@ -45,6 +45,7 @@ EmbedSummary run_job(const Model& model, const EmbedOptions& opt, const Progress
   const ModelInfo& info = model.info();
   EmbedSummary sum;
   sum.load_seconds = load_seconds;
+  sum.engine = model.engine();
   sum.outdir = opt.outdir;
   if (info.precision == Precision::Fp16 && model.options().device == Device::Cpu && message) {
     message(fmt::format("note: {} is an fp16 graph, meant for GPUs (--device cuda); ONNX Runtime runs it on the CPU too, "

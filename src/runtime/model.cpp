@@ -12,7 +12,13 @@
 namespace esm_onnx {
 
 void RuntimeOptions::validate() const {
-  if (threads < 0) throw UsageError(fmt::format("--threads {}: must be 0 (ONNX Runtime's default) or positive", threads));
+  if (threads < 0) throw UsageError(fmt::format("--threads {}: must be 0 (the engine's default) or positive", threads));
+}
+
+std::string EngineInfo::to_string() const {
+  if (engine == Engine::OnnxRuntime) return fmt::format("{} {}", engine_name(engine), version);
+  return fmt::format("{} {}, {} compute{}", engine_name(engine), version, compute_name(compute),
+                     cache_dir.empty() ? ", not cached" : from_cache ? ", compiled model from the cache" : ", compiled and cached");
 }
 
 void EmbedRequest::validate() const {
@@ -44,6 +50,7 @@ const ModelInfo& Model::info() const { return impl_->session.info(); }
 const Alphabet& Model::alphabet() const { return impl_->alphabet; }
 const RuntimeOptions& Model::options() const { return impl_->options; }
 double Model::load_seconds() const { return impl_->load_seconds; }
+const EngineInfo& Model::engine() const { return impl_->session.engine(); }
 
 namespace {
 

@@ -8,7 +8,7 @@
 namespace esm_onnx {
 
 struct Model::Impl {
-  Impl(const std::string& p, const RuntimeOptions& o) : path(p), options(o), session(p, o.threads, o.device) {}
+  Impl(const std::string& p, const RuntimeOptions& o) : path(p), options(o), session(p, o) {}
 
   std::string path;
   RuntimeOptions options;

@@ -53,7 +53,12 @@ double max_abs_diff(const FloatArray& a, const FloatArray& b) {
 }
 
 // The fidelity floor each precision is held to.
-void apply_floor(VerifyReport& rep, Precision precision) {
+void apply_floor(VerifyReport& rep, Precision precision, Compute compute) {
+  if (compute == Compute::Bf16) {
+    rep.floor = "bf16 compute: cosine >= 0.9999 and argmax agreement >= 99%";
+    rep.passed = rep.min_mean_cosine >= 0.9999 && rep.argmax_agreement >= 0.99;
+    return;
+  }
   switch (precision) {
     case Precision::Fp32:
       rep.floor = "fp32: max abs error <= 1e-4";
@@ -80,8 +85,7 @@ std::string VerifyReport::to_string() const {
 }
 
 VerifyReport verify_against(const std::string& candidate, const std::string& reference, const VerifyOptions& opt) {
-  const RuntimeOptions ro{.threads = opt.threads};
-  const Model cand(candidate, ro), ref(reference, ro);
+  const Model cand(candidate, opt.runtime), ref(reference, RuntimeOptions{.threads = opt.runtime.threads});
   const ModelInfo& ci = cand.info();
   if (ci.source_sha256 != ref.info().source_sha256 || ci.repr_layers != ref.info().repr_layers) {
     throw UsageError(fmt::format("verify: {} and {} do not come from the same checkpoint with the same layers",
@@ -89,6 +93,9 @@ VerifyReport verify_against(const std::string& candidate, const std::string& ref
   }
   VerifyReport rep;
   rep.precision = std::string(precision_name(ci.precision)) + (ci.attention == Attention::Fused ? " (fused)" : "");
+  if (cand.engine().engine != Engine::OnnxRuntime) {
+    rep.precision += fmt::format(" on {}, {} compute", engine_name(cand.engine().engine), compute_name(cand.engine().compute));
+  }
   // The same path as embed: its batching (several records per padded batch), slicing and mean pooling.
   EmbedRequest request;
   request.include = Output::Mean | Output::PerTok;
@@ -120,7 +127,7 @@ VerifyReport verify_against(const std::string& candidate, const std::string& ref
   }
   rep.sequences = static_cast<int64_t>(seqs.size());
   rep.argmax_agreement = rows_compared > 0 ? static_cast<double>(agree) / static_cast<double>(rows_compared) : 1.0;
-  apply_floor(rep, ci.precision);
+  apply_floor(rep, ci.precision, cand.engine().compute);
   return rep;
 }
 

@@ -19,6 +19,8 @@ using Names = std::array<std::pair<E, const char*>, N>;
 constexpr Names<Precision, 4> kPrecisions{{{Precision::Fp32, "fp32"}, {Precision::Fp16, "fp16"},
                                            {Precision::Int8, "int8"}, {Precision::Int4, "int4"}}};
 constexpr Names<Device, 2> kDevices{{{Device::Cpu, "cpu"}, {Device::Cuda, "cuda"}}};
+constexpr Names<Engine, 2> kEngines{{{Engine::OnnxRuntime, "ort"}, {Engine::OpenVino, "openvino"}}};
+constexpr Names<Compute, 3> kComputes{{{Compute::Auto, "auto"}, {Compute::Fp32, "fp32"}, {Compute::Bf16, "bf16"}}};
 constexpr Names<Attention, 2> kAttentions{{{Attention::Explicit, "explicit"}, {Attention::Fused, "fused"}}};
 constexpr Names<OutputHead, 4> kHeads{{{OutputHead::None, "none"}, {OutputHead::LanguageModel, "language-model"},
                                        {OutputHead::SequenceClassification, "sequence-classification"},
@@ -53,6 +55,10 @@ Precision parse_precision(std::string_view t, std::string_view o) { return parse
 const char* precision_name(Precision p) { return name_of(kPrecisions, p); }
 Device parse_device(std::string_view t, std::string_view o) { return parse(kDevices, t, o, "device"); }
 const char* device_name(Device d) { return name_of(kDevices, d); }
+Engine parse_engine(std::string_view t, std::string_view o) { return parse(kEngines, t, o, "engine"); }
+const char* engine_name(Engine e) { return name_of(kEngines, e); }
+Compute parse_compute(std::string_view t, std::string_view o) { return parse(kComputes, t, o, "compute"); }
+const char* compute_name(Compute c) { return name_of(kComputes, c); }
 Attention parse_attention(std::string_view t, std::string_view o) { return parse(kAttentions, t, o, "attention kind"); }
 const char* attention_name(Attention a) { return name_of(kAttentions, a); }
 OutputHead parse_output_head(std::string_view t, std::string_view o) { return parse(kHeads, t, o, "output head"); }

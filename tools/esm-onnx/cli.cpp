@@ -4,6 +4,8 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -32,7 +34,7 @@ CLI::Option* typed_option(CLI::App* app, const std::string& name, T& value, cons
       ->default_str(text_default);
 }
 
-int run_convert(const esm_onnx::ConvertOptions& opt, bool quiet, bool verify, int threads) {
+int run_convert(const esm_onnx::ConvertOptions& opt, bool quiet, bool verify, const esm_onnx::RuntimeOptions& verify_runtime) {
   auto log = [&](const std::string& m) {
     if (!quiet && m.rfind("layer ", 0) != 0) fmt::print(stderr, "{}\n", m);
   };
@@ -47,7 +49,8 @@ int run_convert(const esm_onnx::ConvertOptions& opt, bool quiet, bool verify, in
              report.external_data ? fmt::format(", weights in {}", report.external_data_file) : "");
   if (verify) {
     esm_onnx::VerifyOptions vo;
-    vo.threads = threads;
+    vo.runtime = verify_runtime;
+    vo.runtime.engine = opt.engine;
     const auto v = esm_onnx::verify_conversion(opt, vo, log);
     fmt::print("{}\n", v.to_string());
     if (!v.passed) return kError;
@@ -55,22 +58,57 @@ int run_convert(const esm_onnx::ConvertOptions& opt, bool quiet, bool verify, in
   return kOk;
 }
 
-int run_embed(const esm_onnx::EmbedOptions& opt, bool no_progress) {
+std::string summary_json(const esm_onnx::EmbedSummary& s, const esm_onnx::EmbedOptions& opt) {
+  nlohmann::ordered_json j;
+  j["written"] = s.written;
+  j["already_present"] = s.already_present;
+  j["skipped"] = nlohmann::json::array();
+  for (const auto& k : s.skipped) j["skipped"].push_back({{"label", k.label}, {"line", k.line}, {"reason", k.reason}});
+  j["tokens"] = s.tokens;
+  j["batches"] = s.batches;
+  j["seconds"] = s.seconds;
+  j["load_seconds"] = s.load_seconds;
+  j["tokens_per_second"] = s.seconds > 0 ? static_cast<double>(s.tokens) / s.seconds : 0.0;
+  j["layers"] = s.layers;
+  j["outdir"] = s.outdir;
+  j["format"] = esm_onnx::format_name(opt.format);
+  j["engine"] = esm_onnx::engine_name(s.engine.engine);
+  j["engine_version"] = s.engine.version;
+  j["compute"] = esm_onnx::compute_name(s.engine.compute);
+  j["cache_dir"] = s.engine.cache_dir.empty() ? nlohmann::json() : nlohmann::json(s.engine.cache_dir);
+  j["from_cache"] = s.engine.from_cache;
+  // Labels and reasons come from the input; invalid UTF-8 is replaced rather than thrown on.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+int run_embed(const esm_onnx::EmbedOptions& opt, bool no_progress, bool json) {
   const bool tty = isatty(fileno(stderr)) && !no_progress;
   ProgressBar bar(tty ? esm_onnx::cli::count_fasta_records(opt.fasta) : 0, tty);
+  // The model is loaded here rather than inside embed() so that the progress header can say what runs it.
+  opt.validate();
+  const esm_onnx::Model model(opt.model, opt.runtime);
+  if (tty) {
+    fmt::print(stderr, "{}: {} (loaded in {:.2f} s)\n", opt.model, model.engine().to_string(), model.load_seconds());
+  }
   auto summary = esm_onnx::embed(
-      opt, [&](const esm_onnx::EmbedProgress& p) { bar.update(p); },
+      model, opt, [&](const esm_onnx::EmbedProgress& p) { bar.update(p); },
       [&](const std::string& m) {
         bar.finish();
         fmt::print(stderr, "{}\n", m);
       });
+  summary.load_seconds = model.load_seconds();
+  summary.seconds += model.load_seconds();
   bar.finish();
+  if (json) {
+    fmt::print("{}\n", summary_json(summary, opt));
+    return summary.skipped.empty() ? kOk : kSkipped;
+  }
   const double rate = summary.seconds > 0 ? static_cast<double>(summary.tokens) / summary.seconds : 0.0;
   fmt::print("embedded {} records ({} tokens, {} batches) in {:.3f} s (model loaded in {:.3f} s), {:.0f} tokens/s: "
-             "{} written, {} already present, {} skipped -> {} ({})\n",
+             "{} written, {} already present, {} skipped -> {} ({}); engine: {}\n",
              summary.written + summary.already_present + static_cast<int64_t>(summary.skipped.size()), summary.tokens,
              summary.batches, summary.seconds, summary.load_seconds, rate, summary.written, summary.already_present, summary.skipped.size(),
-             summary.outdir, esm_onnx::format_name(opt.format));
+             summary.outdir, esm_onnx::format_name(opt.format), summary.engine.to_string());
   return summary.skipped.empty() ? kOk : kSkipped;
 }
 
@@ -107,7 +145,7 @@ int main(int argc, const char* const* argv) {
 
   esm_onnx::ConvertOptions conv;
   bool no_contacts = false, quiet = false, no_optimize = false, verify = false;
-  int verify_threads = 0;
+  esm_onnx::RuntimeOptions verify_runtime;
   std::string external = "auto";
   auto* c = app.add_subcommand("convert", "Convert a checkpoint (fair-esm .pt, transformers folder, ESM C) into an ONNX model");
   c->add_option("checkpoint", conv.checkpoint,
@@ -122,17 +160,22 @@ int main(int argc, const char* const* argv) {
                "fp32; fp16 (GPU); int8 (per-channel weights, dynamic activations); int4 (block-quantized weights)");
   c->add_flag("--no-optimize", no_optimize,
               "standard ONNX ops only (no ONNX Runtime fused attention, rotary, skip-layer-norm, bias-gelu)");
+  typed_option(c, "--engine", conv.engine, "ort", esm_onnx::parse_engine,
+               "the engine the graph is for: ort (ONNX Runtime: every precision, fused ops), or openvino (standard "
+               "ops, fp32 weights; --verify runs it on OpenVINO)");
   count_option(c, "--block-size", conv.int4_block, "int4 block size (32 or 128)");
   c->add_option("--external-data", external, "weights in a .data file beside the model: auto (above 1.8 GB), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
   c->add_flag("--verify", verify,
               "run the new graph against the fp32 reference on generated sequences: max abs error, cosine of mean "
               "embeddings, logits argmax agreement; exit 1 below the precision's floor");
-  count_option(c, "--threads", verify_threads, "ONNX Runtime threads for --verify (0: its default)");
+  count_option(c, "--threads", verify_runtime.threads, "threads for --verify (0: the engine's default)");
+  typed_option(c, "--compute", verify_runtime.compute, "auto", esm_onnx::parse_compute,
+               "--engine openvino --verify: the compute to verify (auto: bf16 where the CPU has it, fp32)");
   c->add_flag("-q,--quiet", quiet, "print only the result line");
 
   esm_onnx::EmbedOptions emb;
-  bool no_progress = false;
+  bool no_progress = false, embed_json = false;
   auto* e = app.add_subcommand("embed", "Embed the sequences of a FASTA file (the esm-extract job)");
   e->add_option("model", emb.model, "ONNX model from `esm-onnx convert`")->required();
   e->add_option("fasta", emb.fasta, "FASTA file")->required();
@@ -148,12 +191,20 @@ int main(int argc, const char* const* argv) {
                 "residues kept per record (0: no truncation)")->capture_default_str();
   typed_option(e, "--format", emb.format, "npz", esm_onnx::parse_output_format,
                "npz (one file per record), pt (esm-extract's), h5 (one file)");
-  count_option(e, "--threads", emb.runtime.threads, "ONNX Runtime threads (0: its default)");
+  count_option(e, "--threads", emb.runtime.threads, "the engine's threads (0: its default, one per core)");
+  typed_option(e, "--engine", emb.runtime.engine, "ort", esm_onnx::parse_engine,
+               "ort (ONNX Runtime: every graph), or openvino (graphs from convert --engine openvino)");
+  typed_option(e, "--compute", emb.runtime.compute, "auto", esm_onnx::parse_compute,
+               "openvino: bf16 or fp32; auto = bf16 where the CPU has AVX512_BF16 or AMX-BF16, else fp32");
+  e->add_option("--cache-dir", emb.runtime.cache_dir,
+                "openvino: compiled-model cache (default $ESM_ONNX_CACHE_DIR/openvino, else ~/.cache/esm-onnx/openvino)");
+  e->add_flag("--no-cache", [&](int64_t) { emb.runtime.cache = false; }, "openvino: compile at every start, cache nothing");
   typed_option(e, "--device", emb.runtime.device, "cpu", esm_onnx::parse_device,
                "cpu, or cuda (needs an ONNX Runtime with CUDA)");
   e->add_flag("--strict", emb.strict, "stop at the first bad record instead of skipping it");
   count_option(e, "--window", emb.window, "records read, sorted by length and batched together");
   e->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
+  e->add_flag("--json", embed_json, "print the summary as JSON (engine, compute, load time, counts, skipped records)");
 
   esm_onnx::DownloadOptions dl;
   auto* d = app.add_subcommand("download", "Fetch released weights into the cache fair-esm or transformers uses");
@@ -188,9 +239,9 @@ int main(int argc, const char* const* argv) {
       conv.checkpoint = esm_onnx::resolve_checkpoint(conv.checkpoint, !quiet, [&](const std::string& m) {
         if (!quiet) fmt::print(stderr, "{}\n", m);
       });
-      return run_convert(conv, quiet, verify, verify_threads);
+      return run_convert(conv, quiet, verify, verify_runtime);
     }
-    if (*e) return run_embed(emb, no_progress);
+    if (*e) return run_embed(emb, no_progress, embed_json);
     if (*d) {
       dl.progress = !quiet;
       const auto r = esm_onnx::download(dl, [&](const std::string& m) {
