@@ -108,11 +108,28 @@ class FastaEmbeddings(Iterator["Embedding"]):
 class Model:
     """A converted model (.onnx from `convert`), loaded once.
 
-    A Model may be used from several threads at once: each call releases the GIL while ONNX Runtime runs.
+    A Model may be used from several threads at once: each call releases the GIL while the engine runs.
+
+    engine: "ort" (ONNX Runtime, every graph) or "openvino" (graphs from convert(..., engine="openvino")).
+    compute (OpenVINO): "bf16", "fp32", or "auto" (bf16 where the CPU has AVX512_BF16 or AMX-BF16).
+    cache_dir / cache (OpenVINO): where compiled models are cached (None: $ESM_ONNX_CACHE_DIR/openvino, else
+    ~/.cache/esm-onnx/openvino); cache=False compiles at every load.
     """
 
-    def __init__(self, path: PathLike, threads: int = 0, device: str = "cpu") -> None:
-        self._core = _core.Model(_path("path", path), _int("threads", threads), device)
+    def __init__(self, path: PathLike, threads: int = 0, device: str = "cpu", engine: str = "ort",
+                 compute: str = "auto", cache_dir: PathLike | None = None, cache: bool = True) -> None:
+        self._core = _core.Model(_path("path", path), _int("threads", threads), device, str(engine), str(compute),
+                                 "" if cache_dir is None else _path("cache_dir", cache_dir), bool(cache))
+
+    @property
+    def engine(self) -> dict[str, Any]:
+        """What runs the model: {"engine", "version", "compute", "cache_dir", "from_cache"}, every auto resolved."""
+        return self._core.engine
+
+    @property
+    def load_seconds(self) -> float:
+        """Seconds spent reading and compiling the model (or loading it from OpenVINO's cache)."""
+        return self._core.load_seconds
 
     @property
     def info(self) -> ModelInfo:
@@ -178,7 +195,7 @@ class Model:
 
 
 def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | str] = (-1,), precision: str = "fp32",
-            contacts: bool = True, optimize: bool = True, int4_block: int = 128) -> ModelInfo:
+            contacts: bool = True, optimize: bool = True, int4_block: int = 128, engine: str = "ort") -> ModelInfo:
     """Converts a checkpoint into an ONNX model at `output` and returns its ModelInfo.
 
     checkpoint: a fair-esm .pt, a transformers model folder (ESM or ESM C), an ESM C .pth; or a released
@@ -186,26 +203,31 @@ def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | 
 
     repr_layers: the layers the model exports (fair-esm numbering, negatives from the end, or "all").
     precision: fp32, fp16, int8 or int4. contacts: include the contact head when the checkpoint has its
-    regression weights. optimize: ONNX Runtime's fused ops where the outputs allow."""
+    regression weights. optimize: ONNX Runtime's fused ops where the outputs allow. engine: "ort", or
+    "openvino" for a graph OpenVINO runs (standard ops, fp32 weights)."""
     specs = [repr_layers] if isinstance(repr_layers, (int, str)) else list(repr_layers)
     for s in specs:
         if isinstance(s, bool) or not isinstance(s, (int, str)):
             raise UsageError(f"repr_layers={repr_layers!r}: expected layer numbers or 'all'")
     return _core.convert(_path("checkpoint", checkpoint), _path("output", output), [str(s) for s in specs], precision,
-                         bool(contacts), bool(optimize), _int("int4_block", int4_block, 1))
+                         bool(contacts), bool(optimize), _int("int4_block", int4_block, 1), str(engine))
 
 
 def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
                  format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = 1024,
                  truncation_seq_length: int = 1022, threads: int = 0, device: str = "cpu", strict: bool = False,
-                 window: int = 20000) -> EmbedSummary:
+                 window: int = 20000, engine: str = "ort", compute: str = "auto", cache_dir: PathLike | None = None,
+                 cache: bool = True) -> EmbedSummary:
     """The `esm-onnx embed` job: every record of `fasta` embedded into `outdir` as npz, pt or h5, resumable
     (records already written are left as they are), bad records skipped with a SkippedRecordWarning (or
-    InputError when strict=True). Returns the summary (written, already_present, skipped, tokens, ...)."""
+    InputError when strict=True). engine, compute, cache_dir and cache as for Model. Returns the summary
+    (written, already_present, skipped, tokens, engine, ...)."""
     return _core.embed_to_dir(_path("model", model), _path("fasta", fasta), _path("outdir", outdir),
                               _names("include", include), [str(i) for i in _layers(repr_layers)], format,
                               _int("toks_per_batch", toks_per_batch, 1), _int("truncation_seq_length", truncation_seq_length),
-                              _int("threads", threads), device, bool(strict), _int("window", window, 1), _warn_skipped)
+                              _int("threads", threads), device, str(engine), str(compute),
+                              "" if cache_dir is None else _path("cache_dir", cache_dir), bool(cache), bool(strict),
+                              _int("window", window, 1), _warn_skipped)
 
 
 def download(name: str, dir: PathLike | None = None, revision: str = "main") -> str:

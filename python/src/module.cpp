@@ -215,6 +215,29 @@ class FastaEmbeddings {
   std::thread worker_;
 };
 
+// The runtime options as the Python API spells them; every text parsed here once.
+RuntimeOptions runtime_options(int threads, const std::string& device, const std::string& engine, const std::string& compute,
+                               const std::string& cache_dir, bool cache) {
+  RuntimeOptions o;
+  o.threads = threads;
+  o.device = parse_device(device, "device");
+  o.engine = parse_engine(engine, "engine");
+  o.compute = parse_compute(compute, "compute");
+  o.cache_dir = cache_dir;
+  o.cache = cache;
+  return o;
+}
+
+nb::dict engine_dict(const EngineInfo& e) {
+  nb::dict d;
+  d["engine"] = engine_name(e.engine);
+  d["version"] = e.version;
+  d["compute"] = compute_name(e.compute);
+  d["cache_dir"] = e.cache_dir.empty() ? nb::none() : nb::cast(e.cache_dir);
+  d["from_cache"] = e.from_cache;
+  return d;
+}
+
 EmbedOptions job_options(const std::string& fasta, const std::string& outdir, const std::vector<std::string>& include,
                          const std::vector<std::string>& repr_layers, const std::string& format, int64_t toks_per_batch,
                          int64_t truncation_seq_length, bool strict, int64_t window) {
@@ -320,12 +343,15 @@ NB_MODULE(_core, m) {
   nb::class_<Model>(m, "Model")
       .def(
           "__init__",
-          [](Model* self, const std::string& path, int threads, const std::string& device) {
-            RuntimeOptions o{threads, parse_device(device, "device")};
+          [](Model* self, const std::string& path, int threads, const std::string& device, const std::string& engine,
+             const std::string& compute, const std::string& cache_dir, bool cache) {
+            const RuntimeOptions o = runtime_options(threads, device, engine, compute, cache_dir, cache);
             nb::gil_scoped_release release;
             new (self) Model(path, o);
           },
-          "path"_a, "threads"_a = 0, "device"_a = "cpu")
+          "path"_a, "threads"_a = 0, "device"_a = "cpu", "engine"_a = "ort", "compute"_a = "auto", "cache_dir"_a = "",
+          "cache"_a = true)
+      .def_prop_ro("engine", [](const Model& self) { return engine_dict(self.engine()); })
       .def_prop_ro("info", &Model::info, nb::rv_policy::reference_internal)
       .def_prop_ro("alphabet", &Model::alphabet, nb::rv_policy::reference_internal)
       .def_prop_ro("path", &Model::path)
@@ -409,6 +435,7 @@ NB_MODULE(_core, m) {
       .def_ro("load_seconds", &EmbedSummary::load_seconds)
       .def_prop_ro("layers", [](const EmbedSummary& s) { return s.layers; })
       .def_prop_ro("outdir", [](const EmbedSummary& s) { return s.outdir; })
+      .def_prop_ro("engine", [](const EmbedSummary& s) { return engine_dict(s.engine); })
       .def("__repr__", [](const EmbedSummary& s) {
         return "EmbedSummary(written=" + std::to_string(s.written) + ", already_present=" + std::to_string(s.already_present) +
                ", skipped=" + std::to_string(s.skipped.size()) + ", tokens=" + std::to_string(s.tokens) + ")";
@@ -417,12 +444,13 @@ NB_MODULE(_core, m) {
   m.def("embed_to_dir",
         [](const std::string& model, const std::string& fasta, const std::string& outdir,
            const std::vector<std::string>& include, const std::vector<std::string>& repr_layers, const std::string& format,
-           int64_t toks_per_batch, int64_t truncation_seq_length, int threads, const std::string& device, bool strict,
+           int64_t toks_per_batch, int64_t truncation_seq_length, int threads, const std::string& device,
+           const std::string& engine, const std::string& compute, const std::string& cache_dir, bool cache, bool strict,
            int64_t window, nb::object on_skip) {
           EmbedOptions o = job_options(fasta, outdir, include, repr_layers, format, toks_per_batch, truncation_seq_length,
                                        strict, window);
           o.model = model;
-          o.runtime = {threads, parse_device(device, "device")};
+          o.runtime = runtime_options(threads, device, engine, compute, cache_dir, cache);
           const MessageFn message = python_messages(on_skip);
           nb::gil_scoped_release release;
           return embed(o, {}, message);
@@ -430,8 +458,9 @@ NB_MODULE(_core, m) {
 
   m.def("convert",
         [](const std::string& checkpoint, const std::string& output, const std::vector<std::string>& repr_layers,
-           const std::string& precision, bool contacts, bool optimize, int64_t int4_block) {
+           const std::string& precision, bool contacts, bool optimize, int64_t int4_block, const std::string& engine) {
           ConvertOptions o;
+          o.engine = parse_engine(engine, "engine");
           o.checkpoint = checkpoint;
           o.output = output;
           o.repr_layers = repr_layers;
