@@ -86,8 +86,8 @@ TEST(Model, EmbedKeepsInputOrderAndMatchesForward) {
   EXPECT_NEAR(out[3].mean_representations.at(4).data[0], mean0 / static_cast<double>(out[3].length), 1e-6);
 }
 
-TEST(Model, ConcurrentCallsGiveTheSameNumbers) {
-  const Model model(demo_model(), {.threads = 1});
+void concurrent_calls_give_the_same_numbers(const RuntimeOptions& options) {
+  const Model model(demo_model(), options);
   EmbedRequest req;
   req.include = Output::Mean | Output::Logits;
   req.toks_per_batch = 200;
@@ -108,6 +108,13 @@ TEST(Model, ConcurrentCallsGiveTheSameNumbers) {
       EXPECT_EQ(r[i].logits->data, alone[i].logits->data);
     }
   }
+}
+
+TEST(Model, ConcurrentCallsGiveTheSameNumbers) { concurrent_calls_give_the_same_numbers({.threads = 1}); }
+
+// OpenVINO's infer requests are pooled; each result keeps its own until it is dropped.
+TEST(Model, ConcurrentCallsGiveTheSameNumbersOnOpenVino) {
+  concurrent_calls_give_the_same_numbers({.threads = 1, .engine = Engine::OpenVino, .compute = Compute::Fp32, .cache = false});
 }
 
 TEST(Model, BadRecordsAndRequestsAreTypedErrors) {

@@ -17,7 +17,7 @@ def main() -> None:
     import esm_checkpoints
 
     out = pathlib.Path(sys.argv[1])
-    for target in ("pickle", "torch_file", "checkpoint", "safetensors", "fasta", "metadata"):
+    for target in ("pickle", "torch_file", "checkpoint", "safetensors", "fasta", "metadata", "onnx_header"):
         (out / target).mkdir(parents=True, exist_ok=True)
     work = out / "_checkpoints"
     for family in ("esm2", "esm1b", "esm1"):
@@ -45,6 +45,18 @@ def main() -> None:
         "has_logits": 1, "max_tokens": 0, "precision": "fp32", "attention": "explicit", "int4_block": 0,
         "source_file": "x.pt", "source_sha256": "00", "converter_version": "0.1.0", "padding_idx": 1, "cls_idx": 0,
         "eos_idx": 2, "mask_idx": 32, "prepend_bos": 1, "append_eos": 1}.items()) + "\n")
+    # The head of a .onnx file: opset imports, metadata and a graph, as onnx writes them.
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["tokens"], ["representations"])], "g",
+                              [helper.make_tensor_value_info("tokens", TensorProto.INT64, ["B", "T"])],
+                              [helper.make_tensor_value_info("representations", TensorProto.INT64, ["B", "T"])])
+    meta = dict(line.split("=", 1) for line in (out / "metadata" / "esm2").read_text().splitlines())
+    for name, opsets in (("standard", [("", 17)]), ("microsoft", [("", 17), ("com.microsoft", 1)])):
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets])
+        onnx.helper.set_model_props(model, meta)
+        (out / "onnx_header" / f"{name}.onnx").write_bytes(model.SerializeToString())
     shutil.rmtree(work)
 
 

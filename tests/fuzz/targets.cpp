@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "esm_onnx/fasta.h"
 #include "esm_onnx/model_info.h"
 #include "pickle/unpickler.h"
+#include "runtime/onnx_header.h"
 #include "model/tensor_specs.h"
 #include "source/safetensors.h"
 #include "torch/torch_file.h"
@@ -131,11 +133,19 @@ int metadata(const uint8_t* data, std::size_t size) {
   });
 }
 
+int onnx_header(const uint8_t* data, std::size_t size) {
+  return guarded([&] {
+    std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
+    const auto header = runtime::parse_onnx_header(in, size, "fuzz.onnx");
+    ModelInfo::from_metadata(header.metadata, "fuzz.onnx").to_string();
+  });
+}
+
 Target find_target(const std::string& name) {
   static const std::map<std::string, Target> kTargets = {
       {"pickle", &fuzz::pickle}, {"torch_file", &fuzz::torch_file}, {"checkpoint", &fuzz::checkpoint},
       {"safetensors", &fuzz::safetensors},
-      {"fasta", &fuzz::fasta}, {"metadata", &fuzz::metadata}};
+      {"fasta", &fuzz::fasta}, {"metadata", &fuzz::metadata}, {"onnx_header", &fuzz::onnx_header}};
   const auto it = kTargets.find(name);
   return it == kTargets.end() ? nullptr : it->second;
 }

@@ -11,10 +11,10 @@ namespace esm_onnx::fuzz {
 int pickle(const uint8_t* data, std::size_t size);      // the pickle machine
 int torch_file(const uint8_t* data, std::size_t size);  // torch zip and legacy files, every tensor read
 int checkpoint(const uint8_t* data, std::size_t size);  // the checkpoint layer: layouts, the tensor table
-int safetensors(const uint8_t* data, std::size_t size);  // safetensors files: header JSON, ranges, every tensor read
 int safetensors(const uint8_t* data, std::size_t size);  // safetensors: header JSON, ranges, every tensor read
 int fasta(const uint8_t* data, std::size_t size);       // FASTA records and the tokenizer
 int metadata(const uint8_t* data, std::size_t size);    // a converted model's metadata ("key=value" lines)
+int onnx_header(const uint8_t* data, std::size_t size);  // a .onnx file's ModelProto scan, then its metadata
 
 // name -> target, for the replaying test and the fuzz binaries
 using Target = int (*)(const uint8_t*, std::size_t);
