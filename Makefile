@@ -50,11 +50,12 @@ test-containers: build
 	tests/containers/run.sh
 
 # dist/esm_onnx-*.whl: the extension built by scikit-build-core, its native libraries (protobuf, ONNX,
-# libzip, HDF5, ...) vendored by auditwheel; ONNX Runtime comes from the onnxruntime dependency.
+# libzip, HDF5, ...) vendored by auditwheel; ONNX Runtime and OpenVINO come from the onnxruntime and
+# openvino dependencies.
 wheel: bootstrap
 	rm -rf build/wheel-raw dist
 	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w build/wheel-raw .
-	$(PY) -m auditwheel repair -w dist --exclude libonnxruntime.so.1 build/wheel-raw/esm_onnx-*.whl
+	$(PY) -m auditwheel repair -w dist --exclude libonnxruntime.so.1 --exclude 'libopenvino.so.*' build/wheel-raw/esm_onnx-*.whl
 
 # Side-by-side benchmark against fair-esm, the original ONNX route and HF transformers; writes
 # BENCHMARKS.md and bench/throughput_vs_length.png. QUICK=1: two small models, a few minutes.

@@ -26,10 +26,12 @@ import numpy as np
 import esm_onnx
 from esm_onnx import compat
 info = esm_onnx.convert(sys.argv[1], sys.argv[2], repr_layers=("all",))
-model = esm_onnx.Model(sys.argv[2], threads=1)
 records = [(l, s) for l, s in json.loads(sys.argv[3])]
-out = {e.label: {"mean": e.mean[info.num_layers].tolist(), "logits": e.logits.tolist()}
-       for e in model.embed(records, include=("mean", "logits"))}
+out = {}
+for engine in ("ort", "openvino"):
+    model = esm_onnx.Model(sys.argv[2], threads=1, engine=engine, compute="fp32", cache=False)
+    out[engine] = {e.label: {"mean": e.mean[info.num_layers].tolist(), "logits": e.logits.tolist()}
+                   for e in model.embed(records, include=("mean", "logits"))}
 print(json.dumps({"lib": str(esm_onnx.ONNXRUNTIME_LIBRARY), "core": esm_onnx._core.__file__, "out": out}))
 """
 
@@ -44,13 +46,16 @@ def venv(tmp_path_factory) -> pathlib.Path:
     return d
 
 
-def test_wheel_vendors_its_libraries_but_not_onnxruntime(venv):
+def test_wheel_vendors_its_libraries_but_not_onnxruntime_or_openvino(venv):
     site = next((venv / "lib").glob("python*/site-packages"))
     core = next((site / "esm_onnx").glob("_core*.so"))
     ldd = subprocess.run(["ldd", str(core)], capture_output=True, text=True, env={"LD_LIBRARY_PATH": ""}).stdout
     for line in ldd.splitlines():
         if "=>" in line and "not found" not in line:
             lib = line.split("=>")[1].split()[0]
+            if "libopenvino.so" in lib:  # from the openvino package, through the extension's RUNPATH
+                assert os.path.realpath(lib).startswith(str(site / "openvino" / "libs")), lib
+                continue
             # Only the C library family from the system; the rest comes with the wheel.
             assert "esm_onnx.libs" in lib or any(s in lib for s in ("libc.so", "libm.so", "libstdc++", "libgcc_s",
                                                                       "libpthread", "libdl.so", "librt.so", "libz.so",
@@ -68,9 +73,11 @@ def test_installed_package_converts_and_embeds_like_fair_esm(venv, tmp_path):
     assert "/onnxruntime/capi/libonnxruntime.so" in res["lib"] and str(venv) in res["core"]
     model, alphabet = esm_checkpoints.load_with_fair_esm(ckpt)
     ref = reference_outputs(model, alphabet, records)
-    for label, want in ref.items():
-        np.testing.assert_allclose(res["out"][label]["mean"], want["mean_representations/2"], atol=1e-4, rtol=0)
-        np.testing.assert_allclose(res["out"][label]["logits"], want["logits"], atol=1e-4, rtol=0)
+    for engine in ("ort", "openvino"):
+        for label, want in ref.items():
+            got = res["out"][engine][label]
+            np.testing.assert_allclose(got["mean"], want["mean_representations/2"], atol=1e-4, rtol=0, err_msg=engine)
+            np.testing.assert_allclose(got["logits"], want["logits"], atol=1e-4, rtol=0, err_msg=engine)
 
 
 def test_installed_cli(venv, tmp_path):
