@@ -46,6 +46,24 @@ QUICK = {"esm2_t6_8M": 40, "esm2_t12_35M": 24}
 # is transformers' ESM C.
 ESMC_MODELS = {"esmc_300m": (30, 960, 24), "esmc_600m": (36, 1152, 16)}
 PRECISIONS = ["fp32", "fp16", "int8", "int4"]
+# The OpenVINO engine: label -> (graph: `convert --engine openvino --precision`, compute). bf16 rows only where
+# the CPU has AVX512_BF16 or AMX-BF16.
+OPENVINO = {"esm-onnx OpenVINO fp32": ("fp32", "fp32"), "esm-onnx OpenVINO bf16": ("fp32", "bf16"),
+            "esm-onnx OpenVINO int8 (bf16)": ("int8", "bf16")}
+# Fidelity tiers of the mean embeddings against fair-esm: name -> (max abs error, minimum cosine).
+TIERS = {"exact": (1e-4, 0.0), "near-exact": (float("inf"), 0.9999), "compact": (float("inf"), 0.99)}
+
+
+def cpu_has_bf16() -> bool:
+    flags = set()
+    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def openvino_runs() -> dict[str, tuple[str, str]]:
+    return {k: v for k, v in OPENVINO.items() if v[1] != "bf16" or cpu_has_bf16()}
 SWEEP_LENGTHS = [64, 128, 256, 512, 1022]
 
 
@@ -230,6 +248,14 @@ class Bench:
             size = sum(f.stat().st_size for f in out.parent.glob(f"{p}.onnx*"))
             self.conversions.setdefault(name, {})[p] = {"seconds": r["wall"], "rss_mib": r["rss_mib"], "mib": size / 2**20}
             models[p] = out
+        for graph in sorted({g for g, _ in openvino_runs().values()}):
+            out = self.work / "models" / name / f"openvino_{graph}.onnx"
+            r = measure([CLI, "convert", ckpt, "-o", out, "--no-contacts", "--engine", "openvino", "--precision", graph, "-q"],
+                        self.work / "logs" / f"{name}.convert.openvino_{graph}.log")
+            size = sum(f.stat().st_size for f in out.parent.glob(f"openvino_{graph}.onnx*"))
+            self.conversions.setdefault(name, {})[f"OpenVINO {graph}"] = {"seconds": r["wall"], "rss_mib": r["rss_mib"],
+                                                                          "mib": size / 2**20}
+            models[f"openvino_{graph}"] = out
         route = self.work / "models" / name / "route.onnx"
         if not route.exists():
             try:
@@ -251,6 +277,9 @@ class Bench:
                                       "--layer", str(layer), "--threads", t], "runner"
         for p in PRECISIONS:
             yield f"esm-onnx {p}", [CLI, "embed", models[p], "{fasta}", "{out}", "--threads", t, "--no-progress"], "esm-onnx"
+        for label, (graph, compute) in openvino_runs().items():
+            yield label, [CLI, "embed", models[f"openvino_{graph}"], "{fasta}", "{out}", "--threads", t, "--no-progress",
+                          "--engine", "openvino", "--compute", compute, "--cache-dir", self.work / "openvino-cache"], "esm-onnx"
         yield "esm-onnx Python API fp32", [PY, HERE / "runners" / "esm_onnx_python.py", models["fp32"], "{fasta}", "{out}",
                                            "--threads", t], "runner"
 
@@ -267,6 +296,8 @@ class Bench:
             out = self.work / "out" / name / re.sub(r"\W+", "_", label)
             shutil.rmtree(out, ignore_errors=True)
             log(f"{name}: {label}")
+            if "OpenVINO" in label:
+                self.warm_openvino_cache(cmd, name, label)
             cmd = [str(c).format(fasta=fasta, out=out) for c in cmd]
             if label == "original ONNX route" and not models["route"].exists():
                 res["failed"] = res.get("failed", []) + [f"{label}: the export failed (see the logs)"]
@@ -291,11 +322,22 @@ class Bench:
         log(f"{name}: one 64-residue sequence: " + ", ".join(f"{p} {v:.1f} ms" for p, v in res["latency_ms"].items()))
         self.save()
 
+    def warm_openvino_cache(self, cmd: list, name: str, label: str) -> None:
+        """One record first, so that the measured run starts as every run after a model's first does: its
+        compiled model read from OpenVINO's cache (the first start compiles; see the load times below)."""
+        fasta = write_fasta(self.work / "warm.fasta", [50], seed=1)
+        out = self.work / "out" / "warm"
+        shutil.rmtree(out, ignore_errors=True)
+        r = measure([str(c).format(fasta=fasta, out=out) for c in cmd], self.work / "logs" / f"{name}.warm.log")
+        self.extra = getattr(self, "extra", {})
+        self.extra.setdefault("openvino_first_load", {}).setdefault(name, {})[label] = esm_onnx_seconds(r["log"])[1]
+
     def run_sweep(self, name: str) -> None:
         """tokens/s against sequence length, counted after model load (in-process), same runners."""
         ckpt = self.checkpoint(name)
         layer = MODELS[name][1]
         models = {p: self.work / "models" / name / f"{p}.onnx" for p in PRECISIONS}
+        models.update({f"openvino_{g}": self.work / "models" / name / f"openvino_{g}.onnx" for g, _ in OPENVINO.values()})
         models["route"] = self.work / "models" / name / "route.onnx"
         for T in SWEEP_LENGTHS:
             count = max(2, self.a.sweep_tokens // T)
@@ -496,6 +538,25 @@ def plot(sweep: dict, path: pathlib.Path, model: str) -> None:
     fig.savefig(path, dpi=110)
 
 
+def tier_table(runs: dict, fair: float, fastest_peer: float) -> list[str]:
+    """The fastest esm-onnx setting at each fidelity tier (mean embeddings against fair-esm)."""
+    lines = ["| fidelity | fastest esm-onnx setting | tokens/s | vs fair-esm | vs fastest peer | max abs err | min cosine |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for tier, (max_err, min_cos) in TIERS.items():
+        ok = {k: r for k, r in runs.items() if k.startswith("esm-onnx") and "Python" not in k
+              and r["max_abs_err"] <= max_err and r["min_cos"] >= min_cos}
+        if not ok:
+            lines.append(f"| {tier} | none | | | | | |")
+            continue
+        best = max(ok, key=lambda k: ok[k]["tokens_per_s"])
+        r = ok[best]
+        bound = f"<= {max_err:g} abs" if max_err < float("inf") else f"cosine >= {min_cos}"
+        lines.append(f"| {tier} ({bound}) | {best.replace('esm-onnx ', '')} | {r['tokens_per_s']:.0f} | "
+                     f"{r['tokens_per_s'] / fair:.2f}x | {r['tokens_per_s'] / fastest_peer:.2f}x | "
+                     f"{r['max_abs_err']:.2g} | {r['min_cos']:.6f} |")
+    return lines
+
+
 def report(bench: Bench, args, peak: float, prof, sweep_model: str, elapsed: float) -> str:
     v = versions()
     lines = ["# Benchmarks", "",
@@ -544,6 +605,12 @@ def report(bench: Bench, args, peak: float, prof, sweep_model: str, elapsed: flo
         if res.get("latency_ms"):
             lines += ["", "One sequence of 64 residues (latency, best of 5, in process): " +
                       ", ".join(f"{p} {v:.1f} ms" for p, v in res["latency_ms"].items()) + "."]
+        lines += ["", *tier_table(runs, fair, max(fp32_peers))]
+        first = getattr(bench, "extra", {}).get("openvino_first_load", {}).get(name)
+        if first:
+            lines += ["", "OpenVINO rows start from its compiled-model cache, as every run after a model's first does; the "
+                      "first start compiles: " + ", ".join(f"{k.replace('esm-onnx OpenVINO ', '')} {v:.1f} s"
+                                                          for k, v in first.items()) + " (model load, first run)."]
         conv = bench.conversions.get(name, {})
         if conv:
             lines += ["", "| conversion | seconds | peak RSS (MiB) | size on disk (MiB) |", "|---|---:|---:|---:|"]
@@ -611,6 +678,13 @@ def report(bench: Bench, args, peak: float, prof, sweep_model: str, elapsed: flo
             lines.append(f"- {name}: the Python API (embed_fasta) runs at {py / fp32:.2f}x the CLI's fp32 throughput "
                          f"[target within 5%: {'met' if abs(py / fp32 - 1) <= 0.05 else 'NOT met'}] and {py / fair:.2f}x "
                          "fair-esm called from Python.")
+        bf16 = runs.get("esm-onnx OpenVINO bf16")
+        if bf16:
+            fastest_int8 = max(r["tokens_per_s"] for k, r in runs.items() if k.startswith("esm-onnx") and "int8" in k)
+            ok = bf16["tokens_per_s"] >= 2.0 * fp32 and bf16["tokens_per_s"] >= fastest_int8 and bf16["min_cos"] >= 0.9999
+            lines.append(f"- {name}: OpenVINO bf16 {bf16['tokens_per_s'] / fp32:.2f}x esm-onnx fp32 (ONNX Runtime) and "
+                         f"{bf16['tokens_per_s'] / fastest_int8:.2f}x esm-onnx's fastest int8, at min cosine "
+                         f"{bf16['min_cos']:.6f} [targets 2.0x, 1.0x, 0.9999: {'met' if ok else 'NOT met'}].")
         lines.append(f"- {name}: fp32 {fp32 / peers[best_peer]:.2f}x the fastest fp32 peer ({best_peer}) "
                      f"[target 1.25x: {'met' if fp32 >= 1.25 * peers[best_peer] else 'NOT met'}]; int8 {i8 / fair:.2f}x "
                      f"fair-esm [target 2.5x: {'met' if i8 >= 2.5 * fair else 'NOT met'}]; int4 throughput {i4 / i8:.2f}x "

@@ -30,9 +30,9 @@ void ConvertOptions::validate() const {
   if (int4_block != 32 && int4_block != 128) {
     throw UsageError(fmt::format("--block-size {}: int4 blocks are 32 or 128 weights", int4_block));
   }
-  if (engine == Engine::OpenVino && precision != Precision::Fp32) {
-    throw UsageError(fmt::format("--engine openvino --precision {}: OpenVINO graphs hold fp32 weights; its bf16 "
-                                 "compute is chosen when the model runs (embed --engine openvino --compute bf16)",
+  if (engine == Engine::OpenVino && precision != Precision::Fp32 && precision != Precision::Int8) {
+    throw UsageError(fmt::format("--engine openvino --precision {}: OpenVINO graphs hold fp32 or int8 weights; its "
+                                 "bf16 compute is chosen when the model runs (embed --engine openvino --compute bf16)",
                                  precision_name(precision)));
   }
   if (opset != 17) throw UsageError(fmt::format("--opset {}: only opset 17 is supported", opset));
@@ -64,7 +64,8 @@ struct PrecisionTraits {
   double encoded_share;
 };
 
-PrecisionTraits traits(Precision p) {
+PrecisionTraits traits(Precision p, Engine engine) {
+  if (engine == Engine::OpenVino && p == Precision::Int8) return {graph::WeightFormat::Int8Dequant, false, 0.3};
   switch (p) {
     case Precision::Fp16: return {graph::WeightFormat::Fp16, false, 0.5};
     case Precision::Int8: return {graph::WeightFormat::Int8, true, 0.3};
@@ -125,7 +126,7 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   // The fused layers need no attention maps (contacts do) and cover the switches of ESM-1, ESM-1b and ESM-2.
   rep.fused = opt.optimize && opt.engine == Engine::OnnxRuntime && !rep.contacts && graph::fused_stack_supports(cfg.arch);
   // What the weights take in the chosen encoding (upper bounds: embeddings and norms stay fp32).
-  const PrecisionTraits pt = traits(opt.precision);
+  const PrecisionTraits pt = traits(opt.precision, opt.engine);
   rep.weight_bytes = static_cast<uint64_t>(static_cast<double>(weight_bytes(cfg)) * pt.encoded_share);
   rep.external_data = opt.external_data == ExternalData::Always ||
                       (opt.external_data == ExternalData::Auto && rep.weight_bytes > (uint64_t{1800} << 20));

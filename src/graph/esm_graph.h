@@ -12,7 +12,9 @@
 namespace esm_onnx::graph {
 
 // How the layers are computed: which weight encoding, and fused ONNX Runtime ops or standard ops only.
-enum class WeightFormat { Fp32, Fp16, Int8, Int4 };
+// Int8Dequant: the same int8 weights behind a standard DequantizeLinear, which OpenVINO runs as compressed
+// weights (int8 in memory, its own kernels); ONNX Runtime's Int8 needs com.microsoft DynamicQuantizeMatMul.
+enum class WeightFormat { Fp32, Fp16, Int8, Int4, Int8Dequant };
 struct GraphOptions {
   WeightFormat weights{WeightFormat::Fp32};
   bool fused{false};       // com.microsoft attention, rotary, skip-layer-norm, bias-gelu

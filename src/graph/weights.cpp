@@ -90,6 +90,15 @@ std::string Ctx::linear(const std::string& x, const std::vector<Role>& roles, in
       if (with_bias) inputs.push_back(bias_name);
       return b.node("DynamicQuantizeMatMul", inputs, {}, "DynamicQuantizeMatMul", 1, "com.microsoft");
     }
+    case WeightFormat::Int8Dequant: {
+      auto q = quantize_int8(w, n, k);
+      w.clear();
+      w.shrink_to_fit();
+      auto qb = b.initializer(base + ".weight.int8", onnx::TensorProto::INT8, {k, n}, q.q.data(), q.q.size());
+      auto sc = b.weight(base + ".weight.scale", {n}, q.scale);
+      auto deq = b.node("DequantizeLinear", {qb, sc}, {attr_int("axis", 1)}, "DequantizeLinear");
+      return with_bias ? b.linear(x, deq, bias_name) : b.matmul(x, deq);
+    }
     case WeightFormat::Int4: {
       const int64_t block = opt.int4_block;
       auto q = quantize_int4(w, n, k, block);

@@ -148,7 +148,7 @@ def test_bad_input_raises_typed_errors(onnx_models, checkpoints, tmp_path):
         (lambda: model.embed([42]), esm_onnx.UsageError, ValueError, "sequences[0]"),
         (lambda: esm_onnx.Model(onnx, device="tpu"), esm_onnx.UsageError, ValueError, "tpu"),
         (lambda: esm_onnx.Model(tmp_path / "missing.onnx"), esm_onnx.FileError, OSError, "missing.onnx"),
-        (lambda: esm_onnx.Model(FASTA), esm_onnx.RuntimeFailure, RuntimeError, "parity.fasta"),
+        (lambda: esm_onnx.Model(FASTA), esm_onnx.FormatError, ValueError, "parity.fasta"),
         (lambda: esm_onnx.convert(tmp_path / "none.pt", tmp_path / "o.onnx"), esm_onnx.FileError, OSError, "none.pt"),
         (lambda: esm_onnx.convert(checkpoints["esm2_t2_32_legacy"], tmp_path / "o.onnx", precision="fp8"),
          esm_onnx.UsageError, ValueError, "fp8"),
