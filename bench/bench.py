@@ -709,6 +709,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=pathlib.Path, default=ROOT / "bench" / "out")
     ap.add_argument("--output", type=pathlib.Path, default=ROOT / "BENCHMARKS.md")
     ap.add_argument("--plot", type=pathlib.Path, default=ROOT / "bench" / "throughput_vs_length.png")
+    ap.add_argument("--no-extras", action="store_true",
+                    help="the per-model tables only: no memory, contacts, Ray, length sweep or profile")
     ap.add_argument("--sweep-tokens", type=int, default=0, help="residues per sweep point (default by mode)")
     args = ap.parse_args()
     args.argv = ["make bench" + (" QUICK=1" if args.quick else "")] if os.environ.get("FROM_MAKE") else sys.argv
@@ -731,7 +733,7 @@ def main() -> None:
     for name, n in esmc_plan.items():
         bench.run_esmc(name, n, lengths)
     sweep_model, prof = None, None
-    if plan:
+    if plan and not args.no_extras:
         small = next(iter(plan))
         bench.run_memory_scaling(small, 50 if args.quick else 200)
         # The smallest model: fair-esm keeps every layer's attention maps of a 4096-token batch (10 GB at 8M).

@@ -5,7 +5,8 @@
 #     extra CA certificates, so that pip works behind a TLS-intercepting proxy);
 #   - storage in a temporary folder (overlay), runc as the runtime, ulimits no higher than the shell's;
 #   - the CPU image, with no network, converts the demo checkpoint and embeds demo/example.fasta into a mounted
-#     folder: the outputs must equal the host build's within 1e-6; its runtime stage must hold no compiler;
+#     folder: the outputs must equal the host build's within 1e-6, and OpenVINO's (fp32 compute) within 1e-4;
+#     its runtime stage must hold no compiler;
 #   - the CUDA image runs `inspect`, and `embed --device cuda` must fail with the clear no-GPU message.
 # Image sizes are printed. Everything is removed at the end. A machine where the tools cannot run fails the
 # test with the reason; nothing is skipped.
@@ -91,10 +92,12 @@ run localhost/esm-onnx:cpu convert esm2_t4_64_RANDOM_WEIGHTS_demo.pt -o demo.onn
 run localhost/esm-onnx:cpu embed demo.onnx example.fasta out --include mean per_tok contacts logits --no-progress
 "$CLI" convert demo/esm2_t4_64_RANDOM_WEIGHTS_demo.pt -o "$HOST/demo.onnx" --repr-layers 0 -1 -q
 "$CLI" embed "$HOST/demo.onnx" demo/example.fasta "$HOST/out" --include mean per_tok contacts logits --no-progress
-"$PY" - "$DATA/out" "$HOST/out" <<'PYCODE'
+compare() {  # IMAGE_OUT HOST_OUT TOLERANCE WHAT
+"$PY" - "$@" <<'PYCODE'
 import pathlib, sys
 import numpy as np
-image, host = map(pathlib.Path, sys.argv[1:])
+image, host = map(pathlib.Path, sys.argv[1:3])
+tol, what = float(sys.argv[3]), sys.argv[4]
 files = sorted(p.name for p in host.glob("*.npz"))
 assert files and files == sorted(p.name for p in image.glob("*.npz")), "the image wrote other records"
 worst = 0.0
@@ -103,9 +106,15 @@ for name in files:
     assert sorted(a.files) == sorted(b.files), name
     for k in a.files:
         worst = max(worst, float(np.abs(a[k] - b[k]).max(initial=0)))
-assert worst <= 1e-6, f"the image's outputs differ from the host build's by {worst}"
-print(f"[containers] {len(files)} records, image against host build: max abs difference {worst:.2g}")
+assert worst <= tol, f"{what}: the image's outputs differ from the host build's by {worst}"
+print(f"[containers] {what}: {len(files)} records, image against host build: max abs difference {worst:.2g}")
 PYCODE
+}
+compare "$DATA/out" "$HOST/out" 1e-6 "ONNX Runtime"
+log "CPU image: the OpenVINO engine (fp32 compute) against the host's ONNX Runtime run"
+run localhost/esm-onnx:cpu embed demo.onnx example.fasta out_ov --include mean per_tok contacts logits --no-progress \
+  --engine openvino --compute fp32
+compare "$DATA/out_ov" "$HOST/out" 1e-4 "OpenVINO fp32"
 
 log "CPU image: no compiler in the runtime stage"
 run --entrypoint sh localhost/esm-onnx:cpu -c 'for c in cc gcc g++ c++ clang cmake make ld; do if command -v $c; then exit 1; fi; done' \
