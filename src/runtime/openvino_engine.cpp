@@ -4,11 +4,11 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <mutex>
 #include <openvino/openvino.hpp>
 
 #include "esm_onnx/errors.h"
+#include "runtime/compiled_cache.h"
 #include "runtime/engine.h"
 
 namespace esm_onnx::runtime {
@@ -45,24 +45,12 @@ class OpenVinoEngine final : public Backend {
     config.emplace("CPU_RUNTIME_CACHE_CAPACITY", 100);
     if (options.cache) {
       info.cache_dir = options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
-      if (!info.cache_dir.empty()) {
-        std::error_code ec;
-        std::filesystem::create_directories(info.cache_dir, ec);
-        if (ec) {
-          throw FileError(fmt::format("OpenVINO model cache {}: cannot create it ({}); choose another with --cache-dir "
-                                      "(or ESM_ONNX_CACHE_DIR), or turn it off with --no-cache",
-                                      info.cache_dir, ec.message()));
-        }
-        config.emplace(ov::cache_dir(info.cache_dir));
-      }
+      if (!info.cache_dir.empty()) config.emplace(ov::cache_dir(compiled_cache_folder(info.cache_dir, path)));
     }
     try {
-      // Read first and compile the model object: OpenVINO then keys its cache on the graph and weights, not
-      // on the file's path, size and mtime in seconds (a model converted again into the same file within a
-      // second would otherwise load the old compiled one).
-      auto model = core().read_model(path);
-      compiled_ = core().compile_model(model, "CPU", config);
-      model.reset();
+      // From the path, not from a model read first: a cached model is then imported without reading the
+      // ONNX file at all (150M: 0.9 s and a 1.0 GB peak, against 1.0 s and 1.6 GB when read and hashed).
+      compiled_ = core().compile_model(path, "CPU", config);
       request_ = compiled_.create_infer_request();
       // The compute must be the one asked for, cache or not: anything else would change numbers unseen.
       const auto precision = compiled_.get_property(ov::hint::inference_precision);
