@@ -160,6 +160,9 @@ def test_a_model_converted_again_into_the_same_file_is_not_served_from_the_cache
             got = np.load(tmp_path / f"o{i}" / f"{label}.npz")[f"mean_representations/{last}"]
             assert np.abs(got - ref[f"mean_representations/{last}"]).max() <= 1e-4
         outs.append(s)
+    # One folder per model file, holding only its current version's compiled form.
+    per_file = list(cache.iterdir())
+    assert len(per_file) == 1 and len(list(per_file[0].iterdir())) == 1
 
 
 def test_resume_and_bad_records_match_onnx_runtime(cli, onnx_models, tmp_path):
