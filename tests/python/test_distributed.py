@@ -216,3 +216,18 @@ def test_npz_format_is_the_cli_layout(cluster, reference, onnx_models, tmp_path)
         assert a.files == b.files
         for k in a.files:
             np.testing.assert_allclose(a[k], b[k], atol=1e-6, rtol=0)
+
+
+def test_openvino_workers_give_the_cli_numbers_and_need_an_explicit_compute(cluster, reference, fasta, tmp_path):
+    onnx, ref = reference
+    cmd = [sys.executable, "-m", "esm_onnx.distributed", "embed", str(onnx), str(fasta), str(tmp_path / "auto"),
+           "--engine", "openvino", "--address", cluster]
+    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+    assert p.returncode == 2 and "--compute bf16" in p.stderr and "--compute fp32" in p.stderr, p.stderr
+    code, log = _finish(_driver(cluster, onnx, fasta, tmp_path / "ov", "--engine", "openvino", "--compute", "fp32"))
+    assert code == 3, log  # the bad record
+    got = _read_parts(tmp_path / "ov")
+    assert sorted(got) == sorted(ref)
+    assert max(float(np.abs(got[k] - ref[k]).max()) for k in ref) <= 1e-4
+    run = json.loads((tmp_path / "ov" / "run.json").read_text())
+    assert (run["options"]["engine"], run["options"]["compute"]) == ("openvino", "fp32")

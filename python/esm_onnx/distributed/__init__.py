@@ -55,9 +55,11 @@ def _check_run(outdir: pathlib.Path, run: dict) -> None:
         if before.get("model_sha256") != run["model_sha256"]:
             raise UsageError(f"{outdir}: holds outputs of another model ({before.get('model')}, sha256 "
                              f"{str(before.get('model_sha256'))[:16]}...); use another OUTDIR")
-        changed = [k for k in run["options"] if before.get("options", {}).get(k) != run["options"][k]]
+        # Runs written before the engine options existed ran ONNX Runtime.
+        was_options = {"engine": "ort", "compute": "fp32", **before.get("options", {})}
+        changed = [k for k in run["options"] if was_options.get(k) != run["options"][k]]
         if changed:
-            was = ", ".join(f"{k}={before['options'].get(k)!r}" for k in changed)
+            was = ", ".join(f"{k}={was_options.get(k)!r}" for k in changed)
             now = ", ".join(f"{k}={run['options'][k]!r}" for k in changed)
             raise UsageError(f"{outdir}: was written with {was}, not {now}; use another OUTDIR or the same options")
     outdir.mkdir(parents=True, exist_ok=True)
@@ -68,10 +70,13 @@ def _check_run(outdir: pathlib.Path, run: dict) -> None:
 def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLike[str],
           include: Iterable[str] = ("mean",), repr_layers: Iterable[int] | None = None, format: str = "parquet",
           workers: int = 1, threads_per_worker: int = 1, address: str | None = None, toks_per_batch: int = 1024,
-          truncation_seq_length: int = 1022, shard_records: int = 2048, progress: bool = True) -> dict[str, Any]:
+          truncation_seq_length: int = 1022, shard_records: int = 2048, progress: bool = True, engine: str = "ort",
+          compute: str = "auto") -> dict[str, Any]:
     """Embeds every record of `inputs` (FASTA files, folders of them, or globs) into `outdir` with `workers` Ray
-    actors of `threads_per_worker` ONNX Runtime threads each. `address` joins an existing cluster ("auto" or
-    "host:port"); without it Ray starts on this machine. Returns the manifest's counts."""
+    actors of `threads_per_worker` engine threads each. `address` joins an existing cluster ("auto" or
+    "host:port"); without it Ray starts on this machine. `engine` and `compute` as for esm_onnx.Model, except
+    that OpenVINO needs an explicit compute: every worker must compute alike, whatever its CPU. Returns the
+    manifest's counts."""
     try:
         import pyarrow  # noqa: F401
         import ray
@@ -92,11 +97,23 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
                              ("--truncation-seq-length", truncation_seq_length, 0)):
         if not isinstance(value, int) or value < low:
             raise UsageError(f"{name} {value}: must be an integer >= {low}")
+    if engine not in ("ort", "openvino"):
+        raise UsageError(f"--engine {engine}: unknown engine (use ort, openvino)")
+    if compute not in ("auto", "fp32", "bf16"):
+        raise UsageError(f"--compute {compute}: unknown compute (use auto, fp32, bf16)")
+    if engine == "openvino" and compute == "auto":
+        raise UsageError("--engine openvino --compute auto: on Ray each worker would choose for its own CPU, and one "
+                         "run could mix bf16 and fp32 outputs; choose --compute bf16 (workers without AVX512_BF16 or "
+                         "AMX-BF16 then stop with that error) or --compute fp32")
+    if engine == "ort" and compute == "bf16":
+        raise UsageError("--compute bf16: ONNX Runtime computes in the graph's own precision; bf16 compute needs "
+                         "--engine openvino")
     layers = _resolve(model_path, include, repr_layers)
     out = pathlib.Path(outdir).resolve()
     files = expand_inputs([str(i) for i in inputs])
     options = {"include": sorted(include), "repr_layers": layers, "format": format, "toks_per_batch": toks_per_batch,
-               "truncation_seq_length": truncation_seq_length, "shard_records": shard_records}
+               "truncation_seq_length": truncation_seq_length, "shard_records": shard_records, "engine": engine,
+               "compute": "fp32" if engine == "ort" else compute}
     _check_run(out, {"model": str(model_path), "model_sha256": _model_digest(model_path), "options": options})
 
     t0 = time.perf_counter()

@@ -17,7 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--repr-layers", nargs="+", type=int, help="fair-esm numbering; default: every exported layer")
     e.add_argument("--format", default="parquet", choices=["parquet", "npz", "pt"])
     e.add_argument("--workers", type=int, default=1, help="Ray actors, each holding the model once")
-    e.add_argument("--threads-per-worker", type=int, default=1, help="ONNX Runtime threads (and Ray CPUs) per actor")
+    e.add_argument("--threads-per-worker", type=int, default=1, help="engine threads (and Ray CPUs) per actor")
+    e.add_argument("--engine", default="ort", help="ort or openvino (graphs from convert --engine openvino)")
+    e.add_argument("--compute", default="auto", help="openvino: bf16 or fp32, said explicitly (workers may differ)")
     e.add_argument("--address", help="join this Ray cluster (host:port or auto); default: start Ray here")
     e.add_argument("--toks-per-batch", type=int, default=1024)
     e.add_argument("--truncation-seq-length", type=int, default=1022)
@@ -32,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         m = embed(a.model, a.paths[:-1], a.paths[-1], include=a.include, repr_layers=a.repr_layers, format=a.format,
                   workers=a.workers, threads_per_worker=a.threads_per_worker, address=a.address,
                   toks_per_batch=a.toks_per_batch, truncation_seq_length=a.truncation_seq_length,
-                  shard_records=a.shard_records, progress=not a.no_progress)
+                  shard_records=a.shard_records, progress=not a.no_progress, engine=a.engine, compute=a.compute)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

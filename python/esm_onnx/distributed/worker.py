@@ -19,7 +19,8 @@ class ShardEmbedder:
     def __init__(self, model: str, options: dict[str, Any], outdir: str, threads: int) -> None:
         import esm_onnx
 
-        self.model = esm_onnx.Model(model, threads=threads)
+        self.model = esm_onnx.Model(model, threads=threads, engine=options.get("engine", "ort"),
+                                    compute=options.get("compute", "auto"))
         self.options = options
         self.outdir = pathlib.Path(outdir)
         self.layers = list(options["repr_layers"])  # resolved by the driver
