@@ -23,7 +23,7 @@ struct RuntimeOptions {
   Device device{Device::Cpu};
   Engine engine{Engine::OnnxRuntime};
   Compute compute{Compute::Auto};  // OpenVINO: bf16 or fp32; ONNX Runtime computes in the graph's precision
-  // OpenVINO's compiled-model cache: empty = $ESM_ONNX_CACHE_DIR/openvino, else the user's cache folder
+  // OpenVINO's compiled-model cache: empty = $ESM_ONNX_CACHE/openvino, else the user's cache folder
   // ($XDG_CACHE_HOME or ~/.cache)/esm-onnx/openvino. `cache` false: compile at every start.
   std::string cache_dir{};
   bool cache{true};

@@ -112,7 +112,7 @@ class Model:
 
     engine: "ort" (ONNX Runtime, every graph) or "openvino" (graphs from convert(..., engine="openvino")).
     compute (OpenVINO): "bf16", "fp32", or "auto" (bf16 where the CPU has AVX512_BF16 or AMX-BF16).
-    cache_dir / cache (OpenVINO): where compiled models are cached (None: $ESM_ONNX_CACHE_DIR/openvino, else
+    cache_dir / cache (OpenVINO): where compiled models are cached (None: $ESM_ONNX_CACHE/openvino, else
     ~/.cache/esm-onnx/openvino); cache=False compiles at every load.
     """
 

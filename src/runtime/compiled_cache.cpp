@@ -32,7 +32,7 @@ std::string compiled_cache_folder(const std::string& root, const std::string& mo
   fs::create_directories(folder, ec);
   if (ec) {
     throw FileError(fmt::format("OpenVINO model cache {}: cannot create {} ({}); choose another folder with --cache-dir "
-                                "(or ESM_ONNX_CACHE_DIR), or turn the cache off with --no-cache",
+                                "(or ESM_ONNX_CACHE), or turn the cache off with --no-cache",
                                 root, folder.string(), ec.message()));
   }
   // Compiled forms of earlier versions of this file can never be used again.

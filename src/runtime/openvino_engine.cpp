@@ -20,7 +20,7 @@ ov::Core& core() {
 }
 
 std::string default_cache_dir() {
-  if (const char* d = std::getenv("ESM_ONNX_CACHE_DIR"); d && *d) return std::string(d) + "/openvino";
+  if (const char* d = std::getenv("ESM_ONNX_CACHE"); d && *d) return std::string(d) + "/openvino";
   if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::string(d) + "/esm-onnx/openvino";
   if (const char* d = std::getenv("HOME"); d && *d) return std::string(d) + "/.cache/esm-onnx/openvino";
   return {};

@@ -22,7 +22,7 @@ CLI = pathlib.Path(os.environ.get("ESM_ONNX_CLI", ROOT / "build" / "bin" / "esm-
 SHARED = pathlib.Path(os.environ.get("ESM_ONNX_SHARED", ROOT.parent / "shared"))
 DATA = ROOT / "tests" / "data"
 # OpenVINO's compiled-model cache goes to a folder of this run, not the user's ~/.cache.
-os.environ.setdefault("ESM_ONNX_CACHE_DIR", tempfile.mkdtemp(prefix="esm-onnx-test-cache-"))
+os.environ.setdefault("ESM_ONNX_CACHE", tempfile.mkdtemp(prefix="esm-onnx-test-cache-"))
 
 
 def run_cli(*args, check=True, **kw) -> subprocess.CompletedProcess:

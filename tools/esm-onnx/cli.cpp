@@ -197,7 +197,7 @@ int main(int argc, const char* const* argv) {
   typed_option(e, "--compute", emb.runtime.compute, "auto", esm_onnx::parse_compute,
                "openvino: bf16 or fp32; auto = bf16 where the CPU has AVX512_BF16 or AMX-BF16, else fp32");
   e->add_option("--cache-dir", emb.runtime.cache_dir,
-                "openvino: compiled-model cache (default $ESM_ONNX_CACHE_DIR/openvino, else ~/.cache/esm-onnx/openvino)");
+                "openvino: compiled-model cache (default $ESM_ONNX_CACHE/openvino, else ~/.cache/esm-onnx/openvino)");
   e->add_flag("--no-cache", [&](int64_t) { emb.runtime.cache = false; }, "openvino: compile at every start, cache nothing");
   typed_option(e, "--device", emb.runtime.device, "cpu", esm_onnx::parse_device,
                "cpu, or cuda (needs an ONNX Runtime with CUDA)");
