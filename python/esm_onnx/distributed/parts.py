@@ -124,13 +124,18 @@ class ParquetPart:
         self.writer.write_table(arrow_table(self.pending, self.include, self.layers).cast(self.schema))
         self.pending = []
 
-    def close(self) -> None:
+    def finish(self) -> None:
+        """Writes what is pending and closes the file, still under its temporary name."""
         self.flush()
         self.writer.close()
+
+    def commit(self) -> None:
+        """The finished file under its own name: from here on the shard counts as done."""
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
-        self.writer.close()
+        if self.writer.is_open:
+            self.writer.close()
         self.tmp.unlink(missing_ok=True)
 
 

@@ -48,8 +48,9 @@ class ShardEmbedder:
             with open(shard["path"], "rb") as src, open(fasta, "wb") as dst:
                 src.seek(int(shard["start"]))
                 dst.write(src.read(int(shard["end"]) - int(shard["start"])))
+            part = None
             if fmt == "parquet":
-                counts, skipped = self._parquet(fasta, shard)
+                counts, skipped, part = self._parquet(fasta, shard)
             else:
                 counts, skipped = self._files(fasta, shard)
         # Lines and indices in the shard's own file are relative: make them the input file's.
@@ -58,9 +59,17 @@ class ShardEmbedder:
                    "skipped": len(skipped), "seconds": time.perf_counter() - t0,
                    "skipped_records": [[label, line + line0 if line else 0, reason] for label, line, reason in skipped],
                    "first_index": index0}
-        # The summary first, the part (or its marker) last: a part that exists always has its summary.
-        write_atomic(summary_path(self.outdir, name), json.dumps(summary))
-        if fmt != "parquet":
+        # The summary first, the part (or its marker) last: a part that exists always has its summary (a driver
+        # killed between the two found a part without one, and its rerun stopped).
+        try:
+            write_atomic(summary_path(self.outdir, name), json.dumps(summary))
+        except BaseException:
+            if part is not None:
+                part.abort()
+            raise
+        if part is not None:
+            part.commit()
+        else:
             write_atomic(part_path(self.outdir, name, fmt), json.dumps({"records": summary["records"]}))
         return summary | {"pid": os.getpid()}
 
@@ -82,11 +91,11 @@ class ShardEmbedder:
                     part.add(_Shifted(e, index0))
                     written += 1
                     tokens += e.length + self.specials
-            part.close()
+            part.finish()
         except BaseException:
             part.abort()
             raise
-        return {"written": written, "already_present": 0, "tokens": tokens}, list(it.skipped)
+        return {"written": written, "already_present": 0, "tokens": tokens}, list(it.skipped), part
 
     def _files(self, fasta: pathlib.Path, shard: dict[str, Any]) -> tuple[dict, list]:
         o = self.options
