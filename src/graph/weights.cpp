@@ -78,26 +78,22 @@ std::string Ctx::linear(const std::string& x, const std::vector<Role>& roles, in
       auto w_t = b.weight_as(base + ".weight.T", act, {k, n}, transposed(w, n, k));
       return with_bias ? b.linear(x, w_t, bias_name) : b.matmul(x, w_t);
     }
-    case WeightFormat::Int8: {
-      auto q = quantize_int8(w, n, k);
-      w.clear();
-      w.shrink_to_fit();
-      auto qb = b.initializer(base + ".weight.int8", onnx::TensorProto::INT8, {k, n}, q.q.data(), q.q.size());
-      auto sc = b.weight(base + ".weight.scale", {n}, q.scale);
-      const std::vector<int8_t> zeros(static_cast<std::size_t>(n), 0);
-      auto zp = b.initializer(base + ".weight.zero_point", onnx::TensorProto::INT8, {n}, zeros.data(), zeros.size());
-      std::vector<std::string> inputs{x, qb, sc, zp};
-      if (with_bias) inputs.push_back(bias_name);
-      return b.node("DynamicQuantizeMatMul", inputs, {}, "DynamicQuantizeMatMul", 1, "com.microsoft");
-    }
+    case WeightFormat::Int8:
     case WeightFormat::Int8Dequant: {
       auto q = quantize_int8(w, n, k);
       w.clear();
       w.shrink_to_fit();
       auto qb = b.initializer(base + ".weight.int8", onnx::TensorProto::INT8, {k, n}, q.q.data(), q.q.size());
       auto sc = b.weight(base + ".weight.scale", {n}, q.scale);
-      auto deq = b.node("DequantizeLinear", {qb, sc}, {attr_int("axis", 1)}, "DequantizeLinear");
-      return with_bias ? b.linear(x, deq, bias_name) : b.matmul(x, deq);
+      if (format == WeightFormat::Int8Dequant) {
+        auto deq = b.node("DequantizeLinear", {qb, sc}, {attr_int("axis", 1)}, "DequantizeLinear");
+        return with_bias ? b.linear(x, deq, bias_name) : b.matmul(x, deq);
+      }
+      const std::vector<int8_t> zeros(static_cast<std::size_t>(n), 0);
+      auto zp = b.initializer(base + ".weight.zero_point", onnx::TensorProto::INT8, {n}, zeros.data(), zeros.size());
+      std::vector<std::string> inputs{x, qb, sc, zp};
+      if (with_bias) inputs.push_back(bias_name);
+      return b.node("DynamicQuantizeMatMul", inputs, {}, "DynamicQuantizeMatMul", 1, "com.microsoft");
     }
     case WeightFormat::Int4: {
       const int64_t block = opt.int4_block;
