@@ -36,7 +36,8 @@ class OpenVinoEngine final : public Backend {
  public:
   OpenVinoEngine(const std::string& path, const RuntimeOptions& options, Compute compute, EngineInfo& info)
       : path_(path) {
-    ov::AnyMap config{ov::hint::inference_precision(compute == Compute::Bf16 ? ov::element::bf16 : ov::element::f32),
+    const ov::element::Type wanted = compute == Compute::Bf16 ? ov::element::bf16 : ov::element::f32;
+    ov::AnyMap config{ov::hint::inference_precision(wanted),
                       ov::hint::performance_mode(ov::hint::PerformanceMode::LATENCY)};
     if (options.threads > 0) config.emplace(ov::inference_num_threads(options.threads));
     // The CPU plugin keeps the kernels it made for each input shape, 5,000 shapes by default; every batch of
@@ -54,7 +55,6 @@ class OpenVinoEngine final : public Backend {
       request_ = compiled_.create_infer_request();
       // The compute must be the one asked for, cache or not: anything else would change numbers unseen.
       const auto precision = compiled_.get_property(ov::hint::inference_precision);
-      const auto wanted = compute == Compute::Bf16 ? ov::element::bf16 : ov::element::f32;
       if (precision != wanted) {
         throw RuntimeFailure(fmt::format("{}: OpenVINO compiled the model for {} although {} was asked for; run with "
                                          "--no-cache, or --compute {}", path, precision.get_type_name(),

@@ -75,20 +75,20 @@ class OrtEngine final : public Backend {
     std::vector<const char*> out_names;
     for (const auto& o : names) out_names.push_back(o.c_str());
     auto values = std::make_shared<std::vector<Ort::Value>>();
+    RunResult r;
     try {
       *values = session_->Run(Ort::RunOptions{nullptr}, in_names, &input, 1, out_names.data(), out_names.size());
+      for (std::size_t k = 0; k < names.size(); ++k) {
+        const auto info = (*values)[k].GetTensorTypeAndShapeInfo();
+        if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
+          throw RuntimeFailure(fmt::format("{}: output '{}' is not float32 (element type {}): this model was not written "
+                                           "by esm-onnx convert; convert the checkpoint again", path_, names[k],
+                                           static_cast<int>(info.GetElementType())));
+        }
+        r.add(names[k], info.GetShape(), (*values)[k].GetTensorData<float>());
+      }
     } catch (const Ort::Exception& e) {
       throw RuntimeFailure(fmt::format("{}: inference failed on a batch of {} x {} tokens: {}", path_, batch, seq, e.what()));
-    }
-    RunResult r;
-    for (std::size_t k = 0; k < names.size(); ++k) {
-      const auto info = (*values)[k].GetTensorTypeAndShapeInfo();
-      if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
-        throw RuntimeFailure(fmt::format("{}: output '{}' is not float32 (element type {}): this model was not written by "
-                                         "esm-onnx convert; convert the checkpoint again", path_, names[k],
-                                         static_cast<int>(info.GetElementType())));
-      }
-      r.add(names[k], info.GetShape(), (*values)[k].GetTensorData<float>());
     }
     r.owner = std::move(values);
     return r;

@@ -41,12 +41,10 @@ Session::Session(const std::string& path, const RuntimeOptions& options) {
                                      info_.attention == Attention::Fused ? "fused" : "quantized"));
       }
     }
-    const Compute compute = resolve_compute(options.engine, options.compute, CpuFeatures::detect());
-    engine_ = open_openvino(path, options, compute, engine_info_);
-  } else {
-    resolve_compute(options.engine, options.compute, CpuFeatures::detect());
-    engine_ = open_onnxruntime(path, options, engine_info_);
   }
+  const Compute compute = resolve_compute(options.engine, options.compute, CpuFeatures::detect());
+  engine_ = options.engine == Engine::OpenVino ? open_openvino(path, options, compute, engine_info_)
+                                               : open_onnxruntime(path, options, engine_info_);
   check_against_graph(path);
 }
 
