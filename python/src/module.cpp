@@ -25,6 +25,7 @@
 #include "esm_onnx/inspect.h"
 #include "esm_onnx/layers.h"
 #include "esm_onnx/model.h"
+#include "runtime/cpu_features.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -483,6 +484,13 @@ NB_MODULE(_core, m) {
   });
 
   m.def("read_model_info", &read_model_info, nb::call_guard<nb::gil_scoped_release>());
+  // The engine options as the CLI checks them, without a model or this machine's CPU (a Ray driver checks the
+  // workers' options): UsageError for an unknown name or for bf16 on ONNX Runtime.
+  m.def("check_engine_options", [](const std::string& engine, const std::string& compute) {
+    const Engine e = parse_engine(engine, "--engine");
+    const Compute c = parse_compute(compute, "--compute");
+    if (e == Engine::OnnxRuntime) runtime::resolve_compute(e, c, runtime::CpuFeatures{});
+  });
   m.def("resolve_request",
         [](const ModelInfo& info, const std::string& path, const std::vector<std::string>& include,
            const std::vector<int64_t>& repr_layers) {

@@ -97,17 +97,13 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
                              ("--truncation-seq-length", truncation_seq_length, 0)):
         if not isinstance(value, int) or value < low:
             raise UsageError(f"{name} {value}: must be an integer >= {low}")
-    if engine not in ("ort", "openvino"):
-        raise UsageError(f"--engine {engine}: unknown engine (use ort, openvino)")
-    if compute not in ("auto", "fp32", "bf16"):
-        raise UsageError(f"--compute {compute}: unknown compute (use auto, fp32, bf16)")
+    from .. import _core
+
+    _core.check_engine_options(str(engine), str(compute))
     if engine == "openvino" and compute == "auto":
         raise UsageError("--engine openvino --compute auto: on Ray each worker would choose for its own CPU, and one "
                          "run could mix bf16 and fp32 outputs; choose --compute bf16 (workers without AVX512_BF16 or "
                          "AMX-BF16 then stop with that error) or --compute fp32")
-    if engine == "ort" and compute == "bf16":
-        raise UsageError("--compute bf16: ONNX Runtime computes in the graph's own precision; bf16 compute needs "
-                         "--engine openvino")
     layers = _resolve(model_path, include, repr_layers)
     out = pathlib.Path(outdir).resolve()
     files = expand_inputs([str(i) for i in inputs])
