@@ -28,6 +28,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(HERE))
 
+from cpu_flags import cpu_has_bf16  # noqa: E402
 from fasta import realistic_lengths, write_fasta  # noqa: E402
 
 PY = sys.executable
@@ -52,14 +53,6 @@ OPENVINO = {"esm-onnx OpenVINO fp32": ("fp32", "fp32"), "esm-onnx OpenVINO bf16"
             "esm-onnx OpenVINO int8 (bf16)": ("int8", "bf16")}
 # Fidelity tiers of the mean embeddings against fair-esm: name -> (max abs error, minimum cosine).
 TIERS = {"exact": (1e-4, 0.0), "near-exact": (float("inf"), 0.9999), "compact": (float("inf"), 0.99)}
-
-
-def cpu_has_bf16() -> bool:
-    flags = set()
-    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def openvino_runs() -> dict[str, tuple[str, str]]:
@@ -297,7 +290,7 @@ class Bench:
             shutil.rmtree(out, ignore_errors=True)
             log(f"{name}: {label}")
             if "OpenVINO" in label:
-                self.warm_openvino_cache(cmd, name, label)
+                self.warm_openvino_cache(cmd, name)
             cmd = [str(c).format(fasta=fasta, out=out) for c in cmd]
             if label == "original ONNX route" and not models["route"].exists():
                 res["failed"] = res.get("failed", []) + [f"{label}: the export failed (see the logs)"]
@@ -322,7 +315,7 @@ class Bench:
         log(f"{name}: one 64-residue sequence: " + ", ".join(f"{p} {v:.1f} ms" for p, v in res["latency_ms"].items()))
         self.save()
 
-    def warm_openvino_cache(self, cmd: list, name: str, label: str) -> None:
+    def warm_openvino_cache(self, cmd: list, name: str) -> None:
         """One record first, so that the measured run starts as every run after a model's first does: its
         compiled model read from OpenVINO's cache (the first start compiles; see the load times below)."""
         fasta = write_fasta(self.work / "warm.fasta", [50], seed=1)

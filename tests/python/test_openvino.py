@@ -5,26 +5,18 @@ and the embed job's resume and bad-record handling unchanged."""
 from __future__ import annotations
 
 import json
-import pathlib
 
 import numpy as np
 import pytest
 
 import esm_checkpoints
+from cpu_flags import cpu_has_bf16
 from conftest import DATA, MODELS, run_cli
 from oracle import read_fasta, reference_outputs
 from test_parity import _compare, _record as _record_parity
 from test_precisions import _fidelity, _record as _record_fidelity, fasta, trained  # noqa: F401 (fixtures)
 
 BF16_FLOOR = (0.9999, 0.99)
-
-
-def _cpu_has_bf16() -> bool:
-    flags = set()
-    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def _embed_json(*args) -> dict:
@@ -54,7 +46,7 @@ def test_bf16_floor_against_fair_esm(cli, trained, fasta, tmp_path, key):
     run_cli("convert", path, "-o", onnx, "--engine", "openvino")
     args = (onnx, fasta, tmp_path / "out", "--include", "mean", "logits", "contacts", "--toks-per-batch", "1000",
             "--engine", "openvino", "--compute", "bf16")
-    if not _cpu_has_bf16():
+    if not cpu_has_bf16():
         proc = run_cli("embed", *args, check=False)
         assert proc.returncode == 2 and "AVX512_BF16" in proc.stderr and "AMX-BF16" in proc.stderr, proc.stderr
         return
@@ -73,7 +65,7 @@ def test_bf16_floor_against_fair_esm(cli, trained, fasta, tmp_path, key):
 def test_openvino_int8_meets_the_int8_floor(cli, trained, fasta, tmp_path, compute):
     """convert --engine openvino --precision int8: int8 weights behind standard DequantizeLinear ops, which
     OpenVINO keeps compressed; held to int8's floors (cosine >= 0.99, argmax >= 95%)."""
-    if compute == "bf16" and not _cpu_has_bf16():
+    if compute == "bf16" and not cpu_has_bf16():
         compute = "fp32"
     path, model, alphabet = trained["esm2"]
     onnx = tmp_path / "m.onnx"
@@ -92,14 +84,14 @@ def test_openvino_int8_meets_the_int8_floor(cli, trained, fasta, tmp_path, compu
 def test_verify_runs_the_candidate_on_openvino(cli, trained, tmp_path):
     proc = run_cli("convert", trained["esm2"][0], "-o", tmp_path / "m.onnx", "--engine", "openvino", "--verify")
     line = proc.stdout.strip().splitlines()[-1]
-    compute = "bf16" if _cpu_has_bf16() else "fp32"
+    compute = "bf16" if cpu_has_bf16() else "fp32"
     assert f"on openvino, {compute} compute" in line and "within the floor" in line, line
     assert ("bf16 compute: cosine >= 0.9999" if compute == "bf16" else "fp32: max abs error <= 1e-4") in line
 
 
 def test_auto_compute_follows_the_cpu_and_is_reported(cli, onnx_models, tmp_path):
     s = _embed_json(onnx_models["esm2_t3_48_zip"], DATA / "parity.fasta", tmp_path / "out", "--engine", "openvino")
-    assert s["compute"] == ("bf16" if _cpu_has_bf16() else "fp32")
+    assert s["compute"] == ("bf16" if cpu_has_bf16() else "fp32")
     assert s["engine_version"].startswith("2026.")
     text = run_cli("embed", onnx_models["esm2_t3_48_zip"], DATA / "parity.fasta", tmp_path / "out2").stdout
     assert "engine: ort 1." in text
