@@ -131,7 +131,10 @@ OnnxHeader parse_onnx_header(std::istream& in, uint64_t size, const std::string&
 
 OnnxHeader read_onnx_header(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw FileError(fmt::format("{}: no such model file", path));
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw FileError(std::filesystem::exists(path, ec) ? fmt::format("{}: not a file; name the .onnx model", path)
+                                                      : fmt::format("{}: no such model file", path));
+  }
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw FileError(fmt::format("{}: cannot open the model for reading", path));
   const auto size = static_cast<uint64_t>(in.tellg());
