@@ -8,11 +8,13 @@
 #include <map>
 #include <set>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "esm_onnx/checkpoint.h"
 #include "esm_onnx/errors.h"
 #include "esm_onnx/model_info.h"
 #include "util/numbers.h"
+#include "util/untrusted_file.h"
 
 namespace esm_onnx {
 namespace {
@@ -114,25 +116,28 @@ nlohmann::ordered_json describe_onnx(const std::string& path) {
   return j;
 }
 
+// A folder is a transformers checkpoint; a file is an ONNX model when it says so (its name, or protobuf's
+// first field); anything else (a FIFO, a device, a link loop) is refused before a byte is read.
 bool is_onnx(const std::string& path) {
-  if (std::filesystem::is_directory(path)) return false;
+  const auto kind = files::path_kind(path);
+  if (kind == files::PathKind::Missing) throw FileError(fmt::format("{}: no such file or folder", path));
+  if (kind == files::PathKind::Folder) return false;
+  const files::RegularFile f = files::RegularFile::open(path, "the file to inspect");
   if (std::filesystem::path(path).extension() == ".onnx") return true;
-  std::ifstream in(path, std::ios::binary);
   char c = 0;
-  in.get(c);
-  return c == 0x08;  // protobuf field 1 (ir_version), varint
+  return ::pread(f.fd(), &c, 1, 0) == 1 && c == 0x08;  // protobuf field 1 (ir_version), varint
+}
+
+nlohmann::ordered_json describe(const std::string& path) {
+  return is_onnx(path) ? describe_onnx(path) : describe_checkpoint(path);
 }
 
 }  // namespace
 
-std::string inspect_json(const std::string& path) {
-  if (std::error_code ec; !std::filesystem::exists(path, ec)) throw FileError(fmt::format("{}: no such file or folder", path));
-  return (is_onnx(path) ? describe_onnx(path) : describe_checkpoint(path)).dump(2);
-}
+std::string inspect_json(const std::string& path) { return describe(path).dump(2); }
 
 std::string inspect_text(const std::string& path) {
-  if (std::error_code ec; !std::filesystem::exists(path, ec)) throw FileError(fmt::format("{}: no such file or folder", path));
-  const auto j = is_onnx(path) ? describe_onnx(path) : describe_checkpoint(path);
+  const auto j = describe(path);
   std::string out;
   for (const auto& [k, v] : j.items()) {
     std::string val = v.is_string() ? v.get<std::string>() : v.dump();

@@ -1,5 +1,6 @@
 #pragma once
 // What a converted model says about itself (ONNX metadata_props), read and checked in one place.
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -13,6 +14,14 @@ namespace esm_onnx {
 
 // Revision of the metadata layout below; `embed` refuses models with another one.
 inline constexpr int kModelFormatRevision = 1;
+
+// What a model's classifier labels may be: convert refuses a checkpoint beyond these, and embed a model,
+// so that what convert writes embed loads. Far above any real classifier.
+inline constexpr std::size_t kMaxLabels = std::size_t{1} << 16;
+inline constexpr std::size_t kMaxLabelBytes = 4096;          // one label name
+inline constexpr std::size_t kMaxLabelsText = std::size_t{1} << 22;  // all of them, as the metadata's JSON list
+// FormatError naming `where` when `labels` break those limits.
+void check_labels(const std::vector<std::string>& labels, const std::string& where);
 
 struct ModelInfo {
   int format_revision{0};

@@ -58,6 +58,11 @@ void translate(const std::exception_ptr& p, void*) {
     raise(g_errors.runtime, e.what());
   } catch (const Error& e) {
     raise(g_errors.base, e.what());
+  } catch (const std::bad_alloc&) {
+    throw;  // nanobind's MemoryError
+  } catch (const std::exception& e) {
+    // Not one of ours: still an esm_onnx.Error, as the API promises, saying it is a bug to report.
+    raise(g_errors.base, (std::string("internal error: ") + e.what() + " (please report it)").c_str());
   }
 }
 

@@ -14,6 +14,7 @@
 #include <regex>
 
 #include "download/fetch.h"
+#include "util/untrusted_file.h"
 #include "esm_onnx/errors.h"
 #include "layouts/transformers_folder.h"
 
@@ -282,9 +283,10 @@ DownloadResult download(const DownloadOptions& o, const std::function<void(const
 
 std::string resolve_checkpoint(const std::string& name_or_path, bool progress,
                                const std::function<void(const std::string&)>& log) {
-  std::error_code ec;
-  if (fs::exists(name_or_path, ec) || !is_downloadable_name(name_or_path)) {
-    if (!fs::exists(name_or_path, ec)) {
+  // Anything at the path (a link loop, a FIFO included) is the user's file: its reader says what is wrong.
+  const bool present = files::path_kind(name_or_path) != files::PathKind::Missing;
+  if (present || !is_downloadable_name(name_or_path)) {
+    if (!present) {
       throw FileError(fmt::format("{}: no such file or folder (nor a released name or hub repository id to download)",
                                   name_or_path));
     }

@@ -15,6 +15,7 @@
 #include "esm_onnx/errors.h"
 #include "layouts/layouts.h"
 #include "model/tensor_specs.h"
+#include "util/untrusted_file.h"
 
 namespace esm_onnx {
 
@@ -40,6 +41,14 @@ void check_sizes(const ModelConfig& c, const std::string& path) {
   if (c.num_layers <= 0 || c.embed_dim <= 0 || c.attention_heads <= 0 || c.embed_dim % c.attention_heads != 0) {
     throw FormatError(fmt::format("{}: inconsistent sizes: {} layers, dim {}, {} heads", path, c.num_layers,
                                   c.embed_dim, c.attention_heads));
+  }
+  // A norm's epsilon is a small positive number; ONNX Runtime refuses others when the model loads, so a model
+  // converted with one could not run.
+  if (!(c.arch.layer_norm_eps > 0.0f && c.arch.layer_norm_eps < 1.0f)) {
+    throw FormatError(fmt::format("{}: layer_norm_eps = {} is not a small positive number", path, c.arch.layer_norm_eps));
+  }
+  if (!(c.arch.rope_theta > 1.0 && std::isfinite(c.arch.rope_theta))) {
+    throw FormatError(fmt::format("{}: rope_theta = {} is not a rotary base (a finite number above 1)", path, c.arch.rope_theta));
   }
   if (c.arch.positions == Positions::Rotary && c.head_dim() % 2 != 0) {
     throw FormatError(fmt::format("{}: rotary positions need an even head size, not {}", path, c.head_dim()));
@@ -108,12 +117,11 @@ void bind(Checkpoint::Impl& impl) {
 }  // namespace
 
 Checkpoint Checkpoint::load(const std::string& path) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(status)) throw FileError(fmt::format("{}: no such file or folder", path));
+  const auto kind = files::path_kind(path);
+  if (kind == files::PathKind::Missing) throw FileError(fmt::format("{}: no such file or folder", path));
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  if (std::filesystem::is_directory(status)) {
+  if (kind == files::PathKind::Folder) {
     impl->loaded = layouts::load_transformers(path);
   } else if (std::filesystem::path(path).extension() == ".safetensors") {
     impl->loaded = layouts::load_safetensors(path);

@@ -136,6 +136,42 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
 
   rep.source_sha256 = source_digest(ckpt);
 
+  // The model's description, checked by the reader embed uses before anything is written: what convert
+  // accepts, embed loads.
+  const Alphabet& alphabet = Alphabet::for_kind(cfg.alphabet);
+  ModelInfo info;
+  info.format_revision = kModelFormatRevision;
+  info.family = family_name(cfg.family);
+  info.variant = cfg.variant;
+  info.alphabet = alphabet.name();
+  info.num_layers = cfg.num_layers;
+  info.embed_dim = cfg.embed_dim;
+  info.attention_heads = cfg.attention_heads;
+  info.vocab_size = cfg.vocab_size;
+  info.repr_layers = rep.repr_layers;
+  info.has_contacts = rep.contacts;
+  info.has_logits = cfg.head != OutputHead::None;
+  info.head = cfg.head;
+  info.labels = cfg.labels;
+  info.max_tokens = cfg.max_tokens();
+  info.precision = opt.precision;
+  info.attention = rep.fused ? Attention::Fused : Attention::Explicit;
+  info.int4_block = opt.precision == Precision::Int4 ? opt.int4_block : 0;
+  info.source_file = fs::path(checkpoint).filename().string();
+  info.source_sha256 = rep.source_sha256;
+  info.converter_version = ESM_ONNX_VERSION;
+  info.padding_idx = alphabet.padding_idx();
+  info.cls_idx = alphabet.cls_idx();
+  info.eos_idx = alphabet.eos_idx();
+  info.mask_idx = alphabet.mask_idx();
+  info.prepend_bos = alphabet.prepend_bos();
+  info.append_eos = alphabet.append_eos();
+  try {
+    (void)ModelInfo::from_metadata(info.to_metadata(), opt.output);
+  } catch (const FormatError& e) {
+    throw FormatError(fmt::format("{}: the model it would convert to could not be loaded by embed: {}", checkpoint, e.what()));
+  }
+
   onnx::ModelProto model;
   model.set_ir_version(8);
   model.set_producer_name("esm-onnx");
@@ -165,7 +201,7 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     graph::Ctx ctx{.b = b,
                    .ckpt = ckpt,
                    .cfg = cfg,
-                   .alphabet = Alphabet::for_kind(cfg.alphabet),
+                   .alphabet = alphabet,
                    .tokens = "tokens",
                    .opt = {pt.weights, rep.fused, opt.int4_block},
                    .act = opt.precision == Precision::Fp16 ? onnx::TensorProto::FLOAT16 : onnx::TensorProto::FLOAT};
@@ -235,33 +271,6 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
                      {std::string("batch"), std::string("contact_length"), std::string("contact_length")});
     }
 
-    ModelInfo info;
-    info.format_revision = kModelFormatRevision;
-    info.family = family_name(cfg.family);
-    info.variant = cfg.variant;
-    info.alphabet = ctx.alphabet.name();
-    info.num_layers = cfg.num_layers;
-    info.embed_dim = cfg.embed_dim;
-    info.attention_heads = cfg.attention_heads;
-    info.vocab_size = cfg.vocab_size;
-    info.repr_layers = rep.repr_layers;
-    info.has_contacts = rep.contacts;
-    info.has_logits = cfg.head != OutputHead::None;
-    info.head = cfg.head;
-    info.labels = cfg.labels;
-    info.max_tokens = cfg.max_tokens();
-    info.precision = opt.precision;
-    info.attention = rep.fused ? Attention::Fused : Attention::Explicit;
-    info.int4_block = opt.precision == Precision::Int4 ? opt.int4_block : 0;
-    info.source_file = fs::path(checkpoint).filename().string();
-    info.source_sha256 = rep.source_sha256;
-    info.converter_version = ESM_ONNX_VERSION;
-    info.padding_idx = ctx.alphabet.padding_idx();
-    info.cls_idx = ctx.alphabet.cls_idx();
-    info.eos_idx = ctx.alphabet.eos_idx();
-    info.mask_idx = ctx.alphabet.mask_idx();
-    info.prepend_bos = ctx.alphabet.prepend_bos();
-    info.append_eos = ctx.alphabet.append_eos();
     for (const auto& [k, v] : info.to_metadata()) {
       auto* p = model.add_metadata_props();
       p->set_key(k);

@@ -141,28 +141,26 @@ Loaded load_transformers_esmc(const std::string& dir, const json& cfg) {
   c.embed_dim = int_field(cfg, "hidden_size", cpath, 1 << 16);
   c.attention_heads = int_field(cfg, "num_attention_heads", cpath, 1024);
   c.ffn_dim = int_field(cfg, "intermediate_size", cpath, 1 << 18);
-  if (auto it = cfg.find("head_dim"); it != cfg.end() && it->is_number_integer() &&
-                                      it->get<int64_t>() * c.attention_heads != c.embed_dim) {
+  if (const auto hd = jsonin::get_int(cfg, "head_dim", cpath); hd && *hd * c.attention_heads != c.embed_dim) {
     throw UnsupportedError(fmt::format("{}: head_dim {} times {} heads is not hidden_size {}; esm-onnx needs "
-                                       "hidden_size = heads x head_dim", cpath, it->get<int64_t>(), c.attention_heads, c.embed_dim));
+                                       "hidden_size = heads x head_dim", cpath, *hd, c.attention_heads, c.embed_dim));
   }
-  if (auto it = cfg.find("num_key_value_heads"); it != cfg.end() && it->is_number_integer() &&
-                                                 it->get<int64_t>() != c.attention_heads) {
-    throw UnsupportedError(fmt::format("{}: grouped-query attention (num_key_value_heads {}) is not ESM C", cpath, it->get<int64_t>()));
+  if (const auto kv = jsonin::get_int(cfg, "num_key_value_heads", cpath); kv && *kv != c.attention_heads) {
+    throw UnsupportedError(fmt::format("{}: grouped-query attention (num_key_value_heads {}) is not ESM C", cpath, *kv));
   }
-  if (auto it = cfg.find("hidden_act"); it != cfg.end() && it->is_string() && it->get<std::string>() != "silu") {
-    throw UnsupportedError(fmt::format("{}: hidden_act '{}'; ESM C's feed-forward is SwiGLU (silu)", cpath, it->get<std::string>()));
+  if (const auto act = jsonin::get_string(cfg, "hidden_act", cpath); act && *act != "silu") {
+    throw UnsupportedError(fmt::format("{}: hidden_act '{}'; ESM C's feed-forward is SwiGLU (silu)", cpath, *act));
   }
-  c.arch.attention_bias = bool_field(cfg, "attention_bias", false);
-  c.arch.ffn_bias = bool_field(cfg, "mlp_bias", false);
-  if (auto rp = cfg.find("rope_parameters"); rp != cfg.end() && rp->is_object()) {
-    if (rp->value("rope_type", "default") != "default") {
-      throw UnsupportedError(fmt::format("{}: rope_type '{}'; ESM C uses the default rotary embedding", cpath,
-                                         rp->value("rope_type", "")));
+  c.arch.attention_bias = bool_field(cfg, "attention_bias", false, cpath);
+  c.arch.ffn_bias = bool_field(cfg, "mlp_bias", false, cpath);
+  if (const json* rp = jsonin::get_object(cfg, "rope_parameters", cpath)) {
+    const std::string where = cpath + ": rope_parameters";
+    if (const auto type = jsonin::get_string(*rp, "rope_type", where).value_or("default"); type != "default") {
+      throw UnsupportedError(fmt::format("{}: rope_type '{}'; ESM C uses the default rotary embedding", cpath, type));
     }
-    if (auto t = rp->find("rope_theta"); t != rp->end() && t->is_number()) c.arch.rope_theta = t->get<double>();
-  } else if (auto t = cfg.find("rope_theta"); t != cfg.end() && t->is_number()) {
-    c.arch.rope_theta = t->get<double>();
+    if (const auto t = jsonin::get_number(*rp, "rope_theta", where)) c.arch.rope_theta = *t;
+  } else if (const auto t = jsonin::get_number(cfg, "rope_theta", cpath)) {
+    c.arch.rope_theta = *t;
   }
   c.head = head_of(cfg, cpath, "Esmc");
   if (c.head == OutputHead::SequenceClassification || c.head == OutputHead::TokenClassification) {

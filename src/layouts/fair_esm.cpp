@@ -192,8 +192,21 @@ std::string contact_path_for(const std::string& path) {
 
 }  // namespace
 
-void add_source(Loaded& into, std::unique_ptr<source::TensorSource> src, std::string (*canonical)(const std::string&)) {
-  for (const auto& t : src->tensors()) into.names[canonical(t.name)] = {src.get(), t.name};
+void add_source(Loaded& into, std::unique_ptr<source::TensorSource> src, std::string (*canonical)(const std::string&),
+                Overlap overlap) {
+  for (const auto& t : src->tensors()) {
+    const std::string name = canonical(t.name);
+    auto [it, fresh] = into.names.try_emplace(name, model::Located{src.get(), t.name});
+    if (fresh) continue;
+    if (overlap == Overlap::Replace) {
+      it->second = {src.get(), t.name};
+      continue;
+    }
+    // Two tensors for one weight (a name with and without a prefix, or in two shards): readers of the same
+    // files disagree on which one wins, so neither is taken.
+    throw FormatError(fmt::format("{}: tensors '{}' (in {}) and '{}' (in {}) are the same weight {}; keep one of them",
+                                  src->path(), it->second.name, it->second.source->path(), t.name, src->path(), name));
+  }
   into.files.push_back(src->path());
   into.sources.push_back(std::move(src));
 }
@@ -260,7 +273,7 @@ Loaded load_fair_esm(std::shared_ptr<const torchfile::TorchFile> file) {
     if (!src->find("contact_head.regression.weight")) {
       throw FormatError(fmt::format("{}: lacks contact_head.regression.weight", contacts));
     }
-    add_source(out, std::move(src), canonical_contacts);
+    add_source(out, std::move(src), canonical_contacts, Overlap::Replace);  // fair-esm: the regression file wins
     out.contact_file = contacts;
     out.config.has_contacts = true;
   } else {

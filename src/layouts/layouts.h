@@ -36,8 +36,11 @@ Loaded load_safetensors(const std::string& path);
 // ESM C from a bare state dict in any of its three spellings; `source` is the file.
 Loaded load_esmc_state(std::unique_ptr<source::TensorSource> source);
 
-// Adds every tensor of `source` to `names` under canonical(name); returns the source, now owned by `into`.
+// What a tensor whose canonical name is already taken means: an error naming both (two copies of one
+// weight), or the newer one replacing it (fair-esm's contact-regression file over the checkpoint).
+enum class Overlap { Refuse, Replace };
+// Adds every tensor of `source` to `names` under canonical(name); the source is then owned by `into`.
 void add_source(Loaded& into, std::unique_ptr<source::TensorSource> source,
-                std::string (*canonical)(const std::string&));
+                std::string (*canonical)(const std::string&), Overlap overlap = Overlap::Refuse);
 
 }  // namespace esm_onnx::layouts

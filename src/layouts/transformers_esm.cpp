@@ -67,17 +67,21 @@ namespace transformers {
 
 Loaded load_transformers_esm(const std::string& dir, const json& cfg) {
   const std::string cpath = (fs::path(dir) / "config.json").string();
-  if (architecture_of(cfg) == "EsmForProteinFolding") {
+  if (architecture_of(cfg, cpath) == "EsmForProteinFolding") {
     throw UnsupportedError(fmt::format("{}: an ESMFold model (EsmForProteinFolding); esm-onnx runs the language models, "
                                        "not the folding trunk", cpath));
   }
-  if (bool_field(cfg, "is_folding_model", false)) {
+  if (bool_field(cfg, "is_folding_model", false, cpath)) {
     throw UnsupportedError(fmt::format("{}: an ESMFold model; esm-onnx runs the language models only", cpath));
   }
-  if (bool_field(cfg, "is_decoder", false) || bool_field(cfg, "add_cross_attention", false)) {
+  if (bool_field(cfg, "is_decoder", false, cpath) || bool_field(cfg, "add_cross_attention", false, cpath)) {
     throw UnsupportedError(fmt::format("{}: a decoder or cross-attention configuration; ESM models are encoders", cpath));
   }
-  const std::string positions = cfg.value("position_embedding_type", "absolute");
+  if (auto it = cfg.find("position_embedding_type"); it != cfg.end() && it->is_null()) {
+    throw UnsupportedError(fmt::format("{}: position_embedding_type null (a model without position embeddings) is not an "
+                                       "ESM configuration (rotary or absolute)", cpath));
+  }
+  const std::string positions = string_field(cfg, "position_embedding_type", "absolute", cpath);
   Loaded out;
   out.source = "transformers";
   ModelConfig& c = out.config;
@@ -91,28 +95,26 @@ Loaded load_transformers_esm(const std::string& dir, const json& cfg) {
     throw UnsupportedError(fmt::format("{}: position_embedding_type '{}' is not an ESM configuration (rotary or absolute)",
                                        cpath, positions));
   }
-  const std::string name = cfg.value("_name_or_path", "");
+  const std::string name = string_field(cfg, "_name_or_path", "", cpath);
   if (positions == "absolute" && name.find("esm1v") != std::string::npos) c.variant = "ESM-1v";
   c.num_layers = int_field(cfg, "num_hidden_layers", cpath, 1024);
   c.embed_dim = int_field(cfg, "hidden_size", cpath, 1 << 16);
   c.attention_heads = int_field(cfg, "num_attention_heads", cpath, 1024);
   c.ffn_dim = int_field(cfg, "intermediate_size", cpath, 1 << 18);
-  c.arch.token_dropout = bool_field(cfg, "token_dropout", false);
-  c.arch.embed_norm = bool_field(cfg, "emb_layer_norm_before", false);
-  if (auto it = cfg.find("layer_norm_eps"); it != cfg.end() && it->is_number()) {
-    c.arch.layer_norm_eps = it->get<float>();
-  } else {
-    c.arch.layer_norm_eps = 1e-12f;  // EsmConfig's default
-  }
-  if (auto it = cfg.find("hidden_act"); it != cfg.end() && it->is_string() && it->get<std::string>() != "gelu") {
-    throw UnsupportedError(fmt::format("{}: hidden_act '{}'; ESM layers use GELU", cpath, it->get<std::string>()));
+  c.arch.token_dropout = bool_field(cfg, "token_dropout", false, cpath);
+  c.arch.embed_norm = bool_field(cfg, "emb_layer_norm_before", false, cpath);
+  const double eps = jsonin::get_number(cfg, "layer_norm_eps", cpath).value_or(1e-12);  // EsmConfig's default
+  if (!(eps > 0 && eps < 1)) throw FormatError(fmt::format("{}: layer_norm_eps = {} is not a small positive number", cpath, eps));
+  c.arch.layer_norm_eps = static_cast<float>(eps);
+  if (const auto act = jsonin::get_string(cfg, "hidden_act", cpath); act && *act != "gelu") {
+    throw UnsupportedError(fmt::format("{}: hidden_act '{}'; ESM layers use GELU", cpath, *act));
   }
   const Alphabet& alphabet = Alphabet::for_kind(c.alphabet);
   for (auto [key, want] : {std::pair<const char*, int64_t>{"pad_token_id", alphabet.padding_idx()},
                            {"mask_token_id", alphabet.mask_idx()}}) {
-    if (auto it = cfg.find(key); it != cfg.end() && it->is_number_integer() && it->get<int64_t>() != want) {
+    if (const auto id = jsonin::get_int(cfg, key, cpath); id && *id != want) {
       throw UnsupportedError(fmt::format("{}: {} = {}, but the ESM alphabet has it at {}; a different vocabulary is not "
-                                         "supported", cpath, key, it->get<int64_t>(), want));
+                                         "supported", cpath, key, *id, want));
     }
   }
   c.head = head_of(cfg, cpath, "Esm");

@@ -3,13 +3,14 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include "esm_onnx/errors.h"
+#include "esm_onnx/model_info.h"
 #include "source/safetensors.h"
 #include "source/torch_source.h"
 #include "torch/torch_file.h"
+#include "util/untrusted_file.h"
 
 namespace esm_onnx::layouts::transformers {
 
@@ -17,39 +18,40 @@ namespace fs = std::filesystem;
 
 json read_config(const std::string& dir) {
   const std::string path = (fs::path(dir) / "config.json").string();
-  std::ifstream in(path);
-  if (!in) throw FileError(fmt::format("{}: cannot read: a transformers model folder needs its config.json", path));
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw FormatError(fmt::format("{}: not valid JSON: {}", path, e.what()));
+  if (files::path_kind(path) == files::PathKind::Missing) {
+    throw FileError(fmt::format("{}: cannot read: a transformers model folder needs its config.json", path));
   }
+  json cfg = jsonin::parse_file(path, "config.json", jsonin::kConfigLimits);
+  if (!cfg.is_object()) throw FormatError(fmt::format("{}: is {}, not a JSON object", path, jsonin::type_text(cfg)));
+  return cfg;
 }
 
 int64_t int_field(const json& cfg, const char* key, const std::string& path, int64_t most) {
-  const auto it = cfg.find(key);
-  if (it == cfg.end() || !it->is_number_integer()) {
-    throw FormatError(fmt::format("{}: '{}' is missing or not an integer", path, key));
-  }
-  const auto v = it->get<int64_t>();
-  if (v < 1 || v > most) throw FormatError(fmt::format("{}: '{}' = {} is outside 1..{}", path, key, v, most));
-  return v;
+  const auto v = jsonin::get_int(cfg, key, path);
+  if (!v) throw FormatError(fmt::format("{}: '{}' is missing", path, key));
+  if (*v < 1 || *v > most) throw FormatError(fmt::format("{}: '{}' = {} is outside 1..{}", path, key, *v, most));
+  return *v;
 }
 
-bool bool_field(const json& cfg, const char* key, bool fallback) {
-  const auto it = cfg.find(key);
-  return it != cfg.end() && it->is_boolean() ? it->get<bool>() : fallback;
+bool bool_field(const json& cfg, const char* key, bool fallback, const std::string& path) {
+  return jsonin::get_bool(cfg, key, path).value_or(fallback);
 }
 
-std::string architecture_of(const json& cfg) {
-  if (auto it = cfg.find("architectures"); it != cfg.end() && it->is_array() && !it->empty() && (*it)[0].is_string()) {
-    return (*it)[0].get<std::string>();
+std::string string_field(const json& cfg, const char* key, const std::string& fallback, const std::string& path) {
+  return jsonin::get_string(cfg, key, path).value_or(fallback);
+}
+
+std::string architecture_of(const json& cfg, const std::string& path) {
+  const json* a = jsonin::get_array(cfg, "architectures", path);
+  if (!a || a->empty()) return {};
+  if (!(*a)[0].is_string()) {
+    throw FormatError(fmt::format("{}: 'architectures' holds {}, expected class names", path, jsonin::type_text((*a)[0])));
   }
-  return {};
+  return (*a)[0].get<std::string>();
 }
 
 OutputHead head_of(const json& cfg, const std::string& path, const std::string& prefix) {
-  const std::string arch = architecture_of(cfg);
+  const std::string arch = architecture_of(cfg, path);
   const std::string names = fmt::format("{0}ForMaskedLM, {0}Model, {0}ForSequenceClassification or {0}ForTokenClassification", prefix);
   if (arch == prefix + "ForMaskedLM") return OutputHead::LanguageModel;
   if (arch == prefix + "Model") return OutputHead::None;
@@ -60,14 +62,17 @@ OutputHead head_of(const json& cfg, const std::string& path, const std::string& 
 }
 
 std::vector<std::string> labels_of(const json& cfg, const std::string& path) {
-  const auto it = cfg.find("id2label");
-  if (it == cfg.end() || !it->is_object() || it->empty()) {
+  const json* map = jsonin::get_object(cfg, "id2label", path);
+  if (!map || map->empty()) {
     throw FormatError(fmt::format("{}: a classifier without 'id2label'; save the model with transformers so that its "
                                   "labels are written", path));
   }
-  std::vector<std::string> labels(it->size());
-  std::vector<bool> seen(it->size(), false);
-  for (const auto& [k, v] : it->items()) {
+  if (map->size() > kMaxLabels) {
+    throw FormatError(fmt::format("{}: id2label has {} entries, more than the {} a model may carry", path, map->size(), kMaxLabels));
+  }
+  std::vector<std::string> labels(map->size());
+  std::vector<bool> seen(map->size(), false);
+  for (const auto& [k, v] : map->items()) {
     std::size_t id = 0;
     try {
       std::size_t used = 0;
@@ -79,31 +84,32 @@ std::vector<std::string> labels_of(const json& cfg, const std::string& path) {
     if (id >= labels.size() || seen[id]) {
       throw FormatError(fmt::format("{}: id2label has {} entries but numbers one of them {}", path, labels.size(), k));
     }
+    if (!v.is_string()) {
+      throw FormatError(fmt::format("{}: id2label '{}' is {}, not a label name", path, k, jsonin::type_text(v)));
+    }
     seen[id] = true;
-    labels[id] = v.is_string() ? v.get<std::string>() : v.dump();
+    labels[id] = v.get<std::string>();
   }
+  check_labels(labels, path + ": id2label");
   return labels;
 }
 
-// model.safetensors, its sharded form, or pytorch_model.bin (and its sharded form).
+// The shard files of a sharded index (model.safetensors.index.json, pytorch_model.bin.index.json).
 std::set<std::string> shard_files(const std::string& index_path) {
-  std::ifstream in(index_path);
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {
-    throw FormatError(fmt::format("{}: not valid JSON: {}", index_path, e.what()));
-  }
-  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
-    throw FormatError(fmt::format("{}: no weight_map", index_path));
-  }
+  const json j = jsonin::parse_file(index_path, "the sharded index", jsonin::kConfigLimits);
+  const json* map = j.is_object() ? jsonin::get_object(j, "weight_map", index_path) : nullptr;
+  if (!map) throw FormatError(fmt::format("{}: no weight_map", index_path));
   std::set<std::string> files;
-  for (const auto& [name, file] : j["weight_map"].items()) {
+  for (const auto& [name, file] : map->items()) {
     const std::string f = file.is_string() ? file.get<std::string>() : "";
     if (f.empty() || f.find('/') != std::string::npos || f.find("..") != std::string::npos) {
       throw FormatError(fmt::format("{}: tensor {} is mapped to '{}', not a file of this folder", index_path, name, f));
     }
     files.insert(f);
+  }
+  if (files.empty()) {
+    throw FormatError(fmt::format("{}: the weight_map names no tensor, so the folder has no weights; the index is "
+                                  "damaged or the upload incomplete", index_path));
   }
   return files;
 }
@@ -115,18 +121,20 @@ void open_weights(Loaded& out, const std::string& dir, Canonical canonical) {
     std::shared_ptr<const torchfile::TorchFile> file = torchfile::TorchFile::open(p.string());
     add_source(out, std::make_unique<source::TorchSource>(file, *file->root()), canonical);
   };
-  if (fs::exists(d / "model.safetensors")) {
+  // Anything at the name counts as there (a FIFO, a link loop): opening it then says what is wrong.
+  auto present = [&](const char* name) { return files::path_kind((d / name).string()) != files::PathKind::Missing; };
+  if (present("model.safetensors")) {
     add_source(out, source::SafetensorsSource::open((d / "model.safetensors").string()), canonical);
     out.serialization = "safetensors";
-  } else if (fs::exists(d / "model.safetensors.index.json")) {
+  } else if (present("model.safetensors.index.json")) {
     for (const auto& f : shards_of("model.safetensors.index.json")) {
       add_source(out, source::SafetensorsSource::open((d / f).string()), canonical);
     }
     out.serialization = "safetensors";
-  } else if (fs::exists(d / "pytorch_model.bin")) {
+  } else if (present("pytorch_model.bin")) {
     add_torch(d / "pytorch_model.bin");
     out.serialization = out.sources.front()->container();
-  } else if (fs::exists(d / "pytorch_model.bin.index.json")) {
+  } else if (present("pytorch_model.bin.index.json")) {
     for (const auto& f : shards_of("pytorch_model.bin.index.json")) add_torch(d / f);
     out.serialization = out.sources.front()->container();
   } else {
@@ -135,7 +143,6 @@ void open_weights(Loaded& out, const std::string& dir, Canonical canonical) {
   }
 }
 
-
 }  // namespace esm_onnx::layouts::transformers
 
 namespace esm_onnx::layouts {
@@ -143,12 +150,11 @@ namespace esm_onnx::layouts {
 Loaded load_transformers(const std::string& dir) {
   const std::string cpath = (std::filesystem::path(dir) / "config.json").string();
   const auto cfg = transformers::read_config(dir);
-  if (!cfg.is_object()) throw FormatError(fmt::format("{}: not a JSON object", cpath));
-  const std::string type = cfg.value("model_type", "");
+  const auto type = jsonin::get_string(cfg, "model_type", cpath);
   if (type == "esm") return transformers::load_transformers_esm(dir, cfg);
   if (type == "esmc") return transformers::load_transformers_esmc(dir, cfg);
   throw UnsupportedError(fmt::format("{}: model_type '{}'; esm-onnx reads transformers ESM (esm) and ESM C (esmc) "
-                                     "models", cpath, type));
+                                     "models", cpath, type.value_or("")));
 }
 
 }  // namespace esm_onnx::layouts

@@ -1,22 +1,24 @@
 #pragma once
 // What every transformers model folder shares: config.json, the head named by 'architectures', the
 // labels of classifiers, and the weights in any of the files save_pretrained writes.
-#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "layouts/layouts.h"
+#include "util/bounded_json.h"
 
 namespace esm_onnx::layouts::transformers {
 
-using json = nlohmann::json;
+using json = jsonin::Json;
 using Canonical = std::string (*)(const std::string&);
 
 json read_config(const std::string& dir);
+// config.json's members, each type-checked (a wrong type is a FormatError naming the key).
 int64_t int_field(const json& cfg, const char* key, const std::string& path, int64_t most);
-bool bool_field(const json& cfg, const char* key, bool fallback);
-std::string architecture_of(const json& cfg);
+bool bool_field(const json& cfg, const char* key, bool fallback, const std::string& path);
+std::string string_field(const json& cfg, const char* key, const std::string& fallback, const std::string& path);
+std::string architecture_of(const json& cfg, const std::string& path);
 // "<prefix>ForMaskedLM", "<prefix>Model", "<prefix>ForSequenceClassification", "<prefix>ForTokenClassification".
 OutputHead head_of(const json& cfg, const std::string& path, const std::string& prefix);
 // id2label in label order; FormatError when a classifier has none.

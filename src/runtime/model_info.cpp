@@ -4,9 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
-
 #include "esm_onnx/errors.h"
 #include "esm_onnx/layers.h"
+#include "util/bounded_json.h"
 #include "util/numbers.h"
 
 namespace esm_onnx {
@@ -15,9 +15,7 @@ namespace {
 const std::string P = "esm_onnx.";
 
 // Far above what any converted model holds; a value past these is a damaged or crafted file.
-constexpr std::size_t kMaxText = 4096;             // one metadata value
-constexpr std::size_t kMaxLabels = 1 << 16;        // classifier labels
-constexpr std::size_t kMaxLabelsText = 1 << 22;    // their JSON list
+constexpr std::size_t kMaxText = 4096;  // one metadata value
 
 struct IntLimit {
   const char* key;
@@ -59,6 +57,23 @@ int64_t need_int(const std::map<std::string, std::string>& m, const std::string&
 
 }  // namespace
 
+void check_labels(const std::vector<std::string>& labels, const std::string& where) {
+  if (labels.size() > kMaxLabels) {
+    throw FormatError(fmt::format("{}: {} labels, more than the {} a model may carry", where, labels.size(), kMaxLabels));
+  }
+  std::size_t text = 2;
+  for (std::size_t k = 0; k < labels.size(); ++k) {
+    if (labels[k].size() > kMaxLabelBytes) {
+      throw FormatError(fmt::format("{}: label {} is {} bytes long, more than the {} a label name may have", where, k,
+                                    labels[k].size(), kMaxLabelBytes));
+    }
+    text += nlohmann::json(labels[k]).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size() + 1;
+  }
+  if (text > kMaxLabelsText) {
+    throw FormatError(fmt::format("{}: the labels take {} bytes, more than the {} a model may carry", where, text, kMaxLabelsText));
+  }
+}
+
 ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m, const std::string& path) {
   ModelInfo i;
   i.format_revision = static_cast<int>(need_int(m, "format_revision", path));
@@ -91,15 +106,14 @@ ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m, 
                                   path, P, output_head_name(i.head), P));
   }
   if (m.count(P + "labels")) {
-    const std::string text = need(m, "labels", path, kMaxLabelsText);
-    try {
-      const auto j = nlohmann::json::parse(text);
-      if (!j.is_array() || j.size() > kMaxLabels) throw FormatError(fmt::format("{}: metadata '{}labels' is not a list "
-                                                                                "of at most {} names", path, P, kMaxLabels));
-      for (const auto& v : j) i.labels.push_back(v.get<std::string>());
-    } catch (const nlohmann::json::exception& e) {
-      throw FormatError(fmt::format("{}: metadata '{}labels' is not a JSON list of names: {}", path, P, e.what()));
+    const std::string where = fmt::format("{}: metadata '{}labels'", path, P);
+    const auto j = jsonin::parse_text(need(m, "labels", path, kMaxLabelsText), where, 2);
+    if (!j.is_array()) throw FormatError(fmt::format("{} is {}, not a list of names", where, jsonin::type_text(j)));
+    for (const auto& v : j) {
+      if (!v.is_string()) throw FormatError(fmt::format("{} holds {}, not a name", where, jsonin::type_text(v)));
+      i.labels.push_back(v.get<std::string>());
     }
+    check_labels(i.labels, where);
   }
   const bool classifier = i.head == OutputHead::SequenceClassification || i.head == OutputHead::TokenClassification;
   if (classifier == i.labels.empty()) {
@@ -150,7 +164,7 @@ std::map<std::string, std::string> ModelInfo::to_metadata() const {
       {P + "eos_idx", std::to_string(eos_idx)}, {P + "mask_idx", std::to_string(mask_idx)},
       {P + "prepend_bos", b(prepend_bos)}, {P + "append_eos", b(append_eos)},
   };
-  if (!labels.empty()) m[P + "labels"] = nlohmann::json(labels).dump();
+  if (!labels.empty()) m[P + "labels"] = nlohmann::json(labels).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return m;
 }
 

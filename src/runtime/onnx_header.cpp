@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "esm_onnx/errors.h"
+#include "util/untrusted_file.h"
 
 namespace esm_onnx::runtime {
 namespace {
@@ -130,11 +131,9 @@ OnnxHeader parse_onnx_header(std::istream& in, uint64_t size, const std::string&
 }
 
 OnnxHeader read_onnx_header(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    throw FileError(std::filesystem::exists(path, ec) ? fmt::format("{}: not a file; name the .onnx model", path)
-                                                      : fmt::format("{}: no such model file", path));
-  }
+  if (files::path_kind(path) == files::PathKind::Missing) throw FileError(fmt::format("{}: no such model file", path));
+  // Refuses a folder, a FIFO or a device (which would block or never end) before the stream opens it.
+  const files::RegularFile checked = files::RegularFile::open(path, "the model");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw FileError(fmt::format("{}: cannot open the model for reading", path));
   const auto size = static_cast<uint64_t>(in.tellg());

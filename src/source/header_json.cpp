@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "esm_onnx/errors.h"
 
 namespace esm_onnx::source::json {
@@ -29,10 +31,10 @@ namespace {
 
 class Parser {
  public:
-  Parser(std::string_view s, const std::string& what) : s_(s), what_(what) {}
+  Parser(std::string_view s, const std::string& what, const Schema* schema) : s_(s), what_(what), schema_(schema) {}
 
   Value document() {
-    Value v = value(0);
+    Value v = value(0, true, {});
     space();
     if (pos_ != s_.size()) fail("text after the JSON value");
     return v;
@@ -62,7 +64,17 @@ class Parser {
     return true;
   }
 
-  Value value(int depth) {
+  // Whether a member of an object at `depth` (named `owner` in its parent) is kept: with a schema, the
+  // members of each top-level entry are only those it names (and every member of its open entries).
+  bool keep_member(int depth, std::string_view owner, const std::string& key) const {
+    if (!schema_ || depth != 1) return true;
+    if (std::find(schema_->open_entries.begin(), schema_->open_entries.end(), owner) != schema_->open_entries.end()) return true;
+    return std::find(schema_->entry_members.begin(), schema_->entry_members.end(), key) != schema_->entry_members.end();
+  }
+
+  // `keep`: false parses (and checks) the value without storing any of it, so that memory follows what is
+  // used, not what a crafted header holds.
+  Value value(int depth, bool keep, std::string_view owner) {
     if (depth > kMaxDepth) fail("nested deeper than 64 levels");
     Value v;
     const char c = peek();
@@ -77,8 +89,12 @@ class Parser {
         if (peek() != '"') fail("expected a member name");
         std::string key = string();
         expect(':');
-        v.keys.push_back(std::move(key));
-        v.items.push_back(value(depth + 1));
+        const bool k = keep && keep_member(depth, owner, key);
+        Value item = value(depth + 1, k, key);
+        if (k) {
+          v.keys.push_back(std::move(key));
+          v.items.push_back(std::move(item));
+        }
         if (peek() == ',') {
           ++pos_;
           continue;
@@ -95,7 +111,13 @@ class Parser {
         return v;
       }
       while (true) {
-        v.items.push_back(value(depth + 1));
+        Value item = value(depth + 1, keep, {});
+        if (keep) {
+          if (schema_ && depth >= 2 && v.items.size() >= schema_->max_array) {
+            fail(fmt::format("an array of more than {} values inside an entry", schema_->max_array));
+          }
+          v.items.push_back(std::move(item));
+        }
         if (peek() == ',') {
           ++pos_;
           continue;
@@ -219,11 +241,14 @@ class Parser {
 
   std::string_view s_;
   const std::string& what_;
+  const Schema* schema_;
   std::size_t pos_{0};
 };
 
 }  // namespace
 
-Value parse(std::string_view text, const std::string& what) { return Parser(text, what).document(); }
+Value parse(std::string_view text, const std::string& what, const Schema* schema) {
+  return Parser(text, what, schema).document();
+}
 
 }  // namespace esm_onnx::source::json

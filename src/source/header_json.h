@@ -23,7 +23,17 @@ struct Value {
   bool as_index(uint64_t& out) const;
 };
 
+// What a document's top-level entries may keep. A safetensors header is an object of entries (a tensor's
+// dtype, shape and data_offsets); anything else a crafted header puts in an entry is checked as JSON and
+// dropped, and an array inside an entry holds at most `max_array` values, so that a 100 MB header cannot
+// cost gigabytes of parsed values.
+struct Schema {
+  std::vector<std::string> entry_members;  // the members kept in each entry
+  std::vector<std::string> open_entries;   // entries kept whole ("__metadata__": string values)
+  std::size_t max_array{64};
+};
+
 // Throws FormatError("<what>: ...") on anything that is not one complete JSON value.
-Value parse(std::string_view text, const std::string& what);
+Value parse(std::string_view text, const std::string& what, const Schema* schema = nullptr);
 
 }  // namespace esm_onnx::source::json

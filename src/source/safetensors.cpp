@@ -12,6 +12,7 @@
 
 #include "esm_onnx/errors.h"
 #include "source/header_json.h"
+#include "util/untrusted_file.h"
 #include "torch/torch_file.h"
 
 namespace esm_onnx::source {
@@ -42,18 +43,12 @@ const DtypeInfo* dtype_of(const std::string& code) {
 }  // namespace
 
 std::unique_ptr<SafetensorsSource> SafetensorsSource::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) throw FileError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw FileError(fmt::format("{}: not a regular file", path));
-  }
-  const auto size = static_cast<std::size_t>(st.st_size);
+  files::RegularFile file = files::RegularFile::open(path, "the safetensors file");
+  const auto size = static_cast<std::size_t>(file.size());
   if (size < 8) {
-    ::close(fd);
     throw FormatError(fmt::format("{}: not a safetensors file: {} bytes only (empty or truncated)", path, size));
   }
+  const int fd = file.release();
   void* base = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (base == MAP_FAILED) throw FileError(fmt::format("{}: cannot map the file: {}", path, std::strerror(errno)));
@@ -75,7 +70,8 @@ SafetensorsSource::SafetensorsSource(std::string path, const char* base, std::si
                                   path_, n, size_ - 8, kMaxHeader));
   }
   data_start_ = 8 + n;
-  const auto header = json::parse(std::string_view(base_ + 8, n), path_ + ": safetensors header");
+  static const json::Schema schema{{"dtype", "shape", "data_offsets"}, {"__metadata__"}, 64};
+  const auto header = json::parse(std::string_view(base_ + 8, n), path_ + ": safetensors header", &schema);
   if (header.kind != json::Value::Kind::Object) throw FormatError(fmt::format("{}: the safetensors header is not a JSON object", path_));
   const uint64_t data_size = size_ - data_start_;
   struct Span {

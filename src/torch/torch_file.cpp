@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 
+#include "util/untrusted_file.h"
 #include "esm_onnx/errors.h"
 #include "pickle/unpickler.h"
 #include "torch/zip_reader.h"
@@ -181,18 +182,12 @@ class LegacyTorchFile final : public TorchFile {
 }  // namespace
 
 std::unique_ptr<TorchFile> TorchFile::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) throw FileError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw UsageError(fmt::format("{}: not a regular file", path));
-  }
-  const auto size = static_cast<std::size_t>(st.st_size);
+  files::RegularFile file = files::RegularFile::open(path, "the checkpoint");
+  const auto size = static_cast<std::size_t>(file.size());
   if (size < 4) {
-    ::close(fd);
     throw FormatError(fmt::format("{}: not a torch file: {} bytes only (empty or truncated)", path, size));
   }
+  const int fd = file.release();
   unsigned char head[8] = {};
   const auto got = ::pread(fd, head, sizeof head, 0);
   if (got < 4) {

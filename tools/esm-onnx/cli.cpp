@@ -265,7 +265,12 @@ int main(int argc, const char* const* argv) {
     fmt::print(stderr, "error: {}\n", err.what());
     return kError;
   } catch (const std::bad_alloc&) {
-    fmt::print(stderr, "error: out of memory: lower --toks-per-batch (or --window), or use a machine with more memory\n");
+    if (*e) {
+      fmt::print(stderr, "error: out of memory: lower --toks-per-batch (or --window), or use a machine with more memory\n");
+    } else {
+      fmt::print(stderr, "error: out of memory while reading the input; a file this command reads asks for more memory "
+                         "than this machine has (a damaged or crafted file, or a model too large for it)\n");
+    }
     return kError;
   } catch (const std::exception& err) {
     fmt::print(stderr, "internal error: {} (please report it, with the command line)\n", err.what());

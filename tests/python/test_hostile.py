@@ -1,0 +1,209 @@
+"""Hostile and broken input on the newer surfaces (transformers folders, safetensors, labels, concurrent runs,
+downloads): each case a crash, a hang, an untyped error or silent data loss once, now a clear error (or a kept
+result) with the file, record or key named. The download cases live in test_download.py."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import resource
+import struct
+import subprocess
+
+import pytest
+import torch
+
+import hf_checkpoints as hf
+from conftest import CLI, run_cli
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory) -> pathlib.Path:
+    return hf.save(hf.build("EsmForSequenceClassification", seed=31), tmp_path_factory.mktemp("cls") / "hf")
+
+
+@pytest.fixture(scope="module")
+def masked_lm(tmp_path_factory) -> pathlib.Path:
+    return hf.save(hf.build("EsmForMaskedLM", seed=32), tmp_path_factory.mktemp("mlm") / "hf")
+
+
+def _copy(folder: pathlib.Path, dest: pathlib.Path) -> pathlib.Path:
+    dest.mkdir(parents=True)
+    for p in folder.iterdir():
+        (dest / p.name).write_bytes(p.read_bytes())
+    return dest
+
+
+def _edit_config(folder: pathlib.Path, **changes) -> None:
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg.update(changes)
+    (folder / "config.json").write_text(json.dumps(cfg))
+
+
+def _fails_cleanly(*args, code=1, timeout=60) -> str:
+    p = run_cli(*args, check=False, timeout=timeout)
+    assert p.returncode == code, (p.returncode, p.stdout, p.stderr)
+    assert "internal error" not in p.stderr and "terminate" not in p.stderr, p.stderr
+    return p.stderr
+
+
+def test_deeply_nested_config_value_is_an_error_not_a_crash(classifier, tmp_path):
+    import esm_onnx
+
+    folder = _copy(classifier, tmp_path / "deep")
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["id2label"]["0"] = "@DEEP@"
+    text = json.dumps(cfg).replace('"@DEEP@"', "[" * 100_000 + "]" * 100_000)
+    (folder / "config.json").write_text(text)
+    for cmd in (("convert", folder, "-o", tmp_path / "m.onnx"), ("inspect", folder)):
+        err = _fails_cleanly(*cmd)
+        assert "config.json" in err and "nested deeper" in err
+    with pytest.raises(esm_onnx.FormatError, match="nested deeper"):
+        esm_onnx.convert(str(folder), str(tmp_path / "m.onnx"))
+
+
+def test_empty_sharded_index_is_an_error_not_a_crash(masked_lm, tmp_path):
+    folder = tmp_path / "empty-index"
+    folder.mkdir()
+    (folder / "config.json").write_bytes((masked_lm / "config.json").read_bytes())
+    (folder / "pytorch_model.bin.index.json").write_text(json.dumps({"metadata": {}, "weight_map": {}}))
+    for cmd in (("convert", folder, "-o", tmp_path / "m.onnx"), ("inspect", folder)):
+        err = _fails_cleanly(*cmd)
+        assert "pytorch_model.bin.index.json" in err and "names no tensor" in err
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "config.json", "pytorch_model.bin", "index", "shard"])
+def test_a_fifo_in_a_model_folder_does_not_hang(masked_lm, tmp_path, name):
+    folder = _copy(masked_lm, tmp_path / "fifo")
+    if name == "pytorch_model.bin":
+        (folder / "model.safetensors").unlink()
+    if name in ("index", "shard"):
+        (folder / "model.safetensors").unlink()
+        (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": {"x": "part.safetensors"}}))
+        target = folder / ("model.safetensors.index.json" if name == "index" else "part.safetensors")
+        target.unlink(missing_ok=True)
+    else:
+        target = folder / name
+        target.unlink(missing_ok=True)
+    os.mkfifo(target)
+    err = _fails_cleanly("convert", folder, "-o", tmp_path / "m.onnx", timeout=30)
+    assert target.name in err and "FIFO" in err
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors", ".onnx"])
+def test_a_fifo_given_as_a_file_does_not_hang(tmp_path, suffix):
+    fifo = tmp_path / f"model{suffix}"
+    os.mkfifo(fifo)
+    if suffix == ".onnx":
+        fasta = tmp_path / "x.fasta"
+        fasta.write_text(">a\nMKT\n")
+        err = _fails_cleanly("embed", fifo, fasta, tmp_path / "out", timeout=30)
+    else:
+        err = _fails_cleanly("convert", fifo, "-o", tmp_path / "m.onnx", timeout=30)
+        assert "FIFO" in _fails_cleanly("inspect", fifo, timeout=30)
+    assert "FIFO" in err and str(fifo) in err
+
+
+@pytest.mark.parametrize("key,value,expect", [
+    ("model_type", 5, "'model_type' is an integer, expected a string"),
+    ("model_type", None, "model_type ''"),
+    ("position_embedding_type", None, "position_embedding_type null"),
+    ("num_hidden_layers", "2", "'num_hidden_layers' is a string"),
+    ("token_dropout", "yes", "'token_dropout' is a string, expected true or false"),
+    ("architectures", [3], "'architectures' holds an integer"),
+    ("layer_norm_eps", -1, "layer_norm_eps = -1"),
+])
+def test_config_values_of_the_wrong_type_are_named(masked_lm, tmp_path, key, value, expect):
+    import esm_onnx
+
+    folder = _copy(masked_lm, tmp_path / "typed")
+    _edit_config(folder, **{key: value})
+    err = _fails_cleanly("convert", folder, "-o", tmp_path / "m.onnx")
+    assert expect in err and "config.json" in err
+    with pytest.raises(esm_onnx.Error, match=".") as e:
+        esm_onnx.convert(str(folder), str(tmp_path / "m.onnx"))
+    assert "internal error" not in str(e.value)
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_null_name_or_path_means_no_name(masked_lm, tmp_path):
+    folder = _copy(masked_lm, tmp_path / "null-name")
+    _edit_config(folder, _name_or_path=None)
+    run_cli("convert", folder, "-o", tmp_path / "m.onnx")
+
+
+def test_a_symlink_loop_is_named(masked_lm, tmp_path):
+    folder = _copy(masked_lm, tmp_path / "loop")
+    (folder / "model.safetensors").unlink()
+    os.symlink("model.safetensors", folder / "model.safetensors")
+    err = _fails_cleanly("convert", folder, "-o", tmp_path / "m.onnx")
+    assert "model.safetensors" in err and "link loop" in err
+    loop = tmp_path / "self.pt"
+    os.symlink("self.pt", loop)
+    assert "link loop" in _fails_cleanly("convert", loop, "-o", tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("labels", ["many", "long"])
+def test_convert_refuses_the_labels_embed_would_refuse(classifier, tmp_path, labels):
+    folder = _copy(classifier, tmp_path / "labels")
+    cfg = json.loads((folder / "config.json").read_text())
+    if labels == "many":
+        cfg["id2label"] = {str(i): f"label{i}" for i in range(70_000)}
+        cfg["label2id"] = {}
+    else:
+        cfg["id2label"]["0"] = "x" * 5_000_000
+    (folder / "config.json").write_text(json.dumps(cfg))
+    err = _fails_cleanly("convert", folder, "-o", tmp_path / "m.onnx")
+    assert "config.json" in err and ("65536" in err or "4096" in err)
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_weight_stored_twice_is_refused(masked_lm, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    folder = _copy(masked_lm, tmp_path / "twice")
+    state = load_file(str(folder / "model.safetensors"))
+    name = "esm.encoder.layer.0.attention.self.query.weight"
+    state[name[len("esm."):]] = state[name].clone() + 1
+    save_file(state, str(folder / "model.safetensors"))
+    err = _fails_cleanly("convert", folder, "-o", tmp_path / "m.onnx")
+    assert name in err and name[len("esm."):] in err and "same weight" in err
+
+
+def _safetensors_with_extra(path: pathlib.Path, extra_numbers: int) -> None:
+    t = torch.zeros(4, dtype=torch.float32)
+    header = {"embed.weight": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16],
+                               "extra": "@EXTRA@"}}
+    text = json.dumps(header).replace('"@EXTRA@"', "[" + ",".join(["1"] * extra_numbers) + "]").encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + t.numpy().tobytes())
+
+
+def test_a_large_safetensors_header_costs_no_more_than_its_size(tmp_path):
+    path = tmp_path / "big-header.safetensors"
+    _safetensors_with_extra(path, 10_000_000)
+    size = path.stat().st_size
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", str(CLI), "inspect", str(path)], capture_output=True, text=True,
+                       timeout=120)
+    peak_kb = int(p.stderr.strip().splitlines()[-1])
+    assert "internal error" not in p.stderr
+    # The header is read in place (mapped) and its extra member parsed without being kept.
+    assert peak_kb * 1024 < 3 * size + (150 << 20), (peak_kb, size, p.stderr)
+    # An array inside an entry where a shape stands is bounded too.
+    header = {"embed.weight": {"dtype": "F32", "shape": "@SHAPE@", "data_offsets": [0, 4]}}
+    text = json.dumps(header).replace('"@SHAPE@"', "[" + ",".join(["1"] * 100_000) + "]").encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + b"\0" * 4)
+    err = _fails_cleanly("inspect", path)
+    assert "more than 64 values" in err
+
+
+def test_out_of_memory_in_convert_does_not_blame_the_batch(tmp_path):
+    path = tmp_path / "big-header.safetensors"
+    _safetensors_with_extra(path, 20_000)
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (600 << 20, 600 << 20))
+
+    p = subprocess.run([str(CLI), "convert", str(path), "-o", str(tmp_path / "m.onnx")], capture_output=True, text=True,
+                       preexec_fn=limit, timeout=60)
+    assert p.returncode == 1
+    assert "--toks-per-batch" not in p.stderr
