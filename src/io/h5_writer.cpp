@@ -7,16 +7,27 @@
 // existing file (or a new one), "embeddings.h5.partial", which replaces embeddings.h5 by a rename. A killed
 // run loses nothing it staged and leaves embeddings.h5 as the last finished run wrote it; a full disk stops
 // the run with a clear error, the staged records kept for the next run.
+//
+// Several runs may write one OUTDIR at once: each stages into a folder of its own process
+// (.embeddings.h5.staging/<host>-<pid>/), and the assembly runs under an exclusive lock
+// (.embeddings.h5.lock), from the embeddings.h5 of that moment, taking every finished staged record of
+// every run; so no run's records replace another's.
 #include <fmt/format.h>
 #include <hdf5.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
 #include "esm_onnx/errors.h"
 #include "io/label_names.h"
+#include "io/process_tag.h"
 #include "io/staged_record.h"
 #include "io/writers.h"
 
@@ -43,6 +54,26 @@ uint64_t size_of(const fs::path& p) {
   return ec ? 0 : n;
 }
 
+// An exclusive flock on a file, held for a scope.
+class FileLock {
+ public:
+  explicit FileLock(const fs::path& path) : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
+    if (fd_ < 0) throw FileError(fmt::format("{}: cannot create the lock file: {}", path.string(), std::strerror(errno)));
+    while (flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        ::close(fd_);
+        throw FileError(fmt::format("{}: cannot lock: {}", path.string(), std::strerror(errno)));
+      }
+    }
+  }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  ~FileLock() { ::close(fd_); }  // releases the lock
+
+ private:
+  int fd_;
+};
+
 class H5Writer final : public OutputWriter {
  public:
   explicit H5Writer(const std::string& outdir) : dir_(outdir) {
@@ -53,11 +84,15 @@ class H5Writer final : public OutputWriter {
     path_ = (dir_ / "embeddings.h5").string();
     tmp_ = path_ + ".partial";
     staging_ = dir_ / ".embeddings.h5.staging";
-    fs::remove(tmp_, ec);  // an assembly a killed run did not finish
-    fs::create_directories(staging_, ec);
-    if (ec) throw FileError(fmt::format("{}: cannot create the staging folder: {}", staging_.string(), ec.message()));
-    for (const auto& e : fs::directory_iterator(staging_, ec)) {
-      if (e.path().extension() == ".tmp") fs::remove(e.path(), ec);  // a record a killed run did not finish
+    mine_ = staging_ / io::process_tag();
+    fs::create_directories(mine_, ec);
+    if (ec) throw FileError(fmt::format("{}: cannot create the staging folder: {}", mine_.string(), ec.message()));
+    // A killed run's records are kept for the next assembly; only what it had not finished goes.
+    for (const auto& folder : staged_folders()) {
+      if (!io::is_stale_tag(folder.filename().string()) && folder != staging_) continue;
+      for (const auto& e : fs::directory_iterator(folder, ec)) {
+        if (e.path().extension() == ".tmp") fs::remove(e.path(), ec);
+      }
     }
     if (fs::exists(path_, ec)) {
       file_ = H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -73,7 +108,10 @@ class H5Writer final : public OutputWriter {
 
   bool exists(const std::string& label) const override {
     if (file_ >= 0 && H5Lexists(file_, label.c_str(), H5P_DEFAULT) > 0) return true;
-    return !staged_path(label, true).empty();
+    for (const auto& folder : staged_folders()) {
+      if (!staged_path(folder, label, true).empty()) return true;
+    }
+    return false;
   }
   std::string location(const std::string& label) const override { return path_ + ":/" + label; }
   std::string check_label(const std::string& label) const override {
@@ -83,19 +121,35 @@ class H5Writer final : public OutputWriter {
     return {};
   }
 
-  void write(const RecordOutput& r) override { write_staged(staged_from(r), staged_path(r.label, false)); }
-
-  // Adds the staged records to embeddings.h5 (through a copy and a rename), then removes them.
-  void close() override {
-    std::vector<fs::path> staged;
+  void write(const RecordOutput& r) override {
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(staging_, ec)) {
-      if (e.path().extension() == ".rec") staged.push_back(e.path());
+    fs::create_directories(mine_, ec);
+    write_staged(staged_from(r), staged_path(mine_, r.label, false));
+  }
+
+  // Adds the staged records of every run to embeddings.h5 (through a copy and a rename), then removes them.
+  void close() override {
+    const FileLock lock(dir_ / ".embeddings.h5.lock");
+    std::error_code ec;
+    // Under the lock no other run assembles: a leftover copy is a killed assembly's, and embeddings.h5 is
+    // read as it is now (another run may have replaced it since this one started).
+    fs::remove(tmp_, ec);
+    if (file_ >= 0) H5Fclose(file_);
+    file_ = -1;
+    if (fs::exists(path_, ec)) {
+      file_ = H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+      if (file_ < 0) fail("exists but HDF5 cannot open it");
+    }
+    std::vector<fs::path> staged;
+    for (const auto& folder : staged_folders()) {
+      for (const auto& e : fs::directory_iterator(folder, ec)) {
+        if (e.path().extension() == ".rec") staged.push_back(e.path());
+      }
     }
     std::sort(staged.begin(), staged.end());
     const bool had_file = file_ >= 0;
     if (staged.empty() && had_file) {
-      fs::remove(staging_, ec);
+      remove_staging();
       return;
     }
     uint64_t need = kReserve + (had_file ? size_of(path_) : 0);
@@ -134,7 +188,7 @@ class H5Writer final : public OutputWriter {
     fs::rename(tmp_, path_, ec);
     if (ec) fail(fmt::format("cannot rename {} into place: {}", tmp_, ec.message()));
     for (const auto& p : staged) fs::remove(p, ec);
-    fs::remove(staging_, ec);
+    remove_staging();
   }
 
  private:
@@ -145,12 +199,33 @@ class H5Writer final : public OutputWriter {
                                 "again", path_, what, staging_.string()));
   }
 
-  // The staged file holding `label` (existing), or the free name for it (!existing). Names are a hash of the
-  // label; the label inside tells a rare collision apart.
-  std::string staged_path(const std::string& label, bool existing) const {
+  // This run's folder, then the staging folder itself (if no other run uses it); a killed run's empty
+  // folder too.
+  void remove_staging() const {
+    std::error_code ec;
+    for (const auto& folder : staged_folders()) {
+      if (folder == mine_ || io::is_stale_tag(folder.filename().string())) fs::remove(folder, ec);  // only if empty
+    }
+    fs::remove(staging_, ec);
+  }
+
+  // The folders records are staged in: each run's, and the staging folder itself (where earlier versions
+  // staged).
+  std::vector<fs::path> staged_folders() const {
+    std::vector<fs::path> out{staging_};
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(staging_, ec)) {
+      if (e.is_directory(ec)) out.push_back(e.path());
+    }
+    return out;
+  }
+
+  // The staged file in `folder` holding `label` (existing), or the free name for it (!existing). Names are a
+  // hash of the label; the label inside tells a rare collision apart.
+  static std::string staged_path(const fs::path& folder, const std::string& label, bool existing) {
     const std::string base = fmt::format("{:016x}", label_hash(label));
     for (int i = 0;; ++i) {
-      const fs::path p = staging_ / (base + (i ? fmt::format("-{}", i) : std::string()) + ".rec");
+      const fs::path p = folder / (base + (i ? fmt::format("-{}", i) : std::string()) + ".rec");
       std::error_code ec;
       if (!fs::exists(p, ec)) return existing ? std::string() : p.string();
       if (read_staged_label(p.string()) == label) return p.string();
@@ -183,7 +258,7 @@ class H5Writer final : public OutputWriter {
 
   fs::path dir_;
   std::string path_, tmp_;
-  fs::path staging_;
+  fs::path staging_, mine_;
   hid_t file_{-1};
 };
 

@@ -29,6 +29,15 @@ std::string utf8_prefix(const std::string& s, std::size_t n) {
 
 }  // namespace
 
+bool label_name_is_reserved(const std::string& part) {
+  if (part.size() < 17 || part[part.size() - 17] != '~') return false;
+  for (std::size_t i = part.size() - 16; i < part.size(); ++i) {
+    const char c = part[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 LabelName label_file_name(const std::string& label, std::size_t reserved) {
   bool fits = true;
   std::size_t start = 0;

@@ -16,6 +16,10 @@ struct LabelName {
 // A 64-bit hash of a label, for names that must stand for it (FNV-1a).
 uint64_t label_hash(const std::string& label);
 
+// Whether a file name's last part has the form of a shortened name ("...~<16 hex digits>"), which a label
+// may not take (it could name the file of a long label).
+bool label_name_is_reserved(const std::string& last_part);
+
 // `reserved`: bytes the writer appends to the last component (extension, ".partial", libzip's ".XXXXXX").
 LabelName label_file_name(const std::string& label, std::size_t reserved);
 

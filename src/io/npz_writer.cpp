@@ -11,6 +11,7 @@
 
 #include "esm_onnx/errors.h"
 #include "io/label_names.h"
+#include "io/process_tag.h"
 #include "io/stored_zip.h"
 #include "io/writers.h"
 
@@ -26,7 +27,7 @@ PerRecordFileWriter::PerRecordFileWriter(std::string outdir, std::string extensi
   remove_stale_partials();
   // One folder per writer: two writers of one process (two threads) may share OUTDIR too.
   static std::atomic<uint64_t> instances{0};
-  work_ = outdir_ / ".partial" / fmt::format("{}.{}", owner_tag(), instances++);
+  work_ = outdir_ / ".partial" / fmt::format("{}.{}", io::process_tag(), instances++);
 }
 
 // OUTDIR/long_labels.tsv: the file each shortened name stands for, and the full label (tabs, newlines and
@@ -48,33 +49,14 @@ void PerRecordFileWriter::note_long_label(const std::string& file, const std::st
   if (!out) throw FileError(fmt::format("{}: cannot record the long label of {}", index.string(), file));
 }
 
-// Files are written in OUTDIR/.partial/<host>-<pid>/ and renamed into place, so that several writers can share
-// one OUTDIR (the Ray workers do). A folder whose process is gone (same host, no such pid) is what a killed run
-// left; it is removed. Folders of other hosts are left alone: their processes cannot be checked from here.
-std::string PerRecordFileWriter::owner_tag() {
-  char host[256] = {};
-  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-  std::string h(host);
-  for (char& c : h) {
-    if (c == '/' || c == '-') c = '_';
-  }
-  return fmt::format("{}-{}", h.empty() ? "host" : h, static_cast<long>(getpid()));
-}
-
+// Files are written in OUTDIR/.partial/<host>-<pid>.<n>/ and renamed into place, so that several writers can
+// share one OUTDIR (the Ray workers do); a folder whose process is gone is what a killed run left.
 void PerRecordFileWriter::remove_stale_partials() const {
   std::error_code ec;
-  const auto root = outdir_ / ".partial";
-  const std::string mine = owner_tag();
-  const std::string host = mine.substr(0, mine.rfind('-'));
-  for (const auto& e : std::filesystem::directory_iterator(root, ec)) {
-    const std::string name = e.path().filename().string();
-    const auto dash = name.rfind('-');
-    if (dash == std::string::npos || name.substr(0, dash) != host) continue;
-    const long pid = std::strtol(name.c_str() + dash + 1, nullptr, 10);
-    if (pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
-      std::error_code rm;
-      std::filesystem::remove_all(e.path(), rm);
-    }
+  for (const auto& e : std::filesystem::directory_iterator(outdir_ / ".partial", ec)) {
+    if (!io::is_stale_tag(e.path().filename().string())) continue;
+    std::error_code rm;
+    std::filesystem::remove_all(e.path(), rm);
   }
 }
 
@@ -109,7 +91,7 @@ void PerRecordFileWriter::write(const RecordOutput& r) {
   if (ec) throw FileError(fmt::format("{}: cannot create the folder for unfinished files: {}", work_.string(), ec.message()));
   const std::string tmp = (work_ / fmt::format("{}{}", next_++, ext_)).string();
   try {
-    write_file(r, tmp, name.shortened);
+    write_file(r, tmp);
     std::filesystem::rename(tmp, final_path, ec);
     if (ec) throw FileError(fmt::format("{}: cannot rename the finished output of record '{}' into place: {}", tmp, r.label, ec.message()));
   } catch (...) {
@@ -125,7 +107,7 @@ class NpzWriter final : public PerRecordFileWriter {
   explicit NpzWriter(const std::string& outdir) : PerRecordFileWriter(outdir, ".npz") {}
 
  protected:
-  void write_file(const RecordOutput& r, const std::string& path, bool label_inside) override {
+  void write_file(const RecordOutput& r, const std::string& path) override {
     StoredZipWriter zip(path);
     // The zip reads the buffers at close(), so they must outlive it.
     std::vector<std::string> buffers;
@@ -136,10 +118,9 @@ class NpzWriter final : public PerRecordFileWriter {
     if (r.contacts) arrays.emplace_back("contacts", &*r.contacts);
     if (r.logits) arrays.emplace_back("logits", &*r.logits);
     buffers.reserve(arrays.size() + 1);
-    if (label_inside) {  // the file name holds only part of it
-      buffers.push_back(npy_text_bytes(r.label));
-      zip.add("label.npy", buffers.back().data(), buffers.back().size());
-    }
+    // Every file says which record it holds (as esm-extract's .pt does), whatever its name.
+    buffers.push_back(npy_text_bytes(r.label));
+    zip.add("label.npy", buffers.back().data(), buffers.back().size());
     for (const auto& [name, a] : arrays) {
       buffers.push_back(npy_bytes(*a));
       zip.add(name + ".npy", buffers.back().data(), buffers.back().size());

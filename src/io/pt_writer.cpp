@@ -14,7 +14,7 @@ class PtWriter final : public PerRecordFileWriter {
   explicit PtWriter(const std::string& outdir) : PerRecordFileWriter(outdir, ".pt") {}
 
  protected:
-  void write_file(const RecordOutput& r, const std::string& path, bool /*label_inside: the dict always has it*/) override {
+  void write_file(const RecordOutput& r, const std::string& path) override {
     std::vector<const FloatArray*> storages;
     pickle::Pickler p;
     auto tensor = [&](const FloatArray& a) {

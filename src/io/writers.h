@@ -22,11 +22,10 @@ class PerRecordFileWriter : public OutputWriter {
   void write(const RecordOutput& record) override;
 
  protected:
-  // label_inside: the file name holds a shortened label, so the file must carry the full one.
-  virtual void write_file(const RecordOutput& record, const std::string& path, bool label_inside) = 0;
+  // Each file carries its record's full label, since a file name may hold a shortened one.
+  virtual void write_file(const RecordOutput& record, const std::string& path) = 0;
 
  private:
-  static std::string owner_tag();  // "<host>-<pid>"
   void remove_stale_partials() const;
   void note_long_label(const std::string& file, const std::string& label) const;
   std::filesystem::path outdir_;

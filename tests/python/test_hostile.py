@@ -207,3 +207,74 @@ def test_out_of_memory_in_convert_does_not_blame_the_batch(tmp_path):
                        preexec_fn=limit, timeout=60)
     assert p.returncode == 1
     assert "--toks-per-batch" not in p.stderr
+
+
+# -- labels and outputs ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo_model(tmp_path_factory) -> pathlib.Path:
+    from conftest import ROOT
+
+    out = tmp_path_factory.mktemp("demo") / "demo.onnx"
+    run_cli("convert", ROOT / "demo" / "esm2_t4_64_RANDOM_WEIGHTS_demo.pt", "-o", out, "--no-contacts")
+    return out
+
+
+def _embed(model, records, outdir, *extra, check=True):
+    fasta = outdir.parent / f"{outdir.name}.fasta"
+    fasta.write_text("".join(f">{label}\n{seq}\n" for label, seq in records))
+    return run_cli("embed", model, fasta, outdir, *extra, check=check)
+
+
+@pytest.mark.parametrize("fmt", ["npz", "pt"])
+def test_labels_naming_one_file_are_refused_not_overwritten(demo_model, tmp_path, fmt):
+    import numpy as np
+
+    records = [("x", "MKTAYIAK"), ("./x", "GGGGGG"), ("p/q", "MKV"), ("p//q", "MKVL"), ("p/./q", "MKVLA"), ("p/", "MK"),
+               ("y~0123456789abcdef", "MKT")]
+    p = _embed(demo_model, records, tmp_path / "out", "--format", fmt, "--include", "mean", "per_tok", check=False)
+    assert p.returncode == 3, p.stderr  # finished, with skipped records
+    assert "1 written" not in p.stderr
+    for bad in ("./x", "p//q", "p/./q", "p/", "y~0123456789abcdef"):
+        assert f"'{bad}'" in p.stderr, bad
+    files = sorted(str(f.relative_to(tmp_path / "out")) for f in (tmp_path / "out").rglob(f"*.{fmt}"))
+    assert files == [f"p/q.{fmt}", f"x.{fmt}"]
+    # Each file holds its own record, and says so.
+    if fmt == "npz":
+        d = np.load(tmp_path / "out" / "x.npz")
+        assert d["label"].item().decode() == "x" and d["representations/4"].shape[0] == 8
+    else:
+        d = torch.load(tmp_path / "out" / "x.pt", weights_only=True)
+        assert d["label"] == "x" and d["representations"][4].shape[0] == 8
+
+
+def test_a_label_inside_the_scratch_area_is_refused(demo_model, tmp_path):
+    p = _embed(demo_model, [(".partial/host-999999/x", "MKT"), ("ok", "MKV")], tmp_path / "out", check=False)
+    assert p.returncode == 3 and ".partial/" in p.stderr
+    assert not (tmp_path / "out" / ".partial").exists()
+    _embed(demo_model, [("ok", "MKV"), ("more", "MKVL")], tmp_path / "out")
+    assert sorted(f.name for f in (tmp_path / "out").iterdir()) == ["more.npz", "ok.npz"]
+
+
+def test_two_h5_runs_into_one_folder_keep_every_record(demo_model, tmp_path):
+    import h5py
+    import random
+
+    rng = random.Random(5)
+    aa = "ACDEFGHIKLMNPQRSTVWY"
+    small = [(f"s{i}", "".join(rng.choice(aa) for _ in range(rng.randint(5, 30)))) for i in range(6)]
+    big = [(f"b{i}", "".join(rng.choice(aa) for _ in range(rng.randint(5, 30)))) for i in range(4000)]
+    out = tmp_path / "out"
+    procs = []
+    for name, recs in (("big", big), ("small", small)):
+        fasta = tmp_path / f"{name}.fasta"
+        fasta.write_text("".join(f">{label}\n{seq}\n" for label, seq in recs))
+        procs.append(subprocess.Popen([str(CLI), "embed", str(demo_model), str(fasta), str(out), "--format", "h5",
+                                       "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+    with h5py.File(out / "embeddings.h5", "r") as f:
+        assert set(f) == {label for label, _ in small + big}
+    assert not (out / ".embeddings.h5.staging").exists()
+    assert not (out / "embeddings.h5.partial").exists()

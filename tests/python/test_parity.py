@@ -20,7 +20,9 @@ def _compare(outdir: pathlib.Path, expected: dict, suffix=".npz") -> dict[str, f
     worst: dict[str, float] = {}
     for label, ref in expected.items():
         got = np.load(outdir / f"{label}{suffix}")
-        assert sorted(got.files) == sorted(ref), f"{label}: arrays {sorted(got.files)} != {sorted(ref)}"
+        assert got["label"].item().decode() == label  # every file says which record it holds
+        arrays = sorted(k for k in got.files if k != "label")
+        assert arrays == sorted(ref), f"{label}: arrays {arrays} != {sorted(ref)}"
         for key, want in ref.items():
             have = got[key]
             assert have.shape == want.shape, f"{label}/{key}: shape {have.shape} != {want.shape}"
