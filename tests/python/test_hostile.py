@@ -278,3 +278,26 @@ def test_two_h5_runs_into_one_folder_keep_every_record(demo_model, tmp_path):
         assert set(f) == {label for label, _ in small + big}
     assert not (out / ".embeddings.h5.staging").exists()
     assert not (out / "embeddings.h5.partial").exists()
+
+
+@pytest.mark.parametrize("what", ["dev-zero", "folder", "huge-line"])
+def test_a_fasta_that_cannot_be_read_is_not_taken_for_its_end(demo_model, tmp_path, what):
+    if what == "dev-zero":
+        fasta = pathlib.Path("/dev/zero")
+    elif what == "folder":
+        fasta = tmp_path / "dir.fasta"
+        fasta.mkdir()
+    else:
+        fasta = tmp_path / "huge.fasta"
+        with open(fasta, "w") as f:
+            f.write(">first\nMKT\n>huge\n")
+            chunk = "ACDEFGHIKL" * 100_000
+            for _ in range(135):
+                f.write(chunk)
+            f.write("\n>after\nMKV\n")
+    err = _fails_cleanly("embed", demo_model, fasta, tmp_path / "out", timeout=120)
+    assert str(fasta) in err and "empty" not in err and "no residues" not in err
+    if what == "folder":
+        assert "is a folder" in err
+    else:
+        assert "longer than" in err and "not read" in err
