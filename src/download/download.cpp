@@ -14,6 +14,7 @@
 #include <regex>
 
 #include "download/fetch.h"
+#include "torch/torch_file.h"
 #include "util/untrusted_file.h"
 #include "esm_onnx/errors.h"
 #include "layouts/transformers_folder.h"
@@ -96,17 +97,42 @@ bool is_repo_id(const std::string& n) {
   return std::regex_match(n, re) && n.find("..") == std::string::npos && !std::regex_search(n, file);
 }
 
+// fair-esm's files have no published digest or size: a body is bounded by what a checkpoint of the name's
+// parameter count can hold (fp32 weights with optimizer state, 16 bytes a parameter, and room), and a
+// finished file must open as a whole torch file (a zip's central directory, every storage within the file).
+uint64_t fair_esm_size_cap(const std::string& name, bool regression) {
+  if (regression) return uint64_t{64} << 20;
+  static const std::regex params(R"(_(\d+)([MB])_)");
+  std::smatch m;
+  if (!std::regex_search(name, m, params)) return uint64_t{1} << 40;
+  const uint64_t n = std::stoull(m[1].str()) * (m[2].str() == "B" ? 1000000000ull : 1000000ull);
+  return 16 * n + (uint64_t{512} << 20);
+}
+
+void validate_torch_file(const std::string& path) {
+  const auto file = torchfile::TorchFile::open(path);
+  (void)file->root();
+}
+
 DownloadResult fetch_fair_esm(const DownloadOptions& o, const FetchSettings& s, const std::function<void(const std::string&)>& log) {
   const std::string base = without_slash(env("ESM_ONNX_FAIR_ESM_URL").empty() ? "https://dl.fbaipublicfiles.com/fair-esm"
                                                                                : env("ESM_ONNX_FAIR_ESM_URL"));
   const fs::path dir = torch_checkpoints(o.dir);
   DownloadResult r;
+  auto spec = [&](const std::string& url, const fs::path& dest, bool regression) {
+    FetchSpec f;
+    f.url = url;
+    f.dest = dest.string();
+    f.max_size = fair_esm_size_cap(o.name, regression);
+    f.validate = validate_torch_file;
+    return f;
+  };
   const fs::path model = dir / (o.name + ".pt");
-  r.bytes_fetched += net::fetch_file({base + "/models/" + o.name + ".pt", model.string(), "", 0}, s, log);
+  r.bytes_fetched += net::fetch_file(spec(base + "/models/" + o.name + ".pt", model, false), s, log);
   r.files.push_back(model.string());
   if (o.name.find("esm1v") == std::string::npos) {
     const fs::path reg = dir / (o.name + "-contact-regression.pt");
-    r.bytes_fetched += net::fetch_file({base + "/regression/" + o.name + "-contact-regression.pt", reg.string(), "", 0}, s, log);
+    r.bytes_fetched += net::fetch_file(spec(base + "/regression/" + o.name + "-contact-regression.pt", reg, true), s, log);
     r.files.push_back(reg.string());
   }
   r.path = model.string();
@@ -121,7 +147,8 @@ class HubRepo {
       : repo_(std::move(repo)), revision_(std::move(revision)), settings_(s), log_(std::move(log)) {
     root_ = hub_cache(dir) / ("models--" + std::regex_replace(repo_, std::regex("/"), "--"));
     endpoint_ = without_slash(env("HF_ENDPOINT").empty() ? "https://huggingface.co" : env("HF_ENDPOINT"));
-    if (auto token = env("HF_TOKEN"); !token.empty()) settings_.http.headers.push_back("Authorization: Bearer " + token);
+    settings_.http.bearer_token = env("HF_TOKEN");
+    settings_.http.token_origin = net::origin_of(endpoint_);
   }
 
   // The file into the cache; false when the repository has no such file (404).

@@ -74,6 +74,7 @@ FetchSettings settings_from_environment() {
   s.attempts = std::max(1, env_number<int>("ESM_ONNX_DOWNLOAD_ATTEMPTS", s.attempts));
   s.first_delay_s = env_number<double>("ESM_ONNX_DOWNLOAD_RETRY_DELAY", s.first_delay_s);
   s.http.stall_timeout_s = std::max(1L, env_number<long>("ESM_ONNX_DOWNLOAD_TIMEOUT", s.http.stall_timeout_s));
+  s.http.min_rate_bytes_per_s = std::max(1L, env_number<long>("ESM_ONNX_DOWNLOAD_MIN_RATE", s.http.min_rate_bytes_per_s));
   return s;
 }
 
@@ -89,9 +90,19 @@ std::string explain_status(long status, const std::string& url) {
 }
 
 uint64_t fetch_file(const FetchSpec& spec, const FetchSettings& settings, const std::function<void(const std::string&)>& log) {
-  if (fs::exists(spec.dest)) return 0;
-  const std::string tmp = spec.dest + ".incomplete";
   std::error_code ec;
+  if (fs::exists(spec.dest, ec)) {
+    if (!spec.validate) return 0;
+    try {
+      spec.validate(spec.dest);
+      return 0;
+    } catch (const FormatError& e) {
+      // A damaged file in a shared cache (fair-esm reads the same folder) is repaired, not kept.
+      if (log) log(fmt::format("{}: the file in the cache is damaged ({}); fetching it again", spec.dest, e.what()));
+      fs::remove(spec.dest, ec);
+    }
+  }
+  const std::string tmp = spec.dest + ".incomplete";
   fs::create_directories(fs::path(spec.dest).parent_path(), ec);
   if (ec) throw FileError(fmt::format("{}: cannot create the folder: {}", fs::path(spec.dest).parent_path().string(), ec.message()));
   Bar bar(settings.progress, fs::path(spec.dest).filename().string());
@@ -115,11 +126,13 @@ uint64_t fetch_file(const FetchSpec& spec, const FetchSettings& settings, const 
       restarted = true;
       return true;
     };
+    const uint64_t bound = spec.size > 0 ? spec.size : spec.max_size;
     const Response r = get(spec.url, settings.http, offset, out, restart,
                            [&](uint64_t done, uint64_t total) {
                              const uint64_t base = restarted ? 0 : offset;
                              bar.update(base + done, total ? base + total : spec.size);
-                           });
+                           },
+                           bound > offset ? bound - offset : (bound > 0 ? 1 : 0));
     const bool flushed = std::fflush(out) == 0;
     const int flush_errno = errno;
     std::fclose(out);
@@ -131,12 +144,21 @@ uint64_t fetch_file(const FetchSpec& spec, const FetchSettings& settings, const 
                                                 "where it stopped)"
                                               : ""));
     }
-    if (r.error.empty() && (r.status == 200 || r.status == 206)) {
+    if (r.too_large) {
+      fs::remove(tmp, ec);
+      throw NetworkError(fmt::format("{}: the server sent more than the {} bytes {}; the download was removed", spec.url,
+                                     bound, spec.size > 0 ? "it announced" : "such a file may hold"));
+    }
+    if (!r.bad_range.empty()) {
+      // What we hold cannot be trusted to continue: the next attempt starts over.
+      fs::remove(tmp, ec);
+      last_problem = fmt::format("{}: a resumed download came back from the wrong byte ({})", spec.url, r.bad_range);
+    } else if (r.error.empty() && (r.status == 200 || r.status == 206)) {
       last_problem.clear();
       break;
-    }
-    if (r.status == 416 && spec.size > 0 && file_size(tmp) == spec.size) break;
-    if (r.status == 416) {
+    } else if (r.status == 416 && spec.size > 0 && file_size(tmp) == spec.size) {
+      break;
+    } else if (r.status == 416) {
       fs::remove(tmp, ec);  // what we hold does not fit the file any more: start over
       last_problem = fmt::format("{}: the server refused to resume (416)", spec.url);
     } else if (r.status == 404 || r.status == 401 || r.status == 403) {
@@ -159,6 +181,15 @@ uint64_t fetch_file(const FetchSpec& spec, const FetchSettings& settings, const 
   const uint64_t got = file_size(tmp);
   if (spec.size > 0 && got != spec.size) {
     throw NetworkError(fmt::format("{}: received {} bytes, the server announced {}; run again to resume", spec.url, got, spec.size));
+  }
+  if (spec.validate) {
+    try {
+      spec.validate(tmp);
+    } catch (const FormatError& e) {
+      fs::remove(tmp, ec);
+      throw FormatError(fmt::format("{}: the download is not a whole file ({}); it was removed: run again", spec.url,
+                                    e.what()));
+    }
   }
   if (!spec.sha256.empty()) {
     const std::string digest = sha256_file(tmp);

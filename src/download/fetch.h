@@ -17,7 +17,8 @@ struct FetchSettings {
 };
 
 // Settings from the environment: ESM_ONNX_DOWNLOAD_ATTEMPTS, ESM_ONNX_DOWNLOAD_RETRY_DELAY (seconds),
-// ESM_ONNX_DOWNLOAD_TIMEOUT (seconds without a byte before an attempt is abandoned).
+// ESM_ONNX_DOWNLOAD_TIMEOUT (seconds below ESM_ONNX_DOWNLOAD_MIN_RATE bytes/s, default 1024, before an
+// attempt is abandoned).
 FetchSettings settings_from_environment();
 
 struct FetchSpec {
@@ -25,6 +26,10 @@ struct FetchSpec {
   std::string dest;
   std::string sha256;  // expected, lower-case hex; empty when unknown
   uint64_t size{0};    // expected; 0 when unknown
+  uint64_t max_size{0};  // when the size is unknown: what the file may hold at most (0: no bound)
+  // Checks a finished file that has no digest (throws FormatError when it is not whole); run on the
+  // download before it takes its name, and on a file already in place, which is fetched again if it fails.
+  std::function<void(const std::string&)> validate;
 };
 
 // Returns the bytes fetched (0 when `dest` already exists). Throws NetworkError naming the URL for

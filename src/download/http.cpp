@@ -1,6 +1,7 @@
 #include "download/http.h"
 
 #include <curl/curl.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
@@ -25,7 +26,20 @@ struct Transfer {
   Progress progress;
   uint64_t received{0};
   uint64_t total{0};
+  uint64_t offset{0};
+  uint64_t max_body{0};
 };
+
+// "bytes START-END/TOTAL": START, or -1 when the header is not of that form.
+int64_t range_start(const std::string& v) {
+  if (v.rfind("bytes ", 0) != 0) return -1;
+  const char* p = v.c_str() + 6;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long n = std::strtoull(p, &end, 10);
+  if (end == p || *end != '-' || errno != 0 || n > static_cast<unsigned long long>(INT64_MAX)) return -1;
+  return static_cast<int64_t>(n);
+}
 
 std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -55,11 +69,24 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
       t->response.write_errno = errno;
       return 0;
     }
+    if (auto it = t->response.headers.find("content-range"); t->range_requested && it != t->response.headers.end()) {
+      // A resume answered from another byte than asked would splice two parts of the file.
+      if (range_start(it->second) != static_cast<int64_t>(t->offset)) {
+        t->response.bad_range = fmt::format("asked for bytes from {}, the server sent '{}'", t->offset, it->second);
+        return 0;
+      }
+    }
     if (auto it = t->response.headers.find("content-length"); it != t->response.headers.end()) {
       t->total = std::strtoull(it->second.c_str(), nullptr, 10);
     }
   }
   const std::size_t bytes = size * n;
+  // A restarted body (200 to a Range request) holds the whole file: its bound counts from byte 0.
+  const uint64_t bound = t->max_body == 0 ? 0 : t->max_body + (t->range_requested && t->response.headers.count("content-range") == 0 ? t->offset : 0);
+  if (bound > 0 && t->received + bytes > bound) {
+    t->response.too_large = true;
+    return 0;
+  }
   if (std::fwrite(data, 1, bytes, t->out) != bytes) {
     t->response.write_failed = true;
     t->response.write_errno = errno;
@@ -72,23 +99,49 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
 
 using Easy = std::unique_ptr<CURL, void (*)(CURL*)>;
 
+}  // namespace
+
+std::string origin_of(const std::string& url) {
+  global_init();
+  std::unique_ptr<CURLU, void (*)(CURLU*)> u(curl_url(), curl_url_cleanup);
+  if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return {};
+  std::string out;
+  for (auto [part, flags] : {std::pair{CURLUPART_SCHEME, 0u}, {CURLUPART_HOST, 0u}, {CURLUPART_PORT, static_cast<unsigned>(CURLU_DEFAULT_PORT)}}) {
+    char* v = nullptr;
+    if (curl_url_get(u.get(), part, &v, flags) != CURLUE_OK || !v) return {};
+    std::string text(v);
+    curl_free(v);
+    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    out += part == CURLUPART_SCHEME ? text + "://" : part == CURLUPART_HOST ? text : ":" + text;
+  }
+  return out;
+}
+
+namespace {
+
 Easy make(const std::string& url, const HttpSettings& s, curl_slist** list) {
   global_init();
   Easy c(curl_easy_init(), curl_easy_cleanup);
   curl_easy_setopt(c.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(c.get(), CURLOPT_CONNECTTIMEOUT, s.connect_timeout_s);
-  curl_easy_setopt(c.get(), CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c.get(), CURLOPT_LOW_SPEED_LIMIT, std::max(1L, s.min_rate_bytes_per_s));
   curl_easy_setopt(c.get(), CURLOPT_LOW_SPEED_TIME, s.stall_timeout_s);
   curl_easy_setopt(c.get(), CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c.get(), CURLOPT_USERAGENT, "esm-onnx");
   for (const auto& h : s.headers) *list = curl_slist_append(*list, h.c_str());
+  // The token only to the endpoint's own origin; curl drops it itself when a redirect leaves that origin
+  // (CURLOPT_UNRESTRICTED_AUTH stays off).
+  if (!s.bearer_token.empty() && !s.token_origin.empty() && origin_of(url) == s.token_origin) {
+    *list = curl_slist_append(*list, ("Authorization: Bearer " + s.bearer_token).c_str());
+  }
+  curl_easy_setopt(c.get(), CURLOPT_UNRESTRICTED_AUTH, 0L);
   if (*list) curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, *list);
   return c;
 }
 
 void finish(CURL* c, CURLcode rc, Response& r, char* errbuf) {
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-  if (rc != CURLE_OK && !r.write_failed) r.error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+  if (rc != CURLE_OK && !r.write_failed && !r.too_large && r.bad_range.empty()) r.error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 }
 
 }  // namespace
@@ -110,12 +163,14 @@ Response head(const std::string& url, const HttpSettings& settings) {
 }
 
 Response get(const std::string& url, const HttpSettings& settings, uint64_t offset, std::FILE* out,
-             const std::function<bool()>& on_restart, const Progress& progress) {
+             const std::function<bool()>& on_restart, const Progress& progress, uint64_t max_body) {
   curl_slist* list = nullptr;
   auto c = make(url, settings, &list);
   Transfer t;
   t.out = out;
   t.range_requested = offset > 0;
+  t.offset = offset;
+  t.max_body = max_body;
   t.on_restart = on_restart;
   t.progress = progress;
   char errbuf[CURL_ERROR_SIZE] = {};

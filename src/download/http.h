@@ -17,13 +17,24 @@ struct Response {
   std::string error;                           // a transport failure (connection, timeout); empty otherwise
   bool write_failed{false};                    // the file could not take the bytes (a full disk)
   int write_errno{0};
+  bool too_large{false};   // the body went past the bytes it may have (announced, or the cap)
+  std::string bad_range;   // a 206 whose Content-Range is not the range asked for
 };
 
 struct HttpSettings {
-  std::vector<std::string> headers;  // "Authorization: Bearer ..." and the like
+  std::vector<std::string> headers;  // sent to every host
+  // HF_TOKEN: sent as "Authorization: Bearer" to `token_origin` ("scheme://host:port" of the configured
+  // endpoint) only; never to another host a redirect or a Location header names (the hub's large files are
+  // served by other hosts through signed URLs, as huggingface_hub does it).
+  std::string bearer_token;
+  std::string token_origin;
   long connect_timeout_s{30};
-  long stall_timeout_s{60};  // no byte for this long ends the attempt
+  long stall_timeout_s{60};     // slower than min_rate for this long ends the attempt
+  long min_rate_bytes_per_s{1024};  // a drip of a byte now and then is a stall too
 };
+
+// "scheme://host:port" of a URL (the port made explicit), or "" when it is not one.
+std::string origin_of(const std::string& url);
 
 // Called with (bytes of this body so far, total of this body or 0 when unknown).
 using Progress = std::function<void(uint64_t, uint64_t)>;
@@ -32,8 +43,9 @@ Response head(const std::string& url, const HttpSettings& settings);
 // GET `url` from byte `offset` (a Range request when > 0), following redirects, writing the body to `out`.
 // A 200 to a Range request means the server sends everything: `on_restart` is called before the first
 // byte so that the caller can truncate its file (it returns false, with errno set, when it cannot). The
-// callbacks run inside libcurl and must not throw.
+// callbacks run inside libcurl and must not throw. `max_body` (0: no bound) is what the body from `offset` on
+// may hold: past it the transfer stops with `too_large`. A 206 must answer the range asked for.
 Response get(const std::string& url, const HttpSettings& settings, uint64_t offset, std::FILE* out,
-             const std::function<bool()>& on_restart, const Progress& progress);
+             const std::function<bool()>& on_restart, const Progress& progress, uint64_t max_body = 0);
 
 }  // namespace esm_onnx::net

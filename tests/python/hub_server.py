@@ -25,6 +25,13 @@ class Server:
         self.fail_500: set[str] = set()  # paths answering 500
         self.corrupt: set[str] = set()  # paths served with one byte flipped
         self.requests: list[tuple[str, str, str]] = []  # (method, path, Range header)
+        self.authorization: list[tuple[str, str]] = []  # (path, Authorization header) of every request
+        self.redirect_host: str | None = None  # large files' Location on another server ("http://host:port")
+        self.extra: dict[str, bytes] = {}  # path -> bytes sent after the file's own (more than announced)
+        self.endless: set[str] = set()  # paths whose body never ends (no Content-Length)
+        self.drip: set[str] = set()  # paths sent one byte every 0.5 s
+        self.range_from_zero: set[str] = set()  # paths answering a Range request with 206 from byte 0
+        self.cut_close: set[str] = set()  # paths sent without Content-Length, closed halfway
         self.stall_seconds = 3.0
         owner = self
 
@@ -78,13 +85,14 @@ class Server:
         sha = hashlib.sha256(data).hexdigest()
         if file.endswith((".safetensors", ".bin", ".pth")):  # LFS: checksum in X-Linked-Etag, bytes on the CDN
             headers = {"X-Repo-Commit": COMMIT, "X-Linked-Etag": f'"{sha}"', "X-Linked-Size": str(len(data)),
-                       "ETag": '"lfs-pointer"', "Location": f"/cdn/{sha}"}
+                       "ETag": '"lfs-pointer"', "Location": f"{self.redirect_host or ''}/cdn/{sha}"}
             return data, headers, 302
         return data, {"X-Repo-Commit": COMMIT, "ETag": f'"{hashlib.sha1(data).hexdigest()}"'}, 200
 
     def _handle(self, h, head: bool):
         path = h.path
         self.requests.append(("HEAD" if head else "GET", path, h.headers.get("Range", "")))
+        self.authorization.append((path, h.headers.get("Authorization", "")))
         repo = "/".join(path.lstrip("/").split("/")[:2])
         if repo in self.gated and h.headers.get("Authorization") != f"Bearer {self.gated[repo]}":
             return self._status(h, 401)
@@ -109,6 +117,8 @@ class Server:
             return
         if path in self.corrupt:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
+        if self._misbehave(h, path, data):
+            return
         start = 0
         rng = h.headers.get("Range", "")
         if rng.startswith("bytes="):
@@ -138,6 +148,46 @@ class Server:
             h.close_connection = True
             return
         h.wfile.write(body)
+
+    def _misbehave(self, h, path: str, data: bytes) -> bool:
+        """The broken answers of hostile or faulty servers; True when one was sent."""
+        rng = h.headers.get("Range", "")
+        if path in self.range_from_zero and rng:
+            h.send_response(206)
+            h.send_header("Content-Range", f"bytes 0-{len(data) - 1}/{len(data)}")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+            return True
+        if path in self.extra:
+            h.send_response(200)
+            h.send_header("Content-Length", str(len(data) + len(self.extra[path])))
+            h.end_headers()
+            h.wfile.write(data + self.extra[path])
+            return True
+        if path in self.endless or path in self.cut_close or path in self.drip:
+            h.send_response(200)
+            h.send_header("Connection", "close")
+            if path in self.drip:
+                h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.close_connection = True
+            try:
+                if path in self.cut_close:
+                    h.wfile.write(data[: len(data) // 2])
+                elif path in self.drip:
+                    for k in range(min(len(data), 40)):  # bounded: 20 s at most
+                        h.wfile.write(data[k:k + 1])
+                        h.wfile.flush()
+                        time.sleep(0.5)
+                else:
+                    chunk = b"\0" * (1 << 16)
+                    for _ in range(4096):  # bounded: 256 MB at most
+                        h.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return True
+        return False
 
     @staticmethod
     def _status(h, code: int):

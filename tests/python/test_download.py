@@ -238,3 +238,71 @@ def test_fair_esm_drop_in_named_loader(env, server, fair_esm_files, tmp_path, mo
         want = reference(torch.as_tensor(toks), repr_layers=[2])["representations"][2].numpy()
     got = model(toks, repr_layers=[2])["representations"][2]
     assert float(np.abs(np.asarray(got) - want).max()) < 1e-4
+
+
+# -- hostile and faulty servers ----------------------------------------------------------------------------
+
+def test_the_token_goes_to_the_endpoint_only(env, server, hub_repo):
+    cdn = Server()
+    try:
+        cdn.repos = server.repos
+        server.redirect_host = cdn.url
+        server.gated["facebook/esm2_tiny"] = "secret"
+        p = cli({**env, "HF_TOKEN": "secret"}, "download", "facebook/esm2_tiny")
+        assert (pathlib.Path(p.stdout.strip()) / "model.safetensors").read_bytes() == (hub_repo / "model.safetensors").read_bytes()
+        assert cdn.requests, "the large file came from the other host"
+        assert all(auth == "" for _, auth in cdn.authorization), cdn.authorization
+        assert any(auth == "Bearer secret" for _, auth in server.authorization)
+    finally:
+        cdn.close()
+
+
+def test_a_body_past_the_announced_size_is_cut_off(env, server, hub_repo, tmp_path):
+    sha = hashlib.sha256((hub_repo / "model.safetensors").read_bytes()).hexdigest()
+    server.extra[f"/cdn/{sha}"] = b"\0" * (4 << 20)
+    p = cli(env, "download", "facebook/esm2_tiny", check=False)
+    assert p.returncode == 1 and "more than the" in p.stderr and "announced" in p.stderr, p.stderr
+    assert not list((tmp_path / "home").rglob("*.incomplete"))
+
+
+def test_an_endless_body_is_bounded_by_the_name(env, server, fair_esm_files, tmp_path):
+    # A regression file may hold 64 MB at most (a model: 16 bytes a parameter of its name): an endless one
+    # stops there, not at a full disk.
+    server.endless.add("/fair-esm/regression/esm2_t6_8M_UR50D-contact-regression.pt")
+    p = cli({**env, "ESM_ONNX_DOWNLOAD_ATTEMPTS": "1"}, "download", "esm2_t6_8M_UR50D", check=False)
+    assert p.returncode == 1 and "more than the" in p.stderr and "may hold" in p.stderr, p.stderr
+    folder = tmp_path / "home" / ".cache" / "torch" / "hub" / "checkpoints"
+    assert not list(folder.glob("*-contact-regression.pt*"))
+
+
+def test_a_drip_is_a_stall(env, server, fair_esm_files):
+    server.drip.add("/fair-esm/models/esm2_t6_8M_UR50D.pt")
+    p = cli({**env, "ESM_ONNX_DOWNLOAD_ATTEMPTS": "1", "ESM_ONNX_DOWNLOAD_TIMEOUT": "2"}, "download",
+            "esm2_t6_8M_UR50D", check=False)
+    assert p.returncode == 1 and "gave up after 1 attempts" in p.stderr, p.stderr
+
+
+def test_a_resume_answered_from_byte_zero_starts_over(env, server, fair_esm_files, tmp_path):
+    folder = tmp_path / "home" / ".cache" / "torch" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    data = fair_esm_files.read_bytes()
+    (folder / "esm2_t6_8M_UR50D.pt.incomplete").write_bytes(data[: len(data) // 3])
+    server.range_from_zero.add("/fair-esm/models/esm2_t6_8M_UR50D.pt")
+    p = cli(env, "download", "esm2_t6_8M_UR50D")
+    assert "wrong byte" in p.stderr
+    assert (folder / "esm2_t6_8M_UR50D.pt").read_bytes() == data
+
+
+def test_a_cut_body_and_a_damaged_cache_are_never_kept(env, server, fair_esm_files, tmp_path):
+    folder = tmp_path / "home" / ".cache" / "torch" / "hub" / "checkpoints"
+    data = fair_esm_files.read_bytes()
+    server.cut_close.add("/fair-esm/models/esm2_t6_8M_UR50D.pt")
+    p = cli({**env, "ESM_ONNX_DOWNLOAD_ATTEMPTS": "1"}, "download", "esm2_t6_8M_UR50D", check=False)
+    assert p.returncode == 1 and "not a whole file" in p.stderr, p.stderr
+    assert not (folder / "esm2_t6_8M_UR50D.pt").exists()
+    # A corrupt file already in place (an older download, another tool) is fetched again, not reported cached.
+    (folder / "esm2_t6_8M_UR50D.pt").write_bytes(data[: len(data) // 2])
+    server.cut_close.clear()
+    p = cli(env, "download", "esm2_t6_8M_UR50D")
+    assert "damaged" in p.stderr and "all cached" not in p.stderr
+    assert (folder / "esm2_t6_8M_UR50D.pt").read_bytes() == data
