@@ -110,12 +110,23 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
     options = {"include": sorted(include), "repr_layers": layers, "format": format, "toks_per_batch": toks_per_batch,
                "truncation_seq_length": truncation_seq_length, "shard_records": shard_records, "engine": engine,
                "compute": "fp32" if engine == "ort" else compute}
-    _check_run(out, {"model": str(model_path), "model_sha256": _model_digest(model_path), "options": options})
+    model_sha256 = _model_digest(model_path)
+    _check_run(out, {"model": str(model_path), "model_sha256": model_sha256, "options": options})
+    # What each part records it was made with (and is checked against on a rerun, run.json or not).
+    part_options = {**options, "model_sha256": model_sha256}
 
     t0 = time.perf_counter()
     shards: list[Shard] = [s for f in files for s in scan(f, shard_records)]
-    todo = [s for s in shards if not _parts.part_path(out, s.name, format).exists()]
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
+    todo = []
+    for s in shards:
+        done, why = _parts.part_is_done(out, s.name, s.digest, part_options)
+        if done:
+            continue
+        if why != "not written":
+            say(f"esm-onnx-ray: part {s.name} is redone: {why}")
+            _parts.remove_part(out, s.name, format)
+        todo.append(s)
     say(f"esm-onnx-ray: {len(files)} input file(s), {sum(s.records for s in shards)} records in {len(shards)} shards; "
         f"{len(shards) - len(todo)} already done, {len(todo)} to run on {workers} worker(s) x {threads_per_worker} "
         "thread(s)")
@@ -131,7 +142,7 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
         ds = ray.data.from_items([s.as_row() for s in todo], override_num_blocks=len(todo))
         results = ds.map_batches(
             ShardEmbedder, batch_size=1, concurrency=workers, num_cpus=threads_per_worker,
-            fn_constructor_kwargs={"model": str(model_path), "options": options, "outdir": str(out),
+            fn_constructor_kwargs={"model": str(model_path), "options": part_options, "outdir": str(out),
                                    "threads": threads_per_worker})
         start = time.perf_counter()
         for row in results.iter_rows():

@@ -1,6 +1,9 @@
 """Writing one shard's output part: Parquet (columns per output and layer, row groups as batches arrive, so
 memory stays bounded by the batch) or the CLI's per-record npz files. Every file appears under its final
-name only when complete, so a part that exists is finished."""
+name only when complete; and since storage without atomic renames, a full disk or a changed input can still
+leave a part that is not this run's, a part counts as done only when it is verified (part_is_done): its
+summary readable and made from the same bytes of the input with the same options, a Parquet part readable
+with as many rows as the summary says were written, and the same fingerprint and options in its metadata."""
 from __future__ import annotations
 
 import json
@@ -102,12 +105,65 @@ def arrow_schema(include: list[str], layers: list[int], embed_dim: int, vocab: i
     return pa.schema(fields)
 
 
+META_KEY = b"esm_onnx.part"
+
+
+def part_identity(digest: str, options: dict) -> dict:
+    """What a part is made from: the shard's bytes and the run's options."""
+    return {"input_sha256": digest, "options": options}
+
+
+def part_is_done(outdir: pathlib.Path, name: str, digest: str, options: dict) -> tuple[bool, str]:
+    """(done, why not): whether the part `name` is this shard's finished output."""
+    fmt = options["format"]
+    path = part_path(outdir, name, fmt)
+    if not path.exists():
+        return False, "not written"
+    try:
+        summary = read_summary(outdir, name)
+    except (OSError, ValueError) as e:
+        return False, f"its summary cannot be read ({e})"
+    want = part_identity(digest, options)
+    if summary.get("input_sha256") != digest:
+        return False, "it was made from other bytes of the input (the FASTA file changed)"
+    if summary.get("options") != options:
+        return False, "it was made with other options"
+    if fmt != "parquet":
+        try:
+            json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            return False, f"its marker cannot be read ({e})"
+        return True, ""
+    try:
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(path).metadata
+        rows = meta.num_rows
+        kv = meta.metadata or {}
+        identity = json.loads(kv.get(META_KEY, b"null"))
+    except Exception as e:  # pyarrow raises several kinds for a damaged file
+        return False, f"it cannot be read ({e})"
+    if rows != int(summary.get("written", -1)):
+        return False, f"it holds {rows} rows, its summary says {summary.get('written')} were written"
+    if identity != want:
+        return False, "its metadata names other input bytes or options"
+    return True, ""
+
+
+def remove_part(outdir: pathlib.Path, name: str, fmt: str) -> None:
+    part_path(outdir, name, fmt).unlink(missing_ok=True)
+    summary_path(outdir, name).unlink(missing_ok=True)
+
+
 class ParquetPart:
     """One shard's Parquet file, written a row group at a time under a temporary name."""
 
-    def __init__(self, path: pathlib.Path, include: list[str], layers: list[int], schema: Any):
+    def __init__(self, path: pathlib.Path, include: list[str], layers: list[int], schema: Any,
+                 identity: dict | None = None):
         import pyarrow.parquet as pq
 
+        if identity is not None:
+            schema = schema.with_metadata({**(schema.metadata or {}), META_KEY: json.dumps(identity).encode()})
         self.path, self.include, self.layers, self.schema = path, include, layers, schema
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
         self.writer = pq.ParquetWriter(self.tmp, schema)

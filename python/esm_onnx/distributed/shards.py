@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import hashlib
 import os
 import pathlib
 
@@ -21,6 +22,7 @@ class Shard:
     first_index: int  # 0-based position of its first record in the file
     records: int
     name: str         # "<file stem>.<shard number, 6 digits>": the output part's name
+    digest: str = ""  # SHA-256 of the shard's bytes: a part made from other bytes is not this shard's
 
     def as_row(self) -> dict:
         return dataclasses.asdict(self)
@@ -69,6 +71,7 @@ def scan(path: pathlib.Path, records_per_shard: int) -> list[Shard]:
     index = 0
     seen_header = False
     offset = 0
+    digest = hashlib.sha256()
     with open(path, "rb", buffering=1 << 20) as f:
         for line_no, line in enumerate(f, 1):
             if line.startswith(b">"):
@@ -77,14 +80,23 @@ def scan(path: pathlib.Path, records_per_shard: int) -> list[Shard]:
                     start, start_line = offset, line_no
                 elif count == records_per_shard:
                     shards.append(Shard(str(path), start, offset, start_line, start_index, count,
-                                        f"{path.name}.{len(shards):06d}"))
+                                        f"{path.name}.{len(shards):06d}", digest.hexdigest()))
                     start, start_line, start_index, count = offset, line_no, index, 0
+                    digest = hashlib.sha256()
                 count += 1
                 index += 1
             elif not seen_header and line.strip():
                 raise InputError(f"{path}: not a FASTA file: line {line_no} comes before any '>' header line")
+            if seen_header:
+                digest.update(line)
             offset += len(line)
     if not seen_header:
         raise InputError(f"{path}: no '>' header line: not FASTA")
-    shards.append(Shard(str(path), start, offset, start_line, start_index, count, f"{path.name}.{len(shards):06d}"))
+    shards.append(Shard(str(path), start, offset, start_line, start_index, count, f"{path.name}.{len(shards):06d}",
+                        digest.hexdigest()))
     return shards
+
+
+def shard_digest(data: bytes) -> str:
+    """The digest scan() gives the shard made of these bytes."""
+    return hashlib.sha256(data).hexdigest()

@@ -9,7 +9,9 @@ import time
 import warnings
 from typing import Any
 
-from .parts import ParquetPart, arrow_schema, part_path, read_summary, summary_path, write_atomic
+from .parts import (ParquetPart, arrow_schema, part_identity, part_is_done, part_path, read_summary, remove_part,
+                    summary_path, write_atomic)
+from .shards import shard_digest
 
 
 class ShardEmbedder:
@@ -40,17 +42,23 @@ class ShardEmbedder:
     def run(self, shard: dict[str, Any]) -> dict[str, Any]:
         fmt = self.options["format"]
         name = str(shard["name"])
-        if part_path(self.outdir, name, fmt).exists():  # an earlier attempt finished it
+        if part_is_done(self.outdir, name, str(shard["digest"]), self.options)[0]:  # an earlier attempt finished it
             return read_summary(self.outdir, name) | {"pid": os.getpid()}
+        remove_part(self.outdir, name, fmt)  # what is there is not this shard's finished part
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="esm-onnx-shard-") as tmp:
             fasta = pathlib.Path(tmp) / f"{name}.fasta"
-            with open(shard["path"], "rb") as src, open(fasta, "wb") as dst:
+            with open(shard["path"], "rb") as src:
                 src.seek(int(shard["start"]))
-                dst.write(src.read(int(shard["end"]) - int(shard["start"])))
+                data = src.read(int(shard["end"]) - int(shard["start"]))
+            fasta.write_bytes(data)
+            # The digest of the bytes embedded: if the file changed since the driver scanned it, the part says so
+            # and the next run redoes it.
+            digest = shard_digest(data)
+            del data
             part = None
             if fmt == "parquet":
-                counts, skipped, part = self._parquet(fasta, shard)
+                counts, skipped, part = self._parquet(fasta, shard, part_identity(digest, self.options))
             else:
                 counts, skipped = self._files(fasta, shard)
         # Lines and indices in the shard's own file are relative: make them the input file's.
@@ -58,7 +66,7 @@ class ShardEmbedder:
         summary = {"name": name, "path": str(shard["path"]), "records": int(shard["records"]), **counts,
                    "skipped": len(skipped), "seconds": time.perf_counter() - t0,
                    "skipped_records": [[label, line + line0 if line else 0, reason] for label, line, reason in skipped],
-                   "first_index": index0}
+                   "first_index": index0, **part_identity(digest, self.options)}
         # The summary first, the part (or its marker) last: a part that exists always has its summary (a driver
         # killed between the two found a part without one, and its rerun stopped).
         try:
@@ -73,11 +81,12 @@ class ShardEmbedder:
             write_atomic(part_path(self.outdir, name, fmt), json.dumps({"records": summary["records"]}))
         return summary | {"pid": os.getpid()}
 
-    def _parquet(self, fasta: pathlib.Path, shard: dict[str, Any]) -> tuple[dict, list]:
+    def _parquet(self, fasta: pathlib.Path, shard: dict[str, Any], identity: dict) -> tuple[dict, list]:
         o = self.options
         info = self.model.info
         schema = arrow_schema(list(o["include"]), self.layers, info.embed_dim, info.vocab_size)
-        part = ParquetPart(part_path(self.outdir, str(shard["name"]), "parquet"), list(o["include"]), self.layers, schema)
+        part = ParquetPart(part_path(self.outdir, str(shard["name"]), "parquet"), list(o["include"]), self.layers, schema,
+                           identity)
         written = tokens = 0
         index0 = int(shard["first_index"])
         try:
