@@ -272,3 +272,11 @@ def test_rerun_verifies_parts_instead_of_trusting_their_names(cluster, reference
     assert manifest["parts_run"] == 3 and manifest["options"]["include"] == ["bos", "mean"]
     for part in (out / "parts").glob("*.parquet"):
         assert "bos_2" in pq.read_table(part).column_names
+
+
+def test_esm_onnx_ray_stands_beside_esm_onnx():
+    from conftest import CLI
+
+    ray_cli = CLI.with_name("esm-onnx-ray")
+    p = subprocess.run([str(ray_cli), "embed", "--help"], capture_output=True, text=True, env=_env())
+    assert p.returncode == 0 and "OUTDIR" in p.stdout, p.stderr
