@@ -16,6 +16,11 @@ struct LabelName {
 // A 64-bit hash of a label, for names that must stand for it (FNV-1a).
 uint64_t label_hash(const std::string& label);
 
+// Why `label` cannot name its record's file under OUTDIR (empty: it can). The accepted labels map to
+// distinct files inside OUTDIR and outside its scratch area OUTDIR/.partial: no empty, '.' or '..' part, no
+// leading '/', no NUL, not under '.partial/', and not of a shortened name's form.
+std::string label_path_problem(const std::string& label);
+
 // Whether a file name's last part has the form of a shortened name ("...~<16 hex digits>"), which a label
 // may not take (it could name the file of a long label).
 bool label_name_is_reserved(const std::string& last_part);

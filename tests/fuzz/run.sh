@@ -5,7 +5,7 @@
 set -uo pipefail
 build="$1"; seconds="$2"; shift 2
 here="$(cd "$(dirname "$0")" && pwd)"
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(pickle torch_file checkpoint safetensors fasta metadata onnx_header)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(pickle torch_file checkpoint safetensors fasta metadata onnx_header transformers_config labels)
 mkdir -p "$build/crashes" "$build/logs"
 seed=(); [ -n "${FUZZ_SEED:-}" ] && seed=(-seed="$FUZZ_SEED")  # a fixed seed replays the same search (CI)
 total=0; failed=0

@@ -17,7 +17,8 @@ def main() -> None:
     import esm_checkpoints
 
     out = pathlib.Path(sys.argv[1])
-    for target in ("pickle", "torch_file", "checkpoint", "safetensors", "fasta", "metadata", "onnx_header"):
+    for target in ("pickle", "torch_file", "checkpoint", "safetensors", "fasta", "metadata", "onnx_header",
+                   "transformers_config", "labels"):
         (out / target).mkdir(parents=True, exist_ok=True)
     work = out / "_checkpoints"
     for family in ("esm2", "esm1b", "esm1"):
@@ -37,6 +38,18 @@ def main() -> None:
         folder = hf_checkpoints.save(hf_checkpoints.build("EsmForMaskedLM", layers=1, dim=8, heads=2, seed=3),
                                      work / f"hf_{layout}", layout)
         shutil.copy(folder / "model.safetensors", out / "safetensors" / f"esm2_{layout}.safetensors")
+    # config.json of every head as transformers writes it, one with a sharded index after a NUL byte.
+    for head in ("EsmForMaskedLM", "EsmForSequenceClassification", "EsmForTokenClassification", "EsmModel"):
+        folder = hf_checkpoints.save(hf_checkpoints.build(head, layers=1, dim=8, heads=2, seed=3), work / f"cfg_{head}")
+        (out / "transformers_config" / f"{head}.json").write_bytes((folder / "config.json").read_bytes())
+    sharded = hf_checkpoints.save(hf_checkpoints.build("EsmForMaskedLM", layers=1, dim=8, heads=2, seed=3),
+                                  work / "cfg_sharded", "sharded")
+    (out / "transformers_config" / "sharded.json").write_bytes(
+        (sharded / "config.json").read_bytes() + b"\0" + (sharded / "model.safetensors.index.json").read_bytes())
+    # Labels as FASTA headers have them, and the forms that name one file twice.
+    for i, label in enumerate(["sp|P69905|HBA_HUMAN Hemoglobin", "p/q", "./x", "p//q", "a/./b", ".partial/h-1/x",
+                               "x" * 300, "UniRef50_A0A0~0123456789abcdef", "a/../b", "seqnum000000001"]):
+        (out / "labels" / f"l{i}").write_text(label)
     for fasta in (ROOT / "tests" / "data" / "parity.fasta", ROOT / "demo" / "example.fasta"):
         shutil.copy(fasta, out / "fasta" / fasta.name)
     (out / "metadata" / "esm2").write_text("\n".join(f"esm_onnx.{k}={v}" for k, v in {

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -14,6 +16,7 @@
 #include "esm_onnx/errors.h"
 #include "esm_onnx/fasta.h"
 #include "esm_onnx/model_info.h"
+#include "io/label_names.h"
 #include "pickle/unpickler.h"
 #include "runtime/onnx_header.h"
 #include "model/tensor_specs.h"
@@ -141,11 +144,45 @@ int onnx_header(const uint8_t* data, std::size_t size) {
   });
 }
 
+int transformers_config(const uint8_t* data, std::size_t size) {
+  // The input is config.json, then (after a NUL byte, when there is one) the sharded index beside it.
+  const std::string_view all(reinterpret_cast<const char*>(data), size);
+  const auto nul = all.find('\0');
+  const std::filesystem::path dir = "/tmp/esm_onnx_fuzz_" + std::to_string(getpid()) + "_hf";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "config.json", std::ios::binary | std::ios::trunc) << all.substr(0, nul);
+  std::error_code ec;
+  std::filesystem::remove(dir / "pytorch_model.bin.index.json", ec);
+  if (nul != std::string_view::npos) {
+    std::ofstream(dir / "pytorch_model.bin.index.json", std::ios::binary | std::ios::trunc) << all.substr(nul + 1);
+  }
+  return guarded([&] { Checkpoint::load(dir.string()); });
+}
+
+int labels(const uint8_t* data, std::size_t size) {
+  // Every label the writers accept names a file inside OUTDIR and outside OUTDIR/.partial, and no two accepted
+  // labels name one file: a violation aborts (a finding), whatever the input.
+  static std::map<std::string, std::string> taken;  // file -> label, across the inputs of one process
+  const std::string label(reinterpret_cast<const char*>(data), size);
+  if (!label_path_problem(label).empty()) return 0;
+  const LabelName name = label_file_name(label, 19);
+  const std::string& rel = name.relative;
+  const std::filesystem::path normal = std::filesystem::path(rel).lexically_normal();
+  if (rel.empty() || rel[0] == '/' || normal.string() != rel || rel.rfind("..", 0) == 0 || rel.rfind(".partial/", 0) == 0) {
+    std::abort();
+  }
+  if (taken.size() > 100000) taken.clear();
+  auto [it, fresh] = taken.try_emplace(rel, label);
+  if (!fresh && it->second != label) std::abort();
+  return 0;
+}
+
 Target find_target(const std::string& name) {
   static const std::map<std::string, Target> kTargets = {
       {"pickle", &fuzz::pickle}, {"torch_file", &fuzz::torch_file}, {"checkpoint", &fuzz::checkpoint},
       {"safetensors", &fuzz::safetensors},
-      {"fasta", &fuzz::fasta}, {"metadata", &fuzz::metadata}, {"onnx_header", &fuzz::onnx_header}};
+      {"fasta", &fuzz::fasta}, {"metadata", &fuzz::metadata}, {"onnx_header", &fuzz::onnx_header},
+      {"transformers_config", &fuzz::transformers_config}, {"labels", &fuzz::labels}};
   const auto it = kTargets.find(name);
   return it == kTargets.end() ? nullptr : it->second;
 }

@@ -15,6 +15,8 @@ int safetensors(const uint8_t* data, std::size_t size);  // safetensors: header 
 int fasta(const uint8_t* data, std::size_t size);       // FASTA records and the tokenizer
 int metadata(const uint8_t* data, std::size_t size);    // a converted model's metadata ("key=value" lines)
 int onnx_header(const uint8_t* data, std::size_t size);  // a .onnx file's ModelProto scan, then its metadata
+int transformers_config(const uint8_t* data, std::size_t size);  // config.json [NUL sharded index] of a folder
+int labels(const uint8_t* data, std::size_t size);  // label -> file name: inside OUTDIR, one-to-one
 
 // name -> target, for the replaying test and the fuzz binaries
 using Target = int (*)(const uint8_t*, std::size_t);
