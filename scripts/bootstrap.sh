@@ -36,6 +36,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# clang's sanitizer and libFuzzer runtimes (make fuzz) come in a package of their own, named by clang's major
+# version and only recommended by clang, so --no-install-recommends leaves them out.
+if command -v clang >/dev/null 2>&1 && [ ! -f "$(clang -print-runtime-dir)/libclang_rt.asan-x86_64.a" ]; then
+  major="$(clang -dumpversion | cut -d. -f1)"
+  log "installing clang's runtimes (libclang-rt-$major-dev)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "libclang-rt-$major-dev" >/dev/null
+fi
+
 # --- Python virtualenv (oracle, tests, benchmarks) -------------------------------------------------
 if [ ! -x "$VENV/bin/python" ]; then
   log "creating $VENV"

@@ -220,7 +220,7 @@ class HubRepo {
     const fs::path relative(file);
     for (auto it = relative.begin(); std::next(it) != relative.end(); ++it) target /= "..";
     target /= fs::path("blobs") / etag;
-    if (!fs::exists(fs::symlink_status(link))) {
+    if (!fs::exists(fs::symlink_status(link, ec))) {
       fs::create_symlink(target, link, ec);
       if (ec) throw FileError(fmt::format("{}: cannot link the snapshot to its blob: {}", link.string(), ec.message()));
     }
@@ -242,7 +242,7 @@ class HubRepo {
     std::string commit;
     if (!(ref >> commit)) commit = revision_;
     const fs::path p = root_ / "snapshots" / commit / file;
-    if (!fs::exists(p)) return {};
+    if (std::error_code ec; !fs::exists(p, ec)) return {};
     snapshot_ = root_ / "snapshots" / commit;
     return p.string();
   }

@@ -91,7 +91,7 @@ void add_value_info(onnx::ValueInfoProto* v, const std::string& name, int elem,
 // The SHA-256 of the checkpoint file; for a folder, of its files' digests in order (config first), so
 // that any edit to any of them changes it.
 std::string source_digest(const Checkpoint& ckpt) {
-  if (fs::is_regular_file(ckpt.path())) return sha256_file(ckpt.path());
+  if (std::error_code ec; fs::is_regular_file(ckpt.path(), ec)) return sha256_file(ckpt.path());
   std::string all;
   for (const auto& f : ckpt.files()) all += sha256_file(f) + "  " + fs::path(f).filename().string() + "\n";
   return sha256_bytes(all);

@@ -21,7 +21,7 @@ PerRecordFileWriter::PerRecordFileWriter(std::string outdir, std::string extensi
     : outdir_(std::move(outdir)), ext_(std::move(extension)) {
   std::error_code ec;
   std::filesystem::create_directories(outdir_, ec);
-  if (ec || !std::filesystem::is_directory(outdir_)) {
+  if (ec || !std::filesystem::is_directory(outdir_, ec)) {
     throw FileError(fmt::format("{}: cannot create the output folder: {}", outdir_.string(), ec.message()));
   }
   remove_stale_partials();

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 
+#include "util/untrusted_file.h"
 #include "esm_onnx/errors.h"
 #include "families/families.h"
 #include "layouts/layouts.h"
@@ -264,7 +265,7 @@ Loaded load_fair_esm(std::shared_ptr<const torchfile::TorchFile> file) {
   if (out.config.family == Family::Esm1b && stem.find("esm1v") != std::string::npos) out.config.variant = "ESM-1v";
 
   const std::string contacts = contact_path_for(path);
-  if (std::filesystem::exists(contacts)) {
+  if (files::path_kind(contacts) != files::PathKind::Missing) {  // a FIFO or a link loop: its open says so
     std::shared_ptr<const torchfile::TorchFile> cfile = torchfile::TorchFile::open(contacts);
     const auto& croot = *cfile->root();
     auto cmodel = croot.kind == Value::Kind::Dict ? croot.get("model") : nullptr;
