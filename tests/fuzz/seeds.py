@@ -4,6 +4,7 @@ python tests/fuzz/seeds.py OUTDIR  ->  OUTDIR/<target>/<seed files>
 """
 from __future__ import annotations
 
+import json
 import pathlib
 import shutil
 import sys
@@ -42,10 +43,15 @@ def main() -> None:
     for head in ("EsmForMaskedLM", "EsmForSequenceClassification", "EsmForTokenClassification", "EsmModel"):
         folder = hf_checkpoints.save(hf_checkpoints.build(head, layers=1, dim=8, heads=2, seed=3), work / f"cfg_{head}")
         (out / "transformers_config" / f"{head}.json").write_bytes((folder / "config.json").read_bytes())
-    sharded = hf_checkpoints.save(hf_checkpoints.build("EsmForMaskedLM", layers=1, dim=8, heads=2, seed=3),
-                                  work / "cfg_sharded", "sharded")
+    folder = work / "cfg_EsmForMaskedLM"
+    from safetensors import safe_open
+
+    with safe_open(str(folder / "model.safetensors"), "pt") as f:
+        names = list(f.keys())
+    index = {"metadata": {"total_size": 1}, "weight_map": {n: f"model-0000{1 + i % 2}-of-00002.safetensors"
+                                                           for i, n in enumerate(names)}}
     (out / "transformers_config" / "sharded.json").write_bytes(
-        (sharded / "config.json").read_bytes() + b"\0" + (sharded / "model.safetensors.index.json").read_bytes())
+        (folder / "config.json").read_bytes() + b"\0" + json.dumps(index).encode())
     # Labels as FASTA headers have them, and the forms that name one file twice.
     for i, label in enumerate(["sp|P69905|HBA_HUMAN Hemoglobin", "p/q", "./x", "p//q", "a/./b", ".partial/h-1/x",
                                "x" * 300, "UniRef50_A0A0~0123456789abcdef", "a/../b", "seqnum000000001"]):

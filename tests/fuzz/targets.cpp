@@ -168,7 +168,8 @@ int labels(const uint8_t* data, std::size_t size) {
   const LabelName name = label_file_name(label, 19);
   const std::string& rel = name.relative;
   const std::filesystem::path normal = std::filesystem::path(rel).lexically_normal();
-  if (rel.empty() || rel[0] == '/' || normal.string() != rel || rel.rfind("..", 0) == 0 || rel.rfind(".partial/", 0) == 0) {
+  const std::string first = normal.empty() ? std::string() : normal.begin()->string();
+  if (rel.empty() || rel[0] == '/' || normal.string() != rel || first == ".." || rel.rfind(".partial/", 0) == 0) {
     std::abort();
   }
   if (taken.size() > 100000) taken.clear();
