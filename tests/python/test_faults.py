@@ -58,7 +58,8 @@ def read_outputs(out: pathlib.Path, fmt: str) -> dict[str, dict[str, np.ndarray]
     for p in out.iterdir():
         if p.suffix == ".npz":
             z = np.load(p)
-            res[p.stem] = {k: z[k] for k in z.files}
+            assert z["label"].item().decode() == p.stem  # every file says which record it holds
+            res[p.stem] = {k: z[k] for k in z.files if k != "label"}
         elif p.suffix == ".pt":
             d = torch.load(p, weights_only=True)
             res[p.stem] = {f"{k}/{l}" if isinstance(v, dict) else k: (v[l] if isinstance(v, dict) else v).numpy()
