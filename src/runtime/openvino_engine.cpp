@@ -9,6 +9,7 @@
 
 #include "esm_onnx/errors.h"
 #include "runtime/compiled_cache.h"
+#include "util/cache_root.h"
 #include "runtime/engine.h"
 
 namespace esm_onnx::runtime {
@@ -20,10 +21,8 @@ ov::Core& core() {
 }
 
 std::string default_cache_dir() {
-  if (const char* d = std::getenv("ESM_ONNX_CACHE"); d && *d) return std::string(d) + "/openvino";
-  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::string(d) + "/esm-onnx/openvino";
-  if (const char* d = std::getenv("HOME"); d && *d) return std::string(d) + "/.cache/esm-onnx/openvino";
-  return {};
+  const std::string root = cache_root();
+  return root.empty() ? root : root + "/openvino";
 }
 
 std::vector<int64_t> dims(const ov::PartialShape& shape) {

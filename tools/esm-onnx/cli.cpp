@@ -16,6 +16,7 @@
 #include "esm_onnx/embed.h"
 #include "esm_onnx/errors.h"
 #include "esm_onnx/inspect.h"
+#include "esm_onnx/model_cache.h"
 #include "esm_onnx/verify.h"
 #include "cli.h"
 #include "util/numbers.h"
@@ -29,8 +30,10 @@ namespace {
 template <typename T, typename Parse>
 CLI::Option* typed_option(CLI::App* app, const std::string& name, T& value, const std::string& text_default,
                           Parse parse, const std::string& help) {
+  // Messages name the option by its first spelling ("--toks-per-batch", not "--toks-per-batch,--toks_per_batch").
+  const std::string shown = name.substr(0, name.find(','));
   return app
-      ->add_option_function<std::string>(name, [&value, parse, name](const std::string& t) { value = parse(t, name); }, help)
+      ->add_option_function<std::string>(name, [&value, parse, shown](const std::string& t) { value = parse(t, shown); }, help)
       ->default_str(text_default);
 }
 
@@ -128,7 +131,7 @@ CLI::Option* count_option(CLI::App* app, const std::string& name, T& value, cons
   return typed_option(app, name, value, std::to_string(value), parse_count<T>, help)->type_name("N");
 }
 
-constexpr const char* kCommands[] = {"convert", "embed", "inspect", "download"};
+constexpr const char* kCommands[] = {"convert", "embed", "extract", "inspect", "download"};
 
 }  // namespace
 
@@ -136,7 +139,7 @@ int main(int argc, const char* const* argv) {
   if (argc > 1 && argv[1][0] != '-' &&
       std::find_if(std::begin(kCommands), std::end(kCommands), [&](const char* c) { return std::strcmp(c, argv[1]) == 0; }) ==
           std::end(kCommands)) {
-    fmt::print(stderr, "error: '{}' is not a command of esm-onnx: use convert, embed, inspect or download (esm-onnx --help)\n", argv[1]);
+    fmt::print(stderr, "error: '{}' is not a command of esm-onnx: use convert, embed, extract, inspect or download (esm-onnx --help)\n", argv[1]);
     return kUsage;
   }
   CLI::App app{"esm-onnx: run Meta's ESM protein language models with ONNX Runtime"};
@@ -184,10 +187,10 @@ int main(int argc, const char* const* argv) {
        "--include", [&](const std::vector<std::string>& v) { emb.include = esm_onnx::Includes::parse(v, "--include"); },
        "outputs: any of mean per_tok bos contacts logits")
       ->default_str("mean");
-  e->add_option("--repr-layers", emb.repr_layers,
+  e->add_option("--repr-layers,--repr_layers", emb.repr_layers,
                 "layers to write (fair-esm numbering, all); default: every layer the model exports");
-  count_option(e, "--toks-per-batch", emb.toks_per_batch, "token budget of a batch");
-  count_option(e, "--truncation-seq-length", emb.truncation_seq_length,
+  count_option(e, "--toks-per-batch,--toks_per_batch", emb.toks_per_batch, "token budget of a batch");
+  count_option(e, "--truncation-seq-length,--truncation_seq_length", emb.truncation_seq_length,
                 "residues kept per record (0: no truncation)")->capture_default_str();
   typed_option(e, "--format", emb.format, "npz", esm_onnx::parse_output_format,
                "npz (one file per record), pt (esm-extract's), h5 (one file)");
@@ -205,6 +208,35 @@ int main(int argc, const char* const* argv) {
   count_option(e, "--window", emb.window, "records read, sorted by length and batched together");
   e->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
   e->add_flag("--json", embed_json, "print the summary as JSON (engine, compute, load time, counts, skipped records)");
+
+  // esm-extract's command line (fair-esm's scripts/extract.py): its arguments, spellings and defaults, its .pt
+  // files; MODEL_LOCATION may be a checkpoint or a released name (converted once into the cache) or an .onnx.
+  esm_onnx::EmbedOptions ext;
+  ext.format = esm_onnx::OutputFormat::Pt;
+  ext.toks_per_batch = 4096;
+  ext.repr_layers = {"-1"};
+  bool nogpu = false;
+  auto* x = app.add_subcommand("extract", "esm-extract's command line: extract representations of a FASTA file's "
+                                          "sequences into OUTPUT_DIR/<label>.pt");
+  x->add_option("model_location", ext.model,
+                "a fair-esm .pt, a released name (esm2_t33_650M_UR50D), a transformers folder, or a converted .onnx")
+      ->required();
+  x->add_option("fasta_file", ext.fasta, "FASTA file on which to extract representations")->required();
+  x->add_option("output_dir", ext.outdir, "output directory for extracted representations")->required();
+  count_option(x, "--toks_per_batch,--toks-per-batch", ext.toks_per_batch, "maximum batch size in tokens");
+  x->add_option("--repr_layers,--repr-layers", ext.repr_layers,
+                "layers indices from which to extract representations (0 to num_layers, inclusive)")
+      ->capture_default_str();
+  x->add_option_function<std::vector<std::string>>(
+       "--include", [&](const std::vector<std::string>& v) { ext.include = esm_onnx::Includes::parse(v, "--include"); },
+       "specify which representations to return: mean per_tok bos contacts (and logits)")
+      ->required();
+  count_option(x, "--truncation_seq_length,--truncation-seq-length", ext.truncation_seq_length,
+               "truncate sequences longer than the given value");
+  x->add_flag("--nogpu", nogpu, "do not use GPU even if available (esm-onnx runs on the CPU unless --device cuda)");
+  count_option(x, "--threads", ext.runtime.threads, "the engine's threads (0: its default, one per core)");
+  typed_option(x, "--device", ext.runtime.device, "cpu", esm_onnx::parse_device, "cpu, or cuda (needs an ONNX Runtime with CUDA)");
+  x->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
 
   esm_onnx::DownloadOptions dl;
   auto* d = app.add_subcommand("download", "Fetch released weights into the cache fair-esm or transformers uses");
@@ -242,6 +274,11 @@ int main(int argc, const char* const* argv) {
       return run_convert(conv, quiet, verify, verify_runtime);
     }
     if (*e) return run_embed(emb, no_progress, embed_json);
+    if (*x) {
+      if (nogpu) ext.runtime.device = esm_onnx::Device::Cpu;
+      ext.model = esm_onnx::cached_model(ext.model, true, [](const std::string& m) { fmt::print(stderr, "{}\n", m); });
+      return run_embed(ext, no_progress, false);
+    }
     if (*d) {
       dl.progress = !quiet;
       const auto r = esm_onnx::download(dl, [&](const std::string& m) {
@@ -265,7 +302,7 @@ int main(int argc, const char* const* argv) {
     fmt::print(stderr, "error: {}\n", err.what());
     return kError;
   } catch (const std::bad_alloc&) {
-    if (*e) {
+    if (*e || *x) {
       fmt::print(stderr, "error: out of memory: lower --toks-per-batch (or --window), or use a machine with more memory\n");
     } else {
       fmt::print(stderr, "error: out of memory while reading the input; a file this command reads asks for more memory "
