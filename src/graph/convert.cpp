@@ -92,9 +92,7 @@ void add_value_info(onnx::ValueInfoProto* v, const std::string& name, int elem,
 // that any edit to any of them changes it.
 std::string source_digest(const Checkpoint& ckpt) {
   if (std::error_code ec; fs::is_regular_file(ckpt.path(), ec)) return sha256_file(ckpt.path());
-  std::string all;
-  for (const auto& f : ckpt.files()) all += sha256_file(f) + "  " + fs::path(f).filename().string() + "\n";
-  return sha256_bytes(all);
+  return sha256_files(ckpt.files());
 }
 
 void rename_into_place(const std::string& from, const std::string& to) {

@@ -87,8 +87,10 @@ class H5Writer final : public OutputWriter {
     mine_ = staging_ / io::process_tag();
     fs::create_directories(mine_, ec);
     if (ec) throw FileError(fmt::format("{}: cannot create the staging folder: {}", mine_.string(), ec.message()));
-    // A killed run's records are kept for the next assembly; only what it had not finished goes.
-    for (const auto& folder : staged_folders()) {
+    // A killed run's records are kept for the next assembly; only what it had not finished goes. The folders
+    // are listed once: what runs that start later stage is theirs to skip (the assembly skips a label twice).
+    resume_folders_ = staged_folders();
+    for (const auto& folder : resume_folders_) {
       if (!io::is_stale_tag(folder.filename().string()) && folder != staging_) continue;
       for (const auto& e : fs::directory_iterator(folder, ec)) {
         if (e.path().extension() == ".tmp") fs::remove(e.path(), ec);
@@ -108,10 +110,8 @@ class H5Writer final : public OutputWriter {
 
   bool exists(const std::string& label) const override {
     if (file_ >= 0 && H5Lexists(file_, label.c_str(), H5P_DEFAULT) > 0) return true;
-    for (const auto& folder : staged_folders()) {
-      if (!staged_path(folder, label, true).empty()) return true;
-    }
-    return false;
+    return std::any_of(resume_folders_.begin(), resume_folders_.end(),
+                       [&](const fs::path& folder) { return !staged_path(folder, label, true).empty(); });
   }
   std::string location(const std::string& label) const override { return path_ + ":/" + label; }
   std::string check_label(const std::string& label) const override {
@@ -259,6 +259,7 @@ class H5Writer final : public OutputWriter {
   fs::path dir_;
   std::string path_, tmp_;
   fs::path staging_, mine_;
+  std::vector<fs::path> resume_folders_;  // where exists() looks: every run's staging folder at the start
   hid_t file_{-1};
 };
 

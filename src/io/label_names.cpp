@@ -27,8 +27,8 @@ std::string utf8_prefix(const std::string& s, std::size_t n) {
   return s.substr(0, n);
 }
 
-}  // namespace
-
+// Whether a file name's last part has the form of a shortened name ("...~<16 hex digits>"), which a label may
+// not take (it could name the file of a long label).
 bool label_name_is_reserved(const std::string& part) {
   if (part.size() < 17 || part[part.size() - 17] != '~') return false;
   for (std::size_t i = part.size() - 16; i < part.size(); ++i) {
@@ -37,6 +37,8 @@ bool label_name_is_reserved(const std::string& part) {
   }
   return true;
 }
+
+}  // namespace
 
 std::string label_path_problem(const std::string& label) {
   // Labels name files (as in esm-extract). The map from labels to files must be one-to-one and stay inside the

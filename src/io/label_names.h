@@ -21,10 +21,6 @@ uint64_t label_hash(const std::string& label);
 // leading '/', no NUL, not under '.partial/', and not of a shortened name's form.
 std::string label_path_problem(const std::string& label);
 
-// Whether a file name's last part has the form of a shortened name ("...~<16 hex digits>"), which a label
-// may not take (it could name the file of a long label).
-bool label_name_is_reserved(const std::string& last_part);
-
 // `reserved`: bytes the writer appends to the last component (extension, ".partial", libzip's ".XXXXXX").
 LabelName label_file_name(const std::string& label, std::size_t reserved);
 

@@ -21,15 +21,13 @@ namespace fs = std::filesystem;
 // The cache key; for a single file the Python drop-in's (esm_onnx.compat.pretrained.converted_model).
 std::string cache_key(const fs::path& checkpoint) {
   if (files::path_kind(checkpoint.string()) == files::PathKind::Folder) {
-    std::vector<fs::path> members;
+    std::vector<std::string> members;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(checkpoint, ec)) {
-      if (e.is_regular_file(ec)) members.push_back(e.path());
+      if (e.is_regular_file(ec)) members.push_back(e.path().string());
     }
     std::sort(members.begin(), members.end());
-    std::string all;
-    for (const auto& m : members) all += sha256_file(m.string()) + "  " + m.filename().string() + "\n";
-    return sha256_bytes(all);
+    return sha256_files(members);
   }
   std::string key = sha256_file(checkpoint.string());
   const fs::path regression = checkpoint.parent_path() / (checkpoint.stem().string() + "-contact-regression.pt");

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <vector>
@@ -47,6 +48,12 @@ std::string sha256_bytes(const std::string& bytes) {
   auto md = start();
   EVP_DigestUpdate(md.get(), bytes.data(), bytes.size());
   return finish(md);
+}
+
+std::string sha256_files(const std::vector<std::string>& paths) {
+  std::string all;
+  for (const auto& p : paths) all += sha256_file(p) + "  " + std::filesystem::path(p).filename().string() + "\n";
+  return sha256_bytes(all);
 }
 
 }  // namespace esm_onnx

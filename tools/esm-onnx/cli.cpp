@@ -131,6 +131,19 @@ CLI::Option* count_option(CLI::App* app, const std::string& name, T& value, cons
   return typed_option(app, name, value, std::to_string(value), parse_count<T>, help)->type_name("N");
 }
 
+// What `embed` and `extract` share: the outputs to write and what runs them.
+CLI::Option* include_option(CLI::App* app, esm_onnx::EmbedOptions& opt, const std::string& help) {
+  return app->add_option_function<std::vector<std::string>>(
+      "--include", [&opt](const std::vector<std::string>& v) { opt.include = esm_onnx::Includes::parse(v, "--include"); },
+      help);
+}
+
+void runtime_options(CLI::App* app, esm_onnx::EmbedOptions& opt) {
+  count_option(app, "--threads", opt.runtime.threads, "the engine's threads (0: its default, one per core)");
+  typed_option(app, "--device", opt.runtime.device, "cpu", esm_onnx::parse_device,
+               "cpu, or cuda (needs an ONNX Runtime with CUDA)");
+}
+
 constexpr const char* kCommands[] = {"convert", "embed", "extract", "inspect", "download"};
 
 }  // namespace
@@ -183,10 +196,7 @@ int main(int argc, const char* const* argv) {
   e->add_option("model", emb.model, "ONNX model from `esm-onnx convert`")->required();
   e->add_option("fasta", emb.fasta, "FASTA file")->required();
   e->add_option("outdir", emb.outdir, "output folder")->required();
-  e->add_option_function<std::vector<std::string>>(
-       "--include", [&](const std::vector<std::string>& v) { emb.include = esm_onnx::Includes::parse(v, "--include"); },
-       "outputs: any of mean per_tok bos contacts logits")
-      ->default_str("mean");
+  include_option(e, emb, "outputs: any of mean per_tok bos contacts logits")->default_str("mean");
   e->add_option("--repr-layers,--repr_layers", emb.repr_layers,
                 "layers to write (fair-esm numbering, all); default: every layer the model exports");
   count_option(e, "--toks-per-batch,--toks_per_batch", emb.toks_per_batch, "token budget of a batch");
@@ -194,7 +204,7 @@ int main(int argc, const char* const* argv) {
                 "residues kept per record (0: no truncation)")->capture_default_str();
   typed_option(e, "--format", emb.format, "npz", esm_onnx::parse_output_format,
                "npz (one file per record), pt (esm-extract's), h5 (one file)");
-  count_option(e, "--threads", emb.runtime.threads, "the engine's threads (0: its default, one per core)");
+  runtime_options(e, emb);
   typed_option(e, "--engine", emb.runtime.engine, "ort", esm_onnx::parse_engine,
                "ort (ONNX Runtime: every graph), or openvino (graphs from convert --engine openvino)");
   typed_option(e, "--compute", emb.runtime.compute, "auto", esm_onnx::parse_compute,
@@ -202,8 +212,6 @@ int main(int argc, const char* const* argv) {
   e->add_option("--cache-dir", emb.runtime.cache_dir,
                 "openvino: compiled-model cache (default $ESM_ONNX_CACHE/openvino, else ~/.cache/esm-onnx/openvino)");
   e->add_flag("--no-cache", [&](int64_t) { emb.runtime.cache = false; }, "openvino: compile at every start, cache nothing");
-  typed_option(e, "--device", emb.runtime.device, "cpu", esm_onnx::parse_device,
-               "cpu, or cuda (needs an ONNX Runtime with CUDA)");
   e->add_flag("--strict", emb.strict, "stop at the first bad record instead of skipping it");
   count_option(e, "--window", emb.window, "records read, sorted by length and batched together");
   e->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
@@ -227,15 +235,11 @@ int main(int argc, const char* const* argv) {
   x->add_option("--repr_layers,--repr-layers", ext.repr_layers,
                 "layers indices from which to extract representations (0 to num_layers, inclusive)")
       ->capture_default_str();
-  x->add_option_function<std::vector<std::string>>(
-       "--include", [&](const std::vector<std::string>& v) { ext.include = esm_onnx::Includes::parse(v, "--include"); },
-       "specify which representations to return: mean per_tok bos contacts (and logits)")
-      ->required();
+  include_option(x, ext, "specify which representations to return: mean per_tok bos contacts (and logits)")->required();
   count_option(x, "--truncation_seq_length,--truncation-seq-length", ext.truncation_seq_length,
                "truncate sequences longer than the given value");
   x->add_flag("--nogpu", nogpu, "do not use GPU even if available (esm-onnx runs on the CPU unless --device cuda)");
-  count_option(x, "--threads", ext.runtime.threads, "the engine's threads (0: its default, one per core)");
-  typed_option(x, "--device", ext.runtime.device, "cpu", esm_onnx::parse_device, "cpu, or cuda (needs an ONNX Runtime with CUDA)");
+  runtime_options(x, ext);
   x->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
 
   esm_onnx::DownloadOptions dl;
