@@ -2,13 +2,17 @@
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <vector>
 
 #include "esm_onnx/errors.h"
+#include "util/untrusted_file.h"
 
 namespace esm_onnx {
 namespace {
@@ -33,13 +37,17 @@ std::string finish(Digest& md) {
 }  // namespace
 
 std::string sha256_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw FileError(fmt::format("{}: cannot open: check that the file exists and is readable", path));
+  // Through the untrusted-file helper: a FIFO or a device would block or never end, and a read error must
+  // not pass for the end of the file (a digest of part of it).
+  const files::RegularFile f = files::RegularFile::open(path, "the file");
   auto md = start();
   std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    EVP_DigestUpdate(md.get(), buf.data(), static_cast<std::size_t>(in.gcount()));
+  while (true) {
+    const auto n = ::read(f.fd(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw FileError(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
+    if (n == 0) break;
+    EVP_DigestUpdate(md.get(), buf.data(), static_cast<std::size_t>(n));
   }
   return finish(md);
 }

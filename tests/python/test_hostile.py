@@ -301,3 +301,15 @@ def test_a_fasta_that_cannot_be_read_is_not_taken_for_its_end(demo_model, tmp_pa
         assert "is a folder" in err
     else:
         assert "longer than" in err and "not read" in err
+
+
+def test_a_fifo_as_extracts_model_location_does_not_hang(tmp_path, monkeypatch):
+    # The model cache hashes the checkpoint before converting it: the hash opens it as an untrusted file too.
+    monkeypatch.setenv("ESM_ONNX_CACHE", str(tmp_path / "cache"))
+    fifo = tmp_path / "model.pt"
+    os.mkfifo(fifo)
+    fasta = tmp_path / "x.fasta"
+    fasta.write_text(">a\nMKT\n")
+    p = run_cli("extract", fifo, fasta, tmp_path / "out", "--include", "mean", check=False, timeout=30,
+                env=dict(os.environ))
+    assert p.returncode == 1 and "FIFO" in p.stderr and str(fifo) in p.stderr, p.stderr
