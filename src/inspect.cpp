@@ -89,10 +89,11 @@ nlohmann::ordered_json describe_onnx(const std::string& path) {
   j["vocab_size"] = info.vocab_size;
   j["alphabet"] = info.alphabet;
   j["exported_layers"] = info.repr_layers;
-  j["logits"] = info.has_logits;
+  j["logits"] = info.has(GraphOutput::Logits);
   j["head"] = output_head_name(info.head);
   if (!info.labels.empty()) j["labels"] = info.labels;
-  j["contacts"] = info.has_contacts;
+  j["contacts"] = info.has(GraphOutput::Contacts);
+  j["attentions"] = info.has(GraphOutput::Attentions);
   j["precision"] = precision_name(info.precision);
   j["attention"] = attention_name(info.attention);
   if (info.int4_block > 0) j["int4_block"] = info.int4_block;

@@ -7,6 +7,7 @@
 
 #include "esm_onnx/checkpoint.h"
 #include "esm_onnx/options.h"
+#include "esm_onnx/outputs.h"
 
 namespace esm_onnx {
 
@@ -17,6 +18,7 @@ struct ConvertOptions {
   std::string output;                             // .onnx to write
   std::vector<std::string> repr_layers{"-1"};     // fair-esm numbering, negatives, "all"
   bool contacts{true};                            // false: leave the contacts output out
+  GraphOutputs on_request;                        // outputs built only when asked (ConvertRule::OnRequest): attentions
   Precision precision{Precision::Fp32};
   bool optimize{true};                            // fused ONNX Runtime ops where the outputs allow
                                                   // (attention maps for contacts need the explicit path)
@@ -33,7 +35,7 @@ struct ConvertOptions {
 struct ConvertReport {
   ModelConfig config;
   std::vector<int64_t> repr_layers;
-  bool contacts{false};
+  GraphOutputs outputs;  // what the graph computes
   bool fused{false};
   uint64_t weight_bytes{0};  // in the chosen precision (an upper estimate); decides external data
   bool external_data{false};

@@ -6,6 +6,7 @@
 // EmbedStream is used by one thread at a time; several streams may share one Model.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,12 +53,17 @@ struct EmbedRequest {
   void validate() const;  // UsageError naming the option
 };
 
-// fair-esm's `model(tokens, repr_layers, return_contacts)` on one padded batch, every position kept.
+// fair-esm's `model(tokens, repr_layers, need_head_weights, return_contacts)` on one padded batch, every
+// position kept.
 struct ForwardOutputs {
-  std::vector<int64_t> layers;         // the layers `representations` holds, in order
-  FloatArray representations;          // [layers, batch, length, E]; empty when none were asked for
-  std::optional<FloatArray> logits;    // [batch, length, vocab]
-  std::optional<FloatArray> contacts;  // [batch, L, L], L = length without BOS and EOS (fair-esm's shape)
+  std::vector<int64_t> layers;  // the layers `representations` holds, in order
+  // Each graph output asked for, in the layout GraphOutputSpec::layout gives; representations as
+  // [layers, batch, length, E] with only `layers`.
+  std::map<GraphOutput, FloatArray> outputs;
+  const FloatArray* find(GraphOutput output) const {
+    auto it = outputs.find(output);
+    return it == outputs.end() ? nullptr : &it->second;
+  }
 };
 
 // The layers `request` yields from the model `info` describes (read from `path`), sorted; UsageError when a

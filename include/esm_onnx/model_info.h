@@ -9,6 +9,7 @@
 #include "esm_onnx/alphabet.h"
 #include "esm_onnx/architecture.h"
 #include "esm_onnx/options.h"
+#include "esm_onnx/outputs.h"
 
 namespace esm_onnx {
 
@@ -33,8 +34,9 @@ struct ModelInfo {
   int64_t attention_heads{0};
   int64_t vocab_size{0};
   std::vector<int64_t> repr_layers;  // the layers the `representations` output holds, in order
-  bool has_contacts{false};
-  bool has_logits{true};
+  // The graph outputs the model has (representations always); each is a metadata flag (outputs.h).
+  GraphOutputs outputs{GraphOutputs().set(GraphOutput::Representations).set(GraphOutput::Logits)};
+  bool has(GraphOutput output) const { return outputs.has(output); }
   OutputHead head{OutputHead::LanguageModel};  // what `logits` holds (None: no logits output)
   std::vector<std::string> labels;             // classifier heads: the name of each logit, in order
   int64_t max_tokens{0};             // per sequence, BOS/EOS included; 0 = unlimited

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "esm_onnx/outputs.h"  // Output and Includes
+
 namespace esm_onnx {
 
 // How a converted model stores its weights and computes.
@@ -55,42 +57,5 @@ OutputFormat parse_output_format(std::string_view text, std::string_view option 
 const char* format_name(OutputFormat format);       // "npz", "pt", "h5"
 const char* format_extension(OutputFormat format);  // ".npz", ".pt", ".h5"
 
-// One per-record output of embed.
-enum class Output : unsigned {
-  Mean = 1u << 0,      // mean over residues of each requested layer: [E]
-  PerTok = 1u << 1,    // every residue of each requested layer: [L, E]
-  Bos = 1u << 2,       // the BOS token of each requested layer: [E]
-  Contacts = 1u << 3,  // [L, L]
-  Logits = 1u << 4,    // [L, vocab]
-};
-Output parse_output(std::string_view text, std::string_view option = "--include");
-const char* output_name(Output output);  // "mean", "per_tok", "bos", "contacts", "logits"
-
-// A set of outputs.
-class Includes {
- public:
-  constexpr Includes() = default;
-  constexpr Includes(Output o) : bits_(static_cast<unsigned>(o)) {}  // NOLINT: a single output is a set
-  // Parses names such as {"mean", "per_tok"}; throws UsageError naming `option` for an unknown one or none.
-  static Includes parse(const std::vector<std::string>& names, std::string_view option = "--include");
-
-  constexpr bool has(Output o) const { return (bits_ & static_cast<unsigned>(o)) != 0; }
-  constexpr bool empty() const { return bits_ == 0; }
-  // Whether any representation (mean, per_tok, bos) is wanted.
-  constexpr bool representations() const { return has(Output::Mean) || has(Output::PerTok) || has(Output::Bos); }
-  constexpr Includes& add(Output o) {
-    bits_ |= static_cast<unsigned>(o);
-    return *this;
-  }
-  constexpr Includes operator|(Output o) const { return Includes(*this).add(o); }
-  constexpr bool operator==(const Includes&) const = default;
-  std::vector<std::string> names() const;  // in the order of the Output enum
-  std::string to_string() const;           // "mean,per_tok"
-
- private:
-  unsigned bits_{0};
-};
-
-inline Includes operator|(Output a, Output b) { return Includes(a) | b; }
 
 }  // namespace esm_onnx

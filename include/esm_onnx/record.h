@@ -2,9 +2,10 @@
 // What embedding one record produces: the arrays esm-extract saves, keyed as it keys them.
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
+
+#include "esm_onnx/outputs.h"
 
 namespace esm_onnx {
 
@@ -30,15 +31,24 @@ struct FloatArray {
   std::vector<float> data;
 };
 
+// One array of a record's output: `layer` for the per-layer outputs (mean, per_tok, bos), else -1.
+struct RecordArray {
+  Output output{Output::Mean};
+  int64_t layer{-1};
+  FloatArray array;
+};
+
 struct RecordOutput {
   std::string label;
   int64_t index{0};   // position of the record in its input (list or FASTA file), 0-based
   int64_t length{0};  // residues embedded (after truncation): the tokens between BOS and EOS
-  std::map<int64_t, FloatArray> representations;       // layer -> [L, E]   (per_tok)
-  std::map<int64_t, FloatArray> mean_representations;  // layer -> [E]      (mean)
-  std::map<int64_t, FloatArray> bos_representations;   // layer -> [E]      (bos)
-  std::optional<FloatArray> contacts;                  // [L, L]
-  std::optional<FloatArray> logits;                    // [L, vocab]
+  // In output_specs() order, layers ascending within an output; shapes as OutputSpec::shape says.
+  std::vector<RecordArray> arrays;
+
+  // The array of `output` (at `layer` for a per-layer output); null when it was not computed.
+  const FloatArray* find(Output output, int64_t layer = -1) const;
+  // A per-layer output's arrays by layer; empty when it was not computed.
+  std::map<int64_t, const FloatArray*> layers(Output output) const;
 };
 
 }  // namespace esm_onnx

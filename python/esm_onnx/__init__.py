@@ -30,13 +30,15 @@ from ._errors import (  # noqa: E402
 _core._set_errors(_ALL_ERRORS)
 
 from ._api import (  # noqa: E402
-    Embedding, EmbedSummary, FastaEmbeddings, Model, ModelInfo, convert, download, embed_to_dir, inspect,
+    Embedding, EmbedSummary, FastaEmbeddings, Model, ModelInfo, convert, download, embed_to_dir, graph_outputs, inspect,
+    outputs,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Model", "ModelInfo", "Embedding", "EmbedSummary", "FastaEmbeddings", "convert", "download", "embed_to_dir", "inspect",
+    "outputs", "graph_outputs",
     "Error", "UsageError", "InputError", "FormatError", "UnsupportedError", "FileError", "RuntimeFailure",
     "SkippedRecordWarning", "ONNXRUNTIME_LIBRARY",
 ]

@@ -146,7 +146,7 @@ class Model:
         """Embeds sequences (strings, or (label, sequence) pairs) and returns one Embedding per item, in input
         order. A bare string's label is its position in the list ("0", "1", ...).
 
-        include: any of "mean", "per_tok", "bos", "logits", "contacts". repr_layers: fair-esm numbering
+        include: any of "mean", "per_tok", "bos", "logits", "contacts", "attentions". repr_layers: fair-esm numbering
         (0 = embeddings, -1 = last); None = every layer the model exports. toks_per_batch and
         truncation_seq_length as in esm-extract (0 = no truncation). A bad sequence raises InputError naming it.
         """
@@ -175,19 +175,21 @@ class Model:
                                        _int("window", window, 1), _warn_skipped)
 
     def forward(self, tokens: Any, repr_layers: Iterable[int] = (), logits: bool = True,
-                contacts: bool = False) -> dict[str, Any]:
+                contacts: bool = False, attentions: bool = False) -> dict[str, Any]:
         """fair-esm's model(tokens) on one batch of token ids ([batch, length] int64, BOS/EOS/padding laid
         out as fair-esm's batch converter does). Returns {"layers", "representations" ([layers, B, T, E]),
-        "logits" ([B, T, V]), "contacts" ([B, L, L])}, with None for what was not asked."""
+        "logits" ([B, T, V]), "contacts" ([B, L, L]), "attentions" ([B, layers, H, T, T], fair-esm's
+        need_head_weights)}, with None for what was not asked."""
         import numpy as np
 
         arr = np.ascontiguousarray(tokens, dtype=np.int64)
         if arr.ndim != 2:
             raise UsageError(f"tokens: expected a [batch, length] array, got shape {arr.shape}")
         layers = _layers(repr_layers)
-        include = (["per_tok"] if layers else []) + (["logits"] if logits else []) + (["contacts"] if contacts else [])
+        wanted = {"per_tok": bool(layers), "logits": logits, "contacts": contacts, "attentions": attentions}
+        include = [name for name, on in wanted.items() if on]
         if not include:
-            return {"layers": [], "representations": None, "logits": None, "contacts": None}
+            return {"layers": [], **{g["name"]: None for g in _core.graph_output_specs()}}
         return self._core.forward(arr, include, layers)
 
     def __repr__(self) -> str:
@@ -195,7 +197,8 @@ class Model:
 
 
 def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | str] = (-1,), precision: str = "fp32",
-            contacts: bool = True, optimize: bool = True, int4_block: int = 128, engine: str = "ort") -> ModelInfo:
+            contacts: bool = True, optimize: bool = True, int4_block: int = 128, engine: str = "ort",
+            attentions: bool = False) -> ModelInfo:
     """Converts a checkpoint into an ONNX model at `output` and returns its ModelInfo.
 
     checkpoint: a fair-esm .pt, a transformers model folder (ESM or ESM C), an ESM C .pth; or a released
@@ -203,14 +206,16 @@ def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | 
 
     repr_layers: the layers the model exports (fair-esm numbering, negatives from the end, or "all").
     precision: fp32, fp16, int8 or int4. contacts: include the contact head when the checkpoint has its
-    regression weights. optimize: ONNX Runtime's fused ops where the outputs allow. engine: "ort", or
-    "openvino" for a graph OpenVINO runs (standard ops, fp32 weights)."""
+    regression weights. attentions: add fair-esm's need_head_weights output (every layer's attention maps;
+    the graph then computes them with standard ops). optimize: ONNX Runtime's fused ops where the outputs
+    allow. engine: "ort", or "openvino" for a graph OpenVINO runs (standard ops, fp32 weights)."""
     specs = [repr_layers] if isinstance(repr_layers, (int, str)) else list(repr_layers)
     for s in specs:
         if isinstance(s, bool) or not isinstance(s, (int, str)):
             raise UsageError(f"repr_layers={repr_layers!r}: expected layer numbers or 'all'")
     return _core.convert(_path("checkpoint", checkpoint), _path("output", output), [str(s) for s in specs], precision,
-                         bool(contacts), bool(optimize), _int("int4_block", int4_block, 1), str(engine))
+                         bool(contacts), bool(optimize), _int("int4_block", int4_block, 1), str(engine),
+                         ["attentions"] if attentions else [])
 
 
 def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
@@ -228,6 +233,20 @@ def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: st
                               _int("threads", threads), device, str(engine), str(compute),
                               "" if cache_dir is None else _path("cache_dir", cache_dir), bool(cache), bool(strict),
                               _int("window", window, 1), _warn_skipped)
+
+
+def outputs() -> list[dict[str, Any]]:
+    """The outputs embed can produce, from the library's registry, in the order writers store them: each a
+    dict with "name" (as include= and Embedding attributes spell it), "source" (the graph output it is cut
+    from, a key of Model.forward's result), "key" (its array name in npz, pt and h5 files, followed by
+    "/<layer>" when "per_layer"), "per_layer" and "shape" (per record)."""
+    return _core.output_specs()
+
+
+def graph_outputs() -> list[dict[str, Any]]:
+    """The outputs a converted graph can have: "name", "layout" (the batch's), "on_request" (convert builds
+    it only when asked, as attentions=True) and "needs_attention_maps" (the graph then uses standard ops)."""
+    return _core.graph_output_specs()
 
 
 def download(name: str, dir: PathLike | None = None, revision: str = "main") -> str:

@@ -76,29 +76,30 @@ nb::object to_numpy(FloatArray&& a) {
 
 nb::object to_numpy(std::optional<FloatArray>&& a) { return a ? to_numpy(std::move(*a)) : nb::none(); }
 
-nb::dict layers_to_dict(std::map<int64_t, FloatArray>&& m) {
-  nb::dict d;
-  for (auto& [layer, a] : m) d[nb::int_(layer)] = to_numpy(std::move(a));
-  return d;
-}
-
+// One record's outputs, enumerated from the output registry: `outputs[name]` is a {layer: array} dict for a
+// per-layer output (empty when not asked for), else an array or None. The Python class reads it by attribute.
 struct Embedding {
   std::string label;
   int64_t index{0};
   int64_t length{0};
-  nb::dict mean, per_tok, bos;
-  nb::object logits, contacts;
+  nb::dict outputs;
 
   static Embedding from(RecordOutput&& r) {
     Embedding e;
     e.label = std::move(r.label);
     e.index = r.index;
     e.length = r.length;
-    e.mean = layers_to_dict(std::move(r.mean_representations));
-    e.per_tok = layers_to_dict(std::move(r.representations));
-    e.bos = layers_to_dict(std::move(r.bos_representations));
-    e.logits = to_numpy(std::move(r.logits));
-    e.contacts = to_numpy(std::move(r.contacts));
+    for (const auto& spec : output_specs()) {
+      const nb::str name(spec.name.data(), spec.name.size());
+      if (spec.per_layer) e.outputs[name] = nb::dict();
+      else e.outputs[name] = nb::none();
+    }
+    for (auto& a : r.arrays) {
+      const auto& spec = output_spec(a.output);
+      const nb::str name(spec.name.data(), spec.name.size());
+      if (spec.per_layer) nb::cast<nb::dict>(e.outputs[name])[nb::int_(a.layer)] = to_numpy(std::move(a.array));
+      else e.outputs[name] = to_numpy(std::move(a.array));
+    }
     return e;
   }
 };
@@ -301,8 +302,10 @@ NB_MODULE(_core, m) {
       .def_ro("attention_heads", &ModelInfo::attention_heads)
       .def_ro("vocab_size", &ModelInfo::vocab_size)
       .def_prop_ro("repr_layers", [](const ModelInfo& i) { return i.repr_layers; })
-      .def_ro("has_contacts", &ModelInfo::has_contacts)
-      .def_ro("has_logits", &ModelInfo::has_logits)
+      .def_prop_ro("has_contacts", [](const ModelInfo& i) { return i.has(GraphOutput::Contacts); })
+      .def_prop_ro("has_logits", [](const ModelInfo& i) { return i.has(GraphOutput::Logits); })
+      .def_prop_ro("has_attentions", [](const ModelInfo& i) { return i.has(GraphOutput::Attentions); })
+      .def_prop_ro("outputs", [](const ModelInfo& i) { return i.outputs.names(); })
       .def_prop_ro("head", [](const ModelInfo& i) { return std::string(output_head_name(i.head)); })
       .def_prop_ro("labels", [](const ModelInfo& i) { return i.labels; })
       .def_prop_ro("precision", [](const ModelInfo& i) { return std::string(precision_name(i.precision)); })
@@ -319,11 +322,12 @@ NB_MODULE(_core, m) {
       .def_ro("label", &Embedding::label)
       .def_ro("index", &Embedding::index)
       .def_ro("length", &Embedding::length)
-      .def_ro("mean", &Embedding::mean)
-      .def_ro("per_tok", &Embedding::per_tok)
-      .def_ro("bos", &Embedding::bos)
-      .def_ro("logits", &Embedding::logits)
-      .def_ro("contacts", &Embedding::contacts)
+      .def_ro("outputs", &Embedding::outputs)
+      .def("__getattr__",
+           [](const Embedding& e, const std::string& name) -> nb::object {
+             if (e.outputs.contains(name.c_str())) return e.outputs[name.c_str()];
+             throw nb::attribute_error(("'Embedding' object has no attribute '" + name + "'").c_str());
+           })
       .def("__repr__", [](const Embedding& e) {
         return std::string("Embedding(label=") + nb::repr(nb::str(e.label.c_str())).c_str() + ", length=" +
                std::to_string(e.length) + ")";
@@ -420,9 +424,10 @@ NB_MODULE(_core, m) {
              }
              nb::dict d;
              d["layers"] = out.layers;
-             d["representations"] = out.representations.data.empty() ? nb::none() : to_numpy(std::move(out.representations));
-             d["logits"] = to_numpy(std::move(out.logits));
-             d["contacts"] = to_numpy(std::move(out.contacts));
+             for (const auto& g : graph_output_specs()) {
+               auto it = out.outputs.find(g.id);
+               d[nb::str(g.name.data(), g.name.size())] = it == out.outputs.end() ? nb::none() : to_numpy(std::move(it->second));
+             }
              return d;
            });
 
@@ -464,7 +469,8 @@ NB_MODULE(_core, m) {
 
   m.def("convert",
         [](const std::string& checkpoint, const std::string& output, const std::vector<std::string>& repr_layers,
-           const std::string& precision, bool contacts, bool optimize, int64_t int4_block, const std::string& engine) {
+           const std::string& precision, bool contacts, bool optimize, int64_t int4_block, const std::string& engine,
+           const std::vector<std::string>& on_request) {
           ConvertOptions o;
           o.engine = parse_engine(engine, "engine");
           o.checkpoint = checkpoint;
@@ -472,6 +478,16 @@ NB_MODULE(_core, m) {
           o.repr_layers = repr_layers;
           o.precision = parse_precision(precision, "precision");
           o.contacts = contacts;
+          for (const auto& name : on_request) {
+            bool known = false;
+            for (const auto& g : graph_output_specs()) {
+              if (g.convert == ConvertRule::OnRequest && g.name == name) {
+                o.on_request.set(g.id);
+                known = true;
+              }
+            }
+            if (!known) throw UsageError("convert: '" + name + "' is not an output built on request (attentions)");
+          }
           o.optimize = optimize;
           o.int4_block = int4_block;
           nb::gil_scoped_release release;
@@ -486,6 +502,33 @@ NB_MODULE(_core, m) {
     o.revision = revision;
     nb::gil_scoped_release release;
     return download(o).path;
+  });
+
+  // The output registry, for the package's writers, the drop-in and the Ray parts.
+  m.def("output_specs", [] {
+    nb::list out;
+    for (const auto& s : output_specs()) {
+      nb::dict d;
+      d["name"] = std::string(s.name);
+      d["source"] = std::string(graph_output_spec(s.source).name);
+      d["key"] = std::string(s.key);
+      d["per_layer"] = s.per_layer;
+      d["shape"] = std::string(s.shape);
+      out.append(d);
+    }
+    return out;
+  });
+  m.def("graph_output_specs", [] {
+    nb::list out;
+    for (const auto& g : graph_output_specs()) {
+      nb::dict d;
+      d["name"] = std::string(g.name);
+      d["layout"] = std::string(g.layout);
+      d["on_request"] = g.convert == ConvertRule::OnRequest;
+      d["needs_attention_maps"] = g.needs_attention_maps;
+      out.append(d);
+    }
+    return out;
   });
 
   m.def("read_model_info", &read_model_info, nb::call_guard<nb::gil_scoped_release>());

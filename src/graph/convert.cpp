@@ -7,8 +7,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
-#include <optional>
-#include <variant>
 
 #include "model/tensor_specs.h"
 #include "esm_onnx/download.h"
@@ -18,6 +16,7 @@
 #include "esm_onnx_version.h"
 #include "graph/esm_graph.h"
 #include "graph/model_writer.h"
+#include "graph/output_hooks.h"
 #include "util/sha256.h"
 
 namespace esm_onnx {
@@ -41,9 +40,9 @@ void ConvertOptions::validate() const {
 }
 
 std::string ConvertOptions::to_string() const {
-  return fmt::format("checkpoint={} output={} repr_layers={} contacts={} precision={} optimize={} engine={} int4_block={} "
+  return fmt::format("checkpoint={} output={} repr_layers={} contacts={} on_request={} precision={} optimize={} engine={} int4_block={} "
                      "external_data={} opset={}",
-                     checkpoint, output, fmt::join(repr_layers, ","), contacts, precision_name(precision), optimize,
+                     checkpoint, output, fmt::join(repr_layers, ","), contacts, fmt::join(on_request.names(), ","), precision_name(precision), optimize,
                      engine_name(engine), int4_block,
                      external_data == ExternalData::Auto ? "auto" : external_data == ExternalData::Always ? "always" : "never",
                      opset);
@@ -75,8 +74,7 @@ PrecisionTraits traits(Precision p, Engine engine) {
   return {graph::WeightFormat::Fp32, false, 1.0};
 }
 
-void add_value_info(onnx::ValueInfoProto* v, const std::string& name, int elem,
-                    const std::vector<std::variant<int64_t, std::string>>& dims) {
+void add_value_info(onnx::ValueInfoProto* v, const std::string& name, int elem, const std::vector<graph::Dim>& dims) {
   v->set_name(name);
   auto* t = v->mutable_type()->mutable_tensor_type();
   t->set_elem_type(elem);
@@ -86,6 +84,29 @@ void add_value_info(onnx::ValueInfoProto* v, const std::string& name, int elem,
     if (std::holds_alternative<int64_t>(d)) dim->set_dim_value(std::get<int64_t>(d));
     else dim->set_dim_param(std::get<std::string>(d));
   }
+}
+
+// The graph outputs convert builds: the registry's rule for each, against what the checkpoint has.
+GraphOutputs planned_outputs(const ConvertOptions& opt, const ModelConfig& cfg) {
+  GraphOutputs out;
+  for (const auto& spec : graph_output_specs()) {
+    switch (spec.convert) {
+      case ConvertRule::Always: out.set(spec.id); break;
+      case ConvertRule::OnRequest: out.set(spec.id, opt.on_request.has(spec.id)); break;
+      case ConvertRule::WithHead:
+        // The weights each head needs, as the checkpoint reader found them.
+        out.set(spec.id, spec.id == GraphOutput::Logits ? cfg.head != OutputHead::None : opt.contacts && cfg.has_contacts);
+        break;
+    }
+  }
+  return out;
+}
+
+bool needs_attention_maps(const GraphOutputs& outputs) {
+  for (const auto& spec : graph_output_specs()) {
+    if (spec.needs_attention_maps && outputs.has(spec.id)) return true;
+  }
+  return false;
 }
 
 // The SHA-256 of the checkpoint file; for a folder, of its files' digests in order (config first), so
@@ -120,9 +141,10 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   rep.config = cfg;
   rep.notices = ckpt.notices();
   rep.repr_layers = resolve_layers(opt.repr_layers, cfg.num_layers, "--repr-layers");
-  rep.contacts = opt.contacts && cfg.has_contacts;
-  // The fused layers need no attention maps (contacts do) and cover the switches of ESM-1, ESM-1b and ESM-2.
-  rep.fused = opt.optimize && opt.engine == Engine::OnnxRuntime && !rep.contacts && graph::fused_stack_supports(cfg.arch);
+  rep.outputs = planned_outputs(opt, cfg);
+  // The fused layers compute no attention maps, and cover the switches of ESM-1, ESM-1b and ESM-2.
+  rep.fused = opt.optimize && opt.engine == Engine::OnnxRuntime && !needs_attention_maps(rep.outputs) &&
+              graph::fused_stack_supports(cfg.arch);
   // What the weights take in the chosen encoding (upper bounds: embeddings and norms stay fp32).
   const PrecisionTraits pt = traits(opt.precision, opt.engine);
   rep.weight_bytes = static_cast<uint64_t>(static_cast<double>(weight_bytes(cfg)) * pt.encoded_share);
@@ -147,8 +169,7 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   info.attention_heads = cfg.attention_heads;
   info.vocab_size = cfg.vocab_size;
   info.repr_layers = rep.repr_layers;
-  info.has_contacts = rep.contacts;
-  info.has_logits = cfg.head != OutputHead::None;
+  info.outputs = rep.outputs;
   info.head = cfg.head;
   info.labels = cfg.labels;
   info.max_tokens = cfg.max_tokens();
@@ -206,67 +227,46 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     add_value_info(g.add_input(), "tokens", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
 
     graph::build_masks(ctx);
-    std::map<int64_t, std::string> reps;
+    // Each planned output's hook, in the registry's order; they see every layer as it is built.
+    std::vector<std::pair<const GraphOutputSpec*, std::unique_ptr<graph::OutputHook>>> hooks;
+    bool need_probs = false;
+    for (const auto& spec : graph_output_specs()) {
+      if (!rep.outputs.has(spec.id)) continue;
+      hooks.emplace_back(&spec, graph::make_output_hook(spec.id, ctx, rep.repr_layers));
+      need_probs = need_probs || spec.needs_attention_maps;
+    }
+    graph::ForwardTensors fwd;
     auto want = [&](int64_t l) { return std::find(rep.repr_layers.begin(), rep.repr_layers.end(), l) != rep.repr_layers.end(); };
     std::string x = graph::build_embeddings(ctx);
-    if (want(0)) reps[0] = x;
+    if (want(0)) fwd.reps[0] = x;
     // fp16 models compute the embeddings in fp32 (position tables, token dropout) and the layers in fp16.
     if (ctx.act != onnx::TensorProto::FLOAT) x = b.cast(x, ctx.act, "/embeddings/to_fp16");
-    std::optional<graph::ContactHead> contacts;
-    if (rep.contacts) contacts.emplace(ctx);
-    std::string x_final;
     if (rep.fused) {
-      x_final = graph::build_fused_stack(ctx, x, [&](int64_t layer, const std::string& out) {
-        if (want(layer)) reps[layer] = out;
+      fwd.x_final = graph::build_fused_stack(ctx, x, [&](int64_t layer, const std::string& out) {
+        if (want(layer)) fwd.reps[layer] = out;
         say(fmt::format("layer {}/{} written", layer, cfg.num_layers));
       });
     } else {
       for (int64_t i = 0; i < cfg.num_layers; ++i) {
-        auto out = graph::build_layer(ctx, i, x, rep.contacts);
+        auto out = graph::build_layer(ctx, i, x, need_probs);
         x = out.x;
-        if (want(i + 1)) reps[i + 1] = x;
-        if (contacts) contacts->add_layer(i, out.probs);
+        if (want(i + 1)) fwd.reps[i + 1] = x;
+        for (auto& [spec, hook] : hooks) {
+          if (spec->needs_attention_maps) hook->on_layer(i, out);
+        }
         say(fmt::format("layer {}/{} written", i + 1, cfg.num_layers));
       }
-      x_final = graph::build_final_norm(ctx, x);
+      fwd.x_final = graph::build_final_norm(ctx, x);
     }
-    if (want(cfg.num_layers)) reps[cfg.num_layers] = x_final;  // fair-esm: the last layer is reported normed
+    if (want(cfg.num_layers)) fwd.reps[cfg.num_layers] = fwd.x_final;  // fair-esm: the last layer is reported normed
 
-    {
-      graph::Builder::Scope s(b, "outputs");
-      std::vector<std::string> stacked;
-      for (auto l : rep.repr_layers) {
-        const auto r = l == 0 ? reps.at(l) : graph::to_f32(ctx, reps.at(l));
-        stacked.push_back(b.unsqueeze(r, {0}, fmt::format("layer_{}", l)));
-      }
-      const auto repr = stacked.size() == 1 ? stacked[0] : b.concat(stacked, 0, "stack_layers");
-      b.node("Identity", {repr}, {}, "representations");
-      g.mutable_node(g.node_size() - 1)->set_output(0, "representations");
-    }
-    add_value_info(g.add_output(), "representations", onnx::TensorProto::FLOAT,
-                   {static_cast<int64_t>(rep.repr_layers.size()), std::string("batch"), std::string("sequence"), cfg.embed_dim});
-    if (const auto logits = graph::build_logits(ctx, x_final); !logits.empty()) {
-      b.node("Identity", {logits}, {}, "logits");
-      g.mutable_node(g.node_size() - 1)->set_output(0, "logits");
-      const auto labels = static_cast<int64_t>(cfg.labels.size());
-      switch (cfg.head) {
-        case OutputHead::SequenceClassification:
-          add_value_info(g.add_output(), "logits", onnx::TensorProto::FLOAT, {std::string("batch"), labels});
-          break;
-        case OutputHead::TokenClassification:
-          add_value_info(g.add_output(), "logits", onnx::TensorProto::FLOAT, {std::string("batch"), std::string("sequence"), labels});
-          break;
-        default:
-          add_value_info(g.add_output(), "logits", onnx::TensorProto::FLOAT,
-                         {std::string("batch"), std::string("sequence"), cfg.vocab_size});
-      }
-    }
-    if (contacts) {
-      const auto c = contacts->finish();
-      b.node("Identity", {c}, {}, "contacts");
-      g.mutable_node(g.node_size() - 1)->set_output(0, "contacts");
-      add_value_info(g.add_output(), "contacts", onnx::TensorProto::FLOAT,
-                     {std::string("batch"), std::string("contact_length"), std::string("contact_length")});
+    for (auto& [spec, hook] : hooks) {
+      const std::string name(spec->name);
+      const auto t = hook->finish(fwd);
+      if (t.empty()) throw UnsupportedError(fmt::format("{}: the model has no {} output to build", checkpoint, name));
+      b.node("Identity", {t}, {}, name);
+      g.mutable_node(g.node_size() - 1)->set_output(0, name);
+      add_value_info(g.add_output(), name, onnx::TensorProto::FLOAT, hook->dims());
     }
 
     for (const auto& [k, v] : info.to_metadata()) {

@@ -111,19 +111,13 @@ class NpzWriter final : public PerRecordFileWriter {
     StoredZipWriter zip(path);
     // The zip reads the buffers at close(), so they must outlive it.
     std::vector<std::string> buffers;
-    std::vector<std::pair<std::string, const FloatArray*>> arrays;
-    for (const auto& [l, a] : r.representations) arrays.emplace_back(fmt::format("representations/{}", l), &a);
-    for (const auto& [l, a] : r.mean_representations) arrays.emplace_back(fmt::format("mean_representations/{}", l), &a);
-    for (const auto& [l, a] : r.bos_representations) arrays.emplace_back(fmt::format("bos_representations/{}", l), &a);
-    if (r.contacts) arrays.emplace_back("contacts", &*r.contacts);
-    if (r.logits) arrays.emplace_back("logits", &*r.logits);
-    buffers.reserve(arrays.size() + 1);
+    buffers.reserve(r.arrays.size() + 1);
     // Every file says which record it holds (as esm-extract's .pt does), whatever its name.
     buffers.push_back(npy_text_bytes(r.label));
     zip.add("label.npy", buffers.back().data(), buffers.back().size());
-    for (const auto& [name, a] : arrays) {
-      buffers.push_back(npy_bytes(*a));
-      zip.add(name + ".npy", buffers.back().data(), buffers.back().size());
+    for (const auto& a : r.arrays) {
+      buffers.push_back(npy_bytes(a.array));
+      zip.add(array_key(a.output, a.layer) + ".npy", buffers.back().data(), buffers.back().size());
     }
     zip.close();
   }

@@ -21,30 +21,26 @@ class PtWriter final : public PerRecordFileWriter {
       p.float_tensor(std::to_string(storages.size()), a.shape);
       storages.push_back(&a);
     };
-    auto layer_dict = [&](const char* key, const std::map<int64_t, FloatArray>& m) {
-      p.string(key);
-      p.empty_dict();
-      p.mark();
-      for (const auto& [layer, a] : m) {
-        p.integer(layer);
-        tensor(a);
-      }
-      p.set_items();
-    };
     p.empty_dict();
     p.mark();
     p.string("label");
     p.string(r.label);
-    if (!r.representations.empty()) layer_dict("representations", r.representations);
-    if (!r.mean_representations.empty()) layer_dict("mean_representations", r.mean_representations);
-    if (!r.bos_representations.empty()) layer_dict("bos_representations", r.bos_representations);
-    if (r.contacts) {
-      p.string("contacts");
-      tensor(*r.contacts);
-    }
-    if (r.logits) {
-      p.string("logits");
-      tensor(*r.logits);
+    // esm-extract's keys: a {layer: tensor} dict per per-layer output, a tensor for the others.
+    for (const auto& spec : output_specs()) {
+      const auto layers = r.layers(spec.id);
+      if (layers.empty()) continue;
+      p.string(std::string(spec.key));
+      if (!spec.per_layer) {
+        tensor(*layers.begin()->second);
+        continue;
+      }
+      p.empty_dict();
+      p.mark();
+      for (const auto& [layer, a] : layers) {
+        p.integer(layer);
+        tensor(*a);
+      }
+      p.set_items();
     }
     p.set_items();
     const std::string pkl = p.finish();

@@ -100,14 +100,7 @@ void header(In& in, std::string& label) {
 
 StagedRecord staged_from(const RecordOutput& r) {
   StagedRecord s{r.label, r.length, {}};
-  auto group = [&](const char* name, const std::map<int64_t, FloatArray>& m) {
-    for (const auto& [layer, a] : m) s.arrays.push_back({fmt::format("{}/{}", name, layer), a});
-  };
-  group("representations", r.representations);
-  group("mean_representations", r.mean_representations);
-  group("bos_representations", r.bos_representations);
-  if (r.contacts) s.arrays.push_back({"contacts", *r.contacts});
-  if (r.logits) s.arrays.push_back({"logits", *r.logits});
+  for (const auto& a : r.arrays) s.arrays.push_back({array_key(a.output, a.layer), a.array});
   return s;
 }
 

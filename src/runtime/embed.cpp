@@ -16,7 +16,7 @@ namespace esm_onnx {
 
 void EmbedOptions::validate() const {
   if (fasta.empty() || outdir.empty()) throw UsageError("embed: FASTA and OUTDIR are required");
-  if (include.empty()) throw UsageError("--include: name at least one of mean, per_tok, bos, contacts, logits");
+  if (include.empty()) throw UsageError("--include: name at least one of " + output_names_text());
   if (toks_per_batch <= 0) throw UsageError(fmt::format("--toks-per-batch {}: must be positive", toks_per_batch));
   if (truncation_seq_length < 0) {
     throw UsageError(fmt::format("--truncation-seq-length {}: must be 0 (no truncation) or positive", truncation_seq_length));

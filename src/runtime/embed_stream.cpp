@@ -131,14 +131,11 @@ struct EmbedStream::State {
     int64_t T = 0;
     const auto tokens = alphabet.pad_batch(rows, T);
     const auto result = model.impl().session.run(tokens, B, T, outputs);
-    runtime::BatchView view{.batch = B, .length = T, .bos = alphabet.prepend_bos() ? 1 : 0};
-    std::vector<int64_t> shape;
-    if ((view.representations = result.data("representations", &shape))) view.embed_dim = shape[3];
-    if ((view.logits = result.data("logits", &shape))) {
-      view.logits_per_token = shape.size() == 3;
-      view.vocab = shape.back();
+    runtime::BatchView view{.batch = B, .length = T, .bos = alphabet.prepend_bos() ? 1 : 0, .eos = alphabet.append_eos() ? 1 : 0};
+    for (const auto& g : graph_output_specs()) {
+      auto& t = view[g.id];
+      t.data = result.data(std::string(g.name), &t.shape);
     }
-    if ((view.contacts = result.data("contacts", &shape))) view.contact_len = shape[1];
     const int64_t specials = (alphabet.prepend_bos() ? 1 : 0) + (alphabet.append_eos() ? 1 : 0);
     out.clear();
     out.reserve(batch.size());
@@ -164,9 +161,9 @@ EmbedStream::EmbedStream(const Model& model, RecordSource& source, const EmbedRe
   s_->layers = model.resolve(request);
   const auto& exported = model.info().repr_layers;
   for (auto l : s_->layers) s_->layer_pos.push_back(std::find(exported.begin(), exported.end(), l) - exported.begin());
-  if (request.include.representations()) s_->outputs.emplace_back("representations");
-  if (request.include.has(Output::Logits)) s_->outputs.emplace_back("logits");
-  if (request.include.has(Output::Contacts)) s_->outputs.emplace_back("contacts");
+  for (const auto& g : graph_output_specs()) {
+    if (request.include.needs(g.id)) s_->outputs.emplace_back(g.name);
+  }
 }
 
 EmbedStream::~EmbedStream() = default;

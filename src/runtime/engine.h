@@ -31,7 +31,7 @@ class RunResult {
 };
 
 // An output as the graph declares it: -1 where a dimension is dynamic.
-struct OutputSpec {
+struct EngineOutput {
   std::string name;
   std::vector<int64_t> shape;
 };
@@ -40,7 +40,7 @@ struct OutputSpec {
 class Backend {
  public:
   virtual ~Backend() = default;
-  virtual const std::vector<OutputSpec>& outputs() const = 0;
+  virtual const std::vector<EngineOutput>& outputs() const = 0;
   // tokens: [batch, seq] row-major. Safe to call from several threads at once.
   virtual RunResult run(const std::vector<int64_t>& tokens, int64_t batch, int64_t seq,
                         const std::vector<std::string>& outputs) const = 0;

@@ -1,6 +1,7 @@
 #include "esm_onnx/model.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,7 +23,7 @@ std::string EngineInfo::to_string() const {
 }
 
 void EmbedRequest::validate() const {
-  if (include.empty()) throw UsageError("--include: name at least one of mean, per_tok, bos, contacts, logits");
+  if (include.empty()) throw UsageError("--include: name at least one of " + output_names_text());
   if (toks_per_batch <= 0) throw UsageError(fmt::format("--toks-per-batch {}: must be positive", toks_per_batch));
   if (truncation_seq_length < 0) {
     throw UsageError(fmt::format("--truncation-seq-length {}: must be 0 (no truncation) or positive", truncation_seq_length));
@@ -69,15 +70,13 @@ std::vector<int64_t> resolve_exported(const ModelInfo& info, const std::string& 
 }
 
 void check_outputs(const ModelInfo& info, const std::string& path, Includes include) {
-  if (include.has(Output::Contacts) && !info.has_contacts) {
-    throw UsageError(fmt::format("include contacts: {} has no contacts output ({})", path,
-                                 info.family == family_name(Family::EsmC)
-                                     ? "ESM C has no contact head"
-                                     : "converted without contact-regression weights, or with --no-contacts"));
-  }
-  if (include.has(Output::Logits) && !info.has_logits) {
-    throw UsageError(fmt::format("include logits: {} has no logits output (a bare encoder, such as transformers' "
-                                 "EsmModel, has no head)", path));
+  for (const auto& g : graph_output_specs()) {
+    if (!include.needs(g.id) || info.has(g.id)) continue;
+    std::vector<std::string> names;
+    for (const auto& o : output_specs()) {
+      if (o.source == g.id && include.has(o.id)) names.emplace_back(o.name);
+    }
+    throw UsageError(fmt::format("include {}: {} has no {} output ({})", fmt::join(names, " "), path, g.name, g.missing_hint));
   }
 }
 
@@ -128,31 +127,31 @@ ForwardOutputs Model::forward(const std::vector<int64_t>& tokens, int64_t batch,
   check_outputs(info(), path(), include);
   ForwardOutputs out;
   std::vector<std::string> names;
-  if (include.representations()) {
-    out.layers = resolve_exported(info(), path(), layers);
-    names.emplace_back("representations");
+  for (const auto& g : graph_output_specs()) {
+    if (include.needs(g.id)) names.emplace_back(g.name);
   }
-  if (include.has(Output::Logits)) names.emplace_back("logits");
-  if (include.has(Output::Contacts)) names.emplace_back("contacts");
+  if (include.representations()) out.layers = resolve_exported(info(), path(), layers);
   if (names.empty()) return out;
   const auto result = impl_->session.run(tokens, batch, length, names);
-  auto copy = [](const float* data, const std::vector<int64_t>& shape) {
+  std::vector<int64_t> shape;
+  for (const auto& g : graph_output_specs()) {
+    const float* data = include.needs(g.id) ? result.data(std::string(g.name), &shape) : nullptr;
+    if (!data) continue;
+    FloatArray& a = out.outputs[g.id];
+    if (g.id == GraphOutput::Representations) {  // only the layers asked for, of those exported
+      const int64_t per_layer = shape[1] * shape[2] * shape[3];
+      a.shape = {static_cast<int64_t>(out.layers.size()), shape[1], shape[2], shape[3]};
+      a.data.reserve(static_cast<std::size_t>(per_layer) * out.layers.size());
+      for (auto l : out.layers) {
+        const int64_t pos = std::find(info().repr_layers.begin(), info().repr_layers.end(), l) - info().repr_layers.begin();
+        a.data.insert(a.data.end(), data + pos * per_layer, data + (pos + 1) * per_layer);
+      }
+      continue;
+    }
     int64_t n = 1;
     for (auto d : shape) n *= d;
-    return FloatArray{shape, std::vector<float>(data, data + n)};
-  };
-  std::vector<int64_t> shape;
-  if (const float* reps = include.representations() ? result.data("representations", &shape) : nullptr) {
-    const int64_t per_layer = shape[1] * shape[2] * shape[3];
-    out.representations.shape = {static_cast<int64_t>(out.layers.size()), shape[1], shape[2], shape[3]};
-    out.representations.data.reserve(static_cast<std::size_t>(per_layer) * out.layers.size());
-    for (auto l : out.layers) {
-      const int64_t pos = std::find(info().repr_layers.begin(), info().repr_layers.end(), l) - info().repr_layers.begin();
-      out.representations.data.insert(out.representations.data.end(), reps + pos * per_layer, reps + (pos + 1) * per_layer);
-    }
+    a = FloatArray{shape, std::vector<float>(data, data + n)};
   }
-  if (const float* logits = include.has(Output::Logits) ? result.data("logits", &shape) : nullptr) out.logits = copy(logits, shape);
-  if (const float* contacts = include.has(Output::Contacts) ? result.data("contacts", &shape) : nullptr) out.contacts = copy(contacts, shape);
   return out;
 }
 

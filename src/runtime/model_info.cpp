@@ -92,16 +92,23 @@ ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m, 
   auto parsed = parse_layer_list(layers);
   if (!parsed) throw FormatError(fmt::format("{}: metadata '{}repr_layers' = '{}' is not a list of layer numbers", path, P, layers));
   i.repr_layers = std::move(*parsed);
-  i.has_contacts = need(m, "has_contacts", path) == "1";
-  i.has_logits = need(m, "has_logits", path) == "1";
+  for (const auto& g : graph_output_specs()) {
+    if (g.metadata_key.empty()) continue;
+    const std::string key(g.metadata_key);
+    // Flags of outputs added after revision 1 are optional: models written before them lack the output.
+    const bool present = g.convert == ConvertRule::OnRequest ? m.count(P + key) && m.at(P + key) == "1"
+                                                               : need(m, key.c_str(), path) == "1";
+    i.outputs.set(g.id, present);
+  }
+  const bool has_logits = i.has(GraphOutput::Logits);
   i.max_tokens = need_int(m, "max_tokens", path);
   // Models converted before heads existed have masked-token logits (or none).
   if (auto it = m.find(P + "head"); it != m.end()) {
     i.head = parse_output_head(it->second, fmt::format("{}: metadata '{}head'", path, P));
   } else {
-    i.head = i.has_logits ? OutputHead::LanguageModel : OutputHead::None;
+    i.head = has_logits ? OutputHead::LanguageModel : OutputHead::None;
   }
-  if (i.has_logits != (i.head != OutputHead::None)) {
+  if (has_logits != (i.head != OutputHead::None)) {
     throw FormatError(fmt::format("{}: metadata '{}head' = {} disagrees with '{}has_logits'; convert the checkpoint again",
                                   path, P, output_head_name(i.head), P));
   }
@@ -155,8 +162,7 @@ std::map<std::string, std::string> ModelInfo::to_metadata() const {
       {P + "variant", variant}, {P + "alphabet", alphabet},
       {P + "num_layers", std::to_string(num_layers)}, {P + "embed_dim", std::to_string(embed_dim)},
       {P + "attention_heads", std::to_string(attention_heads)}, {P + "vocab_size", std::to_string(vocab_size)},
-      {P + "repr_layers", join_layers(repr_layers)}, {P + "has_contacts", b(has_contacts)},
-      {P + "has_logits", b(has_logits)}, {P + "head", output_head_name(head)}, {P + "max_tokens", std::to_string(max_tokens)},
+      {P + "repr_layers", join_layers(repr_layers)}, {P + "head", output_head_name(head)}, {P + "max_tokens", std::to_string(max_tokens)},
       {P + "precision", precision_name(precision)}, {P + "attention", attention_name(attention)}, {P + "int4_block", std::to_string(int4_block)},
       {P + "source_file", source_file},
       {P + "source_sha256", source_sha256}, {P + "converter_version", converter_version},
@@ -164,6 +170,9 @@ std::map<std::string, std::string> ModelInfo::to_metadata() const {
       {P + "eos_idx", std::to_string(eos_idx)}, {P + "mask_idx", std::to_string(mask_idx)},
       {P + "prepend_bos", b(prepend_bos)}, {P + "append_eos", b(append_eos)},
   };
+  for (const auto& g : graph_output_specs()) {
+    if (!g.metadata_key.empty()) m[P + std::string(g.metadata_key)] = b(has(g.id));
+  }
   if (!labels.empty()) m[P + "labels"] = nlohmann::json(labels).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return m;
 }
@@ -175,12 +184,12 @@ int64_t ModelInfo::max_residues() const {
 
 std::string ModelInfo::to_string() const {
   return fmt::format("{} ({} arch, {} alphabet): {} layers, dim {}, {} heads; exported layers [{}]; logits {}; "
-                     "contacts {}; precision {}{}, {} attention; max residues {}; source {} (sha256 {}); converter {}",
+                     "contacts {}; attentions {}; precision {}{}, {} attention; max residues {}; source {} (sha256 {}); converter {}",
                      variant, family, alphabet, num_layers, embed_dim, attention_heads, join_layers(repr_layers),
-                     has_logits ? (head == OutputHead::LanguageModel ? std::string("yes")
+                     has(GraphOutput::Logits) ? (head == OutputHead::LanguageModel ? std::string("yes")
                                                                      : fmt::format("{} ({} labels)", output_head_name(head), labels.size()))
                                 : std::string("no"),
-                     has_contacts ? "yes" : "no", precision_name(precision),
+                     has(GraphOutput::Contacts) ? "yes" : "no", has(GraphOutput::Attentions) ? "yes" : "no", precision_name(precision),
                      int4_block > 0 ? fmt::format(" (block {})", int4_block) : std::string(), attention_name(attention),
                      max_residues() > 0 ? std::to_string(max_residues()) : std::string("unlimited"), source_file,
                      source_sha256.substr(0, 16), converter_version);

@@ -59,14 +59,17 @@ class OpenVinoEngine final : public Backend {
                                          "--no-cache, or --compute {}", path, precision.get_type_name(),
                                          wanted.get_type_name(), precision == ov::element::bf16 ? "bf16" : "fp32"));
       }
-      for (const auto& out : compiled_.outputs()) outputs_.push_back({out.get_any_name(), dims(out.get_partial_shape())});
+      // A tensor can carry several names (the Identity's and its input's); the graph's output is one of them.
+      for (const auto& out : compiled_.outputs()) {
+        for (const auto& name : out.get_names()) outputs_.push_back({name, dims(out.get_partial_shape())});
+      }
       if (!info.cache_dir.empty()) info.from_cache = compiled_.get_property(ov::loaded_from_cache);
     } catch (const ov::Exception& e) {
       throw RuntimeFailure(fmt::format("{}: OpenVINO cannot load the model: {}", path, e.what()));
     }
   }
 
-  const std::vector<OutputSpec>& outputs() const override { return outputs_; }
+  const std::vector<EngineOutput>& outputs() const override { return outputs_; }
 
   RunResult run(const std::vector<int64_t>& tokens, int64_t batch, int64_t seq,
                 const std::vector<std::string>& names) const override {
@@ -107,7 +110,7 @@ class OpenVinoEngine final : public Backend {
   ov::CompiledModel compiled_;
   mutable std::mutex mutex_;
   mutable ov::InferRequest request_;
-  std::vector<OutputSpec> outputs_;
+  std::vector<EngineOutput> outputs_;
 };
 
 }  // namespace

@@ -63,7 +63,7 @@ class OrtEngine final : public Backend {
     }
   }
 
-  const std::vector<OutputSpec>& outputs() const override { return outputs_; }
+  const std::vector<EngineOutput>& outputs() const override { return outputs_; }
 
   RunResult run(const std::vector<int64_t>& tokens, int64_t batch, int64_t seq,
                 const std::vector<std::string>& names) const override {
@@ -97,7 +97,7 @@ class OrtEngine final : public Backend {
  private:
   std::string path_;
   std::unique_ptr<Ort::Session> session_;
-  std::vector<OutputSpec> outputs_;
+  std::vector<EngineOutput> outputs_;
 };
 
 }  // namespace

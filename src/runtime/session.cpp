@@ -61,12 +61,19 @@ void Session::check_against_graph(const std::string& path) const {
     }
     if (k > 0 && layers[k] <= layers[k - 1]) throw bad("esm_onnx.repr_layers is not in increasing order");
   }
+  for (const auto& g : graph_output_specs()) {
+    bool in_graph = false;
+    for (const auto& out : engine_->outputs()) in_graph = in_graph || out.name == g.name;
+    if (in_graph != info_.has(g.id)) {
+      throw bad(fmt::format("the graph {} '{}' but esm_onnx.{} says {}", in_graph ? "has" : "lacks", g.name,
+                            g.metadata_key.empty() ? "outputs" : g.metadata_key, in_graph ? "no" : "yes"));
+    }
+  }
   for (const auto& out : engine_->outputs()) {
     const auto& shape = out.shape;
     if (out.name == "logits") {
       const bool per_token = info_.head != OutputHead::SequenceClassification;
       const int64_t width = info_.head == OutputHead::LanguageModel ? info_.vocab_size : static_cast<int64_t>(info_.labels.size());
-      if (!info_.has_logits) throw bad("the graph has 'logits' but esm_onnx.has_logits says no");
       if (shape.size() != (per_token ? 3u : 2u)) {
         throw bad(fmt::format("'logits' has {} dimensions; a {} head has {}", shape.size(), output_head_name(info_.head),
                               per_token ? 3 : 2));

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "esm_onnx/errors.h"
+
 namespace esm_onnx::runtime {
 
 FloatArray mean_rows(const float* rows, int64_t length, int64_t dim) {
@@ -14,34 +16,76 @@ FloatArray mean_rows(const float* rows, int64_t length, int64_t dim) {
   return m;
 }
 
+namespace {
+
+// The top-left n x n block of each of `count` [C, C] matrices starting at `base`.
+FloatArray squares(const float* base, int64_t count, int64_t C, int64_t n) {
+  FloatArray a{{}, std::vector<float>(static_cast<std::size_t>(count * n * n))};
+  for (int64_t m = 0; m < count; ++m) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float* row = base + (m * C + i) * C;
+      std::copy(row, row + n, a.data.begin() + (m * n + i) * n);
+    }
+  }
+  return a;
+}
+
+FloatArray per_layer(SliceRule rule, const BatchView& v, const BatchTensor& reps, int64_t b, int64_t pos, int64_t L) {
+  const int64_t B = v.batch, T = v.length, E = reps.shape[3];
+  const float* base = reps.data + ((pos * B + b) * T) * E;
+  const float* residues = base + v.bos * E;
+  switch (rule) {
+    case SliceRule::ResidueRows: return {{L, E}, std::vector<float>(residues, residues + L * E)};
+    case SliceRule::ResidueMean: return mean_rows(residues, L, E);
+    case SliceRule::FirstToken: return {{E}, std::vector<float>(base, base + E)};
+    default: break;
+  }
+  throw UsageError("slicing: not a per-layer rule");
+}
+
+FloatArray whole(SliceRule rule, const BatchView& v, const BatchTensor& t, int64_t b, int64_t L) {
+  switch (rule) {
+    case SliceRule::ResidueSquare: {
+      const int64_t C = t.shape[1];
+      FloatArray c = squares(t.data + b * C * C, 1, C, L);
+      c.shape = {L, L};
+      return c;
+    }
+    case SliceRule::HeadRows: {
+      const int64_t V = t.shape.back();
+      if (t.shape.size() == 2) {  // a sequence classifier: one row per record
+        const float* base = t.data + b * V;
+        return {{V}, std::vector<float>(base, base + V)};
+      }
+      const float* base = t.data + (b * v.length + v.bos) * V;
+      return {{L, V}, std::vector<float>(base, base + L * V)};
+    }
+    case SliceRule::TokenSquares: {  // [B, layers, H, T, T]
+      const int64_t layers = t.shape[1], H = t.shape[2], T = v.length, n = v.bos + L + v.eos;
+      FloatArray a = squares(t.data + b * layers * H * T * T, layers * H, T, n);
+      a.shape = {layers, H, n, n};
+      return a;
+    }
+    default: break;
+  }
+  throw UsageError("slicing: not a whole-output rule");
+}
+
+}  // namespace
+
 void slice_record(const BatchView& v, int64_t b, Includes include, const std::vector<int64_t>& layers,
                   const std::vector<int64_t>& layer_pos, RecordOutput& out) {
-  const int64_t L = out.length, T = v.length, B = v.batch;
-  if (v.representations) {
-    const int64_t E = v.embed_dim;
-    for (std::size_t k = 0; k < layers.size(); ++k) {
-      const float* base = v.representations + ((layer_pos[k] * B + b) * T) * E;
-      const float* residues = base + v.bos * E;
-      if (include.has(Output::PerTok)) out.representations[layers[k]] = {{L, E}, std::vector<float>(residues, residues + L * E)};
-      if (include.has(Output::Mean)) out.mean_representations[layers[k]] = mean_rows(residues, L, E);
-      if (include.has(Output::Bos)) out.bos_representations[layers[k]] = {{E}, std::vector<float>(base, base + E)};
+  for (const auto& spec : output_specs()) {
+    if (!include.has(spec.id)) continue;
+    const BatchTensor& t = v[spec.source];
+    if (!t.data) continue;
+    if (spec.per_layer) {
+      for (std::size_t k = 0; k < layers.size(); ++k) {
+        out.arrays.push_back({spec.id, layers[k], per_layer(spec.slice, v, t, b, layer_pos[k], out.length)});
+      }
+    } else {
+      out.arrays.push_back({spec.id, -1, whole(spec.slice, v, t, b, out.length)});
     }
-  }
-  if (v.logits && !v.logits_per_token) {
-    const float* base = v.logits + b * v.vocab;
-    out.logits = FloatArray{{v.vocab}, std::vector<float>(base, base + v.vocab)};
-  } else if (v.logits) {
-    const float* base = v.logits + (b * T + v.bos) * v.vocab;
-    out.logits = FloatArray{{L, v.vocab}, std::vector<float>(base, base + L * v.vocab)};
-  }
-  if (v.contacts) {
-    const int64_t C = v.contact_len;
-    FloatArray c{{L, L}, std::vector<float>(static_cast<std::size_t>(L * L))};
-    for (int64_t i = 0; i < L; ++i) {
-      const float* row = v.contacts + (b * C + i) * C;
-      std::copy(row, row + L, c.data.begin() + i * L);
-    }
-    out.contacts = std::move(c);
   }
 }
 

@@ -99,7 +99,7 @@ VerifyReport verify_against(const std::string& candidate, const std::string& ref
   // The same path as embed: its batching (several records per padded batch), slicing and mean pooling.
   EmbedRequest request;
   request.include = Output::Mean | Output::PerTok;
-  if (ci.has_logits) request.include = request.include | Output::Logits;
+  if (ci.has(GraphOutput::Logits)) request.include = request.include | Output::Logits;
   request.toks_per_batch = 1600;
   request.truncation_seq_length = 0;
   const auto seqs = generate(opt.sequences, opt.seed);
@@ -111,16 +111,20 @@ VerifyReport verify_against(const std::string& candidate, const std::string& ref
     const RecordOutput& c = got[r];
     const RecordOutput& w = want[r];
     rep.tokens += c.length;
-    for (const auto& [layer, a] : c.representations) rep.max_abs_error = std::max(rep.max_abs_error, max_abs_diff(a, w.representations.at(layer)));
-    rep.min_mean_cosine = std::min(rep.min_mean_cosine, cosine(c.mean_representations.at(last).data, w.mean_representations.at(last).data));
-    if (!c.logits) continue;
-    rep.max_abs_error = std::max(rep.max_abs_error, max_abs_diff(*c.logits, *w.logits));
+    for (const auto& [layer, a] : c.layers(Output::PerTok)) {
+      rep.max_abs_error = std::max(rep.max_abs_error, max_abs_diff(*a, *w.find(Output::PerTok, layer)));
+    }
+    rep.min_mean_cosine = std::min(rep.min_mean_cosine, cosine(c.find(Output::Mean, last)->data, w.find(Output::Mean, last)->data));
+    const FloatArray* cl_all = c.find(Output::Logits);
+    const FloatArray* wl_all = w.find(Output::Logits);
+    if (!cl_all) continue;
+    rep.max_abs_error = std::max(rep.max_abs_error, max_abs_diff(*cl_all, *wl_all));
     // Rows of logits: one per residue, or one per record for a sequence classifier.
-    const int64_t V = c.logits->shape.back();
-    const auto rows = static_cast<int64_t>(c.logits->data.size()) / V;
+    const int64_t V = cl_all->shape.back();
+    const auto rows = static_cast<int64_t>(cl_all->data.size()) / V;
     for (int64_t t = 0; t < rows; ++t) {
-      const float* cl = c.logits->data.data() + t * V;
-      const float* wl = w.logits->data.data() + t * V;
+      const float* cl = cl_all->data.data() + t * V;
+      const float* wl = wl_all->data.data() + t * V;
       agree += (std::max_element(cl, cl + V) - cl) == (std::max_element(wl, wl + V) - wl);
     }
     rows_compared += rows;
@@ -142,6 +146,7 @@ VerifyReport verify_conversion(const ConvertOptions& converted, const VerifyOpti
   ref.precision = Precision::Fp32;
   ref.optimize = false;
   ref.contacts = false;
+  ref.on_request = {};
   try {
     if (log) log("verify: writing the fp32 reference graph");
     convert(ref);

@@ -28,8 +28,6 @@ constexpr Names<OutputHead, 4> kHeads{{{OutputHead::None, "none"}, {OutputHead::
 constexpr Names<Family, 4> kFamilies{{{Family::Esm1, "ESM-1"}, {Family::Esm1b, "ESM-1b"}, {Family::Esm2, "ESM-2"},
                                       {Family::EsmC, "ESM C"}}};
 constexpr Names<OutputFormat, 3> kFormats{{{OutputFormat::Npz, "npz"}, {OutputFormat::Pt, "pt"}, {OutputFormat::H5, "h5"}}};
-constexpr Names<Output, 5> kOutputs{{{Output::Mean, "mean"}, {Output::PerTok, "per_tok"}, {Output::Bos, "bos"},
-                                     {Output::Contacts, "contacts"}, {Output::Logits, "logits"}}};
 
 template <typename E, std::size_t N>
 E parse(const Names<E, N>& table, std::string_view text, std::string_view option, const char* what) {
@@ -78,25 +76,5 @@ const char* format_extension(OutputFormat f) {
   }
   return "";
 }
-
-Output parse_output(std::string_view t, std::string_view o) { return parse(kOutputs, t, o, "output"); }
-const char* output_name(Output out) { return name_of(kOutputs, out); }
-
-Includes Includes::parse(const std::vector<std::string>& names, std::string_view option) {
-  Includes in;
-  for (const auto& n : names) in.add(parse_output(n, option));
-  if (in.empty()) throw UsageError(fmt::format("{}: name at least one of mean, per_tok, bos, contacts, logits", option));
-  return in;
-}
-
-std::vector<std::string> Includes::names() const {
-  std::vector<std::string> out;
-  for (const auto& [value, name] : kOutputs) {
-    if (has(value)) out.emplace_back(name);
-  }
-  return out;
-}
-
-std::string Includes::to_string() const { return fmt::format("{}", fmt::join(names(), ",")); }
 
 }  // namespace esm_onnx

@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
     const auto out = model.embed(std::vector<esm_onnx::SequenceRecord>{{"p1", "MKTAYIAKQR", 0, 0}, {"p2", "KALTARQQEV", 0, 1}}, request);
     for (const auto& r : out) {
       std::printf("%s", r.label.c_str());
-      for (float v : r.mean_representations.at(model.info().num_layers).data) std::printf(" %.8g", v);
+      for (float v : r.find(esm_onnx::Output::Mean, model.info().num_layers)->data) std::printf(" %.8g", v);
       std::printf("\n");
     }
   } catch (const esm_onnx::Error& e) {

@@ -24,7 +24,7 @@ struct Recorder : esm_onnx::OutputWriter {
 
 std::vector<esm_onnx::RecordOutput> batch(std::initializer_list<const char*> labels) {
   std::vector<esm_onnx::RecordOutput> out;
-  for (auto l : labels) out.push_back({l, 0, 1, {}, {}, {}, {}, {}});
+  for (auto l : labels) out.push_back({l, 0, 1, {}});
   return out;
 }
 

@@ -74,16 +74,17 @@ TEST(Model, EmbedKeepsInputOrderAndMatchesForward) {
   const auto T = static_cast<int64_t>(tokens.size());
   const auto f = model.forward(tokens, 1, T, Output::PerTok | Output::Logits, {4});
   ASSERT_EQ(f.layers, std::vector<int64_t>{4});
-  ASSERT_EQ(f.representations.shape, (std::vector<int64_t>{1, 1, T, 64}));
-  const auto& per_tok = out[3].representations.at(4);
+  const FloatArray& reps = *f.find(GraphOutput::Representations);
+  ASSERT_EQ(reps.shape, (std::vector<int64_t>{1, 1, T, 64}));
+  const auto& per_tok = *out[3].find(Output::PerTok, 4);
   for (int64_t t = 0; t < out[3].length; ++t) {
     for (int64_t e = 0; e < 64; ++e) {
-      EXPECT_NEAR(per_tok.data[t * 64 + e], f.representations.data[(t + 1) * 64 + e], 1e-5);
+      EXPECT_NEAR(per_tok.data[t * 64 + e], reps.data[(t + 1) * 64 + e], 1e-5);
     }
   }
   double mean0 = 0;
   for (int64_t t = 0; t < out[3].length; ++t) mean0 += per_tok.data[t * 64];
-  EXPECT_NEAR(out[3].mean_representations.at(4).data[0], mean0 / static_cast<double>(out[3].length), 1e-6);
+  EXPECT_NEAR(out[3].find(Output::Mean, 4)->data[0], mean0 / static_cast<double>(out[3].length), 1e-6);
 }
 
 void concurrent_calls_give_the_same_numbers(const RuntimeOptions& options) {
@@ -104,8 +105,8 @@ void concurrent_calls_give_the_same_numbers(const RuntimeOptions& options) {
   for (const auto& r : results) {
     ASSERT_EQ(r.size(), alone.size());
     for (std::size_t i = 0; i < r.size(); ++i) {
-      EXPECT_EQ(r[i].mean_representations.at(4).data, alone[i].mean_representations.at(4).data);
-      EXPECT_EQ(r[i].logits->data, alone[i].logits->data);
+      EXPECT_EQ(r[i].find(Output::Mean, 4)->data, alone[i].find(Output::Mean, 4)->data);
+      EXPECT_EQ(r[i].find(Output::Logits)->data, alone[i].find(Output::Logits)->data);
     }
   }
 }

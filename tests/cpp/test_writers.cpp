@@ -31,8 +31,8 @@ TEST(Writers, PtIsReadableAsATorchFile) {
   RecordOutput r;
   r.label = "P1";
   r.length = 2;
-  r.representations[6] = {{2, 3}, {1, 2, 3, 4, 5, 6}};
-  r.mean_representations[6] = {{3}, {2.5f, 3.5f, 4.5f}};
+  r.arrays.push_back({Output::Mean, 6, {{3}, {2.5f, 3.5f, 4.5f}}});
+  r.arrays.push_back({Output::PerTok, 6, {{2, 3}, {1, 2, 3, 4, 5, 6}}});
   EXPECT_FALSE(w->exists("P1"));
   w->write(r);
   EXPECT_TRUE(w->exists("P1"));
@@ -42,8 +42,8 @@ TEST(Writers, PtIsReadableAsATorchFile) {
   auto reps = root->get("representations");
   ASSERT_EQ(reps->dict.size(), 1u);
   EXPECT_EQ(reps->dict[0].first->i, 6);  // integer layer keys, as esm-extract writes
-  EXPECT_EQ(f->read_float(*reps->dict[0].second->tensor, "r"), r.representations[6].data);
-  EXPECT_EQ(f->read_float(*root->get("mean_representations")->dict[0].second->tensor, "m"), r.mean_representations[6].data);
+  EXPECT_EQ(f->read_float(*reps->dict[0].second->tensor, "r"), r.find(Output::PerTok, 6)->data);
+  EXPECT_EQ(f->read_float(*root->get("mean_representations")->dict[0].second->tensor, "m"), r.find(Output::Mean, 6)->data);
 }
 
 TEST(Writers, LabelsMustStayInsideTheOutputFolder) {

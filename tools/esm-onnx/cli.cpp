@@ -46,9 +46,10 @@ int run_convert(const esm_onnx::ConvertOptions& opt, bool quiet, bool verify, co
   std::string logits = "logits, ";
   if (cfg.head == esm_onnx::OutputHead::None) logits = "no logits, ";
   if (!cfg.labels.empty()) logits = fmt::format("{} logits ({} labels), ", esm_onnx::output_head_name(cfg.head), cfg.labels.size());
-  fmt::print("{}: {} {}{} with layers [{}] exported, {}{}{}\n", report.output, cfg.variant,
+  fmt::print("{}: {} {}{} with layers [{}] exported, {}{}{}{}\n", report.output, cfg.variant,
              esm_onnx::precision_name(opt.precision), report.fused ? " fused" : "", fmt::join(report.repr_layers, ", "),
-             logits, report.contacts ? "contacts" : "no contacts",
+             logits, report.outputs.has(esm_onnx::GraphOutput::Contacts) ? "contacts" : "no contacts",
+             report.outputs.has(esm_onnx::GraphOutput::Attentions) ? ", attentions" : "",
              report.external_data ? fmt::format(", weights in {}", report.external_data_file) : "");
   if (verify) {
     esm_onnx::VerifyOptions vo;
@@ -172,6 +173,15 @@ int main(int argc, const char* const* argv) {
                 "layers the `representations` output holds: fair-esm numbering (0 = embeddings, -1 = last), or all")
       ->capture_default_str();
   c->add_flag("--no-contacts", no_contacts, "leave the contacts output out");
+  // One flag per output built only on request (the registry's ConvertRule::OnRequest).
+  std::vector<std::pair<esm_onnx::GraphOutput, bool>> on_request;
+  for (const auto& spec : esm_onnx::graph_output_specs()) {
+    if (spec.convert == esm_onnx::ConvertRule::OnRequest) on_request.emplace_back(spec.id, false);
+  }
+  for (auto& [id, flag] : on_request) {
+    const auto& spec = esm_onnx::graph_output_spec(id);
+    c->add_flag(fmt::format("--{}", spec.name), flag, fmt::format("add the {} output: {}", spec.name, spec.layout));
+  }
   typed_option(c, "--precision", conv.precision, "fp32", esm_onnx::parse_precision,
                "fp32; fp16 (GPU); int8 (per-channel weights, dynamic activations); int4 (block-quantized weights)");
   c->add_flag("--no-optimize", no_optimize,
@@ -196,7 +206,7 @@ int main(int argc, const char* const* argv) {
   e->add_option("model", emb.model, "ONNX model from `esm-onnx convert`")->required();
   e->add_option("fasta", emb.fasta, "FASTA file")->required();
   e->add_option("outdir", emb.outdir, "output folder")->required();
-  include_option(e, emb, "outputs: any of mean per_tok bos contacts logits")->default_str("mean");
+  include_option(e, emb, "outputs: any of " + esm_onnx::output_names_text())->default_str("mean");
   e->add_option("--repr-layers,--repr_layers", emb.repr_layers,
                 "layers to write (fair-esm numbering, all); default: every layer the model exports");
   count_option(e, "--toks-per-batch,--toks_per_batch", emb.toks_per_batch, "token budget of a batch");
@@ -267,6 +277,7 @@ int main(int argc, const char* const* argv) {
   try {
     if (*c) {
       conv.contacts = !no_contacts;
+      for (const auto& [id, flag] : on_request) conv.on_request.set(id, flag);
       conv.optimize = !no_optimize;
       conv.external_data = external == "always"  ? esm_onnx::ExternalData::Always
                            : external == "never" ? esm_onnx::ExternalData::Never

@@ -31,60 +31,73 @@ def write_atomic(path: pathlib.Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _columns(include: list[str], layers: list[int]) -> list[str]:
+def _columns(include: list[str], layers: list[int]) -> list[tuple[str, dict, int | None]]:
+    """(column, output spec, layer): a column per layer of a per-layer output, one for each other output,
+    in the registry's order."""
+    import esm_onnx
+
     cols = []
-    for kind in ("mean", "bos", "per_tok"):
-        if kind in include:
-            cols += [f"{kind}_{l}" for l in layers]
-    cols += [k for k in ("logits", "contacts") if k in include]
+    for spec in esm_onnx.outputs():
+        if spec["name"] not in include:
+            continue
+        if spec["per_layer"]:
+            cols += [(f"{spec['name']}_{l}", spec, l) for l in layers]
+        else:
+            cols.append((spec["name"], spec, None))
     return cols
 
 
-def arrow_table(embeddings: list[Any], include: list[str], layers: list[int]):
-    """Rows: label, index (position in the input file), length, then one column per output and layer:
-    mean_<l> / bos_<l> fixed-size lists of float32, per_tok_<l> and logits lists of them, contacts a list of
-    lists."""
+def _dims(spec: dict, embed_dim: int, vocab: int) -> tuple[int, int | None]:
+    """The rank of a record's array and the fixed width of its last axis (None when it varies), read from the
+    registry's shape: "[L, E]" -> (2, embed_dim)."""
+    dims = [d.strip() for d in spec["shape"].split("]")[0].strip("[").split(",")]
+    return len(dims), {"E": embed_dim, "vocab": vocab}.get(dims[-1])
+
+
+def _nested(rows: list[np.ndarray], rank: int, width: int | None):
+    """Arrays of one rank as nested Arrow lists, the innermost fixed-size when `width` is known."""
     import pyarrow as pa
 
-    def fixed(rows: list[np.ndarray]):
-        flat = np.concatenate([r.reshape(-1) for r in rows]) if rows else np.zeros(0, np.float32)
-        width = rows[0].shape[-1] if rows else 0
-        return pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), width)
+    values = np.concatenate([r.reshape(-1) for r in rows]).astype(np.float32) if rows else np.zeros(0, np.float32)
+    arr = pa.array(values, pa.float32())
+    for axis in range(rank - 1, -1, -1):
+        if axis == rank - 1 and width is not None:
+            arr = pa.FixedSizeListArray.from_arrays(arr, width)
+            continue
+        lengths = [np.full(int(np.prod(r.shape[:axis])), r.shape[axis], np.int64) for r in rows]
+        offsets = np.zeros(sum(len(x) for x in lengths) + 1, np.int32)
+        if len(offsets) > 1:
+            offsets[1:] = np.cumsum(np.concatenate(lengths))
+        arr = pa.ListArray.from_arrays(pa.array(offsets), arr)
+    return arr
 
-    def nested(rows: list[np.ndarray]):
-        offsets = np.zeros(len(rows) + 1, np.int32)
-        offsets[1:] = np.cumsum([r.shape[0] for r in rows])
-        return pa.ListArray.from_arrays(pa.array(offsets), fixed(rows))
+
+def _arrow_type(rank: int, width: int | None):
+    import pyarrow as pa
+
+    t = pa.list_(pa.float32(), width) if width is not None else pa.list_(pa.float32())
+    for _ in range(rank - 1):
+        t = pa.list_(t)
+    return t
+
+
+def arrow_table(embeddings: list[Any], include: list[str], layers: list[int]):
+    """Rows: label, index (position in the input file), length, then one column per output (and layer for the
+    per-layer outputs): mean_<l> / bos_<l> fixed-size lists of float32, per_tok_<l> and logits lists of them,
+    contacts and attentions nested lists."""
+    import pyarrow as pa
 
     cols: dict[str, Any] = {
         "label": pa.array([e.label for e in embeddings], pa.string()),
         "index": pa.array([e.index for e in embeddings], pa.int64()),
         "length": pa.array([e.length for e in embeddings], pa.int32()),
     }
-    for name in _columns(include, layers):
-        kind, _, layer = name.rpartition("_") if name.startswith(("mean_", "bos_", "per_tok_")) else (name, "", "")
-        if kind == "mean":
-            cols[name] = fixed([e.mean[int(layer)] for e in embeddings])
-        elif kind == "bos":
-            cols[name] = fixed([e.bos[int(layer)] for e in embeddings])
-        elif kind == "per_tok":
-            cols[name] = nested([e.per_tok[int(layer)] for e in embeddings])
-        elif name == "logits":
-            cols[name] = nested([e.logits for e in embeddings])
-        else:  # contacts: [L, L] per record, L varies
-            cols[name] = _contacts([e.contacts for e in embeddings])
+    for name, spec, layer in _columns(include, layers):
+        values = [e.outputs[spec["name"]] for e in embeddings]
+        rows = [v[layer] for v in values] if spec["per_layer"] else values
+        rank, fixed = _dims(spec, 1, 1)
+        cols[name] = _nested(rows, rank, rows[0].shape[-1] if rows and fixed is not None else None)
     return pa.table(cols)
-
-
-def _contacts(rows: list[np.ndarray]):
-    import pyarrow as pa
-
-    outer = np.zeros(len(rows) + 1, np.int32)
-    outer[1:] = np.cumsum([r.shape[0] for r in rows])
-    inner = np.zeros(int(outer[-1]) + 1, np.int32)
-    inner[1:] = np.cumsum([r.shape[1] for r in rows for _ in range(r.shape[0])])
-    values = np.concatenate([r.reshape(-1) for r in rows]) if rows else np.zeros(0, np.float32)
-    return pa.ListArray.from_arrays(pa.array(outer), pa.ListArray.from_arrays(pa.array(inner), pa.array(values, pa.float32())))
 
 
 def arrow_schema(include: list[str], layers: list[int], embed_dim: int, vocab: int):
@@ -92,16 +105,8 @@ def arrow_schema(include: list[str], layers: list[int], embed_dim: int, vocab: i
     import pyarrow as pa
 
     fields = [pa.field("label", pa.string()), pa.field("index", pa.int64()), pa.field("length", pa.int32())]
-    for name in _columns(include, layers):
-        if name.startswith(("mean_", "bos_")):
-            t = pa.list_(pa.float32(), embed_dim)
-        elif name.startswith("per_tok_"):
-            t = pa.list_(pa.list_(pa.float32(), embed_dim))
-        elif name == "logits":
-            t = pa.list_(pa.list_(pa.float32(), vocab))
-        else:
-            t = pa.list_(pa.list_(pa.float32()))
-        fields.append(pa.field(name, t))
+    for name, spec, _ in _columns(include, layers):
+        fields.append(pa.field(name, _arrow_type(*_dims(spec, embed_dim, vocab))))
     return pa.schema(fields)
 
 
