@@ -31,6 +31,13 @@ struct DownloadResult {
   uint64_t bytes_fetched{0};       // 0 when everything was cached already
 };
 
+// The release catalog: fair-esm's released sequence models (the names of esm.pretrained's loaders), ESM C's
+// releases, and fair-esm's released names that are not sequence language models (MSA Transformer, ESM-IF,
+// ESMFold), which download and the drop-in refuse with UnsupportedError.
+std::vector<std::string> fair_esm_releases();
+std::vector<std::string> esmc_releases();
+std::vector<std::string> unsupported_releases();
+
 // Whether `text` names something `download` can fetch (a released name or a repository id).
 bool is_downloadable_name(const std::string& text);
 

@@ -473,7 +473,6 @@ NB_MODULE(_core, m) {
            const std::vector<std::string>& on_request) {
           ConvertOptions o;
           o.engine = parse_engine(engine, "engine");
-          o.checkpoint = checkpoint;
           o.output = output;
           o.repr_layers = repr_layers;
           o.precision = parse_precision(precision, "precision");
@@ -491,6 +490,8 @@ NB_MODULE(_core, m) {
           o.optimize = optimize;
           o.int4_block = int4_block;
           nb::gil_scoped_release release;
+          // A released name or hub id is downloaded here, at the boundary.
+          o.checkpoint = checkpoint.empty() ? checkpoint : resolve_checkpoint(checkpoint);
           convert(o);
           return read_model_info(output);
         });
@@ -530,6 +531,10 @@ NB_MODULE(_core, m) {
     }
     return out;
   });
+
+  m.def("fair_esm_releases", &fair_esm_releases);
+  m.def("esmc_releases", &esmc_releases);
+  m.def("unsupported_releases", &unsupported_releases);
 
   m.def("read_model_info", &read_model_info, nb::call_guard<nb::gil_scoped_release>());
   // The engine options as the CLI checks them, without a model or this machine's CPU (a Ray driver checks the

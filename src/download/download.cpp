@@ -286,6 +286,14 @@ DownloadResult fetch_esmc(const EsmcRelease& release, const DownloadOptions& o, 
 
 }  // namespace
 
+std::vector<std::string> fair_esm_releases() { return {kFairEsm.begin(), kFairEsm.end()}; }
+std::vector<std::string> esmc_releases() {
+  std::vector<std::string> out;
+  for (const auto& r : kEsmc) out.emplace_back(r.name);
+  return out;
+}
+std::vector<std::string> unsupported_releases() { return {std::begin(kNotSequenceModels), std::end(kNotSequenceModels)}; }
+
 bool is_downloadable_name(const std::string& text) {
   return is_fair_esm_name(text) || esmc_release(text) != nullptr || is_repo_id(text);
 }

@@ -9,7 +9,6 @@
 #include <map>
 
 #include "model/tensor_specs.h"
-#include "esm_onnx/download.h"
 #include "esm_onnx/errors.h"
 #include "esm_onnx/layers.h"
 #include "esm_onnx/model_info.h"
@@ -129,7 +128,8 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     if (log) log(m);
   };
   opt.validate();
-  const std::string checkpoint = resolve_checkpoint(opt.checkpoint, false, log);
+  // A local file or folder: names are resolved (downloaded) at the CLI and Python boundary, by esm_onnx::hub.
+  const std::string& checkpoint = opt.checkpoint;
   Checkpoint ckpt = Checkpoint::load(checkpoint);  // a checkpoint that cannot be read leaves no folder behind
   if (const auto parent = fs::path(opt.output).parent_path(); !parent.empty()) {
     std::error_code ec;

@@ -120,6 +120,10 @@ ForwardOutputs Model::forward(const std::vector<int64_t>& tokens, int64_t batch,
   if (batch <= 0 || length <= 0 || static_cast<int64_t>(tokens.size()) != batch * length) {
     throw UsageError(fmt::format("tokens: {} ids do not make a [{}, {}] batch", tokens.size(), batch, length));
   }
+  if (info().max_tokens > 0 && length > info().max_tokens) {
+    throw UsageError(fmt::format("tokens: sequences of {} tokens; {} takes at most {} (BOS and EOS included)", length,
+                                 info().variant, info().max_tokens));
+  }
   const auto vocab = static_cast<int64_t>(alphabet().size());
   for (auto t : tokens) {
     if (t < 0 || t >= vocab) throw UsageError(fmt::format("tokens: id {} is outside the vocabulary (0..{})", t, vocab - 1));

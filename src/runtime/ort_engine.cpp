@@ -13,7 +13,9 @@ namespace esm_onnx::runtime {
 namespace {
 
 Ort::Env& env() {
-  static Ort::Env e(ORT_LOGGING_LEVEL_ERROR, "esm-onnx");
+  // Only fatal lines: every failure ONNX Runtime reports reaches the caller as our typed error, naming the
+  // model and batch, so its own (coloured) log line on stderr would say it twice.
+  static Ort::Env e(ORT_LOGGING_LEVEL_FATAL, "esm-onnx");
   return e;
 }
 

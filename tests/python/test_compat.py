@@ -69,20 +69,45 @@ def test_readme_example_matches_fair_esm(checkpoints, key, tmp_path, monkeypatch
 
 
 def test_torch_in_torch_out_numpy_in_numpy_out(checkpoints, tmp_path, monkeypatch):
+    """torch is importable here, so the batch converter gives torch tensors, as fair-esm's does; numpy tokens
+    still give numpy results (a caller without torch gets numpy throughout)."""
     monkeypatch.setenv("ESM_ONNX_CACHE", str(tmp_path / "cache"))
     model, alphabet = compat.pretrained.load_model_and_alphabet_local(checkpoints["esm2_t2_32_legacy"])
-    _, _, tokens = alphabet.get_batch_converter()(DATA[:2])
-    assert isinstance(tokens, np.ndarray) and tokens.dtype == np.int64
+    _, _, tokens_t = alphabet.get_batch_converter()(DATA[:2])
+    assert isinstance(tokens_t, torch.Tensor) and tokens_t.dtype == torch.int64
+    tokens = tokens_t.numpy()
     res = model(tokens, repr_layers=[-1, 0])
     assert sorted(res["representations"]) == [0, 2] and isinstance(res["logits"], np.ndarray)
     assert "contacts" not in res
     res_t = model(torch.from_numpy(tokens), repr_layers=[2])
     assert isinstance(res_t["logits"], torch.Tensor) and isinstance(res_t["representations"][2], torch.Tensor)
     np.testing.assert_array_equal(res_t["logits"].numpy(), res["logits"])
-    with pytest.raises(compat.pretrained.UsageError, match="attention maps"):
-        model(tokens, need_head_weights=True)
     with pytest.raises(ValueError, match="layer 5"):
         model(tokens, repr_layers=[5])
+
+
+def test_without_torch_everything_is_numpy(checkpoints, tmp_path):
+    """A process without torch: the drop-in imports, tokens and results are numpy arrays."""
+    import subprocess
+    import sys
+
+    from conftest import PYPKG
+
+    code = f"""
+import sys
+sys.modules["torch"] = None  # importing torch fails, as where it is not installed
+sys.path.insert(0, {str(PYPKG)!r})
+import numpy as np
+from esm_onnx import compat
+model, alphabet = compat.pretrained.load_model_and_alphabet_local({str(checkpoints["esm2_t2_32_legacy"])!r})
+_, _, t = alphabet.get_batch_converter()([("a", "MKTAYIAKQR")])
+r = model(t, repr_layers=[-1])
+assert isinstance(t, np.ndarray) and isinstance(r["logits"], np.ndarray), (type(t), type(r["logits"]))
+print("numpy")
+"""
+    env = dict(os.environ, ESM_ONNX_CACHE=str(tmp_path / "cache"))
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert p.returncode == 0 and p.stdout.strip() == "numpy", p.stderr
 
 
 def test_checkpoint_converted_once_into_the_cache(checkpoints, tmp_path, monkeypatch):

@@ -14,9 +14,13 @@ import torch
 from conftest import DATA, run_cli
 
 
-def _extract_py(argv: list[str]) -> None:
-    """fair-esm's scripts/extract.py (esm-extract): its parser and run(), on the CPU."""
-    from esm import FastaBatchedDataset, MSATransformer, pretrained
+def _extract_py(argv: list[str], esm_module=None) -> None:
+    """fair-esm's scripts/extract.py (esm-extract): its parser and run(), on the CPU; `esm_module` is what the
+    script's `from esm import ...` reads (fair-esm, or esm_onnx.compat)."""
+    if esm_module is None:
+        import esm as esm_module
+    FastaBatchedDataset, MSATransformer, pretrained = (esm_module.FastaBatchedDataset, esm_module.MSATransformer,
+                                                       esm_module.pretrained)
 
     parser = argparse.ArgumentParser()
     parser.add_argument("model_location", type=str)

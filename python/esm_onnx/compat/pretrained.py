@@ -9,11 +9,13 @@ import pathlib
 import shutil
 import tempfile
 
+from .. import _core
 from .._api import Model, convert, download
 from .._digest import sha256_file
 from .._errors import FileError, UsageError
 from .data import Alphabet
-from .model import ESM
+from ._unsupported import unsupported_error
+from .model import ESM, model_class
 
 
 def cache_dir() -> pathlib.Path:
@@ -23,8 +25,9 @@ def cache_dir() -> pathlib.Path:
     return pathlib.Path(base) / "esm-onnx"
 
 
-def converted_model(checkpoint: str | os.PathLike[str]) -> pathlib.Path:
-    """The cached .onnx of a fair-esm checkpoint, converted on first use."""
+def converted_model(checkpoint: str | os.PathLike[str], attentions: bool = False) -> pathlib.Path:
+    """The cached .onnx of a fair-esm checkpoint, converted on first use (with the attentions output when
+    asked: a graph of its own, since the engine computes every output of a graph at each call)."""
     ckpt = pathlib.Path(checkpoint)
     if not ckpt.is_file():
         raise FileError(f"{ckpt}: no such checkpoint file")
@@ -32,6 +35,8 @@ def converted_model(checkpoint: str | os.PathLike[str]) -> pathlib.Path:
     key = sha256_file(ckpt)
     if regression.is_file():
         key += "-" + sha256_file(regression)[:16]
+    if attentions:
+        key += "-attentions"
     final = cache_dir() / key
     model = final / "model.onnx"
     if model.is_file():
@@ -41,7 +46,7 @@ def converted_model(checkpoint: str | os.PathLike[str]) -> pathlib.Path:
     # leaves a half-written model under the final name.
     work = pathlib.Path(tempfile.mkdtemp(prefix=key[:16] + ".", dir=final.parent))
     try:
-        convert(ckpt, work / "model.onnx", repr_layers=("all",), precision="fp32", contacts=True)
+        convert(ckpt, work / "model.onnx", repr_layers=("all",), precision="fp32", contacts=True, attentions=attentions)
         try:
             os.rename(work, final)
         except OSError:
@@ -54,37 +59,60 @@ def converted_model(checkpoint: str | os.PathLike[str]) -> pathlib.Path:
 
 def load_model_and_alphabet_local(model_location: str | os.PathLike[str], threads: int = 0,
                                   device: str = "cpu") -> tuple[ESM, Alphabet]:
-    """fair-esm's loader for a local file: a fair-esm .pt (converted once, cached) or an esm-onnx .onnx."""
+    """fair-esm's loader for a local file: a fair-esm .pt (converted once, cached) or an esm-onnx .onnx. The
+    model is fair-esm's class for its family (ESM2, ProteinBertModel)."""
     path = pathlib.Path(model_location)
     onnx = path if path.suffix == ".onnx" else converted_model(path)
     model = Model(onnx, threads=threads, device=device)
     alphabet = Alphabet(model._core.alphabet)
-    return ESM(model, alphabet), alphabet
+    with_attentions = None
+    if path.suffix != ".onnx":
+        def with_attentions() -> Model:
+            return Model(converted_model(path, attentions=True), threads=threads, device=device)
+    return model_class(model.info.family)(model, alphabet, with_attentions), alphabet
 
 
-# fair-esm's released sequence models, each also a loader function of this module (as in esm.pretrained).
-RELEASED = ("esm1_t34_670M_UR50S", "esm1_t34_670M_UR50D", "esm1_t34_670M_UR100", "esm1_t12_85M_UR50S",
-            "esm1_t6_43M_UR50S", "esm1b_t33_650M_UR50S", "esm1v_t33_650M_UR90S_1", "esm1v_t33_650M_UR90S_2",
-            "esm1v_t33_650M_UR90S_3", "esm1v_t33_650M_UR90S_4", "esm1v_t33_650M_UR90S_5", "esm2_t6_8M_UR50D",
-            "esm2_t12_35M_UR50D", "esm2_t30_150M_UR50D", "esm2_t33_650M_UR50D", "esm2_t36_3B_UR50D",
-            "esm2_t48_15B_UR50D")
+# fair-esm's released sequence models, each also a loader function of this module (as in esm.pretrained):
+# the library's release catalog, shared with `esm-onnx download`.
+RELEASED = tuple(_core.fair_esm_releases())
+UNSUPPORTED = {name: ("MSA Transformer" if "msa" in name else "ESM-IF" if "if1" in name else "ESMFold")
+               for name in _core.unsupported_releases()}
+# fair-esm's esm1v_t33_650M_UR90S() loads the first of the five.
+ALIASES = {"esm1v_t33_650M_UR90S": "esm1v_t33_650M_UR90S_1"}
 
 
 def load_model_and_alphabet_hub(model_name: str) -> tuple[ESM, Alphabet]:
     """A released name: its files fetched into torch hub's checkpoint folder (when not there yet), then loaded."""
-    return load_model_and_alphabet_local(download(model_name))
+    if model_name in UNSUPPORTED:
+        raise unsupported_error(UNSUPPORTED[model_name])
+    return load_model_and_alphabet_local(download(ALIASES.get(model_name, model_name)))
 
 
 def load_model_and_alphabet(model_name: str | os.PathLike[str]) -> tuple[ESM, Alphabet]:
     """A local .pt or .onnx, or a released name (downloaded as fair-esm does)."""
     if pathlib.Path(model_name).exists():
         return load_model_and_alphabet_local(model_name)
-    if str(model_name) in RELEASED:
-        return load_model_and_alphabet_hub(str(model_name))
+    name = str(model_name)
+    if name in RELEASED or name in ALIASES or name in UNSUPPORTED:
+        return load_model_and_alphabet_hub(name)
     raise UsageError(f"{model_name}: no such file, nor a released fair-esm model name")
 
 
+# fair-esm's loaders of model data already read by torch.load: esm-onnx converts files, not torch objects.
+_FROM_TORCH_DATA = ("load_model_and_alphabet_core", "load_hub_workaround", "load_regression_hub",
+                    "has_emb_layer_norm_before")
+
+
 def __getattr__(name: str):
-    if name in RELEASED:
+    if name in RELEASED or name in ALIASES or name in UNSUPPORTED:
         return lambda: load_model_and_alphabet_hub(name)
+    if name in _FROM_TORCH_DATA:
+        def refuse(*args, **kwargs):
+            raise UsageError(f"pretrained.{name}(...) takes model data already loaded by torch; esm-onnx converts "
+                             "the checkpoint file: use load_model_and_alphabet_local(path)")
+        return refuse
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *RELEASED, *ALIASES, *UNSUPPORTED, *_FROM_TORCH_DATA])
