@@ -6,9 +6,6 @@
 
 namespace esm_onnx {
 
-// Reads the metadata of an .onnx file without loading its weights.
-ModelInfo read_model_info(const std::string& onnx_path);
-
 // A JSON document (as text, pretty-printed) describing the file: kind, family, sizes, layers,
 // contacts, precision, source. Throws like Checkpoint::load / read_model_info.
 std::string inspect_json(const std::string& path);

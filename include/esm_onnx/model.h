@@ -16,32 +16,12 @@
 #include "esm_onnx/model_info.h"
 #include "esm_onnx/options.h"
 #include "esm_onnx/record.h"
+#include "esm_onnx/runtime_options.h"
 
 namespace esm_onnx {
-
-struct RuntimeOptions {
-  int threads{0};  // the engine's threads; 0 = its default (one per core)
-  Device device{Device::Cpu};
-  Engine engine{Engine::OnnxRuntime};
-  Compute compute{Compute::Auto};  // OpenVINO: bf16 or fp32; ONNX Runtime computes in the graph's precision
-  // OpenVINO's compiled-model cache: empty = $ESM_ONNX_CACHE/openvino, else the user's cache folder
-  // ($XDG_CACHE_HOME or ~/.cache)/esm-onnx/openvino. `cache` false: compile at every start.
-  std::string cache_dir{};
-  bool cache{true};
-
-  void validate() const;
-};
-
-// What runs a loaded model, with every `auto` resolved.
-struct EngineInfo {
-  Engine engine{Engine::OnnxRuntime};
-  Compute compute{Compute::Fp32};  // Fp32 or Bf16; with ONNX Runtime, the graph's precision says the rest
-  std::string version;             // the engine's release
-  std::string cache_dir;           // OpenVINO: where compiled models are cached; empty = not cached
-  bool from_cache{false};          // OpenVINO: the compiled model came from the cache
-  // "ort 1.32.0" or "openvino 2026.4.1-..., bf16 compute, compiled model from the cache"
-  std::string to_string() const;
-};
+namespace runtime {
+struct LoadedModel;  // src/runtime/loaded_model.h
+}  // namespace runtime
 
 // What to compute for each record, with esm-extract's batching and truncation.
 struct EmbedRequest {
@@ -102,11 +82,10 @@ class Model {
   ForwardOutputs forward(const std::vector<int64_t>& tokens, int64_t batch, int64_t length, Includes include,
                          const std::vector<int64_t>& layers = {}) const;
 
-  struct Impl;
-  const Impl& impl() const { return *impl_; }
+  const runtime::LoadedModel& impl() const { return *impl_; }
 
  private:
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<runtime::LoadedModel> impl_;
 };
 
 // Where an EmbedStream reads its records.

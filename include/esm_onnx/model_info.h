@@ -57,4 +57,7 @@ struct ModelInfo {
   std::string to_string() const;
 };
 
+// Reads the metadata of an .onnx file without loading its weights (runtime/model_info_file.cpp).
+ModelInfo read_model_info(const std::string& onnx_path);
+
 }  // namespace esm_onnx

@@ -30,15 +30,15 @@ from ._errors import (  # noqa: E402
 _core._set_errors(_ALL_ERRORS)
 
 from ._api import (  # noqa: E402
-    Embedding, EmbedSummary, FastaEmbeddings, Model, ModelInfo, convert, download, embed_to_dir, graph_outputs, inspect,
-    outputs,
+    Alphabet, Embedding, EmbedSummary, FastaEmbeddings, Model, ModelInfo, check_engine_options, check_request, convert,
+    download, embed_to_dir, graph_outputs, inspect, outputs, read_model_info, releases,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Model", "ModelInfo", "Embedding", "EmbedSummary", "FastaEmbeddings", "convert", "download", "embed_to_dir", "inspect",
-    "outputs", "graph_outputs",
+    "outputs", "graph_outputs", "releases", "read_model_info", "check_request", "check_engine_options", "Alphabet",
     "Error", "UsageError", "InputError", "FormatError", "UnsupportedError", "FileError", "RuntimeFailure",
     "SkippedRecordWarning", "ONNXRUNTIME_LIBRARY",
 ]

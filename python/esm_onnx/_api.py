@@ -12,6 +12,7 @@ from . import _core
 from ._errors import SkippedRecordWarning, UsageError
 
 ModelInfo = _core.ModelInfo
+Alphabet = _core.Alphabet
 Embedding = _core.Embedding
 EmbedSummary = _core.EmbedSummary
 
@@ -132,6 +133,16 @@ class Model:
         return self._core.load_seconds
 
     @property
+    def alphabet(self) -> Alphabet:
+        """The model's vocabulary (tokens, special indices, encode)."""
+        return self._core.alphabet
+
+    def resolve_layers(self, repr_layers: Iterable[int]) -> list[int]:
+        """fair-esm's layer numbers (negatives from the end) as this model's layers, checked against what it
+        exports (UsageError naming the layer otherwise)."""
+        return self._core.resolve_layers(_layers(list(repr_layers)))
+
+    @property
     def info(self) -> ModelInfo:
         """What the model is: family, num_layers, embed_dim, repr_layers, has_contacts, precision, ..."""
         return self._core.info
@@ -247,6 +258,33 @@ def graph_outputs() -> list[dict[str, Any]]:
     """The outputs a converted graph can have: "name", "layout" (the batch's), "on_request" (convert builds
     it only when asked, as attentions=True) and "needs_attention_maps" (the graph then uses standard ops)."""
     return _core.graph_output_specs()
+
+
+def releases() -> dict[str, list[str]]:
+    """The release catalog `download` and the drop-in share: {"fair-esm": fair-esm's sequence models,
+    "esmc": ESM C's, "unsupported": fair-esm's names of models esm-onnx does not run (MSA Transformer, ESM-IF,
+    ESMFold)}."""
+    return {"fair-esm": _core.fair_esm_releases(), "esmc": _core.esmc_releases(),
+            "unsupported": _core.unsupported_releases()}
+
+
+def read_model_info(path: PathLike) -> ModelInfo:
+    """A converted model's metadata, read without loading its weights."""
+    return _core.read_model_info(_path("path", path))
+
+
+def check_request(model: PathLike, include: str | Iterable[str] = ("mean",),
+                  repr_layers: int | Iterable[int] | None = None) -> list[int]:
+    """The layers `include` and `repr_layers` would give on the model at `model`, checked against its metadata
+    without loading it (UsageError for a layer it did not export or an output it lacks)."""
+    path = _path("model", model)
+    return _core.resolve_request(_core.read_model_info(path), path, _names("include", include), _layers(repr_layers))
+
+
+def check_engine_options(engine: str = "ort", compute: str = "auto") -> None:
+    """The engine options as the CLI checks them, without a model or this machine's CPU: UsageError for an unknown
+    name, or for bf16 compute on ONNX Runtime."""
+    _core.check_engine_options(str(engine), str(compute))
 
 
 def download(name: str, dir: PathLike | None = None, revision: str = "main") -> str:

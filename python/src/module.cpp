@@ -323,15 +323,21 @@ NB_MODULE(_core, m) {
       .def_ro("index", &Embedding::index)
       .def_ro("length", &Embedding::length)
       .def_ro("outputs", &Embedding::outputs)
-      .def("__getattr__",
-           [](const Embedding& e, const std::string& name) -> nb::object {
-             if (e.outputs.contains(name.c_str())) return e.outputs[name.c_str()];
-             throw nb::attribute_error(("'Embedding' object has no attribute '" + name + "'").c_str());
-           })
       .def("__repr__", [](const Embedding& e) {
         return std::string("Embedding(label=") + nb::repr(nb::str(e.label.c_str())).c_str() + ", length=" +
                std::to_string(e.length) + ")";
       });
+
+  // One read-only attribute per output of the registry: e.mean, e.per_tok, ..., e.attentions.
+  {
+    auto embedding = nb::type<Embedding>();
+    for (const auto& spec : output_specs()) {
+      const std::string name(spec.name);
+      nb::object getter = nb::cpp_function([name](const Embedding& e) -> nb::object { return e.outputs[name.c_str()]; },
+                                           nb::is_method());
+      nb::setattr(embedding, name.c_str(), nb::module_::import_("builtins").attr("property")(getter));
+    }
+  }
 
   nb::class_<FastaEmbeddings>(m, "FastaEmbeddings")
       .def("__iter__", [](nb::handle self) { return self; })

@@ -1,7 +1,7 @@
 #pragma once
 // Each family's architecture switches and alphabet, one file per family. Loaders start from these and
 // set only what a checkpoint's own configuration decides (token dropout, an embedding norm, ...).
-#include "esm_onnx/checkpoint.h"
+#include "esm_onnx/model_config.h"
 
 namespace esm_onnx::families {
 

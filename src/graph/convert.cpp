@@ -8,14 +8,14 @@
 #include <filesystem>
 #include <map>
 
-#include "model/tensor_specs.h"
+#include "tensors/tensor_specs.h"
 #include "esm_onnx/errors.h"
 #include "esm_onnx/layers.h"
 #include "esm_onnx/model_info.h"
 #include "esm_onnx_version.h"
 #include "graph/esm_graph.h"
 #include "graph/model_writer.h"
-#include "graph/output_hooks.h"
+#include "graph/forward.h"
 #include "util/sha256.h"
 
 namespace esm_onnx {
@@ -121,21 +121,8 @@ void rename_into_place(const std::string& from, const std::string& to) {
   if (ec) throw FileError(fmt::format("{}: cannot rename the finished file to {}: {}", from, to, ec.message()));
 }
 
-}  // namespace
-
-ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
-  auto say = [&](const std::string& m) {
-    if (log) log(m);
-  };
-  opt.validate();
-  // A local file or folder: names are resolved (downloaded) at the CLI and Python boundary, by esm_onnx::hub.
-  const std::string& checkpoint = opt.checkpoint;
-  Checkpoint ckpt = Checkpoint::load(checkpoint);  // a checkpoint that cannot be read leaves no folder behind
-  if (const auto parent = fs::path(opt.output).parent_path(); !parent.empty()) {
-    std::error_code ec;
-    fs::create_directories(parent, ec);
-    if (ec) throw FileError(fmt::format("--output {}: cannot create folder {}: {}", opt.output, parent.string(), ec.message()));
-  }
+// What convert will build: layers, outputs, fused or explicit layers, and where the weights go.
+ConvertReport plan(const ConvertOptions& opt, const Checkpoint& ckpt) {
   const ModelConfig& cfg = ckpt.config();
   ConvertReport rep;
   rep.config = cfg;
@@ -146,18 +133,17 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   rep.fused = opt.optimize && opt.engine == Engine::OnnxRuntime && !needs_attention_maps(rep.outputs) &&
               graph::fused_stack_supports(cfg.arch);
   // What the weights take in the chosen encoding (upper bounds: embeddings and norms stay fp32).
-  const PrecisionTraits pt = traits(opt.precision, opt.engine);
-  rep.weight_bytes = static_cast<uint64_t>(static_cast<double>(weight_bytes(cfg)) * pt.encoded_share);
+  rep.weight_bytes = static_cast<uint64_t>(static_cast<double>(weight_bytes(cfg)) * traits(opt.precision, opt.engine).encoded_share);
   rep.external_data = opt.external_data == ExternalData::Always ||
                       (opt.external_data == ExternalData::Auto && rep.weight_bytes > (uint64_t{1800} << 20));
   rep.output = opt.output;
-  say(fmt::format("read {} ({} {}): {}", checkpoint, ckpt.source(), ckpt.serialization(), cfg.to_string()));
-  for (const auto& n : rep.notices) say("notice: " + n);
+  return rep;
+}
 
-  rep.source_sha256 = source_digest(ckpt);
-
-  // The model's description, checked by the reader embed uses before anything is written: what convert
-  // accepts, embed loads.
+// The model's description, checked by the reader embed uses before anything is written: what convert
+// accepts, embed loads.
+ModelInfo describe(const ConvertOptions& opt, const Checkpoint& ckpt, const ConvertReport& rep) {
+  const ModelConfig& cfg = ckpt.config();
   const Alphabet& alphabet = Alphabet::for_kind(cfg.alphabet);
   ModelInfo info;
   info.format_revision = kModelFormatRevision;
@@ -176,7 +162,7 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   info.precision = opt.precision;
   info.attention = rep.fused ? Attention::Fused : Attention::Explicit;
   info.int4_block = opt.precision == Precision::Int4 ? opt.int4_block : 0;
-  info.source_file = fs::path(checkpoint).filename().string();
+  info.source_file = fs::path(opt.checkpoint).filename().string();
   info.source_sha256 = rep.source_sha256;
   info.converter_version = ESM_ONNX_VERSION;
   info.padding_idx = alphabet.padding_idx();
@@ -188,110 +174,109 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   try {
     (void)ModelInfo::from_metadata(info.to_metadata(), opt.output);
   } catch (const FormatError& e) {
-    throw FormatError(fmt::format("{}: the model it would convert to could not be loaded by embed: {}", checkpoint, e.what()));
+    throw FormatError(fmt::format("{}: the model it would convert to could not be loaded by embed: {}", opt.checkpoint, e.what()));
   }
+  return info;
+}
 
+// An empty model: producer, opsets (com.microsoft when fused or quantized ops are used), the metadata.
+onnx::ModelProto empty_model(const ConvertOptions& opt, const Checkpoint& ckpt, const ConvertReport& rep,
+                             const ModelInfo& info) {
   onnx::ModelProto model;
   model.set_ir_version(8);
   model.set_producer_name("esm-onnx");
   model.set_producer_version(ESM_ONNX_VERSION);
-  model.set_doc_string(fmt::format("{} converted by esm-onnx {} from {} ({})", cfg.variant, ESM_ONNX_VERSION,
-                                   fs::path(checkpoint).filename().string(), ckpt.source()));
+  model.set_doc_string(fmt::format("{} converted by esm-onnx {} from {} ({})", ckpt.config().variant, ESM_ONNX_VERSION,
+                                   fs::path(opt.checkpoint).filename().string(), ckpt.source()));
   auto* opset = model.add_opset_import();
   opset->set_domain("");
   opset->set_version(opt.opset);
-  const bool uses_ms = rep.fused || pt.microsoft_ops;
-  if (uses_ms) {
+  if (rep.fused || traits(opt.precision, opt.engine).microsoft_ops) {
     auto* ms = model.add_opset_import();
     ms->set_domain("com.microsoft");
     ms->set_version(1);
   }
-  auto& g = *model.mutable_graph();
-  g.set_name(fmt::format("esm_{}", cfg.variant));
+  model.mutable_graph()->set_name(fmt::format("esm_{}", ckpt.config().variant));
+  for (const auto& [k, v] : info.to_metadata()) {
+    auto* p = model.add_metadata_props();
+    p->set_key(k);
+    p->set_value(v);
+  }
+  return model;
+}
 
+// The forward pass and each planned output (its hook) added to the model's graph, weights streamed to `sink`.
+void build_graph(onnx::ModelProto& model, graph::WeightSink& sink, const ConvertOptions& opt, const Checkpoint& ckpt,
+                 const ConvertReport& rep, const LogFn& log) {
+  auto& g = *model.mutable_graph();
+  graph::Builder b(g, sink);
+  graph::Ctx ctx{.b = b,
+                 .ckpt = ckpt,
+                 .cfg = ckpt.config(),
+                 .alphabet = Alphabet::for_kind(ckpt.config().alphabet),
+                 .tokens = "tokens",
+                 .opt = {traits(opt.precision, opt.engine).weights, rep.fused, opt.int4_block},
+                 .act = opt.precision == Precision::Fp16 ? onnx::TensorProto::FLOAT16 : onnx::TensorProto::FLOAT};
+  add_value_info(g.add_input(), "tokens", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
+  for (auto& [spec, out] : graph::build_forward(ctx, rep.repr_layers, rep.outputs, rep.fused, log)) {
+    const std::string name(spec->name);
+    b.node("Identity", {out.tensor}, {}, name);
+    g.mutable_node(g.node_size() - 1)->set_output(0, name);
+    add_value_info(g.add_output(), name, onnx::TensorProto::FLOAT, out.dims);
+  }
+}
+
+// Checked, saved under temporary names, and renamed into place (the external data first): a failure
+// leaves neither file behind.
+void write_atomically(onnx::ModelProto& model, graph::WeightSink& sink, const std::string& output, ConvertReport& rep,
+                      const std::string& tmp_onnx, const std::string& tmp_data, const std::string& data_path) {
+  sink.close();
+  graph::check_model(model, output, rep.external_data);
+  graph::save_model(model, tmp_onnx);
+  model.Clear();
+  if (rep.external_data) {
+    // The checker resolves external data next to the model under its final name.
+    rename_into_place(tmp_data, data_path);
+    rep.external_data_file = data_path;
+    graph::check_external_model_file(tmp_onnx);
+  }
+  rename_into_place(tmp_onnx, output);
+}
+
+}  // namespace
+
+ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
+  auto say = [&](const std::string& m) {
+    if (log) log(m);
+  };
+  opt.validate();
+  // A local file or folder: names are resolved (downloaded) at the CLI and Python boundary, by esm_onnx::hub.
+  Checkpoint ckpt = Checkpoint::load(opt.checkpoint);  // a checkpoint that cannot be read leaves no folder behind
+  if (const auto parent = fs::path(opt.output).parent_path(); !parent.empty()) {
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+    if (ec) throw FileError(fmt::format("--output {}: cannot create folder {}: {}", opt.output, parent.string(), ec.message()));
+  }
+  ConvertReport rep = plan(opt, ckpt);
+  say(fmt::format("read {} ({} {}): {}", opt.checkpoint, ckpt.source(), ckpt.serialization(), rep.config.to_string()));
+  for (const auto& n : rep.notices) say("notice: " + n);
+  rep.source_sha256 = source_digest(ckpt);
+  const ModelInfo info = describe(opt, ckpt, rep);
+
+  onnx::ModelProto model = empty_model(opt, ckpt, rep, info);
   const std::string tmp_onnx = opt.output + ".partial";
   const std::string data_name = fs::path(opt.output).filename().string() + ".data";
   const std::string data_path = (fs::path(opt.output).parent_path() / data_name).string();
   const std::string tmp_data = data_path + ".partial";
-  bool data_renamed = false;
   graph::WeightSink sink(rep.external_data ? tmp_data : std::string(), rep.external_data ? data_name : std::string());
   try {
-    graph::Builder b(g, sink);
-    graph::Ctx ctx{.b = b,
-                   .ckpt = ckpt,
-                   .cfg = cfg,
-                   .alphabet = alphabet,
-                   .tokens = "tokens",
-                   .opt = {pt.weights, rep.fused, opt.int4_block},
-                   .act = opt.precision == Precision::Fp16 ? onnx::TensorProto::FLOAT16 : onnx::TensorProto::FLOAT};
-    add_value_info(g.add_input(), "tokens", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
-
-    graph::build_masks(ctx);
-    // Each planned output's hook, in the registry's order; they see every layer as it is built.
-    std::vector<std::pair<const GraphOutputSpec*, std::unique_ptr<graph::OutputHook>>> hooks;
-    bool need_probs = false;
-    for (const auto& spec : graph_output_specs()) {
-      if (!rep.outputs.has(spec.id)) continue;
-      hooks.emplace_back(&spec, graph::make_output_hook(spec.id, ctx, rep.repr_layers));
-      need_probs = need_probs || spec.needs_attention_maps;
-    }
-    graph::ForwardTensors fwd;
-    auto want = [&](int64_t l) { return std::find(rep.repr_layers.begin(), rep.repr_layers.end(), l) != rep.repr_layers.end(); };
-    std::string x = graph::build_embeddings(ctx);
-    if (want(0)) fwd.reps[0] = x;
-    // fp16 models compute the embeddings in fp32 (position tables, token dropout) and the layers in fp16.
-    if (ctx.act != onnx::TensorProto::FLOAT) x = b.cast(x, ctx.act, "/embeddings/to_fp16");
-    if (rep.fused) {
-      fwd.x_final = graph::build_fused_stack(ctx, x, [&](int64_t layer, const std::string& out) {
-        if (want(layer)) fwd.reps[layer] = out;
-        say(fmt::format("layer {}/{} written", layer, cfg.num_layers));
-      });
-    } else {
-      for (int64_t i = 0; i < cfg.num_layers; ++i) {
-        auto out = graph::build_layer(ctx, i, x, need_probs);
-        x = out.x;
-        if (want(i + 1)) fwd.reps[i + 1] = x;
-        for (auto& [spec, hook] : hooks) {
-          if (spec->needs_attention_maps) hook->on_layer(i, out);
-        }
-        say(fmt::format("layer {}/{} written", i + 1, cfg.num_layers));
-      }
-      fwd.x_final = graph::build_final_norm(ctx, x);
-    }
-    if (want(cfg.num_layers)) fwd.reps[cfg.num_layers] = fwd.x_final;  // fair-esm: the last layer is reported normed
-
-    for (auto& [spec, hook] : hooks) {
-      const std::string name(spec->name);
-      const auto t = hook->finish(fwd);
-      if (t.empty()) throw UnsupportedError(fmt::format("{}: the model has no {} output to build", checkpoint, name));
-      b.node("Identity", {t}, {}, name);
-      g.mutable_node(g.node_size() - 1)->set_output(0, name);
-      add_value_info(g.add_output(), name, onnx::TensorProto::FLOAT, hook->dims());
-    }
-
-    for (const auto& [k, v] : info.to_metadata()) {
-      auto* p = model.add_metadata_props();
-      p->set_key(k);
-      p->set_value(v);
-    }
-
-    sink.close();
-    graph::check_model(model, opt.output, rep.external_data);
-    graph::save_model(model, tmp_onnx);
-    model.Clear();
-    if (rep.external_data) {
-      // The checker resolves external data next to the model under its final name.
-      rename_into_place(tmp_data, data_path);
-      data_renamed = true;
-      rep.external_data_file = data_path;
-      graph::check_external_model_file(tmp_onnx);
-    }
-    rename_into_place(tmp_onnx, opt.output);
+    build_graph(model, sink, opt, ckpt, rep, log);
+    write_atomically(model, sink, opt.output, rep, tmp_onnx, tmp_data, data_path);
   } catch (...) {
     std::error_code ec;
     fs::remove(tmp_onnx, ec);
     fs::remove(tmp_data, ec);
-    if (data_renamed) fs::remove(data_path, ec);
+    if (!rep.external_data_file.empty()) fs::remove(data_path, ec);
     throw;
   }
   say(fmt::format("wrote {} ({} MB of weights{})", opt.output, rep.weight_bytes >> 20,

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "esm_onnx/checkpoint.h"
-#include "model/layout.h"
+#include "esm_onnx/model_config.h"
+#include "tensors/layout.h"
 #include "source/tensor_source.h"
 #include "torch/torch_file.h"
 

@@ -8,7 +8,7 @@
 #include "esm_onnx/errors.h"
 #include "esm_onnx/fasta.h"
 #include "esm_onnx/model.h"
-#include "runtime/model_impl.h"
+#include "runtime/loaded_model.h"
 #include "runtime/slicing.h"
 
 namespace esm_onnx {

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "esm_onnx/model.h"
+#include "esm_onnx/runtime_options.h"
 
 namespace esm_onnx::runtime {
 

@@ -8,7 +8,7 @@
 
 #include "esm_onnx/errors.h"
 #include "esm_onnx/layers.h"
-#include "runtime/model_impl.h"
+#include "runtime/loaded_model.h"
 
 namespace esm_onnx {
 
@@ -33,7 +33,7 @@ void EmbedRequest::validate() const {
 Model::Model(const std::string& path, const RuntimeOptions& options) {
   options.validate();
   const auto t0 = std::chrono::steady_clock::now();
-  impl_ = std::make_unique<Impl>(path, options);
+  impl_ = std::make_unique<runtime::LoadedModel>(path, options);
   impl_->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   impl_->alphabet = impl_->session.info().make_alphabet();
   // EmbedStream keeps a window's token ids as bytes.

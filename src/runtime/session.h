@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "esm_onnx/model.h"
+#include "esm_onnx/runtime_options.h"
 #include "esm_onnx/model_info.h"
 #include "runtime/engine.h"
 

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "esm_onnx/errors.h"
-#include "model/layout.h"
+#include "tensors/layout.h"
 #include "source/header_json.h"
 #include "source/safetensors.h"
 

@@ -19,7 +19,7 @@
 #include "io/label_names.h"
 #include "pickle/unpickler.h"
 #include "runtime/onnx_header.h"
-#include "model/tensor_specs.h"
+#include "tensors/tensor_specs.h"
 #include "source/safetensors.h"
 #include "torch/torch_file.h"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
+from .._api import Alphabet as _EngineAlphabet
 from .._errors import InputError
 from ._arrays import tokens_out
 from ._unsupported import unsupported_class, unsupported_error
@@ -29,7 +29,7 @@ class UnknownTokenError(InputError, KeyError):
 class Alphabet:
     """fair-esm's vocabulary: the same tokens, indices, special-token flags and tokenizer."""
 
-    def __init__(self, core: _core.Alphabet) -> None:
+    def __init__(self, core: _EngineAlphabet) -> None:
         self._core = core
         self.all_toks: list[str] = list(core.tokens)
         self.tok_to_idx: dict[str, int] = {t: i for i, t in enumerate(self.all_toks)}
@@ -59,7 +59,7 @@ class Alphabet:
         if "invariant_gvp" in name or name == "msa_transformer" or "MSA" in name:
             raise unsupported_error("MSA Transformer" if "msa" in name.lower() else "ESM-IF")
         key = {"roberta_large": "ESM-1b", "protein_bert_base": "ESM-1", "ESM-2": "ESM-1b"}.get(name, name)
-        return cls(_core.Alphabet.from_name(key))
+        return cls(_EngineAlphabet.from_name(key))
 
     def __len__(self) -> int:
         return len(self.all_toks)

@@ -92,7 +92,7 @@ class ESM:
         model = self._attention_model() if need_head_weights else self.onnx_model
         # fair-esm's numbering (negatives from the end), checked as esm-onnx checks it everywhere.
         wanted = list(repr_layers)
-        layers = model._core.resolve_layers(wanted) if wanted else []
+        layers = model.resolve_layers(wanted) if wanted else []
         out = model.forward(arr, repr_layers=layers, logits=True, contacts=return_contacts,
                             attentions=need_head_weights)
         result: dict[str, Any] = {"logits": out["logits"], "representations": {}}

@@ -9,8 +9,7 @@ import pathlib
 import shutil
 import tempfile
 
-from .. import _core
-from .._api import Model, convert, download
+from .._api import Model, convert, download, releases
 from .._digest import sha256_file
 from .._errors import FileError, UsageError
 from .data import Alphabet
@@ -64,7 +63,7 @@ def load_model_and_alphabet_local(model_location: str | os.PathLike[str], thread
     path = pathlib.Path(model_location)
     onnx = path if path.suffix == ".onnx" else converted_model(path)
     model = Model(onnx, threads=threads, device=device)
-    alphabet = Alphabet(model._core.alphabet)
+    alphabet = Alphabet(model.alphabet)
     with_attentions = None
     if path.suffix != ".onnx":
         def with_attentions() -> Model:
@@ -74,9 +73,9 @@ def load_model_and_alphabet_local(model_location: str | os.PathLike[str], thread
 
 # fair-esm's released sequence models, each also a loader function of this module (as in esm.pretrained):
 # the library's release catalog, shared with `esm-onnx download`.
-RELEASED = tuple(_core.fair_esm_releases())
+RELEASED = tuple(releases()["fair-esm"])
 UNSUPPORTED = {name: ("MSA Transformer" if "msa" in name else "ESM-IF" if "if1" in name else "ESMFold")
-               for name in _core.unsupported_releases()}
+               for name in releases()["unsupported"]}
 # fair-esm's esm1v_t33_650M_UR90S() loads the first of the five.
 ALIASES = {"esm1v_t33_650M_UR90S": "esm1v_t33_650M_UR90S_1"}
 

@@ -41,10 +41,9 @@ def _model_digest(model: pathlib.Path) -> str:
 
 def _resolve(model: pathlib.Path, include: list[str], repr_layers: Iterable[int] | None) -> list[int]:
     """The layers to write, checked against the model's metadata (the driver does not load the model)."""
-    from .. import _core
+    import esm_onnx
 
-    info = _core.read_model_info(str(model))
-    return _core.resolve_request(info, str(model), include, [] if repr_layers is None else list(repr_layers))
+    return esm_onnx.check_request(model, include, None if repr_layers is None else list(repr_layers))
 
 
 def _check_run(outdir: pathlib.Path, run: dict) -> None:
@@ -97,9 +96,9 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
                              ("--truncation-seq-length", truncation_seq_length, 0)):
         if not isinstance(value, int) or value < low:
             raise UsageError(f"{name} {value}: must be an integer >= {low}")
-    from .. import _core
+    import esm_onnx
 
-    _core.check_engine_options(str(engine), str(compute))
+    esm_onnx.check_engine_options(str(engine), str(compute))
     if engine == "openvino" and compute == "auto":
         raise UsageError("--engine openvino --compute auto: on Ray each worker would choose for its own CPU, and one "
                          "run could mix bf16 and fp32 outputs; choose --compute bf16 (workers without AVX512_BF16 or "

@@ -1,4 +1,4 @@
-#include "download/http.h"
+#include "hub/http.h"
 
 #include <curl/curl.h>
 #include <fmt/format.h>

@@ -1,4 +1,4 @@
-#include "model/layout.h"
+#include "tensors/layout.h"
 
 namespace esm_onnx::model {
 

@@ -13,7 +13,7 @@
 #include <fstream>
 #include <regex>
 
-#include "download/fetch.h"
+#include "hub/fetch.h"
 #include "torch/torch_file.h"
 #include "util/untrusted_file.h"
 #include "esm_onnx/errors.h"

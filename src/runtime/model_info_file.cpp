@@ -1,6 +1,6 @@
 // Reading a converted model's metadata without loading it into an engine: the same bounded header scan
 // the engines' sessions read it with, so that the graph (and any inline weights) is skipped, not parsed.
-#include "esm_onnx/inspect.h"
+#include "esm_onnx/model_info.h"
 #include "runtime/onnx_header.h"
 
 namespace esm_onnx {

@@ -4,7 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "esm_onnx/checkpoint.h"
+#include "esm_onnx/model_config.h"
+#include "esm_onnx/tensor_role.h"
 
 namespace esm_onnx::model {
 

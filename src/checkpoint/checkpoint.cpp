@@ -14,7 +14,7 @@
 
 #include "esm_onnx/errors.h"
 #include "layouts/layouts.h"
-#include "model/tensor_specs.h"
+#include "tensors/tensor_specs.h"
 #include "util/untrusted_file.h"
 
 namespace esm_onnx {

@@ -1,4 +1,4 @@
-#include "download/fetch.h"
+#include "hub/fetch.h"
 
 #include <fmt/format.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "model/tensor_specs.h"
+#include "tensors/tensor_specs.h"
 
 namespace esm_onnx::model {
 

@@ -5,7 +5,7 @@
 #include <functional>
 #include <string>
 
-#include "download/http.h"
+#include "hub/http.h"
 
 namespace esm_onnx::net {
 

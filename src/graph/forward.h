@@ -1,0 +1,25 @@
+#pragma once
+// The forward pass as convert builds it: embeddings, the layers (explicit or fused), the final norm, and each
+// planned output through its hook (graph/output_hooks.h), which sees every layer as it is built.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "esm_onnx/outputs.h"
+#include "graph/output_hooks.h"
+
+namespace esm_onnx::graph {
+
+struct BuiltOutput {
+  std::string tensor;     // the graph tensor that becomes the output
+  std::vector<Dim> dims;  // its declared shape
+};
+
+// `outputs` in the registry's order; `log` hears "layer i/N written".
+std::vector<std::pair<const GraphOutputSpec*, BuiltOutput>> build_forward(
+    Ctx& ctx, const std::vector<int64_t>& repr_layers, const GraphOutputs& outputs, bool fused,
+    const std::function<void(const std::string&)>& log);
+
+}  // namespace esm_onnx::graph
