@@ -1,0 +1,112 @@
+// The jobs half of the module: the embed job, convert, download, inspect and the CLI.
+#include "binding.h"
+#include "cli.h"
+#include "esm_onnx/convert.h"
+#include "esm_onnx/download.h"
+#include "esm_onnx/errors.h"
+#include "esm_onnx/inspect.h"
+#include "esm_onnx/outputs.h"
+#include "runtime/cpu_features.h"
+
+namespace esm_onnx::python {
+
+using namespace nb::literals;
+
+void bind_jobs(nb::module_& m) {
+  nb::class_<EmbedSummary>(m, "EmbedSummary")
+      .def_ro("written", &EmbedSummary::written)
+      .def_ro("already_present", &EmbedSummary::already_present)
+      .def_prop_ro("skipped",
+                   [](const EmbedSummary& s) {
+                     std::vector<std::tuple<std::string, int64_t, std::string>> out;
+                     for (const auto& k : s.skipped) out.emplace_back(k.label, k.line, k.reason);
+                     return out;
+                   })
+      .def_ro("tokens", &EmbedSummary::tokens)
+      .def_ro("batches", &EmbedSummary::batches)
+      .def_ro("seconds", &EmbedSummary::seconds)
+      .def_ro("load_seconds", &EmbedSummary::load_seconds)
+      .def_prop_ro("layers", [](const EmbedSummary& s) { return s.layers; })
+      .def_prop_ro("outdir", [](const EmbedSummary& s) { return s.outdir; })
+      .def_prop_ro("engine", [](const EmbedSummary& s) { return engine_dict(s.engine); })
+      .def("__repr__", [](const EmbedSummary& s) {
+        return "EmbedSummary(written=" + std::to_string(s.written) + ", already_present=" + std::to_string(s.already_present) +
+               ", skipped=" + std::to_string(s.skipped.size()) + ", tokens=" + std::to_string(s.tokens) + ")";
+      });
+
+  m.def("embed_to_dir",
+        [](const std::string& model, const std::string& fasta, const std::string& outdir,
+           const std::vector<std::string>& include, const std::vector<std::string>& repr_layers, const std::string& format,
+           int64_t toks_per_batch, int64_t truncation_seq_length, int threads, const std::string& device,
+           const std::string& engine, const std::string& compute, const std::string& cache_dir, bool cache, bool strict,
+           int64_t window, nb::object on_skip) {
+          EmbedOptions o = job_options(fasta, outdir, include, repr_layers, format, toks_per_batch, truncation_seq_length,
+                                       strict, window);
+          o.model = model;
+          o.runtime = runtime_options(threads, device, engine, compute, cache_dir, cache);
+          const MessageFn message = python_messages(on_skip);
+          nb::gil_scoped_release release;
+          return embed(o, {}, message);
+        });
+
+  m.def("convert",
+        [](const std::string& checkpoint, const std::string& output, const std::vector<std::string>& repr_layers,
+           const std::string& precision, bool contacts, bool optimize, int64_t int4_block, const std::string& engine,
+           const std::vector<std::string>& on_request) {
+          ConvertOptions o;
+          o.engine = parse_engine(engine, "engine");
+          o.output = output;
+          o.repr_layers = repr_layers;
+          o.precision = parse_precision(precision, "precision");
+          o.contacts = contacts;
+          for (const auto& name : on_request) {
+            bool known = false;
+            for (const auto& g : graph_output_specs()) {
+              if (g.convert == ConvertRule::OnRequest && g.name == name) {
+                o.on_request.set(g.id);
+                known = true;
+              }
+            }
+            if (!known) throw UsageError("convert: '" + name + "' is not an output built on request (attentions)");
+          }
+          o.optimize = optimize;
+          o.int4_block = int4_block;
+          nb::gil_scoped_release release;
+          // A released name or hub id is downloaded here, at the boundary.
+          o.checkpoint = checkpoint.empty() ? checkpoint : resolve_checkpoint(checkpoint);
+          convert(o);
+          return read_model_info(output);
+        });
+
+  m.def("download", [](const std::string& name, const std::string& dir, const std::string& revision) {
+    DownloadOptions o;
+    o.name = name;
+    o.dir = dir;
+    o.revision = revision;
+    nb::gil_scoped_release release;
+    return download(o).path;
+  });
+  m.def("read_model_info", &read_model_info, nb::call_guard<nb::gil_scoped_release>());
+  // The engine options as the CLI checks them, without a model or this machine's CPU (a Ray driver checks the
+  // workers' options): UsageError for an unknown name or for bf16 on ONNX Runtime.
+  m.def("check_engine_options", [](const std::string& engine, const std::string& compute) {
+    const Engine e = parse_engine(engine, "--engine");
+    const Compute c = parse_compute(compute, "--compute");
+    if (e == Engine::OnnxRuntime) runtime::resolve_compute(e, c, runtime::CpuFeatures{});
+  });
+  m.def("resolve_request",
+        [](const ModelInfo& info, const std::string& path, const std::vector<std::string>& include,
+           const std::vector<int64_t>& repr_layers) {
+          return resolve_request(info, path, make_request(include, repr_layers, 1, 0));
+        });
+  m.def("inspect_json", &inspect_json, nb::call_guard<nb::gil_scoped_release>());
+
+  m.def("cli_main", [](const std::vector<std::string>& argv) {
+    std::vector<const char*> args;
+    for (const auto& a : argv) args.push_back(a.c_str());
+    nb::gil_scoped_release release;
+    return cli::main(static_cast<int>(args.size()), args.data());
+  });
+}
+
+}  // namespace esm_onnx::python

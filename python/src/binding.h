@@ -1,0 +1,57 @@
+#pragma once
+// What the binding's files share: the type conversions between the library and Python, and one bind_*
+// function per part of the module (module.cpp calls them in order).
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/string_view.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "esm_onnx/embed.h"
+#include "esm_onnx/model.h"
+#include "esm_onnx/record.h"
+
+namespace esm_onnx::python {
+
+namespace nb = nanobind;
+
+// A FloatArray's buffer handed to numpy without a copy: the array owns the moved vector.
+nb::object to_numpy(FloatArray&& a);
+nb::object to_numpy(std::optional<FloatArray>&& a);
+
+// One record's outputs, enumerated from the output registry: `outputs[name]` is a {layer: array} dict for a
+// per-layer output (empty when not asked for), else an array or None. The class has one attribute per output.
+struct Embedding {
+  std::string label;
+  int64_t index{0};
+  int64_t length{0};
+  nb::dict outputs;
+
+  static Embedding from(RecordOutput&& r);
+};
+
+// The option structs from the Python API's spellings; every text parsed here once.
+EmbedRequest make_request(const std::vector<std::string>& include, const std::vector<int64_t>& repr_layers,
+                          int64_t toks_per_batch, int64_t truncation_seq_length);
+RuntimeOptions runtime_options(int threads, const std::string& device, const std::string& engine, const std::string& compute,
+                               const std::string& cache_dir, bool cache);
+EmbedOptions job_options(const std::string& fasta, const std::string& outdir, const std::vector<std::string>& include,
+                         const std::vector<std::string>& repr_layers, const std::string& format, int64_t toks_per_batch,
+                         int64_t truncation_seq_length, bool strict, int64_t window);
+nb::dict engine_dict(const EngineInfo& e);
+// The job's messages (skipped records, notes) handed to a Python callable, from whatever thread.
+MessageFn python_messages(nb::object callback);
+
+void bind_errors(nb::module_& m);    // errors.cpp: C++ errors as the package's exception classes
+void bind_model(nb::module_& m);     // bind_model.cpp: Alphabet, ModelInfo, Embedding, FastaEmbeddings, Model
+void bind_jobs(nb::module_& m);      // bind_jobs.cpp: the embed job, convert, download, inspect, the CLI
+void bind_registry(nb::module_& m);  // bind_registry.cpp: the output registry and the release catalog
+
+}  // namespace esm_onnx::python
