@@ -14,7 +14,7 @@ import sys
 LAYERS: list[tuple[str, set[str], set[str]]] = [
     ("base", {"util", "outputs"},
      {"errors", "options", "outputs", "layers", "record", "architecture", "tensor_role", "model_config", "alphabet",
-      "runtime_options", "model_info"}),
+      "runtime_options", "model_info", "traits"}),
     ("formats", {"pickle", "torch", "source", "io", "vocab"}, {"batching", "fasta", "writer"}),
     ("tensors", {"tensors", "families"}, set()),
     ("layouts", {"layouts"}, set()),

@@ -6,6 +6,7 @@
 #include "esm_onnx/errors.h"
 #include "esm_onnx/inspect.h"
 #include "esm_onnx/outputs.h"
+#include "esm_onnx/traits.h"
 #include "runtime/cpu_features.h"
 
 namespace esm_onnx::python {
@@ -92,7 +93,8 @@ void bind_jobs(nb::module_& m) {
   m.def("check_engine_options", [](const std::string& engine, const std::string& compute) {
     const Engine e = parse_engine(engine, "--engine");
     const Compute c = parse_compute(compute, "--compute");
-    if (e == Engine::OnnxRuntime) runtime::resolve_compute(e, c, runtime::CpuFeatures{});
+    // Only the engines without a compute choice can refuse a compute without knowing the CPU.
+    if (!engine_traits(e).bf16_compute) runtime::resolve_compute(e, c, runtime::CpuFeatures{});
   });
   m.def("resolve_request",
         [](const ModelInfo& info, const std::string& path, const std::vector<std::string>& include,

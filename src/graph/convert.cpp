@@ -12,6 +12,7 @@
 #include "esm_onnx/errors.h"
 #include "esm_onnx/layers.h"
 #include "esm_onnx/model_info.h"
+#include "esm_onnx/traits.h"
 #include "esm_onnx_version.h"
 #include "graph/esm_graph.h"
 #include "graph/model_writer.h"
@@ -28,10 +29,11 @@ void ConvertOptions::validate() const {
   if (int4_block != 32 && int4_block != 128) {
     throw UsageError(fmt::format("--block-size {}: int4 blocks are 32 or 128 weights", int4_block));
   }
-  if (engine == Engine::OpenVino && precision != Precision::Fp32 && precision != Precision::Int8) {
-    throw UsageError(fmt::format("--engine openvino --precision {}: OpenVINO graphs hold fp32 or int8 weights; its "
-                                 "bf16 compute is chosen when the model runs (embed --engine openvino --compute bf16)",
-                                 precision_name(precision)));
+  if (const auto& e = engine_traits(engine); !e.takes(precision)) {
+    throw UsageError(fmt::format("--engine {} --precision {}: {} graphs hold {} weights{}", engine_name(engine),
+                                 precision_name(precision), engine_name(engine), e.precisions_text,
+                                 e.bf16_compute ? "; its bf16 compute is chosen when the model runs (embed --engine "
+                                                  "openvino --compute bf16)" : ""));
   }
   if (opset != 17) throw UsageError(fmt::format("--opset {}: only opset 17 is supported", opset));
   std::error_code ec;
@@ -54,23 +56,22 @@ uint64_t weight_bytes(const ModelConfig& c) {
   return 4 * (model::weight_count(c) + static_cast<uint64_t>(c.vocab_size * c.embed_dim));
 }
 
-// What each precision means for the graph: its weight encoding, whether it needs com.microsoft ops,
-// and the share of fp32 bytes its weights take (an upper bound: embeddings and norms stay fp32).
-struct PrecisionTraits {
+// The graph's weight encoding for a precision on an engine, and whether it needs com.microsoft ops.
+struct GraphWeights {
   graph::WeightFormat weights;
   bool microsoft_ops;
-  double encoded_share;
 };
 
-PrecisionTraits traits(Precision p, Engine engine) {
-  if (engine == Engine::OpenVino && p == Precision::Int8) return {graph::WeightFormat::Int8Dequant, false, 0.3};
+GraphWeights traits(Precision p, Engine engine) {
+  const bool ms = engine_traits(engine).microsoft_ops;
   switch (p) {
-    case Precision::Fp16: return {graph::WeightFormat::Fp16, false, 0.5};
-    case Precision::Int8: return {graph::WeightFormat::Int8, true, 0.3};
-    case Precision::Int4: return {graph::WeightFormat::Int4, true, 0.25};
+    case Precision::Fp16: return {graph::WeightFormat::Fp16, false};
+    // Without com.microsoft ops: the same int8 weights behind a standard DequantizeLinear.
+    case Precision::Int8: return ms ? GraphWeights{graph::WeightFormat::Int8, true} : GraphWeights{graph::WeightFormat::Int8Dequant, false};
+    case Precision::Int4: return {graph::WeightFormat::Int4, true};
     case Precision::Fp32: break;
   }
-  return {graph::WeightFormat::Fp32, false, 1.0};
+  return {graph::WeightFormat::Fp32, false};
 }
 
 void add_value_info(onnx::ValueInfoProto* v, const std::string& name, int elem, const std::vector<graph::Dim>& dims) {
@@ -130,10 +131,10 @@ ConvertReport plan(const ConvertOptions& opt, const Checkpoint& ckpt) {
   rep.repr_layers = resolve_layers(opt.repr_layers, cfg.num_layers, "--repr-layers");
   rep.outputs = planned_outputs(opt, cfg);
   // The fused layers compute no attention maps, and cover the switches of ESM-1, ESM-1b and ESM-2.
-  rep.fused = opt.optimize && opt.engine == Engine::OnnxRuntime && !needs_attention_maps(rep.outputs) &&
+  rep.fused = opt.optimize && engine_traits(opt.engine).microsoft_ops && !needs_attention_maps(rep.outputs) &&
               graph::fused_stack_supports(cfg.arch);
   // What the weights take in the chosen encoding (upper bounds: embeddings and norms stay fp32).
-  rep.weight_bytes = static_cast<uint64_t>(static_cast<double>(weight_bytes(cfg)) * traits(opt.precision, opt.engine).encoded_share);
+  rep.weight_bytes = static_cast<uint64_t>(static_cast<double>(weight_bytes(cfg)) * precision_traits(opt.precision).weight_share);
   rep.external_data = opt.external_data == ExternalData::Always ||
                       (opt.external_data == ExternalData::Auto && rep.weight_bytes > (uint64_t{1800} << 20));
   rep.output = opt.output;

@@ -9,6 +9,7 @@
 
 #include "esm_onnx/errors.h"
 #include "esm_onnx/model.h"
+#include "esm_onnx/traits.h"
 
 namespace esm_onnx {
 
@@ -54,25 +55,13 @@ double max_abs_diff(const FloatArray& a, const FloatArray& b) {
 
 // The fidelity floor each precision is held to.
 void apply_floor(VerifyReport& rep, Precision precision, Compute compute) {
-  if (compute == Compute::Bf16 && precision == Precision::Fp32) {  // an int8 graph keeps int8's floor
-    rep.floor = "bf16 compute: cosine >= 0.9999 and argmax agreement >= 99%";
-    rep.passed = rep.min_mean_cosine >= 0.9999 && rep.argmax_agreement >= 0.99;
-    return;
-  }
-  switch (precision) {
-    case Precision::Fp32:
-      rep.floor = "fp32: max abs error <= 1e-4";
-      rep.passed = rep.max_abs_error <= 1e-4;
-      return;
-    case Precision::Fp16:
-      rep.floor = "fp16: cosine >= 0.999";
-      rep.passed = rep.min_mean_cosine >= 0.999;
-      return;
-    case Precision::Int8:
-    case Precision::Int4: break;
-  }
-  rep.floor = std::string(precision_name(precision)) + ": cosine >= 0.99 and argmax agreement >= 95%";
-  rep.passed = rep.min_mean_cosine >= 0.99 && rep.argmax_agreement >= 0.95;
+  // bf16 compute on an fp32 graph has its own floor; an int8 graph keeps int8's.
+  const FidelityFloor& f = compute == Compute::Bf16 && precision == Precision::Fp32 ? bf16_compute_floor()
+                                                                                     : precision_traits(precision).floor;
+  rep.floor = std::string(f.text);
+  rep.passed = (f.max_abs_error <= 0 || rep.max_abs_error <= f.max_abs_error) &&
+               (f.min_mean_cosine <= 0 || rep.min_mean_cosine >= f.min_mean_cosine) &&
+               (f.min_argmax <= 0 || rep.argmax_agreement >= f.min_argmax);
 }
 
 }  // namespace
@@ -93,7 +82,7 @@ VerifyReport verify_against(const std::string& candidate, const std::string& ref
   }
   VerifyReport rep;
   rep.precision = std::string(precision_name(ci.precision)) + (ci.attention == Attention::Fused ? " (fused)" : "");
-  if (cand.engine().engine != Engine::OnnxRuntime) {
+  if (engine_traits(cand.engine().engine).bf16_compute) {
     rep.precision += fmt::format(" on {}, {} compute", engine_name(cand.engine().engine), compute_name(cand.engine().compute));
   }
   // The same path as embed: its batching (several records per padded batch), slicing and mean pooling.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "esm_onnx/errors.h"
+#include "esm_onnx/traits.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -30,7 +31,7 @@ CpuFeatures CpuFeatures::detect() {
 }
 
 Compute resolve_compute(Engine engine, Compute requested, const CpuFeatures& cpu) {
-  if (engine == Engine::OnnxRuntime) {
+  if (!engine_traits(engine).bf16_compute) {
     if (requested == Compute::Bf16) {
       throw UsageError("--compute bf16: ONNX Runtime computes in the graph's own precision; bf16 compute needs "
                        "--engine openvino (on a model from convert --engine openvino)");

@@ -8,6 +8,7 @@
 
 #include "esm_onnx/errors.h"
 #include "esm_onnx/layers.h"
+#include "esm_onnx/traits.h"
 #include "runtime/loaded_model.h"
 
 namespace esm_onnx {
@@ -17,7 +18,7 @@ void RuntimeOptions::validate() const {
 }
 
 std::string EngineInfo::to_string() const {
-  if (engine == Engine::OnnxRuntime) return fmt::format("{} {}", engine_name(engine), version);
+  if (!engine_traits(engine).compiled_cache) return fmt::format("{} {}", engine_name(engine), version);
   return fmt::format("{} {}, {} compute{}", engine_name(engine), version, compute_name(compute),
                      cache_dir.empty() ? ", not cached" : from_cache ? ", compiled model from the cache" : ", compiled and cached");
 }

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include "esm_onnx/errors.h"
+#include "esm_onnx/traits.h"
 #include "runtime/cpu_features.h"
 #include "runtime/onnx_header.h"
 
@@ -25,11 +26,12 @@ const float* RunResult::data(const std::string& name, std::vector<int64_t>* shap
 Session::Session(const std::string& path, const RuntimeOptions& options) {
   const OnnxHeader header = read_onnx_header(path);
   info_ = ModelInfo::from_metadata(header.metadata, path);
-  if (options.engine == Engine::OpenVino) {
-    if (options.device != Device::Cpu) {
-      throw UsageError(fmt::format("--engine openvino runs on the CPU here; use --engine ort for --device {}",
-                                   device_name(options.device)));
-    }
+  const auto& traits = engine_traits(options.engine);
+  if (options.device == Device::Cuda && !traits.cuda) {
+    throw UsageError(fmt::format("--engine {} runs on the CPU here; use --engine ort for --device {}",
+                                 engine_name(options.engine), device_name(options.device)));
+  }
+  if (!traits.microsoft_ops) {
     // OpenVINO reads ONNX Runtime's com.microsoft ops, but its numbers on them differ from ONNX Runtime's
     // (max abs difference 0.5 measured on fused and int8 graphs), so such graphs are refused outright.
     for (const auto& d : header.domains) {
