@@ -10,4 +10,6 @@ FamilyTraits esm1b() {
   return {Family::Esm1b, "ESM-1b", a, AlphabetKind::Esm1b};
 }
 
+bool is_esm1v_name(std::string_view name) { return name.find("esm1v") != std::string_view::npos; }
+
 }  // namespace esm_onnx::families

@@ -17,6 +17,7 @@
 #include "torch/torch_file.h"
 #include "util/untrusted_file.h"
 #include "esm_onnx/errors.h"
+#include "families/families.h"
 #include "layouts/transformers_folder.h"
 
 namespace esm_onnx {
@@ -130,7 +131,7 @@ DownloadResult fetch_fair_esm(const DownloadOptions& o, const FetchSettings& s, 
   const fs::path model = dir / (o.name + ".pt");
   r.bytes_fetched += net::fetch_file(spec(base + "/models/" + o.name + ".pt", model, false), s, log);
   r.files.push_back(model.string());
-  if (o.name.find("esm1v") == std::string::npos) {
+  if (!families::is_esm1v_name(o.name)) {
     const fs::path reg = dir / (o.name + "-contact-regression.pt");
     r.bytes_fetched += net::fetch_file(spec(base + "/regression/" + o.name + "-contact-regression.pt", reg, true), s, log);
     r.files.push_back(reg.string());

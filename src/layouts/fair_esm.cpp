@@ -262,7 +262,7 @@ Loaded load_fair_esm(std::shared_ptr<const torchfile::TorchFile> file) {
   out.layout = fair_esm_layout(out.config.family);
   add_source(out, std::make_unique<source::TorchSource>(file, *state), canonical);
   const std::string stem = std::filesystem::path(path).stem().string();
-  if (out.config.family == Family::Esm1b && stem.find("esm1v") != std::string::npos) out.config.variant = "ESM-1v";
+  if (out.config.family == Family::Esm1b && families::is_esm1v_name(stem)) out.config.variant = families::kEsm1vVariant;
 
   const std::string contacts = contact_path_for(path);
   if (files::path_kind(contacts) != files::PathKind::Missing) {  // a FIFO or a link loop: its open says so

@@ -96,7 +96,7 @@ Loaded load_transformers_esm(const std::string& dir, const json& cfg) {
                                        cpath, positions));
   }
   const std::string name = string_field(cfg, "_name_or_path", "", cpath);
-  if (positions == "absolute" && name.find("esm1v") != std::string::npos) c.variant = "ESM-1v";
+  if (positions == "absolute" && families::is_esm1v_name(name)) c.variant = families::kEsm1vVariant;
   c.num_layers = int_field(cfg, "num_hidden_layers", cpath, 1024);
   c.embed_dim = int_field(cfg, "hidden_size", cpath, 1 << 16);
   c.attention_heads = int_field(cfg, "num_attention_heads", cpath, 1024);
