@@ -18,13 +18,16 @@ struct EmbedOptions {
   std::string outdir;
   Includes include{Output::Mean};
   std::vector<std::string> repr_layers;  // fair-esm numbering, negatives, "all"; empty = every exported layer
-  int64_t toks_per_batch{1024};          // esm-extract uses 4096; smaller batches stay in cache
-  int64_t truncation_seq_length{1022};   // residues kept per record; 0 = no truncation
+  int64_t toks_per_batch{kDefaultToksPerBatch};
+  int64_t truncation_seq_length{kDefaultTruncation};  // residues kept per record; 0 = no truncation
   OutputFormat format{OutputFormat::Npz};
   RuntimeOptions runtime;
   bool strict{false};                    // stop at the first bad record
-  int64_t window{20000};                 // records read, sorted and batched together
+  int64_t window{kDefaultWindow};
 
+
+  // The request and stream options these compose (layers unresolved; the job resolves them on the model).
+  EmbedRequest request() const;
   void validate() const;
   std::string to_string() const;
 };

@@ -27,8 +27,8 @@ struct LoadedModel;  // src/runtime/loaded_model.h
 struct EmbedRequest {
   Includes include{Output::Mean};
   std::vector<int64_t> repr_layers;     // fair-esm numbering, negatives from the end; empty = every exported layer
-  int64_t toks_per_batch{1024};         // token budget of a batch (esm-extract: 4096; smaller stays in cache)
-  int64_t truncation_seq_length{1022};  // residues kept per record; 0 = no truncation
+  int64_t toks_per_batch{kDefaultToksPerBatch};         // token budget of a batch
+  int64_t truncation_seq_length{kDefaultTruncation};    // residues kept per record; 0 = no truncation
 
   void validate() const;  // UsageError naming the option
 };
@@ -104,7 +104,7 @@ std::unique_ptr<RecordSource> vector_source(const std::vector<SequenceRecord>& r
 struct StreamOptions {
   bool strict{false};     // throw InputError at the first bad record instead of skipping it
   std::string strict_note{" (strict mode stops at the first bad record)"};  // appended to that error
-  int64_t window{20000};  // records read, sorted by length and batched together
+  int64_t window{kDefaultWindow};  // records read, sorted by length and batched together
   // Optional: a reason to skip a record (empty = fine), checked before it is tokenized.
   std::function<std::string(const SequenceRecord&)> check;
   // Optional: true when the record's output exists already (a resumed run); it is counted, not run.

@@ -51,6 +51,12 @@ enum class Attention {
 Attention parse_attention(std::string_view text, std::string_view option);
 const char* attention_name(Attention attention);  // "explicit", "fused"
 
+// The batching defaults, one value each: EmbedRequest, EmbedOptions, StreamOptions, the CLI and the Python
+// package (as _core.DEFAULTS) take them from here.
+inline constexpr int64_t kDefaultToksPerBatch = 1024;  // esm-extract's is 4096; smaller batches stay in cache
+inline constexpr int64_t kDefaultTruncation = 1022;    // residues kept per record: fair-esm's 1,024 positions less BOS/EOS
+inline constexpr int64_t kDefaultWindow = 20000;       // records read, sorted by length and batched together
+
 // The files `embed` writes.
 enum class OutputFormat { Npz, Pt, H5 };
 OutputFormat parse_output_format(std::string_view text, std::string_view option = "--format");

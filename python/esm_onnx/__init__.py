@@ -30,7 +30,7 @@ from ._errors import (  # noqa: E402
 _core._set_errors(_ALL_ERRORS)
 
 from ._api import (  # noqa: E402
-    Alphabet, Embedding, EmbedSummary, FastaEmbeddings, Model, ModelInfo, check_engine_options, check_request, convert,
+    DEFAULTS, Alphabet, Embedding, EmbedSummary, FastaEmbeddings, Model, ModelInfo, check_engine_options, check_request, convert,
     download, embed_to_dir, graph_outputs, inspect, outputs, read_model_info, releases,
 )
 
@@ -38,7 +38,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Model", "ModelInfo", "Embedding", "EmbedSummary", "FastaEmbeddings", "convert", "download", "embed_to_dir", "inspect",
-    "outputs", "graph_outputs", "releases", "read_model_info", "check_request", "check_engine_options", "Alphabet",
+    "outputs", "graph_outputs", "releases", "read_model_info", "check_request", "check_engine_options", "Alphabet", "DEFAULTS",
     "Error", "UsageError", "InputError", "FormatError", "UnsupportedError", "FileError", "RuntimeFailure",
     "SkippedRecordWarning", "ONNXRUNTIME_LIBRARY",
 ]

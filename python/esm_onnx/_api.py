@@ -13,6 +13,9 @@ from ._errors import SkippedRecordWarning, UsageError
 
 ModelInfo = _core.ModelInfo
 Alphabet = _core.Alphabet
+# The library's batching defaults (toks_per_batch, truncation_seq_length, window): one value each, in C++.
+DEFAULTS: dict[str, int] = dict(_core.DEFAULTS)
+_DEFAULTS = DEFAULTS
 Embedding = _core.Embedding
 EmbedSummary = _core.EmbedSummary
 
@@ -152,8 +155,8 @@ class Model:
         return self._core.path
 
     def embed(self, sequences: Sequence[Record], include: str | Iterable[str] = ("mean",),
-              repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = 1024,
-              truncation_seq_length: int = 1022) -> list[Embedding]:
+              repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _DEFAULTS["toks_per_batch"],
+              truncation_seq_length: int = _DEFAULTS["truncation_seq_length"]) -> list[Embedding]:
         """Embeds sequences (strings, or (label, sequence) pairs) and returns one Embedding per item, in input
         order. A bare string's label is its position in the list ("0", "1", ...).
 
@@ -166,8 +169,8 @@ class Model:
                                 _int("toks_per_batch", toks_per_batch, 1), _int("truncation_seq_length", truncation_seq_length))
 
     def embed_fasta(self, path: PathLike, include: str | Iterable[str] = ("mean",),
-                    repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = 1024,
-                    truncation_seq_length: int = 1022, strict: bool = False, window: int = 20000) -> FastaEmbeddings:
+                    repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _DEFAULTS["toks_per_batch"],
+                    truncation_seq_length: int = _DEFAULTS["truncation_seq_length"], strict: bool = False, window: int = _DEFAULTS["window"]) -> FastaEmbeddings:
         """Streams the embeddings of a FASTA file's records (see FastaEmbeddings)."""
         inner = self._core.embed_fasta(_path("path", path), _names("include", include), _layers(repr_layers),
                                        _int("toks_per_batch", toks_per_batch, 1),
@@ -176,8 +179,8 @@ class Model:
         return FastaEmbeddings(inner)
 
     def embed_to_dir(self, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
-                     format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = 1024,
-                     truncation_seq_length: int = 1022, strict: bool = False, window: int = 20000) -> EmbedSummary:
+                     format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _DEFAULTS["toks_per_batch"],
+                     truncation_seq_length: int = _DEFAULTS["truncation_seq_length"], strict: bool = False, window: int = _DEFAULTS["window"]) -> EmbedSummary:
         """esm_onnx.embed_to_dir with this already loaded model (a worker that embeds many files loads it once)."""
         return self._core.embed_to_dir(_path("fasta", fasta), _path("outdir", outdir), _names("include", include),
                                        [str(i) for i in _layers(repr_layers)], format,
@@ -230,9 +233,9 @@ def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | 
 
 
 def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
-                 format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = 1024,
-                 truncation_seq_length: int = 1022, threads: int = 0, device: str = "cpu", strict: bool = False,
-                 window: int = 20000, engine: str = "ort", compute: str = "auto", cache_dir: PathLike | None = None,
+                 format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _DEFAULTS["toks_per_batch"],
+                 truncation_seq_length: int = _DEFAULTS["truncation_seq_length"], threads: int = 0, device: str = "cpu", strict: bool = False,
+                 window: int = _DEFAULTS["window"], engine: str = "ort", compute: str = "auto", cache_dir: PathLike | None = None,
                  cache: bool = True) -> EmbedSummary:
     """The `esm-onnx embed` job: every record of `fasta` embedded into `outdir` as npz, pt or h5, resumable
     (records already written are left as they are), bad records skipped with a SkippedRecordWarning (or

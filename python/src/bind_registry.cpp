@@ -32,6 +32,13 @@ void bind_registry(nb::module_& m) {
     return out;
   });
 
+  // The batching defaults, so that the package's keyword defaults are the library's.
+  nb::dict defaults;
+  defaults["toks_per_batch"] = kDefaultToksPerBatch;
+  defaults["truncation_seq_length"] = kDefaultTruncation;
+  defaults["window"] = kDefaultWindow;
+  m.attr("DEFAULTS") = defaults;
+
   m.def("fair_esm_releases", &fair_esm_releases);
   m.def("esmc_releases", &esmc_releases);
   m.def("unsupported_releases", &unsupported_releases);

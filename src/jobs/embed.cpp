@@ -14,13 +14,17 @@
 
 namespace esm_onnx {
 
+EmbedRequest EmbedOptions::request() const {
+  EmbedRequest r;
+  r.include = include;
+  r.toks_per_batch = toks_per_batch;
+  r.truncation_seq_length = truncation_seq_length;
+  return r;
+}
+
 void EmbedOptions::validate() const {
   if (fasta.empty() || outdir.empty()) throw UsageError("embed: FASTA and OUTDIR are required");
-  if (include.empty()) throw UsageError("--include: name at least one of " + output_names_text());
-  if (toks_per_batch <= 0) throw UsageError(fmt::format("--toks-per-batch {}: must be positive", toks_per_batch));
-  if (truncation_seq_length < 0) {
-    throw UsageError(fmt::format("--truncation-seq-length {}: must be 0 (no truncation) or positive", truncation_seq_length));
-  }
+  request().validate();
   if (window <= 0) throw UsageError(fmt::format("--window {}: must be positive", window));
   runtime.validate();
 }
@@ -51,10 +55,7 @@ EmbedSummary run_job(const Model& model, const EmbedOptions& opt, const Progress
     message(fmt::format("note: {} is an fp16 graph, meant for GPUs (--device cuda); ONNX Runtime runs it on the CPU too, "
                         "at about fp32 speed and fp16 fidelity", model.path()));
   }
-  EmbedRequest request;
-  request.include = opt.include;
-  request.toks_per_batch = opt.toks_per_batch;
-  request.truncation_seq_length = opt.truncation_seq_length;
+  EmbedRequest request = opt.request();
   if (opt.include.representations() && !opt.repr_layers.empty()) {
     request.repr_layers = resolve_layers(opt.repr_layers, info.num_layers, "--repr-layers");
   }

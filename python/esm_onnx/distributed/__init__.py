@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from .. import DEFAULTS as _DEFAULTS
 from .._errors import UsageError
 from . import parts as _parts
 from .._digest import sha256_file
@@ -68,8 +69,8 @@ def _check_run(outdir: pathlib.Path, run: dict) -> None:
 
 def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLike[str],
           include: Iterable[str] = ("mean",), repr_layers: Iterable[int] | None = None, format: str = "parquet",
-          workers: int = 1, threads_per_worker: int = 1, address: str | None = None, toks_per_batch: int = 1024,
-          truncation_seq_length: int = 1022, shard_records: int = 2048, progress: bool = True, engine: str = "ort",
+          workers: int = 1, threads_per_worker: int = 1, address: str | None = None, toks_per_batch: int = _DEFAULTS["toks_per_batch"],
+          truncation_seq_length: int = _DEFAULTS["truncation_seq_length"], shard_records: int = 2048, progress: bool = True, engine: str = "ort",
           compute: str = "auto") -> dict[str, Any]:
     """Embeds every record of `inputs` (FASTA files, folders of them, or globs) into `outdir` with `workers` Ray
     actors of `threads_per_worker` engine threads each. `address` joins an existing cluster ("auto" or

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import DEFAULTS as _DEFAULTS
 from .._errors import Error, FileError, InputError, UsageError
 
 
@@ -21,8 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--engine", default="ort", help="ort or openvino (graphs from convert --engine openvino)")
     e.add_argument("--compute", default="auto", help="openvino: bf16 or fp32, said explicitly (workers may differ)")
     e.add_argument("--address", help="join this Ray cluster (host:port or auto); default: start Ray here")
-    e.add_argument("--toks-per-batch", type=int, default=1024)
-    e.add_argument("--truncation-seq-length", type=int, default=1022)
+    e.add_argument("--toks-per-batch", type=int, default=_DEFAULTS["toks_per_batch"])
+    e.add_argument("--truncation-seq-length", type=int, default=_DEFAULTS["truncation_seq_length"])
     e.add_argument("--shard-records", type=int, default=2048, help="records per shard (and per output part)")
     e.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
