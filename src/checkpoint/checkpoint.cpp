@@ -121,13 +121,7 @@ Checkpoint Checkpoint::load(const std::string& path) {
   if (kind == files::PathKind::Missing) throw FileError(fmt::format("{}: no such file or folder", path));
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  if (kind == files::PathKind::Folder) {
-    impl->loaded = layouts::load_transformers(path);
-  } else if (std::filesystem::path(path).extension() == ".safetensors") {
-    impl->loaded = layouts::load_safetensors(path);
-  } else {
-    impl->loaded = layouts::load_torch(path);
-  }
+  impl->loaded = layouts::reader_for(path, kind).load(path);
   auto& c = impl->loaded.config;
   check_sizes(c, path);
   // The vocabulary is the token embedding's row count, checked against the alphabet.

@@ -87,7 +87,13 @@ void PerRecordFileWriter::write(const RecordOutput& r) {
   std::error_code ec;
   std::filesystem::create_directories(final_path.parent_path(), ec);
   if (ec) throw FileError(fmt::format("{}: cannot create the folder for record '{}': {}", final_path.parent_path().string(), r.label, ec.message()));
-  std::filesystem::create_directories(work_, ec);
+  // Another writer sharing OUTDIR removes the empty .partial folder when it closes; a create that loses that
+  // race sees ENOENT for the parent, and simply tries again.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    ec.clear();
+    std::filesystem::create_directories(work_, ec);
+    if (ec != std::errc::no_such_file_or_directory) break;
+  }
   if (ec) throw FileError(fmt::format("{}: cannot create the folder for unfinished files: {}", work_.string(), ec.message()));
   const std::string tmp = (work_ / fmt::format("{}{}", next_++, ext_)).string();
   try {

@@ -2,6 +2,8 @@
 // and v2 (top-level "cfg": ESM-2). Names are fair-esm's module names after its own upgrade renames.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <map>
 
@@ -130,36 +132,57 @@ struct V1 {
   Canonical canonical;
 };
 
+// args.arch -> how its arguments are named and what it is. A name without a reader is refused with its
+// `unsupported` text.
+struct V1Arch {
+  const char* arch;
+  const char* arg_prefix;  // fair-esm drops it from the argument names ("encoder_layers" -> "layers")
+  void (*configure)(V1& out, const Value& args, const Value& state, const std::string& path);
+  const char* unsupported;  // set for the architectures esm-onnx does not run
+};
+
+void configure_roberta(V1& out, const Value& a, const Value& state, const std::string& path) {
+  out.config = families::config_for(families::esm1b());
+  out.canonical = canonical_roberta;
+  for (const auto& [k, v] : state.dict) {
+    if (k->kind == Value::Kind::String && canonical_roberta(k->s).rfind("emb_layer_norm_before", 0) == 0) {
+      out.config.arch.embed_norm = true;
+    }
+  }
+  out.config.max_positions = int_attr(a, "max_positions", path);
+}
+
+void configure_protein_bert(V1& out, const Value& a, const Value&, const std::string&) {
+  out.config = families::config_for(families::esm1());
+  out.canonical = canonical_protein_bert;
+  out.config.arch.lm_bias = bool_attr(a, "final_bias", false);
+  out.config.max_positions = 0;  // sinusoidal positions: no table to run past
+}
+
+constexpr V1Arch kV1Archs[] = {
+    {"roberta_large", "encoder", configure_roberta, nullptr},
+    {"protein_bert_base", "decoder", configure_protein_bert, nullptr},
+    {"msa_transformer", "", nullptr,
+     "this is an MSA Transformer checkpoint (arch msa_transformer); it takes multiple sequence alignments, which "
+     "esm-onnx does not support"},
+    {"invariant_gvp", "", nullptr,
+     "this is an ESM-IF inverse-folding checkpoint; esm-onnx supports the sequence models ESM-1, ESM-1b, ESM-1v, "
+     "ESM-2 and ESM C"},
+};
+
 V1 parse_v1(const Value& args, const Value& state, const std::string& path) {
   const std::string arch = str_attr(args, "arch");
-  Value a;
-  V1 out{};
-  if (arch == "roberta_large") {
-    a = renamed_args(args, "encoder");
-    out.config = families::config_for(families::esm1b());
-    out.canonical = canonical_roberta;
-    for (const auto& [k, v] : state.dict) {
-      if (k->kind == Value::Kind::String && canonical_roberta(k->s).rfind("emb_layer_norm_before", 0) == 0) {
-        out.config.arch.embed_norm = true;
-      }
-    }
-    out.config.max_positions = int_attr(a, "max_positions", path);
-  } else if (arch == "protein_bert_base") {
-    a = renamed_args(args, "decoder");
-    out.config = families::config_for(families::esm1());
-    out.canonical = canonical_protein_bert;
-    out.config.arch.lm_bias = bool_attr(a, "final_bias", false);
-    out.config.max_positions = 0;  // sinusoidal positions: no table to run past
-  } else if (arch == "msa_transformer") {
-    throw UnsupportedError(fmt::format("{}: this is an MSA Transformer checkpoint (arch msa_transformer); it takes "
-                                       "multiple sequence alignments, which esm-onnx does not support", path));
-  } else if (arch.find("invariant_gvp") != std::string::npos) {
-    throw UnsupportedError(fmt::format("{}: this is an ESM-IF inverse-folding checkpoint (arch {}); esm-onnx "
-                                       "supports the sequence models ESM-1, ESM-1b, ESM-1v, ESM-2 and ESM C", path, arch));
-  } else {
+  const auto* known = std::find_if(std::begin(kV1Archs), std::end(kV1Archs), [&](const V1Arch& k) {
+    return k.configure ? arch == k.arch : arch.find(k.arch) != std::string::npos;
+  });
+  if (known == std::end(kV1Archs)) {
     throw UnsupportedError(fmt::format("{}: unknown fair-esm architecture '{}' in args.arch (expected roberta_large "
                                        "or protein_bert_base)", path, arch));
   }
+  if (!known->configure) throw UnsupportedError(fmt::format("{}: {} (args.arch {})", path, known->unsupported, arch));
+  const Value a = renamed_args(args, known->arg_prefix);
+  V1 out{};
+  known->configure(out, a, state, path);
   auto& c = out.config;
   c.num_layers = int_attr(a, "layers", path);
   c.embed_dim = int_attr(a, "embed_dim", path);

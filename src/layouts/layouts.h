@@ -9,6 +9,7 @@
 #include "tensors/layout.h"
 #include "source/tensor_source.h"
 #include "torch/torch_file.h"
+#include "util/untrusted_file.h"
 
 namespace esm_onnx::layouts {
 
@@ -23,6 +24,15 @@ struct Loaded {
   std::string contact_file;
   std::vector<std::string> notices;
 };
+
+// The readers, each with what it recognises from the path alone; the last takes anything else (its own
+// reader then says what the file is not).
+struct Reader {
+  const char* what;
+  bool (*recognises)(const std::string& path, files::PathKind kind);
+  Loaded (*load)(const std::string& path);
+};
+const Reader& reader_for(const std::string& path, files::PathKind kind);
 
 // A fair-esm .pt (ESM-1, ESM-1b, ESM-1v, ESM-2), with its -contact-regression.pt when present.
 Loaded load_fair_esm(std::shared_ptr<const torchfile::TorchFile> file);

@@ -150,9 +150,15 @@ namespace esm_onnx::layouts {
 Loaded load_transformers(const std::string& dir) {
   const std::string cpath = (std::filesystem::path(dir) / "config.json").string();
   const auto cfg = transformers::read_config(dir);
+  // config.json's model_type -> its reader.
+  static constexpr struct {
+    const char* model_type;
+    Loaded (*load)(const std::string&, const transformers::json&);
+  } kModelTypes[] = {{"esm", transformers::load_transformers_esm}, {"esmc", transformers::load_transformers_esmc}};
   const auto type = jsonin::get_string(cfg, "model_type", cpath);
-  if (type == "esm") return transformers::load_transformers_esm(dir, cfg);
-  if (type == "esmc") return transformers::load_transformers_esmc(dir, cfg);
+  for (const auto& t : kModelTypes) {
+    if (type == t.model_type) return t.load(dir, cfg);
+  }
   throw UnsupportedError(fmt::format("{}: model_type '{}'; esm-onnx reads transformers ESM (esm) and ESM C (esmc) "
                                      "models", cpath, type.value_or("")));
 }
