@@ -1,0 +1,158 @@
+// `esm-onnx embed` and `esm-onnx extract` (esm-extract's command line): the embed job with a progress bar
+// and a summary line.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+#include "cli.h"
+#include "command.h"
+#include "esm_onnx/embed.h"
+#include "esm_onnx/model_cache.h"
+#include "esm_onnx/outputs.h"
+#include "options.h"
+#include "progress.h"
+
+namespace esm_onnx::cli {
+namespace {
+
+std::string summary_json(const esm_onnx::EmbedSummary& s, const esm_onnx::EmbedOptions& opt) {
+  nlohmann::ordered_json j;
+  j["written"] = s.written;
+  j["already_present"] = s.already_present;
+  j["skipped"] = nlohmann::json::array();
+  for (const auto& k : s.skipped) j["skipped"].push_back({{"label", k.label}, {"line", k.line}, {"reason", k.reason}});
+  j["tokens"] = s.tokens;
+  j["batches"] = s.batches;
+  j["seconds"] = s.seconds;
+  j["load_seconds"] = s.load_seconds;
+  j["tokens_per_second"] = s.seconds > 0 ? static_cast<double>(s.tokens) / s.seconds : 0.0;
+  j["layers"] = s.layers;
+  j["outdir"] = s.outdir;
+  j["format"] = esm_onnx::format_name(opt.format);
+  j["engine"] = esm_onnx::engine_name(s.engine.engine);
+  j["engine_version"] = s.engine.version;
+  j["compute"] = esm_onnx::compute_name(s.engine.compute);
+  j["cache_dir"] = s.engine.cache_dir.empty() ? nlohmann::json() : nlohmann::json(s.engine.cache_dir);
+  j["from_cache"] = s.engine.from_cache;
+  // Labels and reasons come from the input; invalid UTF-8 is replaced rather than thrown on.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+int run_embed(const esm_onnx::EmbedOptions& opt, bool no_progress, bool json) {
+  const bool tty = isatty(fileno(stderr)) && !no_progress;
+  ProgressBar bar(tty ? esm_onnx::cli::count_fasta_records(opt.fasta) : 0, tty);
+  // The model is loaded here rather than inside embed() so that the progress header can say what runs it.
+  opt.validate();
+  const esm_onnx::Model model(opt.model, opt.runtime);
+  if (tty) {
+    fmt::print(stderr, "{}: {} (loaded in {:.2f} s)\n", opt.model, model.engine().to_string(), model.load_seconds());
+  }
+  auto summary = esm_onnx::embed(
+      model, opt, [&](const esm_onnx::EmbedProgress& p) { bar.update(p); },
+      [&](const std::string& m) {
+        bar.finish();
+        fmt::print(stderr, "{}\n", m);
+      });
+  summary.load_seconds = model.load_seconds();
+  summary.seconds += model.load_seconds();
+  bar.finish();
+  if (json) {
+    fmt::print("{}\n", summary_json(summary, opt));
+    return summary.skipped.empty() ? kOk : kSkipped;
+  }
+  const double rate = summary.seconds > 0 ? static_cast<double>(summary.tokens) / summary.seconds : 0.0;
+  fmt::print("embedded {} records ({} tokens, {} batches) in {:.3f} s (model loaded in {:.3f} s), {:.0f} tokens/s: "
+             "{} written, {} already present, {} skipped -> {} ({}); engine: {}\n",
+             summary.written + summary.already_present + static_cast<int64_t>(summary.skipped.size()), summary.tokens,
+             summary.batches, summary.seconds, summary.load_seconds, rate, summary.written, summary.already_present, summary.skipped.size(),
+             summary.outdir, esm_onnx::format_name(opt.format), summary.engine.to_string());
+  return summary.skipped.empty() ? kOk : kSkipped;
+}
+
+class EmbedCommand final : public Command {
+ public:
+  CLI::App* add_to(CLI::App& app) override {
+    auto* e = app.add_subcommand("embed", "Embed the sequences of a FASTA file (the esm-extract job)");
+    e->add_option("model", emb.model, "ONNX model from `esm-onnx convert`")->required();
+    e->add_option("fasta", emb.fasta, "FASTA file")->required();
+    e->add_option("outdir", emb.outdir, "output folder")->required();
+    include_option(e, emb, "outputs: any of " + esm_onnx::output_names_text())->default_str("mean");
+    e->add_option("--repr-layers,--repr_layers", emb.repr_layers,
+                  "layers to write (fair-esm numbering, all); default: every layer the model exports");
+    count_option(e, "--toks-per-batch,--toks_per_batch", emb.toks_per_batch, "token budget of a batch");
+    count_option(e, "--truncation-seq-length,--truncation_seq_length", emb.truncation_seq_length,
+                  "residues kept per record (0: no truncation)")->capture_default_str();
+    typed_option(e, "--format", emb.format, "npz", esm_onnx::parse_output_format,
+                 "npz (one file per record), pt (esm-extract's), h5 (one file)");
+    runtime_options(e, emb);
+    typed_option(e, "--engine", emb.runtime.engine, "ort", esm_onnx::parse_engine,
+                 "ort (ONNX Runtime: every graph), or openvino (graphs from convert --engine openvino)");
+    typed_option(e, "--compute", emb.runtime.compute, "auto", esm_onnx::parse_compute,
+                 "openvino: bf16 or fp32; auto = bf16 where the CPU has AVX512_BF16 or AMX-BF16, else fp32");
+    e->add_option("--cache-dir", emb.runtime.cache_dir,
+                  "openvino: compiled-model cache (default $ESM_ONNX_CACHE/openvino, else ~/.cache/esm-onnx/openvino)");
+    e->add_flag("--no-cache", [&](int64_t) { emb.runtime.cache = false; }, "openvino: compile at every start, cache nothing");
+    e->add_flag("--strict", emb.strict, "stop at the first bad record instead of skipping it");
+    count_option(e, "--window", emb.window, "records read, sorted by length and batched together");
+    e->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
+    e->add_flag("--json", embed_json, "print the summary as JSON (engine, compute, load time, counts, skipped records)");
+    return e;
+  }
+  int run() override { return run_embed(emb, no_progress, embed_json); }
+  bool embeds() const override { return true; }
+
+ private:
+  esm_onnx::EmbedOptions emb;
+  bool no_progress = false, embed_json = false;
+};
+
+// esm-extract's command line (fair-esm's scripts/extract.py): its arguments, spellings and defaults, its .pt
+// files; MODEL_LOCATION may be a checkpoint or a released name (converted once into the cache) or an .onnx.
+class ExtractCommand final : public Command {
+ public:
+  ExtractCommand() {
+    ext.format = esm_onnx::OutputFormat::Pt;
+    ext.toks_per_batch = 4096;
+    ext.repr_layers = {"-1"};
+  }
+  CLI::App* add_to(CLI::App& app) override {
+    auto* x = app.add_subcommand("extract", "esm-extract's command line: extract representations of a FASTA file's "
+                                            "sequences into OUTPUT_DIR/<label>.pt");
+    x->add_option("model_location", ext.model,
+                  "a fair-esm .pt, a released name (esm2_t33_650M_UR50D), a transformers folder, or a converted .onnx")
+        ->required();
+    x->add_option("fasta_file", ext.fasta, "FASTA file on which to extract representations")->required();
+    x->add_option("output_dir", ext.outdir, "output directory for extracted representations")->required();
+    count_option(x, "--toks_per_batch,--toks-per-batch", ext.toks_per_batch, "maximum batch size in tokens");
+    x->add_option("--repr_layers,--repr-layers", ext.repr_layers,
+                  "layers indices from which to extract representations (0 to num_layers, inclusive)")
+        ->capture_default_str();
+    include_option(x, ext, "specify which representations to return: mean per_tok bos contacts (and logits)")->required();
+    count_option(x, "--truncation_seq_length,--truncation-seq-length", ext.truncation_seq_length,
+                 "truncate sequences longer than the given value");
+    x->add_flag("--nogpu", nogpu, "do not use GPU even if available (esm-onnx runs on the CPU unless --device cuda)");
+    runtime_options(x, ext);
+    x->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
+    return x;
+  }
+  int run() override {
+    if (nogpu) ext.runtime.device = esm_onnx::Device::Cpu;
+    ext.model = esm_onnx::cached_model(ext.model, true, [](const std::string& m) { fmt::print(stderr, "{}\n", m); });
+    return run_embed(ext, no_progress, false);
+  }
+  bool embeds() const override { return true; }
+
+ private:
+  esm_onnx::EmbedOptions ext;
+  bool nogpu = false, no_progress = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> embed_command() { return std::make_unique<EmbedCommand>(); }
+std::unique_ptr<Command> extract_command() { return std::make_unique<ExtractCommand>(); }
+
+}  // namespace esm_onnx::cli
