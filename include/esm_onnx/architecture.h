@@ -11,6 +11,8 @@ namespace esm_onnx {
 enum class Family { Esm1, Esm1b, Esm2, EsmC };
 
 const char* family_name(Family family);  // "ESM-1", "ESM-1b", "ESM-2", "ESM C"
+// The family of a name family_name gives; UsageError naming `option` and the names otherwise.
+Family parse_family(std::string_view text, std::string_view option);
 
 enum class Positions {
   Sinusoidal,  // fixed sin/cos table added to the embeddings (ESM-1)

@@ -26,9 +26,9 @@ void check_labels(const std::vector<std::string>& labels, const std::string& whe
 
 struct ModelInfo {
   int format_revision{0};
-  std::string family;       // ESM-1, ESM-1b, ESM-2, ESM C
-  std::string variant;      // ESM-1, ESM-1b, ESM-1v, ESM-2
-  std::string alphabet;     // ESM-1b or ESM-1
+  Family family{Family::Esm2};
+  std::string variant;      // the name to show: ESM-1, ESM-1b, ESM-1v, ESM-2, ESM C (ESM-1v is ESM-1b's family)
+  AlphabetKind alphabet{AlphabetKind::Esm1b};
   int64_t num_layers{0};
   int64_t embed_dim{0};
   int64_t attention_heads{0};
@@ -51,7 +51,7 @@ struct ModelInfo {
 
   static ModelInfo from_metadata(const std::map<std::string, std::string>& props, const std::string& path);
   std::map<std::string, std::string> to_metadata() const;
-  Alphabet make_alphabet() const { return Alphabet::from_name(alphabet); }
+  Alphabet make_alphabet() const { return Alphabet::for_kind(alphabet); }
   // Residues one record may have before it is refused (after truncation); 0 = unlimited.
   int64_t max_residues() const;
   std::string to_string() const;

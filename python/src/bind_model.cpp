@@ -127,7 +127,7 @@ class FastaEmbeddings {
 
 void bind_model(nb::module_& m) {
   nb::class_<Alphabet>(m, "Alphabet")
-      .def_static("from_name", &Alphabet::from_name)
+      .def_static("from_name", &Alphabet::from_name, "name"_a)
       .def_prop_ro("name", &Alphabet::name)
       .def_prop_ro("tokens", &Alphabet::tokens)
       .def_prop_ro("padding_idx", &Alphabet::padding_idx)
@@ -137,12 +137,12 @@ void bind_model(nb::module_& m) {
       .def_prop_ro("unk_idx", &Alphabet::unk_idx)
       .def_prop_ro("prepend_bos", &Alphabet::prepend_bos)
       .def_prop_ro("append_eos", &Alphabet::append_eos)
-      .def("encode", &Alphabet::encode);
+      .def("encode", &Alphabet::encode, "text"_a);
 
   nb::class_<ModelInfo>(m, "ModelInfo")
-      .def_prop_ro("family", [](const ModelInfo& i) { return i.family; })
+      .def_prop_ro("family", [](const ModelInfo& i) { return std::string(family_name(i.family)); })
       .def_prop_ro("variant", [](const ModelInfo& i) { return i.variant; })
-      .def_prop_ro("alphabet", [](const ModelInfo& i) { return i.alphabet; })
+      .def_prop_ro("alphabet", [](const ModelInfo& i) { return Alphabet::for_kind(i.alphabet).name(); })
       .def_ro("num_layers", &ModelInfo::num_layers)
       .def_ro("embed_dim", &ModelInfo::embed_dim)
       .def_ro("attention_heads", &ModelInfo::attention_heads)
@@ -223,7 +223,7 @@ void bind_model(nb::module_& m) {
              EmbedRequest r;
              r.repr_layers = layers;
              return self.resolve(r);
-           })
+           }, "layers"_a)
       .def("embed",
            [](const Model& self, std::vector<std::string> labels, std::vector<std::string> sequences,
               const std::vector<std::string>& include, const std::vector<int64_t>& repr_layers, int64_t toks_per_batch,
@@ -244,7 +244,7 @@ void bind_model(nb::module_& m) {
              result.reserve(out.size());
              for (auto& r : out) result.push_back(Embedding::from(std::move(r)));
              return result;
-           })
+           }, "labels"_a, "sequences"_a, "include"_a, "repr_layers"_a, "toks_per_batch"_a, "truncation_seq_length"_a)
       .def("embed_to_dir",
            [](const Model& self, const std::string& fasta, const std::string& outdir, const std::vector<std::string>& include,
               const std::vector<std::string>& repr_layers, const std::string& format, int64_t toks_per_batch,
@@ -254,7 +254,7 @@ void bind_model(nb::module_& m) {
              const MessageFn message = python_messages(on_skip);
              nb::gil_scoped_release release;
              return embed(self, o, {}, message);
-           })
+           }, "fasta"_a, "outdir"_a, "include"_a, "repr_layers"_a, "format"_a, "toks_per_batch"_a, "truncation_seq_length"_a, "strict"_a, "window"_a, "on_skip"_a)
       .def("embed_fasta",
            [](nb::object self, const std::string& path, const std::vector<std::string>& include,
               const std::vector<int64_t>& repr_layers, int64_t toks_per_batch, int64_t truncation_seq_length, bool strict,
@@ -262,7 +262,7 @@ void bind_model(nb::module_& m) {
              const Model& model = nb::cast<const Model&>(self);
              return new FastaEmbeddings(self, model, path, make_request(include, repr_layers, toks_per_batch, truncation_seq_length),
                                         strict, window);
-           })
+           }, "path"_a, "include"_a, "repr_layers"_a, "toks_per_batch"_a, "truncation_seq_length"_a, "strict"_a, "window"_a)
       .def("forward",
            [](const Model& self, nb::ndarray<const int64_t, nb::ndim<2>, nb::c_contig, nb::device::cpu> tokens,
               const std::vector<std::string>& include, const std::vector<int64_t>& layers) {
@@ -281,7 +281,7 @@ void bind_model(nb::module_& m) {
                d[nb::str(g.name.data(), g.name.size())] = it == out.outputs.end() ? nb::none() : to_numpy(std::move(it->second));
              }
              return d;
-           });
+           }, "tokens"_a, "include"_a, "layers"_a);
 }
 
 }  // namespace esm_onnx::python

@@ -148,9 +148,9 @@ ModelInfo describe(const ConvertOptions& opt, const Checkpoint& ckpt, const Conv
   const Alphabet& alphabet = Alphabet::for_kind(cfg.alphabet);
   ModelInfo info;
   info.format_revision = kModelFormatRevision;
-  info.family = family_name(cfg.family);
+  info.family = cfg.family;
   info.variant = cfg.variant;
-  info.alphabet = alphabet.name();
+  info.alphabet = cfg.alphabet;
   info.num_layers = cfg.num_layers;
   info.embed_dim = cfg.embed_dim;
   info.attention_heads = cfg.attention_heads;

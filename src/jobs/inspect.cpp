@@ -82,12 +82,12 @@ nlohmann::ordered_json describe_onnx(const std::string& path) {
   j["kind"] = "esm-onnx model";
   j["file"] = path;
   j["model"] = info.variant;
-  j["architecture"] = info.family;
+  j["architecture"] = family_name(info.family);
   j["layers"] = info.num_layers;
   j["embed_dim"] = info.embed_dim;
   j["attention_heads"] = info.attention_heads;
   j["vocab_size"] = info.vocab_size;
-  j["alphabet"] = info.alphabet;
+  j["alphabet"] = Alphabet::for_kind(info.alphabet).name();
   j["exported_layers"] = info.repr_layers;
   j["logits"] = info.has(GraphOutput::Logits);
   j["head"] = output_head_name(info.head);

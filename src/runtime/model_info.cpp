@@ -81,9 +81,20 @@ ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m, 
     throw FormatError(fmt::format("{}: model format revision {}, this esm-onnx reads revision {}: convert the "
                                   "checkpoint again with this version", path, i.format_revision, kModelFormatRevision));
   }
-  i.family = need(m, "family", path);
+  {
+    const std::string where = fmt::format("{}: metadata '{}family'", path, P);
+    try {
+      i.family = parse_family(need(m, "family", path), where);
+    } catch (const UsageError& e) {
+      throw FormatError(fmt::format("{}; convert the checkpoint again", e.what()));
+    }
+  }
   i.variant = need(m, "variant", path);
-  i.alphabet = need(m, "alphabet", path);
+  try {  // Alphabet's message knows the names; this one adds the file
+    i.alphabet = Alphabet::from_name(need(m, "alphabet", path)).kind();
+  } catch (const FormatError& e) {
+    throw FormatError(fmt::format("{}: metadata '{}alphabet': {}; convert the checkpoint again", path, P, e.what()));
+  }
   i.num_layers = need_int(m, "num_layers", path);
   i.embed_dim = need_int(m, "embed_dim", path);
   i.attention_heads = need_int(m, "attention_heads", path);
@@ -142,15 +153,10 @@ ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m, 
   i.mask_idx = need_int(m, "mask_idx", path);
   i.prepend_bos = need(m, "prepend_bos", path) == "1";
   i.append_eos = need(m, "append_eos", path) == "1";
-  Alphabet a;
-  try {
-    a = i.make_alphabet();
-  } catch (const FormatError& e) {  // Alphabet's message knows the names; this one adds the file
-    throw FormatError(fmt::format("{}: metadata '{}alphabet': {}; convert the checkpoint again", path, P, e.what()));
-  }
+  const Alphabet a = i.make_alphabet();
   if (a.padding_idx() != i.padding_idx || a.cls_idx() != i.cls_idx || a.eos_idx() != i.eos_idx ||
       a.mask_idx() != i.mask_idx || static_cast<int64_t>(a.size()) != i.vocab_size) {
-    throw FormatError(fmt::format("{}: special token ids in the metadata disagree with the {} alphabet", path, i.alphabet));
+    throw FormatError(fmt::format("{}: special token ids in the metadata disagree with the {} alphabet", path, a.name()));
   }
   return i;
 }
@@ -158,8 +164,8 @@ ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m, 
 std::map<std::string, std::string> ModelInfo::to_metadata() const {
   auto b = [](bool v) { return std::string(v ? "1" : "0"); };
   std::map<std::string, std::string> m{
-      {P + "format_revision", std::to_string(format_revision)}, {P + "family", family},
-      {P + "variant", variant}, {P + "alphabet", alphabet},
+      {P + "format_revision", std::to_string(format_revision)}, {P + "family", family_name(family)},
+      {P + "variant", variant}, {P + "alphabet", Alphabet::for_kind(alphabet).name()},
       {P + "num_layers", std::to_string(num_layers)}, {P + "embed_dim", std::to_string(embed_dim)},
       {P + "attention_heads", std::to_string(attention_heads)}, {P + "vocab_size", std::to_string(vocab_size)},
       {P + "repr_layers", join_layers(repr_layers)}, {P + "head", output_head_name(head)}, {P + "max_tokens", std::to_string(max_tokens)},
@@ -185,7 +191,7 @@ int64_t ModelInfo::max_residues() const {
 std::string ModelInfo::to_string() const {
   return fmt::format("{} ({} arch, {} alphabet): {} layers, dim {}, {} heads; exported layers [{}]; logits {}; "
                      "contacts {}; attentions {}; precision {}{}, {} attention; max residues {}; source {} (sha256 {}); converter {}",
-                     variant, family, alphabet, num_layers, embed_dim, attention_heads, join_layers(repr_layers),
+                     variant, family_name(family), Alphabet::for_kind(alphabet).name(), num_layers, embed_dim, attention_heads, join_layers(repr_layers),
                      has(GraphOutput::Logits) ? (head == OutputHead::LanguageModel ? std::string("yes")
                                                                      : fmt::format("{} ({} labels)", output_head_name(head), labels.size()))
                                 : std::string("no"),

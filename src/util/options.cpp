@@ -62,6 +62,7 @@ const char* attention_name(Attention a) { return name_of(kAttentions, a); }
 OutputHead parse_output_head(std::string_view t, std::string_view o) { return parse(kHeads, t, o, "output head"); }
 const char* output_head_name(OutputHead h) { return name_of(kHeads, h); }
 const char* family_name(Family f) { return name_of(kFamilies, f); }
+Family parse_family(std::string_view t, std::string_view o) { return parse(kFamilies, t, o, "family"); }
 
 OutputFormat parse_output_format(std::string_view t, std::string_view o) {
   if (t == "hdf5") return OutputFormat::H5;

@@ -12,9 +12,9 @@ namespace {
 ModelInfo sample() {
   ModelInfo i;
   i.format_revision = kModelFormatRevision;
-  i.family = "ESM-2";
+  i.family = Family::Esm2;
   i.variant = "ESM-2";
-  i.alphabet = "ESM-1b";
+  i.alphabet = AlphabetKind::Esm1b;
   i.num_layers = 4;
   i.embed_dim = 64;
   i.attention_heads = 4;
@@ -62,6 +62,8 @@ TEST(ModelInfo, LimitsAndContradictionsAreRefused) {
   expect_refused(with("labels", "[1, 2]"), "labels");
   expect_refused(with("head", "language-model"), "is present");
   expect_refused(with("has_logits", "0"), "disagrees");
+  expect_refused(with("family", "ESM-9"), "esm_onnx.family");
+  expect_refused(with("alphabet", "DNA"), "esm_onnx.alphabet");
   auto no_labels = good;
   no_labels.erase("esm_onnx.labels");
   expect_refused(no_labels, "is missing");
