@@ -48,7 +48,7 @@ void bind_jobs(nb::module_& m) {
           const MessageFn message = python_messages(on_skip);
           nb::gil_scoped_release release;
           return embed(o, {}, message);
-        });
+        }, "model"_a, "fasta"_a, "outdir"_a, "include"_a, "repr_layers"_a, "format"_a, "toks_per_batch"_a, "truncation_seq_length"_a, "threads"_a, "device"_a, "engine"_a, "compute"_a, "cache_dir"_a, "cache"_a, "strict"_a, "window"_a, "on_skip"_a);
 
   m.def("convert",
         [](const std::string& checkpoint, const std::string& output, const std::vector<std::string>& repr_layers,
@@ -77,7 +77,7 @@ void bind_jobs(nb::module_& m) {
           o.checkpoint = checkpoint.empty() ? checkpoint : resolve_checkpoint(checkpoint);
           convert(o);
           return read_model_info(output);
-        });
+        }, "checkpoint"_a, "output"_a, "repr_layers"_a, "precision"_a, "contacts"_a, "optimize"_a, "int4_block"_a, "engine"_a, "on_request"_a);
 
   m.def("download", [](const std::string& name, const std::string& dir, const std::string& revision) {
     DownloadOptions o;
@@ -86,8 +86,8 @@ void bind_jobs(nb::module_& m) {
     o.revision = revision;
     nb::gil_scoped_release release;
     return download(o).path;
-  });
-  m.def("read_model_info", &read_model_info, nb::call_guard<nb::gil_scoped_release>());
+  }, "name"_a, "dir"_a, "revision"_a);
+  m.def("read_model_info", &read_model_info, nb::call_guard<nb::gil_scoped_release>(), "path"_a);
   // The engine options as the CLI checks them, without a model or this machine's CPU (a Ray driver checks the
   // workers' options): UsageError for an unknown name or for bf16 on ONNX Runtime.
   m.def("check_engine_options", [](const std::string& engine, const std::string& compute) {
@@ -95,20 +95,20 @@ void bind_jobs(nb::module_& m) {
     const Compute c = parse_compute(compute, "--compute");
     // Only the engines without a compute choice can refuse a compute without knowing the CPU.
     if (!engine_traits(e).bf16_compute) runtime::resolve_compute(e, c, runtime::CpuFeatures{});
-  });
+  }, "engine"_a, "compute"_a);
   m.def("resolve_request",
         [](const ModelInfo& info, const std::string& path, const std::vector<std::string>& include,
            const std::vector<int64_t>& repr_layers) {
           return resolve_request(info, path, make_request(include, repr_layers, 1, 0));
-        });
-  m.def("inspect_json", &inspect_json, nb::call_guard<nb::gil_scoped_release>());
+        }, "info"_a, "path"_a, "include"_a, "repr_layers"_a);
+  m.def("inspect_json", &inspect_json, nb::call_guard<nb::gil_scoped_release>(), "path"_a);
 
   m.def("cli_main", [](const std::vector<std::string>& argv) {
     std::vector<const char*> args;
     for (const auto& a : argv) args.push_back(a.c_str());
     nb::gil_scoped_release release;
     return cli::main(static_cast<int>(args.size()), args.data());
-  });
+  }, "argv"_a);
 }
 
 }  // namespace esm_onnx::python

@@ -3,6 +3,8 @@
 #include "esm_onnx/errors.h"
 
 namespace esm_onnx::python {
+
+using namespace nb::literals;
 namespace {
 
 // The Python classes our C++ errors become; set once by esm_onnx/__init__.py.
@@ -46,7 +48,7 @@ void bind_errors(nb::module_& m) {
   m.def("_set_errors", [](nb::dict d) {
     g_errors = {d["Error"], d["UsageError"], d["FormatError"], d["UnsupportedError"], d["InputError"], d["FileError"],
                 d["RuntimeFailure"]};
-  });
+  }, "classes"_a);
 }
 
 }  // namespace esm_onnx::python
