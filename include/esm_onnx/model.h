@@ -31,6 +31,7 @@ struct EmbedRequest {
   int64_t truncation_seq_length{kDefaultTruncation};    // residues kept per record; 0 = no truncation
 
   void validate() const;  // UsageError naming the option
+  std::string to_string() const;
 };
 
 // fair-esm's `model(tokens, repr_layers, need_head_weights, return_contacts)` on one padded batch, every

@@ -18,6 +18,7 @@ struct RuntimeOptions {
   bool cache{true};
 
   void validate() const;
+  std::string to_string() const;  // "threads=0 device=cpu engine=ort compute=auto cache=..."
 };
 
 // What runs a loaded model, with every `auto` resolved.

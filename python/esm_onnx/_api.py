@@ -54,6 +54,17 @@ def _path(name: str, value: PathLike) -> str:
         raise UsageError(f"{name}={value!r}: expected a path") from None
 
 
+def _runtime(threads: Any, device: Any, engine: Any, compute: Any, cache_dir: PathLike | None,
+             cache: Any) -> _core.RuntimeOptions:
+    return _core.RuntimeOptions(_int("threads", threads), str(device), str(engine), str(compute),
+                                "" if cache_dir is None else _path("cache_dir", cache_dir), bool(cache))
+
+
+def _request(include: Any, repr_layers: Any, toks_per_batch: Any, truncation_seq_length: Any) -> _core.EmbedRequest:
+    return _core.EmbedRequest(_names("include", include), _layers(repr_layers), _int("toks_per_batch", toks_per_batch, 1),
+                              _int("truncation_seq_length", truncation_seq_length))
+
+
 def _records(sequences: Sequence[Record]) -> tuple[list[str], list[str]]:
     if isinstance(sequences, (str, bytes)):
         raise UsageError("sequences: pass a list of sequences (or of (label, sequence) pairs), not one string")
@@ -122,8 +133,7 @@ class Model:
 
     def __init__(self, path: PathLike, threads: int = 0, device: str = "cpu", engine: str = "ort",
                  compute: str = "auto", cache_dir: PathLike | None = None, cache: bool = True) -> None:
-        self._core = _core.Model(_path("path", path), _int("threads", threads), device, str(engine), str(compute),
-                                 "" if cache_dir is None else _path("cache_dir", cache_dir), bool(cache))
+        self._core = _core.Model(_path("path", path), _runtime(threads, device, engine, compute, cache_dir, cache))
 
     @property
     def engine(self) -> dict[str, Any]:
@@ -165,28 +175,26 @@ class Model:
         truncation_seq_length as in esm-extract (0 = no truncation). A bad sequence raises InputError naming it.
         """
         labels, seqs = _records(sequences)
-        return self._core.embed(labels, seqs, _names("include", include), _layers(repr_layers),
-                                _int("toks_per_batch", toks_per_batch, 1), _int("truncation_seq_length", truncation_seq_length))
+        return self._core.embed(labels, seqs, _request(include, repr_layers, toks_per_batch, truncation_seq_length))
 
     def embed_fasta(self, path: PathLike, include: str | Iterable[str] = ("mean",),
                     repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _DEFAULTS["toks_per_batch"],
                     truncation_seq_length: int = _DEFAULTS["truncation_seq_length"], strict: bool = False, window: int = _DEFAULTS["window"]) -> FastaEmbeddings:
         """Streams the embeddings of a FASTA file's records (see FastaEmbeddings)."""
-        inner = self._core.embed_fasta(_path("path", path), _names("include", include), _layers(repr_layers),
-                                       _int("toks_per_batch", toks_per_batch, 1),
-                                       _int("truncation_seq_length", truncation_seq_length), bool(strict),
-                                       _int("window", window, 1))
+        inner = self._core.embed_fasta(_path("path", path), _request(include, repr_layers, toks_per_batch,
+                                                                     truncation_seq_length),
+                                       bool(strict), _int("window", window, 1))
         return FastaEmbeddings(inner)
 
     def embed_to_dir(self, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
                      format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _DEFAULTS["toks_per_batch"],
                      truncation_seq_length: int = _DEFAULTS["truncation_seq_length"], strict: bool = False, window: int = _DEFAULTS["window"]) -> EmbedSummary:
         """esm_onnx.embed_to_dir with this already loaded model (a worker that embeds many files loads it once)."""
-        return self._core.embed_to_dir(_path("fasta", fasta), _path("outdir", outdir), _names("include", include),
-                                       [str(i) for i in _layers(repr_layers)], format,
-                                       _int("toks_per_batch", toks_per_batch, 1),
-                                       _int("truncation_seq_length", truncation_seq_length), bool(strict),
-                                       _int("window", window, 1), _warn_skipped)
+        options = _core.EmbedOptions("", _path("fasta", fasta), _path("outdir", outdir),
+                                     _request(include, None, toks_per_batch, truncation_seq_length),
+                                     [str(i) for i in _layers(repr_layers)], str(format), _core.RuntimeOptions(),
+                                     bool(strict), _int("window", window, 1))
+        return self._core.embed_to_dir(options, _warn_skipped)
 
     def forward(self, tokens: Any, repr_layers: Iterable[int] = (), logits: bool = True,
                 contacts: bool = False, attentions: bool = False) -> dict[str, Any]:
@@ -227,9 +235,10 @@ def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | 
     for s in specs:
         if isinstance(s, bool) or not isinstance(s, (int, str)):
             raise UsageError(f"repr_layers={repr_layers!r}: expected layer numbers or 'all'")
-    return _core.convert(_path("checkpoint", checkpoint), _path("output", output), [str(s) for s in specs], precision,
-                         bool(contacts), bool(optimize), _int("int4_block", int4_block, 1), str(engine),
-                         ["attentions"] if attentions else [])
+    options = _core.ConvertOptions(_path("checkpoint", checkpoint), _path("output", output), [str(s) for s in specs],
+                                   str(precision), bool(contacts), ["attentions"] if attentions else [], bool(optimize),
+                                   _int("int4_block", int4_block, 1), str(engine))
+    return _core.convert(options)
 
 
 def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
@@ -241,12 +250,12 @@ def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: st
     (records already written are left as they are), bad records skipped with a SkippedRecordWarning (or
     InputError when strict=True). engine, compute, cache_dir and cache as for Model. Returns the summary
     (written, already_present, skipped, tokens, engine, ...)."""
-    return _core.embed_to_dir(_path("model", model), _path("fasta", fasta), _path("outdir", outdir),
-                              _names("include", include), [str(i) for i in _layers(repr_layers)], format,
-                              _int("toks_per_batch", toks_per_batch, 1), _int("truncation_seq_length", truncation_seq_length),
-                              _int("threads", threads), device, str(engine), str(compute),
-                              "" if cache_dir is None else _path("cache_dir", cache_dir), bool(cache), bool(strict),
-                              _int("window", window, 1), _warn_skipped)
+    options = _core.EmbedOptions(_path("model", model), _path("fasta", fasta), _path("outdir", outdir),
+                                 _request(include, None, toks_per_batch, truncation_seq_length),
+                                 [str(i) for i in _layers(repr_layers)], str(format),
+                                 _runtime(threads, device, engine, compute, cache_dir, cache), bool(strict),
+                                 _int("window", window, 1))
+    return _core.embed_to_dir(options, _warn_skipped)
 
 
 def outputs() -> list[dict[str, Any]]:

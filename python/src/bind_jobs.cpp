@@ -36,48 +36,20 @@ void bind_jobs(nb::module_& m) {
       });
 
   m.def("embed_to_dir",
-        [](const std::string& model, const std::string& fasta, const std::string& outdir,
-           const std::vector<std::string>& include, const std::vector<std::string>& repr_layers, const std::string& format,
-           int64_t toks_per_batch, int64_t truncation_seq_length, int threads, const std::string& device,
-           const std::string& engine, const std::string& compute, const std::string& cache_dir, bool cache, bool strict,
-           int64_t window, nb::object on_skip) {
-          EmbedOptions o = job_options(fasta, outdir, include, repr_layers, format, toks_per_batch, truncation_seq_length,
-                                       strict, window);
-          o.model = model;
-          o.runtime = runtime_options(threads, device, engine, compute, cache_dir, cache);
+        [](const EmbedOptions& options, nb::object on_skip) {
           const MessageFn message = python_messages(on_skip);
           nb::gil_scoped_release release;
-          return embed(o, {}, message);
-        }, "model"_a, "fasta"_a, "outdir"_a, "include"_a, "repr_layers"_a, "format"_a, "toks_per_batch"_a, "truncation_seq_length"_a, "threads"_a, "device"_a, "engine"_a, "compute"_a, "cache_dir"_a, "cache"_a, "strict"_a, "window"_a, "on_skip"_a);
+          return embed(options, {}, message);
+        }, "options"_a, "on_skip"_a);
 
   m.def("convert",
-        [](const std::string& checkpoint, const std::string& output, const std::vector<std::string>& repr_layers,
-           const std::string& precision, bool contacts, bool optimize, int64_t int4_block, const std::string& engine,
-           const std::vector<std::string>& on_request) {
-          ConvertOptions o;
-          o.engine = parse_engine(engine, "engine");
-          o.output = output;
-          o.repr_layers = repr_layers;
-          o.precision = parse_precision(precision, "precision");
-          o.contacts = contacts;
-          for (const auto& name : on_request) {
-            bool known = false;
-            for (const auto& g : graph_output_specs()) {
-              if (g.convert == ConvertRule::OnRequest && g.name == name) {
-                o.on_request.set(g.id);
-                known = true;
-              }
-            }
-            if (!known) throw UsageError("convert: '" + name + "' is not an output built on request (attentions)");
-          }
-          o.optimize = optimize;
-          o.int4_block = int4_block;
+        [](ConvertOptions options) {
           nb::gil_scoped_release release;
           // A released name or hub id is downloaded here, at the boundary.
-          o.checkpoint = checkpoint.empty() ? checkpoint : resolve_checkpoint(checkpoint);
-          convert(o);
-          return read_model_info(output);
-        }, "checkpoint"_a, "output"_a, "repr_layers"_a, "precision"_a, "contacts"_a, "optimize"_a, "int4_block"_a, "engine"_a, "on_request"_a);
+          if (!options.checkpoint.empty()) options.checkpoint = resolve_checkpoint(options.checkpoint);
+          convert(options);
+          return read_model_info(options.output);
+        }, "options"_a);
 
   m.def("download", [](const std::string& name, const std::string& dir, const std::string& revision) {
     DownloadOptions o;

@@ -205,14 +205,11 @@ void bind_model(nb::module_& m) {
   nb::class_<Model>(m, "Model")
       .def(
           "__init__",
-          [](Model* self, const std::string& path, int threads, const std::string& device, const std::string& engine,
-             const std::string& compute, const std::string& cache_dir, bool cache) {
-            const RuntimeOptions o = runtime_options(threads, device, engine, compute, cache_dir, cache);
+          [](Model* self, const std::string& path, const RuntimeOptions& options) {
             nb::gil_scoped_release release;
-            new (self) Model(path, o);
+            new (self) Model(path, options);
           },
-          "path"_a, "threads"_a = 0, "device"_a = "cpu", "engine"_a = "ort", "compute"_a = "auto", "cache_dir"_a = "",
-          "cache"_a = true)
+          "path"_a, "options"_a = RuntimeOptions())
       .def_prop_ro("engine", [](const Model& self) { return engine_dict(self.engine()); })
       .def_prop_ro("info", &Model::info, nb::rv_policy::reference_internal)
       .def_prop_ro("alphabet", &Model::alphabet, nb::rv_policy::reference_internal)
@@ -226,9 +223,7 @@ void bind_model(nb::module_& m) {
            }, "layers"_a)
       .def("embed",
            [](const Model& self, std::vector<std::string> labels, std::vector<std::string> sequences,
-              const std::vector<std::string>& include, const std::vector<int64_t>& repr_layers, int64_t toks_per_batch,
-              int64_t truncation_seq_length) {
-             const EmbedRequest request = make_request(include, repr_layers, toks_per_batch, truncation_seq_length);
+              const EmbedRequest& request) {
              std::vector<SequenceRecord> records(sequences.size());
              for (std::size_t i = 0; i < records.size(); ++i) {
                records[i].label = std::move(labels[i]);
@@ -244,25 +239,18 @@ void bind_model(nb::module_& m) {
              result.reserve(out.size());
              for (auto& r : out) result.push_back(Embedding::from(std::move(r)));
              return result;
-           }, "labels"_a, "sequences"_a, "include"_a, "repr_layers"_a, "toks_per_batch"_a, "truncation_seq_length"_a)
+           }, "labels"_a, "sequences"_a, "request"_a)
       .def("embed_to_dir",
-           [](const Model& self, const std::string& fasta, const std::string& outdir, const std::vector<std::string>& include,
-              const std::vector<std::string>& repr_layers, const std::string& format, int64_t toks_per_batch,
-              int64_t truncation_seq_length, bool strict, int64_t window, nb::object on_skip) {
-             const EmbedOptions o = job_options(fasta, outdir, include, repr_layers, format, toks_per_batch,
-                                                truncation_seq_length, strict, window);
+           [](const Model& self, const EmbedOptions& options, nb::object on_skip) {
              const MessageFn message = python_messages(on_skip);
              nb::gil_scoped_release release;
-             return embed(self, o, {}, message);
-           }, "fasta"_a, "outdir"_a, "include"_a, "repr_layers"_a, "format"_a, "toks_per_batch"_a, "truncation_seq_length"_a, "strict"_a, "window"_a, "on_skip"_a)
+             return embed(self, options, {}, message);
+           }, "options"_a, "on_skip"_a)
       .def("embed_fasta",
-           [](nb::object self, const std::string& path, const std::vector<std::string>& include,
-              const std::vector<int64_t>& repr_layers, int64_t toks_per_batch, int64_t truncation_seq_length, bool strict,
-              int64_t window) {
+           [](nb::object self, const std::string& path, const EmbedRequest& request, bool strict, int64_t window) {
              const Model& model = nb::cast<const Model&>(self);
-             return new FastaEmbeddings(self, model, path, make_request(include, repr_layers, toks_per_batch, truncation_seq_length),
-                                        strict, window);
-           }, "path"_a, "include"_a, "repr_layers"_a, "toks_per_batch"_a, "truncation_seq_length"_a, "strict"_a, "window"_a)
+             return new FastaEmbeddings(self, model, path, request, strict, window);
+           }, "path"_a, "request"_a, "strict"_a, "window"_a)
       .def("forward",
            [](const Model& self, nb::ndarray<const int64_t, nb::ndim<2>, nb::c_contig, nb::device::cpu> tokens,
               const std::vector<std::string>& include, const std::vector<int64_t>& layers) {

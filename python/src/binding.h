@@ -50,6 +50,7 @@ nb::dict engine_dict(const EngineInfo& e);
 MessageFn python_messages(nb::object callback);
 
 void bind_errors(nb::module_& m);    // errors.cpp: C++ errors as the package's exception classes
+void bind_options(nb::module_& m);   // bind_options.cpp: RuntimeOptions, EmbedRequest, EmbedOptions, ConvertOptions
 void bind_model(nb::module_& m);     // bind_model.cpp: Alphabet, ModelInfo, Embedding, FastaEmbeddings, Model
 void bind_jobs(nb::module_& m);      // bind_jobs.cpp: the embed job, convert, download, inspect, the CLI
 void bind_registry(nb::module_& m);  // bind_registry.cpp: the output registry and the release catalog

@@ -5,6 +5,7 @@
 NB_MODULE(_core, m) {
   m.doc() = "esm-onnx's C++ library; use the esm_onnx package, not this module.";
   esm_onnx::python::bind_errors(m);
+  esm_onnx::python::bind_options(m);
   esm_onnx::python::bind_model(m);
   esm_onnx::python::bind_jobs(m);
   esm_onnx::python::bind_registry(m);

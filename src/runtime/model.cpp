@@ -17,6 +17,17 @@ void RuntimeOptions::validate() const {
   if (threads < 0) throw UsageError(fmt::format("--threads {}: must be 0 (the engine's default) or positive", threads));
 }
 
+std::string RuntimeOptions::to_string() const {
+  return fmt::format("threads={} device={} engine={} compute={} cache_dir={} cache={}", threads, device_name(device),
+                     engine_name(engine), compute_name(compute), cache_dir.empty() ? "default" : cache_dir, cache);
+}
+
+std::string EmbedRequest::to_string() const {
+  return fmt::format("include={} repr_layers={} toks_per_batch={} truncation_seq_length={}", include.to_string(),
+                     repr_layers.empty() ? "exported" : fmt::format("{}", fmt::join(repr_layers, ",")), toks_per_batch,
+                     truncation_seq_length);
+}
+
 std::string EngineInfo::to_string() const {
   if (!engine_traits(engine).compiled_cache) return fmt::format("{} {}", engine_name(engine), version);
   return fmt::format("{} {}, {} compute{}", engine_name(engine), version, compute_name(compute),

@@ -1,0 +1,120 @@
+// The option structs as Python classes: built from keywords (text parsed once, here), checked by the
+// library's own validate(), shown by its to_string(). The package builds these and hands them to the calls.
+#include "binding.h"
+#include "esm_onnx/convert.h"
+#include "esm_onnx/errors.h"
+#include "esm_onnx/outputs.h"
+
+namespace esm_onnx::python {
+
+using namespace nb::literals;
+
+namespace {
+
+GraphOutputs on_request_outputs(const std::vector<std::string>& names) {
+  GraphOutputs out;
+  for (const auto& name : names) {
+    bool known = false;
+    for (const auto& g : graph_output_specs()) {
+      if (g.convert == ConvertRule::OnRequest && g.name == name) {
+        out.set(g.id);
+        known = true;
+      }
+    }
+    if (!known) throw UsageError("convert: '" + name + "' is not an output built on request (attentions)");
+  }
+  return out;
+}
+
+}  // namespace
+
+void bind_options(nb::module_& m) {
+  nb::class_<RuntimeOptions>(m, "RuntimeOptions")
+      .def(
+          "__init__",
+          [](RuntimeOptions* self, int threads, const std::string& device, const std::string& engine,
+             const std::string& compute, const std::string& cache_dir, bool cache) {
+            new (self) RuntimeOptions(runtime_options(threads, device, engine, compute, cache_dir, cache));
+            self->validate();
+          },
+          "threads"_a = 0, "device"_a = "cpu", "engine"_a = "ort", "compute"_a = "auto", "cache_dir"_a = "",
+          "cache"_a = true)
+      .def_ro("threads", &RuntimeOptions::threads)
+      .def_prop_ro("device", [](const RuntimeOptions& o) { return std::string(device_name(o.device)); })
+      .def_prop_ro("engine", [](const RuntimeOptions& o) { return std::string(engine_name(o.engine)); })
+      .def_prop_ro("compute", [](const RuntimeOptions& o) { return std::string(compute_name(o.compute)); })
+      .def_ro("cache_dir", &RuntimeOptions::cache_dir)
+      .def_ro("cache", &RuntimeOptions::cache)
+      .def("validate", &RuntimeOptions::validate)
+      .def("__repr__", [](const RuntimeOptions& o) { return "RuntimeOptions(" + o.to_string() + ")"; });
+
+  nb::class_<EmbedRequest>(m, "EmbedRequest")
+      .def(
+          "__init__",
+          [](EmbedRequest* self, const std::vector<std::string>& include, const std::vector<int64_t>& repr_layers,
+             int64_t toks_per_batch, int64_t truncation_seq_length) {
+            new (self) EmbedRequest(make_request(include, repr_layers, toks_per_batch, truncation_seq_length));
+          },
+          "include"_a, "repr_layers"_a, "toks_per_batch"_a = kDefaultToksPerBatch,
+          "truncation_seq_length"_a = kDefaultTruncation)
+      .def_prop_ro("include", [](const EmbedRequest& r) { return r.include.names(); })
+      .def_ro("repr_layers", &EmbedRequest::repr_layers)
+      .def_ro("toks_per_batch", &EmbedRequest::toks_per_batch)
+      .def_ro("truncation_seq_length", &EmbedRequest::truncation_seq_length)
+      .def("validate", &EmbedRequest::validate)
+      .def("__repr__", [](const EmbedRequest& r) { return "EmbedRequest(" + r.to_string() + ")"; });
+
+  nb::class_<EmbedOptions>(m, "EmbedOptions")
+      .def(
+          "__init__",
+          [](EmbedOptions* self, const std::string& model, const std::string& fasta, const std::string& outdir,
+             const EmbedRequest& request, const std::vector<std::string>& repr_layers, const std::string& format,
+             const RuntimeOptions& runtime, bool strict, int64_t window) {
+            new (self) EmbedOptions(job_options(fasta, outdir, request.include.names(), repr_layers, format,
+                                                request.toks_per_batch, request.truncation_seq_length, strict, window));
+            self->model = model;
+            self->runtime = runtime;
+            self->validate();
+          },
+          "model"_a, "fasta"_a, "outdir"_a, "request"_a, "repr_layers"_a, "format"_a = "npz", "runtime"_a = RuntimeOptions(),
+          "strict"_a = false, "window"_a = kDefaultWindow)
+      .def_ro("model", &EmbedOptions::model)
+      .def_ro("fasta", &EmbedOptions::fasta)
+      .def_ro("outdir", &EmbedOptions::outdir)
+      .def_prop_ro("request", &EmbedOptions::request)
+      .def_prop_ro("format", [](const EmbedOptions& o) { return std::string(format_name(o.format)); })
+      .def_ro("runtime", &EmbedOptions::runtime)
+      .def_ro("strict", &EmbedOptions::strict)
+      .def_ro("window", &EmbedOptions::window)
+      .def("validate", &EmbedOptions::validate)
+      .def("__repr__", [](const EmbedOptions& o) { return "EmbedOptions(" + o.to_string() + ")"; });
+
+  nb::class_<ConvertOptions>(m, "ConvertOptions")
+      .def(
+          "__init__",
+          [](ConvertOptions* self, const std::string& checkpoint, const std::string& output,
+             const std::vector<std::string>& repr_layers, const std::string& precision, bool contacts,
+             const std::vector<std::string>& on_request, bool optimize, int64_t int4_block, const std::string& engine) {
+            ConvertOptions o;
+            o.checkpoint = checkpoint;
+            o.output = output;
+            o.repr_layers = repr_layers;
+            o.precision = parse_precision(precision, "precision");
+            o.contacts = contacts;
+            o.on_request = on_request_outputs(on_request);
+            o.optimize = optimize;
+            o.int4_block = int4_block;
+            o.engine = parse_engine(engine, "engine");
+            new (self) ConvertOptions(std::move(o));
+          },
+          "checkpoint"_a, "output"_a, "repr_layers"_a, "precision"_a = "fp32", "contacts"_a = true,
+          "on_request"_a = std::vector<std::string>{}, "optimize"_a = true, "int4_block"_a = 128, "engine"_a = "ort")
+      .def_ro("checkpoint", &ConvertOptions::checkpoint)
+      .def_ro("output", &ConvertOptions::output)
+      .def_prop_ro("precision", [](const ConvertOptions& o) { return std::string(precision_name(o.precision)); })
+      .def_prop_ro("engine", [](const ConvertOptions& o) { return std::string(engine_name(o.engine)); })
+      .def("validate", &ConvertOptions::validate)
+      .def("__repr__", [](const ConvertOptions& o) { return "ConvertOptions(" + o.to_string() + ")"; });
+}
+
+}  // namespace esm_onnx::python
