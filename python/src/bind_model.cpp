@@ -123,9 +123,9 @@ class FastaEmbeddings {
   std::thread worker_;
 };
 
-}  // namespace
 
-void bind_model(nb::module_& m) {
+// fair-esm's vocabulary as the library holds it.
+void bind_alphabet(nb::module_& m) {
   nb::class_<Alphabet>(m, "Alphabet")
       .def_static("from_name", &Alphabet::from_name, "name"_a)
       .def_prop_ro("name", &Alphabet::name)
@@ -139,6 +139,10 @@ void bind_model(nb::module_& m) {
       .def_prop_ro("append_eos", &Alphabet::append_eos)
       .def("encode", &Alphabet::encode, "text"_a);
 
+}
+
+// What a converted model says about itself.
+void bind_model_info(nb::module_& m) {
   nb::class_<ModelInfo>(m, "ModelInfo")
       .def_prop_ro("family", [](const ModelInfo& i) { return std::string(family_name(i.family)); })
       .def_prop_ro("variant", [](const ModelInfo& i) { return i.variant; })
@@ -164,6 +168,10 @@ void bind_model(nb::module_& m) {
       .def_prop_ro("append_eos", [](const ModelInfo& i) { return i.append_eos; })
       .def("__repr__", [](const ModelInfo& i) { return "ModelInfo(" + i.to_string() + ")"; });
 
+}
+
+// One record's outputs, an attribute per output of the registry.
+void bind_embedding(nb::module_& m) {
   nb::class_<Embedding>(m, "Embedding")
       .def_ro("label", &Embedding::label)
       .def_ro("index", &Embedding::index)
@@ -185,6 +193,10 @@ void bind_model(nb::module_& m) {
     }
   }
 
+}
+
+// The streaming iterator over a FASTA file's embeddings.
+void bind_fasta_embeddings(nb::module_& m) {
   nb::class_<FastaEmbeddings>(m, "FastaEmbeddings")
       .def("__iter__", [](nb::handle self) { return self; })
       .def("__next__", &FastaEmbeddings::next)
@@ -202,6 +214,10 @@ void bind_model(nb::module_& m) {
       .def_prop_ro("written", [](const FastaEmbeddings& f) { return f.seen().counters.written; })
       .def_prop_ro("tokens", [](const FastaEmbeddings& f) { return f.seen().counters.tokens; });
 
+}
+
+// A loaded model: embed in memory, stream a FASTA file, run a token batch.
+void bind_model_class(nb::module_& m) {
   nb::class_<Model>(m, "Model")
       .def(
           "__init__",
@@ -270,6 +286,16 @@ void bind_model(nb::module_& m) {
              }
              return d;
            }, "tokens"_a, "include"_a, "layers"_a);
+}
+
+}  // namespace
+
+void bind_model(nb::module_& m) {
+  bind_alphabet(m);
+  bind_model_info(m);
+  bind_embedding(m);
+  bind_fasta_embeddings(m);
+  bind_model_class(m);
 }
 
 }  // namespace esm_onnx::python

@@ -192,3 +192,54 @@ TEST(Options, ParseOnceAndNameTheOption) {
   EXPECT_THROW(Includes::parse({}), UsageError);
   EXPECT_THROW(parse_device("tpu"), UsageError);
 }
+
+// The attentions output end to end through the registry: convert builds it on request, embed cuts each
+// record's [layers, heads, t, t] out of padded batches, and forward() gives the same maps for a record alone.
+TEST(Model, AttentionsAreCutPerRecordAsForwardGivesThem) {
+  static const TempDir dir;
+  ConvertOptions o;
+  o.checkpoint = std::string(ESM_ONNX_SOURCE_DIR) + "/demo/esm2_t4_64_RANDOM_WEIGHTS_demo.pt";
+  o.output = (dir.path / "attentions.onnx").string();
+  o.on_request.set(GraphOutput::Attentions);
+  const auto report = convert(o);
+  ASSERT_TRUE(report.outputs.has(GraphOutput::Attentions));
+  EXPECT_FALSE(report.fused);  // fused attention computes no maps
+  const Model model(o.output, {.threads = 1});
+  ASSERT_TRUE(model.info().has(GraphOutput::Attentions));
+  const int64_t layers = model.info().num_layers, heads = model.info().attention_heads;
+  EmbedRequest req;
+  req.include = Output::Attentions | Output::Mean;
+  req.toks_per_batch = 150;  // several records, and padding, per batch
+  const auto seqs = sequences(6);
+  const auto out = model.embed(seqs, req);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const FloatArray* a = out[i].find(Output::Attentions);
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(out[i].find(Output::Mean, layers), nullptr);
+    const int64_t t = out[i].length + 2;  // BOS and EOS
+    ASSERT_EQ(a->shape, (std::vector<int64_t>{layers, heads, t, t}));
+    // Alone, through forward(): the same maps, and each row a distribution over the record's own tokens.
+    std::vector<int64_t> tokens{model.alphabet().cls_idx()};
+    for (auto id : model.alphabet().encode(seqs[i])) tokens.push_back(id);
+    tokens.push_back(model.alphabet().eos_idx());
+    const auto f = model.forward(tokens, 1, t, Output::Attentions);
+    const FloatArray& alone = *f.find(GraphOutput::Attentions);
+    ASSERT_EQ(alone.shape, (std::vector<int64_t>{1, layers, heads, t, t}));
+    for (std::size_t k = 0; k < a->data.size(); ++k) EXPECT_NEAR(a->data[k], alone.data[k], 1e-5) << "record " << i;
+    for (int64_t row = 0; row < layers * heads * t; ++row) {
+      double sum = 0;
+      for (int64_t col = 0; col < t; ++col) sum += a->data[static_cast<std::size_t>(row * t + col)];
+      EXPECT_NEAR(sum, 1.0, 1e-5);
+    }
+  }
+  // A model converted without it says how to get it.
+  EmbedRequest want;
+  want.include = Output::Attentions;
+  try {
+    const Model plain(demo_model(), {.threads = 1});
+    plain.embed(seqs, want);
+    ADD_FAILURE() << "a model without attentions embedded them";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--attentions"), std::string::npos) << e.what();
+  }
+}
