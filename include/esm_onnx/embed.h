@@ -16,18 +16,13 @@ struct EmbedOptions {
   std::string model;   // .onnx written by convert
   std::string fasta;
   std::string outdir;
-  Includes include{Output::Mean};
+  // What to compute and how to batch it; its repr_layers are resolved from `repr_layers` on the model.
+  EmbedRequest request;
   std::vector<std::string> repr_layers;  // fair-esm numbering, negatives, "all"; empty = every exported layer
-  int64_t toks_per_batch{kDefaultToksPerBatch};
-  int64_t truncation_seq_length{kDefaultTruncation};  // residues kept per record; 0 = no truncation
   OutputFormat format{OutputFormat::Npz};
   RuntimeOptions runtime;
-  bool strict{false};                    // stop at the first bad record
-  int64_t window{kDefaultWindow};
+  StreamSettings stream;  // strict, window
 
-
-  // The request and stream options these compose (layers unresolved; the job resolves them on the model).
-  EmbedRequest request() const;
   void validate() const;
   std::string to_string() const;
 };

@@ -102,10 +102,17 @@ std::unique_ptr<RecordSource> fasta_source(const std::string& path);
 // Records from memory (the vector must outlive the source).
 std::unique_ptr<RecordSource> vector_source(const std::vector<SequenceRecord>& records);
 
-struct StreamOptions {
+// How the stream treats bad records and how many it reads ahead: what a job passes on (EmbedOptions::stream).
+struct StreamSettings {
   bool strict{false};     // throw InputError at the first bad record instead of skipping it
   std::string strict_note{" (strict mode stops at the first bad record)"};  // appended to that error
   int64_t window{kDefaultWindow};  // records read, sorted by length and batched together
+
+  void validate() const;  // UsageError naming --window
+};
+
+// The settings and the job's hooks into the stream.
+struct StreamOptions : StreamSettings {
   // Optional: a reason to skip a record (empty = fine), checked before it is tokenized.
   std::function<std::string(const SequenceRecord&)> check;
   // Optional: true when the record's output exists already (a resumed run); it is counted, not run.

@@ -81,11 +81,11 @@ void bind_options(nb::module_& m) {
       .def_ro("model", &EmbedOptions::model)
       .def_ro("fasta", &EmbedOptions::fasta)
       .def_ro("outdir", &EmbedOptions::outdir)
-      .def_prop_ro("request", &EmbedOptions::request)
+      .def_ro("request", &EmbedOptions::request)
       .def_prop_ro("format", [](const EmbedOptions& o) { return std::string(format_name(o.format)); })
       .def_ro("runtime", &EmbedOptions::runtime)
-      .def_ro("strict", &EmbedOptions::strict)
-      .def_ro("window", &EmbedOptions::window)
+      .def_prop_ro("strict", [](const EmbedOptions& o) { return o.stream.strict; })
+      .def_prop_ro("window", [](const EmbedOptions& o) { return o.stream.window; })
       .def("validate", &EmbedOptions::validate)
       .def("__repr__", [](const EmbedOptions& o) { return "EmbedOptions(" + o.to_string() + ")"; });
 

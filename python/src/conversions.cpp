@@ -73,13 +73,13 @@ EmbedOptions job_options(const std::string& fasta, const std::string& outdir, co
   EmbedOptions o;
   o.fasta = fasta;
   o.outdir = outdir;
-  o.include = Includes::parse(include, "include");
+  o.request.include = Includes::parse(include, "include");
   o.repr_layers = repr_layers;
   o.format = parse_output_format(format, "format");
-  o.toks_per_batch = toks_per_batch;
-  o.truncation_seq_length = truncation_seq_length;
-  o.strict = strict;
-  o.window = window;
+  o.request.toks_per_batch = toks_per_batch;
+  o.request.truncation_seq_length = truncation_seq_length;
+  o.stream.strict = strict;
+  o.stream.window = window;
   return o;
 }
 

@@ -14,27 +14,19 @@
 
 namespace esm_onnx {
 
-EmbedRequest EmbedOptions::request() const {
-  EmbedRequest r;
-  r.include = include;
-  r.toks_per_batch = toks_per_batch;
-  r.truncation_seq_length = truncation_seq_length;
-  return r;
-}
-
 void EmbedOptions::validate() const {
   if (fasta.empty() || outdir.empty()) throw UsageError("embed: FASTA and OUTDIR are required");
-  request().validate();
-  if (window <= 0) throw UsageError(fmt::format("--window {}: must be positive", window));
+  request.validate();
+  stream.validate();
   runtime.validate();
 }
 
 std::string EmbedOptions::to_string() const {
   return fmt::format("model={} fasta={} outdir={} include={} repr_layers={} toks_per_batch={} "
                      "truncation_seq_length={} format={} threads={} device={} engine={} compute={} strict={} window={}",
-                     model, fasta, outdir, include.to_string(),
-                     repr_layers.empty() ? "exported" : fmt::format("{}", fmt::join(repr_layers, ",")), toks_per_batch,
-                     truncation_seq_length, format_name(format), runtime.threads, device_name(runtime.device), engine_name(runtime.engine), compute_name(runtime.compute), strict, window);
+                     model, fasta, outdir, request.include.to_string(),
+                     repr_layers.empty() ? "exported" : fmt::format("{}", fmt::join(repr_layers, ",")), request.toks_per_batch,
+                     request.truncation_seq_length, format_name(format), runtime.threads, device_name(runtime.device), engine_name(runtime.engine), compute_name(runtime.compute), stream.strict, stream.window);
 }
 
 namespace {
@@ -55,8 +47,8 @@ EmbedSummary run_job(const Model& model, const EmbedOptions& opt, const Progress
     message(fmt::format("note: {} is an fp16 graph, meant for GPUs (--device cuda); ONNX Runtime runs it on the CPU too, "
                         "at about fp32 speed and fp16 fidelity", model.path()));
   }
-  EmbedRequest request = opt.request();
-  if (opt.include.representations() && !opt.repr_layers.empty()) {
+  EmbedRequest request = opt.request;
+  if (opt.request.include.representations() && !opt.repr_layers.empty()) {
     request.repr_layers = resolve_layers(opt.repr_layers, info.num_layers, "--repr-layers");
   }
   model.resolve(request);  // refuse layers and outputs the model lacks before any file is touched
@@ -65,8 +57,7 @@ EmbedSummary run_job(const Model& model, const EmbedOptions& opt, const Progress
   AsyncWriter writer(make_writer(opt.format, opt.outdir));
   std::unordered_set<std::string> labels_seen;
   StreamOptions so;
-  so.strict = opt.strict;
-  so.window = opt.window;
+  static_cast<StreamSettings&>(so) = opt.stream;
   so.check = [&](const SequenceRecord& r) -> std::string {
     if (!labels_seen.insert(r.label).second) {
       return "duplicate label: an earlier record has the same one, and outputs are keyed by label";

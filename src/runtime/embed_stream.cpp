@@ -50,6 +50,10 @@ struct Pending {
 
 }  // namespace
 
+void StreamSettings::validate() const {
+  if (window <= 0) throw UsageError(fmt::format("--window {}: must be positive", window));
+}
+
 std::unique_ptr<RecordSource> fasta_source(const std::string& path) { return std::make_unique<FastaSource>(path); }
 std::unique_ptr<RecordSource> vector_source(const std::vector<SequenceRecord>& r) { return std::make_unique<VectorSource>(r); }
 
@@ -157,7 +161,7 @@ struct EmbedStream::State {
 
 EmbedStream::EmbedStream(const Model& model, RecordSource& source, const EmbedRequest& request, StreamOptions options)
     : s_(std::make_unique<State>(State{model, source, request, std::move(options), {}, {}, {}, {}, {}, {}, {}})) {
-  if (s_->options.window <= 0) throw UsageError(fmt::format("--window {}: must be positive", s_->options.window));
+  s_->options.validate();
   s_->layers = model.resolve(request);
   const auto& exported = model.info().repr_layers;
   for (auto l : s_->layers) s_->layer_pos.push_back(std::find(exported.begin(), exported.end(), l) - exported.begin());

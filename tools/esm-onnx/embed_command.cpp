@@ -82,8 +82,8 @@ class EmbedCommand final : public Command {
     include_option(e, emb, "outputs: any of " + esm_onnx::output_names_text())->default_str("mean");
     e->add_option("--repr-layers,--repr_layers", emb.repr_layers,
                   "layers to write (fair-esm numbering, all); default: every layer the model exports");
-    count_option(e, "--toks-per-batch,--toks_per_batch", emb.toks_per_batch, "token budget of a batch");
-    count_option(e, "--truncation-seq-length,--truncation_seq_length", emb.truncation_seq_length,
+    count_option(e, "--toks-per-batch,--toks_per_batch", emb.request.toks_per_batch, "token budget of a batch");
+    count_option(e, "--truncation-seq-length,--truncation_seq_length", emb.request.truncation_seq_length,
                   "residues kept per record (0: no truncation)")->capture_default_str();
     typed_option(e, "--format", emb.format, "npz", esm_onnx::parse_output_format,
                  "npz (one file per record), pt (esm-extract's), h5 (one file)");
@@ -95,8 +95,8 @@ class EmbedCommand final : public Command {
     e->add_option("--cache-dir", emb.runtime.cache_dir,
                   "openvino: compiled-model cache (default $ESM_ONNX_CACHE/openvino, else ~/.cache/esm-onnx/openvino)");
     e->add_flag("--no-cache", [&](int64_t) { emb.runtime.cache = false; }, "openvino: compile at every start, cache nothing");
-    e->add_flag("--strict", emb.strict, "stop at the first bad record instead of skipping it");
-    count_option(e, "--window", emb.window, "records read, sorted by length and batched together");
+    e->add_flag("--strict", emb.stream.strict, "stop at the first bad record instead of skipping it");
+    count_option(e, "--window", emb.stream.window, "records read, sorted by length and batched together");
     e->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
     e->add_flag("--json", embed_json, "print the summary as JSON (engine, compute, load time, counts, skipped records)");
     return e;
@@ -115,7 +115,7 @@ class ExtractCommand final : public Command {
  public:
   ExtractCommand() {
     ext.format = esm_onnx::OutputFormat::Pt;
-    ext.toks_per_batch = 4096;
+    ext.request.toks_per_batch = 4096;
     ext.repr_layers = {"-1"};
   }
   CLI::App* add_to(CLI::App& app) override {
@@ -126,12 +126,12 @@ class ExtractCommand final : public Command {
         ->required();
     x->add_option("fasta_file", ext.fasta, "FASTA file on which to extract representations")->required();
     x->add_option("output_dir", ext.outdir, "output directory for extracted representations")->required();
-    count_option(x, "--toks_per_batch,--toks-per-batch", ext.toks_per_batch, "maximum batch size in tokens");
+    count_option(x, "--toks_per_batch,--toks-per-batch", ext.request.toks_per_batch, "maximum batch size in tokens");
     x->add_option("--repr_layers,--repr-layers", ext.repr_layers,
                   "layers indices from which to extract representations (0 to num_layers, inclusive)")
         ->capture_default_str();
     include_option(x, ext, "specify which representations to return: mean per_tok bos contacts (and logits)")->required();
-    count_option(x, "--truncation_seq_length,--truncation-seq-length", ext.truncation_seq_length,
+    count_option(x, "--truncation_seq_length,--truncation-seq-length", ext.request.truncation_seq_length,
                  "truncate sequences longer than the given value");
     x->add_flag("--nogpu", nogpu, "do not use GPU even if available (esm-onnx runs on the CPU unless --device cuda)");
     runtime_options(x, ext);

@@ -4,7 +4,7 @@ namespace esm_onnx::cli {
 
 CLI::Option* include_option(CLI::App* app, esm_onnx::EmbedOptions& opt, const std::string& help) {
   return app->add_option_function<std::vector<std::string>>(
-      "--include", [&opt](const std::vector<std::string>& v) { opt.include = esm_onnx::Includes::parse(v, "--include"); },
+      "--include", [&opt](const std::vector<std::string>& v) { opt.request.include = esm_onnx::Includes::parse(v, "--include"); },
       help);
 }
 
