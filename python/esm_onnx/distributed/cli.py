@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from .. import DEFAULTS as _DEFAULTS
+from .. import outputs
 from .._errors import Error, FileError, InputError, UsageError
 
 
@@ -14,7 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("embed", help="embed FASTA files into OUTDIR with a pool of Ray actors")
     e.add_argument("model", help="ONNX model from esm-onnx convert")
     e.add_argument("paths", nargs="+", metavar="INPUTS... OUTDIR", help="FASTA files, folders or globs, then OUTDIR")
-    e.add_argument("--include", nargs="+", default=["mean"], help="any of mean per_tok bos contacts logits")
+    e.add_argument("--include", nargs="+", default=["mean"],
+                   help="any of " + " ".join(o["name"] for o in outputs()))
     e.add_argument("--repr-layers", nargs="+", type=int, help="fair-esm numbering; default: every exported layer")
     e.add_argument("--format", default="parquet", choices=["parquet", "npz", "pt"])
     e.add_argument("--workers", type=int, default=1, help="Ray actors, each holding the model once")
