@@ -28,6 +28,7 @@ struct GraphOutputSpec {
   GraphOutput id;
   std::string_view name;          // the ONNX output's name, and the key in forward()'s results
   std::string_view metadata_key;  // its flag in the model's metadata ("has_contacts"); empty: always present
+  bool metadata_optional;         // added after format revision 1: a model without the flag lacks the output
   std::string_view layout;        // the whole batch, fair-esm's layout: "[B, layers, H, T, T]"
   ConvertRule convert;
   bool needs_attention_maps;      // built from the attention probabilities (the explicit path, not fused ops)
@@ -122,5 +123,8 @@ class GraphOutputs {
   static constexpr unsigned bit(GraphOutput g) { return 1u << static_cast<unsigned>(g); }
   unsigned bits_{0};
 };
+
+// Whether any of `outputs` is built from the attention probabilities (so the layers cannot be fused).
+bool needs_attention_maps(const GraphOutputs& outputs);
 
 }  // namespace esm_onnx

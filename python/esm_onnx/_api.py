@@ -15,7 +15,6 @@ ModelInfo = _core.ModelInfo
 Alphabet = _core.Alphabet
 # The library's batching defaults (toks_per_batch, truncation_seq_length, window): one value each, in C++.
 DEFAULTS: dict[str, int] = dict(_core.DEFAULTS)
-_DEFAULTS = DEFAULTS
 Embedding = _core.Embedding
 EmbedSummary = _core.EmbedSummary
 
@@ -165,8 +164,8 @@ class Model:
         return self._core.path
 
     def embed(self, sequences: Sequence[Record], include: str | Iterable[str] = ("mean",),
-              repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _DEFAULTS["toks_per_batch"],
-              truncation_seq_length: int = _DEFAULTS["truncation_seq_length"]) -> list[Embedding]:
+              repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = DEFAULTS["toks_per_batch"],
+              truncation_seq_length: int = DEFAULTS["truncation_seq_length"]) -> list[Embedding]:
         """Embeds sequences (strings, or (label, sequence) pairs) and returns one Embedding per item, in input
         order. A bare string's label is its position in the list ("0", "1", ...).
 
@@ -178,8 +177,8 @@ class Model:
         return self._core.embed(labels, seqs, _request(include, repr_layers, toks_per_batch, truncation_seq_length))
 
     def embed_fasta(self, path: PathLike, include: str | Iterable[str] = ("mean",),
-                    repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _DEFAULTS["toks_per_batch"],
-                    truncation_seq_length: int = _DEFAULTS["truncation_seq_length"], strict: bool = False, window: int = _DEFAULTS["window"]) -> FastaEmbeddings:
+                    repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = DEFAULTS["toks_per_batch"],
+                    truncation_seq_length: int = DEFAULTS["truncation_seq_length"], strict: bool = False, window: int = DEFAULTS["window"]) -> FastaEmbeddings:
         """Streams the embeddings of a FASTA file's records (see FastaEmbeddings)."""
         inner = self._core.embed_fasta(_path("path", path), _request(include, repr_layers, toks_per_batch,
                                                                      truncation_seq_length),
@@ -187,8 +186,8 @@ class Model:
         return FastaEmbeddings(inner)
 
     def embed_to_dir(self, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
-                     format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _DEFAULTS["toks_per_batch"],
-                     truncation_seq_length: int = _DEFAULTS["truncation_seq_length"], strict: bool = False, window: int = _DEFAULTS["window"]) -> EmbedSummary:
+                     format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = DEFAULTS["toks_per_batch"],
+                     truncation_seq_length: int = DEFAULTS["truncation_seq_length"], strict: bool = False, window: int = DEFAULTS["window"]) -> EmbedSummary:
         """esm_onnx.embed_to_dir with this already loaded model (a worker that embeds many files loads it once)."""
         options = _core.EmbedOptions("", _path("fasta", fasta), _path("outdir", outdir),
                                      _request(include, None, toks_per_batch, truncation_seq_length),
@@ -242,9 +241,9 @@ def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | 
 
 
 def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
-                 format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _DEFAULTS["toks_per_batch"],
-                 truncation_seq_length: int = _DEFAULTS["truncation_seq_length"], threads: int = 0, device: str = "cpu", strict: bool = False,
-                 window: int = _DEFAULTS["window"], engine: str = "ort", compute: str = "auto", cache_dir: PathLike | None = None,
+                 format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = DEFAULTS["toks_per_batch"],
+                 truncation_seq_length: int = DEFAULTS["truncation_seq_length"], threads: int = 0, device: str = "cpu", strict: bool = False,
+                 window: int = DEFAULTS["window"], engine: str = "ort", compute: str = "auto", cache_dir: PathLike | None = None,
                  cache: bool = True) -> EmbedSummary:
     """The `esm-onnx embed` job: every record of `fasta` embedded into `outdir` as npz, pt or h5, resumable
     (records already written are left as they are), bad records skipped with a SkippedRecordWarning (or

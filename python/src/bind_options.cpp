@@ -34,8 +34,15 @@ void bind_options(nb::module_& m) {
           "__init__",
           [](RuntimeOptions* self, int threads, const std::string& device, const std::string& engine,
              const std::string& compute, const std::string& cache_dir, bool cache) {
-            new (self) RuntimeOptions(runtime_options(threads, device, engine, compute, cache_dir, cache));
-            self->validate();
+            RuntimeOptions o;
+            o.threads = threads;
+            o.device = parse_device(device, "device");
+            o.engine = parse_engine(engine, "engine");
+            o.compute = parse_compute(compute, "compute");
+            o.cache_dir = cache_dir;
+            o.cache = cache;
+            o.validate();
+            new (self) RuntimeOptions(std::move(o));
           },
           "threads"_a = 0, "device"_a = "cpu", "engine"_a = "ort", "compute"_a = "auto", "cache_dir"_a = "",
           "cache"_a = true)
@@ -70,11 +77,18 @@ void bind_options(nb::module_& m) {
           [](EmbedOptions* self, const std::string& model, const std::string& fasta, const std::string& outdir,
              const EmbedRequest& request, const std::vector<std::string>& repr_layers, const std::string& format,
              const RuntimeOptions& runtime, bool strict, int64_t window) {
-            new (self) EmbedOptions(job_options(fasta, outdir, request.include.names(), repr_layers, format,
-                                                request.toks_per_batch, request.truncation_seq_length, strict, window));
-            self->model = model;
-            self->runtime = runtime;
-            self->validate();
+            EmbedOptions o;
+            o.model = model;
+            o.fasta = fasta;
+            o.outdir = outdir;
+            o.request = request;
+            o.repr_layers = repr_layers;
+            o.format = parse_output_format(format, "format");
+            o.runtime = runtime;
+            o.stream.strict = strict;
+            o.stream.window = window;
+            o.validate();
+            new (self) EmbedOptions(std::move(o));
           },
           "model"_a, "fasta"_a, "outdir"_a, "request"_a, "repr_layers"_a, "format"_a = "npz", "runtime"_a = RuntimeOptions(),
           "strict"_a = false, "window"_a = kDefaultWindow)

@@ -10,7 +10,6 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +23,6 @@ namespace nb = nanobind;
 
 // A FloatArray's buffer handed to numpy without a copy: the array owns the moved vector.
 nb::object to_numpy(FloatArray&& a);
-nb::object to_numpy(std::optional<FloatArray>&& a);
 
 // One record's outputs, enumerated from the output registry: `outputs[name]` is a {layer: array} dict for a
 // per-layer output (empty when not asked for), else an array or None. The class has one attribute per output.
@@ -37,14 +35,9 @@ struct Embedding {
   static Embedding from(RecordOutput&& r);
 };
 
-// The option structs from the Python API's spellings; every text parsed here once.
+// An EmbedRequest from the Python API's spellings; every text parsed here once.
 EmbedRequest make_request(const std::vector<std::string>& include, const std::vector<int64_t>& repr_layers,
                           int64_t toks_per_batch, int64_t truncation_seq_length);
-RuntimeOptions runtime_options(int threads, const std::string& device, const std::string& engine, const std::string& compute,
-                               const std::string& cache_dir, bool cache);
-EmbedOptions job_options(const std::string& fasta, const std::string& outdir, const std::vector<std::string>& include,
-                         const std::vector<std::string>& repr_layers, const std::string& format, int64_t toks_per_batch,
-                         int64_t truncation_seq_length, bool strict, int64_t window);
 nb::dict engine_dict(const EngineInfo& e);
 // The job's messages (skipped records, notes) handed to a Python callable, from whatever thread.
 MessageFn python_messages(nb::object callback);

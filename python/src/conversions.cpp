@@ -12,7 +12,6 @@ nb::object to_numpy(FloatArray&& a) {
   return nb::cast(nb::ndarray<nb::numpy, float>(owned->data(), shape.size(), shape.data(), owner));
 }
 
-nb::object to_numpy(std::optional<FloatArray>&& a) { return a ? to_numpy(std::move(*a)) : nb::none(); }
 
 Embedding Embedding::from(RecordOutput&& r) {
   Embedding e;
@@ -44,19 +43,6 @@ EmbedRequest make_request(const std::vector<std::string>& include, const std::ve
   return r;
 }
 
-// The runtime options as the Python API spells them; every text parsed here once.
-RuntimeOptions runtime_options(int threads, const std::string& device, const std::string& engine, const std::string& compute,
-                               const std::string& cache_dir, bool cache) {
-  RuntimeOptions o;
-  o.threads = threads;
-  o.device = parse_device(device, "device");
-  o.engine = parse_engine(engine, "engine");
-  o.compute = parse_compute(compute, "compute");
-  o.cache_dir = cache_dir;
-  o.cache = cache;
-  return o;
-}
-
 nb::dict engine_dict(const EngineInfo& e) {
   nb::dict d;
   d["engine"] = engine_name(e.engine);
@@ -65,22 +51,6 @@ nb::dict engine_dict(const EngineInfo& e) {
   d["cache_dir"] = e.cache_dir.empty() ? nb::none() : nb::cast(e.cache_dir);
   d["from_cache"] = e.from_cache;
   return d;
-}
-
-EmbedOptions job_options(const std::string& fasta, const std::string& outdir, const std::vector<std::string>& include,
-                         const std::vector<std::string>& repr_layers, const std::string& format, int64_t toks_per_batch,
-                         int64_t truncation_seq_length, bool strict, int64_t window) {
-  EmbedOptions o;
-  o.fasta = fasta;
-  o.outdir = outdir;
-  o.request.include = Includes::parse(include, "include");
-  o.repr_layers = repr_layers;
-  o.format = parse_output_format(format, "format");
-  o.request.toks_per_batch = toks_per_batch;
-  o.request.truncation_seq_length = truncation_seq_length;
-  o.stream.strict = strict;
-  o.stream.window = window;
-  return o;
 }
 
 // The job's messages (skipped records, notes) handed to a Python callable, from whatever thread.

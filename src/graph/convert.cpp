@@ -62,7 +62,7 @@ struct GraphWeights {
   bool microsoft_ops;
 };
 
-GraphWeights traits(Precision p, Engine engine) {
+GraphWeights graph_weights(Precision p, Engine engine) {
   const bool ms = engine_traits(engine).microsoft_ops;
   switch (p) {
     case Precision::Fp16: return {graph::WeightFormat::Fp16, false};
@@ -100,13 +100,6 @@ GraphOutputs planned_outputs(const ConvertOptions& opt, const ModelConfig& cfg) 
     }
   }
   return out;
-}
-
-bool needs_attention_maps(const GraphOutputs& outputs) {
-  for (const auto& spec : graph_output_specs()) {
-    if (spec.needs_attention_maps && outputs.has(spec.id)) return true;
-  }
-  return false;
 }
 
 // The SHA-256 of the checkpoint file; for a folder, of its files' digests in order (config first), so
@@ -192,7 +185,7 @@ onnx::ModelProto empty_model(const ConvertOptions& opt, const Checkpoint& ckpt, 
   auto* opset = model.add_opset_import();
   opset->set_domain("");
   opset->set_version(opt.opset);
-  if (rep.fused || traits(opt.precision, opt.engine).microsoft_ops) {
+  if (rep.fused || graph_weights(opt.precision, opt.engine).microsoft_ops) {
     auto* ms = model.add_opset_import();
     ms->set_domain("com.microsoft");
     ms->set_version(1);
@@ -216,7 +209,7 @@ void build_graph(onnx::ModelProto& model, graph::WeightSink& sink, const Convert
                  .cfg = ckpt.config(),
                  .alphabet = Alphabet::for_kind(ckpt.config().alphabet),
                  .tokens = "tokens",
-                 .opt = {traits(opt.precision, opt.engine).weights, rep.fused, opt.int4_block},
+                 .opt = {graph_weights(opt.precision, opt.engine).weights, rep.fused, opt.int4_block},
                  .act = opt.precision == Precision::Fp16 ? onnx::TensorProto::FLOAT16 : onnx::TensorProto::FLOAT};
   add_value_info(g.add_input(), "tokens", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
   for (auto& [spec, out] : graph::build_forward(ctx, rep.repr_layers, rep.outputs, rep.fused, log)) {

@@ -19,12 +19,10 @@ std::vector<std::pair<const GraphOutputSpec*, BuiltOutput>> build_forward(
   };
   build_masks(ctx);
   std::vector<std::pair<const GraphOutputSpec*, std::unique_ptr<OutputHook>>> hooks;
-  bool need_probs = false;
   for (const auto& spec : graph_output_specs()) {
-    if (!outputs.has(spec.id)) continue;
-    hooks.emplace_back(&spec, make_output_hook(spec.id, ctx, repr_layers));
-    need_probs = need_probs || spec.needs_attention_maps;
+    if (outputs.has(spec.id)) hooks.emplace_back(&spec, make_output_hook(spec.id, ctx, repr_layers));
   }
+  const bool need_probs = needs_attention_maps(outputs);
   ForwardTensors fwd;
   auto want = [&](int64_t l) { return std::find(repr_layers.begin(), repr_layers.end(), l) != repr_layers.end(); };
   std::string x = build_embeddings(ctx);

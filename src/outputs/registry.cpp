@@ -12,13 +12,13 @@ namespace esm_onnx {
 namespace {
 
 constexpr std::array<GraphOutputSpec, 4> kGraphOutputs{{
-    {GraphOutput::Representations, "representations", "", "[layers, B, T, E] (the exported layers)", ConvertRule::Always,
+    {GraphOutput::Representations, "representations", "", false, "[layers, B, T, E] (the exported layers)", ConvertRule::Always,
      false, ""},
-    {GraphOutput::Logits, "logits", "has_logits", "[B, T, vocab] ([B, T, labels]; [B, labels] per sequence)",
+    {GraphOutput::Logits, "logits", "has_logits", false, "[B, T, vocab] ([B, T, labels]; [B, labels] per sequence)",
      ConvertRule::WithHead, false, "a bare encoder, such as transformers' EsmModel, has no head"},
-    {GraphOutput::Contacts, "contacts", "has_contacts", "[B, L, L]", ConvertRule::WithHead, true,
+    {GraphOutput::Contacts, "contacts", "has_contacts", false, "[B, L, L]", ConvertRule::WithHead, true,
      "converted without contact-regression weights (ESM C has no contact head), or with --no-contacts"},
-    {GraphOutput::Attentions, "attentions", "has_attentions", "[B, layers, H, T, T], padding rows and columns zero",
+    {GraphOutput::Attentions, "attentions", "has_attentions", true, "[B, layers, H, T, T], padding rows and columns zero",
      ConvertRule::OnRequest, true, "converted without --attentions"},
 }};
 
@@ -94,6 +94,13 @@ std::vector<std::string> Includes::names() const {
 }
 
 std::string Includes::to_string() const { return fmt::format("{}", fmt::join(names(), ",")); }
+
+bool needs_attention_maps(const GraphOutputs& outputs) {
+  for (const auto& s : kGraphOutputs) {
+    if (s.needs_attention_maps && outputs.has(s.id)) return true;
+  }
+  return false;
+}
 
 std::vector<std::string> GraphOutputs::names() const {
   std::vector<std::string> out;

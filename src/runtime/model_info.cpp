@@ -106,9 +106,7 @@ ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m, 
   for (const auto& g : graph_output_specs()) {
     if (g.metadata_key.empty()) continue;
     const std::string key(g.metadata_key);
-    // Flags of outputs added after revision 1 are optional: models written before them lack the output.
-    const bool present = g.convert == ConvertRule::OnRequest ? m.count(P + key) && m.at(P + key) == "1"
-                                                               : need(m, key.c_str(), path) == "1";
+    const bool present = g.metadata_optional ? m.count(P + key) && m.at(P + key) == "1" : need(m, key, path) == "1";
     i.outputs.set(g.id, present);
   }
   const bool has_logits = i.has(GraphOutput::Logits);

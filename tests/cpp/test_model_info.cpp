@@ -47,6 +47,19 @@ TEST(ModelInfo, RoundTripsHeadAndLabels) {
   EXPECT_EQ(back.repr_layers, (std::vector<int64_t>{0, 4}));
 }
 
+// Flags added after format revision 1 may be absent (a model written before them lacks the output); the
+// others must be there.
+TEST(ModelInfo, OnlyLaterOutputFlagsMayBeAbsent) {
+  auto withflag = sample();
+  withflag.outputs.set(GraphOutput::Attentions);
+  auto m = withflag.to_metadata();
+  EXPECT_TRUE(ModelInfo::from_metadata(m, "m.onnx").has(GraphOutput::Attentions));
+  m.erase("esm_onnx.has_attentions");
+  EXPECT_FALSE(ModelInfo::from_metadata(m, "m.onnx").has(GraphOutput::Attentions));
+  m.erase("esm_onnx.has_contacts");
+  expect_refused(m, "has_contacts' missing");
+}
+
 TEST(ModelInfo, LimitsAndContradictionsAreRefused) {
   const auto good = sample().to_metadata();
   auto with = [&](const std::string& key, const std::string& value) {

@@ -245,3 +245,13 @@ except ValueError as e:
     assert lines[0] == "Sequence length 1030 above maximum  sequence length of 1024"
     assert lines[1].startswith("UsageError") and "at most 1024" in lines[1]
     assert p.stderr == "", p.stderr
+
+
+def test_model_to_takes_a_device_and_a_dtype_together(checkpoints, tmp_path, monkeypatch, recwarn):
+    """nn.Module.to("cuda", torch.float16): both parts are taken (here: one note each), in any spelling."""
+    monkeypatch.setenv("ESM_ONNX_CACHE", str(tmp_path / "cache"))
+    model, _ = compat.pretrained.load_model_and_alphabet_local(checkpoints["esm2_t3_48_zip"])
+    assert model.to(torch.device("cpu"), dtype=torch.float32) is model and not recwarn.list
+    assert model.to("cuda", torch.float16) is model
+    said = [str(w.message) for w in recwarn.list]
+    assert sum("model.cuda()" in s for s in said) == 1 and sum("model.half()" in s for s in said) == 1

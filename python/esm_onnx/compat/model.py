@@ -130,12 +130,13 @@ class ESM:
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> ESM:
-        device = kwargs.get("device", args[0] if args else None)
-        if device is not None and "cuda" in str(device):
-            return self.cuda()
-        dtype = kwargs.get("dtype", next((a for a in args if "float16" in str(a) or "half" in str(a)), None))
-        if dtype is not None and ("float16" in str(dtype) or "half" in str(dtype)):
-            return self.half()
+        """nn.Module.to(device, dtype), either or both, positional or named: a CUDA device as cuda() takes it,
+        float16 as half() takes it, anything else (the CPU, float32) as it is."""
+        said = [str(a) for a in (*args, kwargs.get("device"), kwargs.get("dtype")) if a is not None]
+        if any("cuda" in s for s in said):
+            self.cuda()
+        if "torch.float16" in said:
+            self.half()
         return self
 
     def cpu(self) -> ESM:
