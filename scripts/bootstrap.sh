@@ -22,7 +22,7 @@ DEB_PACKAGES=(
   build-essential pkg-config binutils ninja-build time
   libonnx-dev libprotobuf-dev protobuf-compiler
   libzip-dev libhdf5-dev libcli11-dev nlohmann-json3-dev libfmt-dev libgtest-dev libssl-dev
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev libcsv-dev
   python3-venv patchelf clang
 )
 missing=()

@@ -14,13 +14,13 @@ import sys
 LAYERS: list[tuple[str, set[str], set[str]]] = [
     ("base", {"util", "outputs"},
      {"errors", "options", "outputs", "layers", "record", "architecture", "tensor_role", "model_config", "alphabet",
-      "runtime_options", "model_info", "traits"}),
+      "runtime_options", "model_info", "traits", "tiles", "mutations"}),
     ("formats", {"pickle", "torch", "source", "io", "vocab"}, {"batching", "fasta", "writer"}),
     ("tensors", {"tensors", "families"}, set()),
     ("layouts", {"layouts"}, set()),
     ("checkpoint", {"checkpoint"}, {"checkpoint"}),
     ("engines", {"graph", "runtime"}, {"convert", "model"}),
-    ("jobs", {"jobs"}, {"embed", "verify", "inspect"}),
+    ("jobs", {"jobs", "scoring"}, {"embed", "verify", "inspect", "score"}),
     ("hub", {"hub"}, {"download", "model_cache"}),
 ]
 SIBLINGS = {("graph", "runtime"), ("runtime", "graph")}

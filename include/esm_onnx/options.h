@@ -63,5 +63,13 @@ OutputFormat parse_output_format(std::string_view text, std::string_view option 
 const char* format_name(OutputFormat format);       // "npz", "pt", "h5"
 const char* format_extension(OutputFormat format);  // ".npz", ".pt", ".h5"
 
+// What a job does with a record longer than the model's window.
+enum class LongSequences {
+  Truncate,  // keep the first residues (esm-extract's)
+  Tile,      // overlapping windows, stitched with weights (tiles.h)
+  Full,      // one pass over the whole record (rotary positions only: ESM-2, ESM C)
+};
+LongSequences parse_long_sequences(std::string_view text, std::string_view option = "--long-sequences");
+const char* long_sequences_name(LongSequences mode);  // "truncate", "tile", "full"
 
 }  // namespace esm_onnx

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "esm_onnx/architecture.h"
 #include "esm_onnx/options.h"
 
 namespace esm_onnx {
@@ -37,5 +38,13 @@ struct PrecisionTraits {
 const PrecisionTraits& precision_traits(Precision precision);
 // bf16 compute on an fp32 graph (OpenVINO): its own floor.
 const FidelityFloor& bf16_compute_floor();
+
+// What a family was trained on: the length jobs tile long sequences to by default (score, embed's tiles).
+struct FamilyTraits {
+  Family family;
+  int64_t training_residues;  // residues per sequence in training: ESM-1b/1v and ESM-2 1,022 (1,024-token crops), ESM C 2,048
+  bool positions_limited;     // learned positions: no pass beyond the table (ESM-1, ESM-1b, ESM-1v)
+};
+const FamilyTraits& family_traits(Family family);
 
 }  // namespace esm_onnx

@@ -33,6 +33,10 @@ from ._api import (  # noqa: E402
     DEFAULTS, Alphabet, Embedding, EmbedSummary, FastaEmbeddings, Model, ModelInfo, check_engine_options, check_request, convert,
     download, embed_to_dir, graph_outputs, inspect, outputs, read_model_info, releases,
 )
+from ._score import (  # noqa: E402
+    ENSEMBLE_COLUMN, MISSENSE_ORDER, missense_frame, plot_missense, read_matrix, score_dms, score_missense, scoring_strategies,
+    tile_sequence,
+)
 
 __version__ = "0.1.0"
 
@@ -40,5 +44,6 @@ __all__ = [
     "Model", "ModelInfo", "Embedding", "EmbedSummary", "FastaEmbeddings", "convert", "download", "embed_to_dir", "inspect",
     "outputs", "graph_outputs", "releases", "read_model_info", "check_request", "check_engine_options", "Alphabet", "DEFAULTS",
     "Error", "UsageError", "InputError", "FormatError", "UnsupportedError", "FileError", "RuntimeFailure",
-    "SkippedRecordWarning", "ONNXRUNTIME_LIBRARY",
+    "SkippedRecordWarning", "ONNXRUNTIME_LIBRARY", "score_dms", "score_missense", "scoring_strategies", "missense_frame",
+    "plot_missense", "read_matrix", "tile_sequence", "MISSENSE_ORDER", "ENSEMBLE_COLUMN",
 ]

@@ -195,6 +195,32 @@ class Model:
                                      bool(strict), _int("window", window, 1))
         return self._core.embed_to_dir(options, _warn_skipped)
 
+    def score(self, sequence: str, mutants: Sequence[str], strategy: str = "wt-marginals", offset_idx: int = 0,
+              strict: bool = False, toks_per_batch: int = 4096, long_sequences: str = "tile",
+              tile_length: int | None = None, tile_overlap: int = 512, tile_sharpness: float = 20.0) -> Any:
+        """Scores mutations of `sequence` as predict.py does: a float64 numpy array, one score per mutant, in order.
+
+        mutants: "A24C" (wild type, position, mutant) or "A24C:G30W"; a position minus offset_idx indexes the
+        sequence (offset_idx=1 for 1-based positions). strategy: one of esm_onnx.scoring_strategies() ("wt-marginals",
+        "masked-marginals", "pseudo-ppl", "joint-masked-marginals", "mutant-marginals", "pseudo-ll"). A mutant that
+        cannot be scored (wrong wild type, outside the sequence, not an amino acid) is NaN with a
+        SkippedRecordWarning naming it (strict=True: InputError). Sequences longer than the tile length (1,022
+        residues; ESM C 2,048) are tiled as esm-variants tiles them; long_sequences="full" runs them in one pass
+        (ESM-2, ESM C).
+        """
+        from ._score import score_mutants
+        return score_mutants(self, sequence, mutants, strategy, offset_idx, strict, toks_per_batch, long_sequences,
+                             tile_length, tile_overlap, tile_sharpness)
+
+    def score_missense(self, sequence: str, toks_per_batch: int = 4096, long_sequences: str = "tile",
+                       tile_length: int | None = None, tile_overlap: int = 512, tile_sharpness: float = 20.0) -> Any:
+        """esm-variants' matrix of one protein: [L, 20] float32, log p(mutant) - log p(wild type) at each position
+        from the wild type's pass, amino acids in esm_onnx.MISSENSE_ORDER (the wild type's entry 0). Tiled as
+        esm-variants tiles beyond the tile length. InputError for a residue outside the 20 amino acids."""
+        from ._score import score_missense_matrix
+        return score_missense_matrix(self, sequence, toks_per_batch, long_sequences, tile_length, tile_overlap,
+                                     tile_sharpness)
+
     def forward(self, tokens: Any, repr_layers: Iterable[int] = (), logits: bool = True,
                 contacts: bool = False, attentions: bool = False) -> dict[str, Any]:
         """fair-esm's model(tokens) on one batch of token ids ([batch, length] int64, BOS/EOS/padding laid

@@ -47,5 +47,6 @@ void bind_options(nb::module_& m);   // bind_options.cpp: RuntimeOptions, EmbedR
 void bind_model(nb::module_& m);     // bind_model.cpp: Alphabet, ModelInfo, Embedding, FastaEmbeddings, Model
 void bind_jobs(nb::module_& m);      // bind_jobs.cpp: the embed job, convert, download, inspect, the CLI
 void bind_registry(nb::module_& m);  // bind_registry.cpp: the output registry and the release catalog
+void bind_score(nb::module_& m);     // bind_score.cpp: scoring requests, mutants, missense matrices, tiles
 
 }  // namespace esm_onnx::python

@@ -17,7 +17,7 @@
 
 namespace esm_onnx {
 
-PerRecordFileWriter::PerRecordFileWriter(std::string outdir, std::string extension)
+RecordFiles::RecordFiles(std::string outdir, std::string extension)
     : outdir_(std::move(outdir)), ext_(std::move(extension)) {
   std::error_code ec;
   std::filesystem::create_directories(outdir_, ec);
@@ -32,7 +32,7 @@ PerRecordFileWriter::PerRecordFileWriter(std::string outdir, std::string extensi
 
 // OUTDIR/long_labels.tsv: the file each shortened name stands for, and the full label (tabs, newlines and
 // backslashes escaped).
-void PerRecordFileWriter::note_long_label(const std::string& file, const std::string& label) const {
+void RecordFiles::note_long_label(const std::string& file, const std::string& label) const {
   std::string escaped;
   for (char c : label) {
     if (c == '\\') escaped += "\\\\";
@@ -51,7 +51,7 @@ void PerRecordFileWriter::note_long_label(const std::string& file, const std::st
 
 // Files are written in OUTDIR/.partial/<host>-<pid>.<n>/ and renamed into place, so that several writers can
 // share one OUTDIR (the Ray workers do); a folder whose process is gone is what a killed run left.
-void PerRecordFileWriter::remove_stale_partials() const {
+void RecordFiles::remove_stale_partials() const {
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(outdir_ / ".partial", ec)) {
     if (!io::is_stale_tag(e.path().filename().string())) continue;
@@ -60,7 +60,7 @@ void PerRecordFileWriter::remove_stale_partials() const {
   }
 }
 
-PerRecordFileWriter::~PerRecordFileWriter() {
+RecordFiles::~RecordFiles() {
   std::error_code ec;
   std::filesystem::remove_all(work_, ec);
   std::filesystem::remove(outdir_ / ".partial", ec);  // only when no other writer uses it
@@ -71,22 +71,22 @@ namespace {
 constexpr std::size_t kSuffixes = 4 + 8 + 7;
 }  // namespace
 
-std::string PerRecordFileWriter::location(const std::string& label) const {
+std::string RecordFiles::location(const std::string& label) const {
   return (outdir_ / (label_file_name(label, kSuffixes).relative + ext_)).string();
 }
 
-bool PerRecordFileWriter::exists(const std::string& label) const {
+bool RecordFiles::exists(const std::string& label) const {
   std::error_code ec;
   return std::filesystem::exists(location(label), ec);
 }
 
-void PerRecordFileWriter::write(const RecordOutput& r) {
-  const LabelName name = label_file_name(r.label, kSuffixes);
+void RecordFiles::commit(const std::string& label, const std::function<void(const std::string&)>& write_to) {
+  const LabelName name = label_file_name(label, kSuffixes);
   const std::filesystem::path final_path = outdir_ / (name.relative + ext_);
-  if (name.shortened) note_long_label(name.relative + ext_, r.label);
+  if (name.shortened) note_long_label(name.relative + ext_, label);
   std::error_code ec;
   std::filesystem::create_directories(final_path.parent_path(), ec);
-  if (ec) throw FileError(fmt::format("{}: cannot create the folder for record '{}': {}", final_path.parent_path().string(), r.label, ec.message()));
+  if (ec) throw FileError(fmt::format("{}: cannot create the folder for record '{}': {}", final_path.parent_path().string(), label, ec.message()));
   // Another writer sharing OUTDIR removes the empty .partial folder when it closes; a create that loses that
   // race sees ENOENT for the parent, and simply tries again.
   for (int attempt = 0; attempt < 100; ++attempt) {
@@ -97,9 +97,9 @@ void PerRecordFileWriter::write(const RecordOutput& r) {
   if (ec) throw FileError(fmt::format("{}: cannot create the folder for unfinished files: {}", work_.string(), ec.message()));
   const std::string tmp = (work_ / fmt::format("{}{}", next_++, ext_)).string();
   try {
-    write_file(r, tmp);
+    write_to(tmp);
     std::filesystem::rename(tmp, final_path, ec);
-    if (ec) throw FileError(fmt::format("{}: cannot rename the finished output of record '{}' into place: {}", tmp, r.label, ec.message()));
+    if (ec) throw FileError(fmt::format("{}: cannot rename the finished output of record '{}' into place: {}", tmp, label, ec.message()));
   } catch (...) {
     std::filesystem::remove(tmp, ec);
     throw;

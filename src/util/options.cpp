@@ -28,6 +28,8 @@ constexpr Names<OutputHead, 4> kHeads{{{OutputHead::None, "none"}, {OutputHead::
 constexpr Names<Family, 4> kFamilies{{{Family::Esm1, "ESM-1"}, {Family::Esm1b, "ESM-1b"}, {Family::Esm2, "ESM-2"},
                                       {Family::EsmC, "ESM C"}}};
 constexpr Names<OutputFormat, 3> kFormats{{{OutputFormat::Npz, "npz"}, {OutputFormat::Pt, "pt"}, {OutputFormat::H5, "h5"}}};
+constexpr Names<LongSequences, 3> kLongSequences{
+    {{LongSequences::Truncate, "truncate"}, {LongSequences::Tile, "tile"}, {LongSequences::Full, "full"}}};
 
 template <typename E, std::size_t N>
 E parse(const Names<E, N>& table, std::string_view text, std::string_view option, const char* what) {
@@ -77,5 +79,10 @@ const char* format_extension(OutputFormat f) {
   }
   return "";
 }
+
+LongSequences parse_long_sequences(std::string_view t, std::string_view o) {
+  return parse(kLongSequences, t, o, "mode for long sequences");
+}
+const char* long_sequences_name(LongSequences m) { return name_of(kLongSequences, m); }
 
 }  // namespace esm_onnx

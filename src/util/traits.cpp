@@ -24,6 +24,13 @@ constexpr std::array<PrecisionTraits, 4> kPrecisions{{
     {Precision::Int4, 0.25, {0, 0.99, 0.95, "int4: cosine >= 0.99 and argmax agreement >= 95%"}},
 }};
 
+constexpr std::array<FamilyTraits, 4> kFamilies{{
+    {Family::Esm1, 1023, true},  // 1,024 positions, BOS only
+    {Family::Esm1b, 1022, true},
+    {Family::Esm2, 1022, false},  // rotary: runs longer, but trained on 1,024-token crops
+    {Family::EsmC, 2048, false},
+}};
+
 constexpr FidelityFloor kBf16Compute{0, 0.9999, 0.99, "bf16 compute: cosine >= 0.9999 and argmax agreement >= 99%"};
 
 }  // namespace
@@ -40,6 +47,13 @@ const PrecisionTraits& precision_traits(Precision precision) {
     if (t.precision == precision) return t;
   }
   throw UsageError("unknown precision");
+}
+
+const FamilyTraits& family_traits(Family family) {
+  for (const auto& t : kFamilies) {
+    if (t.family == family) return t;
+  }
+  throw UsageError("unknown family");
 }
 
 const FidelityFloor& bf16_compute_floor() { return kBf16Compute; }

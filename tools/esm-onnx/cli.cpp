@@ -2,6 +2,7 @@
 // here they are listed, the command line parsed, and exceptions turned into messages and exit codes.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -18,17 +19,9 @@
 namespace esm_onnx::cli {
 namespace {
 
-constexpr const char* kCommands[] = {"convert", "embed", "extract", "inspect", "download"};
-
 }  // namespace
 
 int main(int argc, const char* const* argv) {
-  if (argc > 1 && argv[1][0] != '-' &&
-      std::find_if(std::begin(kCommands), std::end(kCommands), [&](const char* c) { return std::strcmp(c, argv[1]) == 0; }) ==
-          std::end(kCommands)) {
-    fmt::print(stderr, "error: '{}' is not a command of esm-onnx: use convert, embed, extract, inspect or download (esm-onnx --help)\n", argv[1]);
-    return kUsage;
-  }
   CLI::App app{"esm-onnx: run Meta's ESM protein language models with ONNX Runtime"};
   app.set_version_flag("--version", std::string("esm-onnx ") + ESM_ONNX_VERSION);
   app.require_subcommand(1);
@@ -36,10 +29,18 @@ int main(int argc, const char* const* argv) {
   commands.push_back(convert_command());
   commands.push_back(embed_command());
   commands.push_back(extract_command());
+  commands.push_back(score_command());
   commands.push_back(download_command());
   commands.push_back(inspect_command());
   std::vector<std::pair<CLI::App*, Command*>> chosen;
   for (auto& c : commands) chosen.emplace_back(c->add_to(app), c.get());
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::none_of(chosen.begin(), chosen.end(), [&](const auto& c) { return c.first->get_name() == argv[1]; })) {
+    std::vector<std::string> names;
+    for (const auto& c : chosen) names.push_back(c.first->get_name());
+    fmt::print(stderr, "error: '{}' is not a command of esm-onnx: use {} (esm-onnx --help)\n", argv[1], fmt::join(names, ", "));
+    return kUsage;
+  }
 
   try {
     app.parse(argc, argv);

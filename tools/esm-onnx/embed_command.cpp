@@ -87,14 +87,8 @@ class EmbedCommand final : public Command {
                   "residues kept per record (0: no truncation)")->capture_default_str();
     typed_option(e, "--format", emb.format, "npz", esm_onnx::parse_output_format,
                  "npz (one file per record), pt (esm-extract's), h5 (one file)");
-    runtime_options(e, emb);
-    typed_option(e, "--engine", emb.runtime.engine, "ort", esm_onnx::parse_engine,
-                 "ort (ONNX Runtime: every graph), or openvino (graphs from convert --engine openvino)");
-    typed_option(e, "--compute", emb.runtime.compute, "auto", esm_onnx::parse_compute,
-                 "openvino: bf16 or fp32; auto = bf16 where the CPU has AVX512_BF16 or AMX-BF16, else fp32");
-    e->add_option("--cache-dir", emb.runtime.cache_dir,
-                  "openvino: compiled-model cache (default $ESM_ONNX_CACHE/openvino, else ~/.cache/esm-onnx/openvino)");
-    e->add_flag("--no-cache", [&](int64_t) { emb.runtime.cache = false; }, "openvino: compile at every start, cache nothing");
+    runtime_options(e, emb.runtime);
+    engine_options(e, emb.runtime);
     e->add_flag("--strict", emb.stream.strict, "stop at the first bad record instead of skipping it");
     count_option(e, "--window", emb.stream.window, "records read, sorted by length and batched together");
     e->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
@@ -134,7 +128,7 @@ class ExtractCommand final : public Command {
     count_option(x, "--truncation_seq_length,--truncation-seq-length", ext.request.truncation_seq_length,
                  "truncate sequences longer than the given value");
     x->add_flag("--nogpu", nogpu, "do not use GPU even if available (esm-onnx runs on the CPU unless --device cuda)");
-    runtime_options(x, ext);
+    runtime_options(x, ext.runtime);
     x->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
     return x;
   }

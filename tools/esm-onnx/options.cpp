@@ -8,10 +8,20 @@ CLI::Option* include_option(CLI::App* app, esm_onnx::EmbedOptions& opt, const st
       help);
 }
 
-void runtime_options(CLI::App* app, esm_onnx::EmbedOptions& opt) {
-  count_option(app, "--threads", opt.runtime.threads, "the engine's threads (0: its default, one per core)");
-  typed_option(app, "--device", opt.runtime.device, "cpu", esm_onnx::parse_device,
+void runtime_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime) {
+  count_option(app, "--threads", runtime.threads, "the engine's threads (0: its default, one per core)");
+  typed_option(app, "--device", runtime.device, "cpu", esm_onnx::parse_device,
                "cpu, or cuda (needs an ONNX Runtime with CUDA)");
+}
+
+void engine_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime) {
+  typed_option(app, "--engine", runtime.engine, "ort", esm_onnx::parse_engine,
+               "ort (ONNX Runtime: every graph), or openvino (graphs from convert --engine openvino)");
+  typed_option(app, "--compute", runtime.compute, "auto", esm_onnx::parse_compute,
+               "openvino: bf16 or fp32; auto = bf16 where the CPU has AVX512_BF16 or AMX-BF16, else fp32");
+  app->add_option("--cache-dir", runtime.cache_dir,
+                  "openvino: compiled-model cache (default $ESM_ONNX_CACHE/openvino, else ~/.cache/esm-onnx/openvino)");
+  app->add_flag("--no-cache", [&runtime](int64_t) { runtime.cache = false; }, "openvino: compile at every start, cache nothing");
 }
 
 }  // namespace esm_onnx::cli

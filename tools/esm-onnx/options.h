@@ -41,6 +41,8 @@ CLI::Option* count_option(CLI::App* app, const std::string& name, T& value, cons
 
 // What `embed` and `extract` share: the outputs to write and what runs them.
 CLI::Option* include_option(CLI::App* app, esm_onnx::EmbedOptions& opt, const std::string& help);
-void runtime_options(CLI::App* app, esm_onnx::EmbedOptions& opt);
+void runtime_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime);
+// --engine, --compute, --cache-dir, --no-cache.
+void engine_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime);
 
 }  // namespace esm_onnx::cli

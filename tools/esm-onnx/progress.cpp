@@ -28,8 +28,8 @@ void ProgressBar::update(const EmbedProgress& p) {
     const auto left = static_cast<int64_t>(p.seconds * (1 - frac) / frac);
     eta = fmt::format("{}:{:02}:{:02}", left / 3600, (left / 60) % 60, left % 60);
   }
-  fmt::print(stderr, "\r[{}{}] {}/{} records  {:.0f} tokens/s  ETA {}  skipped {}   ", std::string(filled, '#'),
-             std::string(width - filled, '.'), p.records_done, total_, rate, eta, p.skipped);
+  fmt::print(stderr, "\r[{}{}] {}/{} {}  {:.0f} tokens/s  ETA {}  skipped {}   ", std::string(filled, '#'),
+             std::string(width - filled, '.'), p.records_done, total_, unit_, rate, eta, p.skipped);
   std::fflush(stderr);
   drawn_ = true;
 }

@@ -9,13 +9,16 @@ namespace esm_onnx::cli {
 
 class ProgressBar {
  public:
-  ProgressBar(int64_t total_records, bool enabled) : total_(total_records), enabled_(enabled) {}
+  ProgressBar(int64_t total_records, bool enabled, std::string unit = "records")
+      : total_(total_records), enabled_(enabled), unit_(std::move(unit)) {}
   void update(const EmbedProgress& p);
+  void set_total(int64_t total) { total_ = total; }
   void finish();
 
  private:
   int64_t total_;
   bool enabled_;
+  std::string unit_;
   double last_{-1};
   bool drawn_{false};
 };

@@ -1,0 +1,234 @@
+"""Variant-effect scores: predict.py's deep-mutational-scan strategies and esm-variants' every-missense-variant
+matrices, computed by the C++ library. pandas is needed only by the functions that return DataFrames, matplotlib
+only by plot_missense."""
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+
+from . import _core
+from ._errors import SkippedRecordWarning, UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+
+    from ._api import Model
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: esm-variants' amino-acid order: the columns of every [L, 20] matrix and the rows of its CSV.
+MISSENSE_ORDER: str = _core.MISSENSE_ORDER
+#: The column with the mean of several models' scores (the ESM-1v ensemble).
+ENSEMBLE_COLUMN: str = _core.ENSEMBLE_COLUMN
+
+
+def scoring_strategies() -> list[dict[str, str]]:
+    """Every scoring strategy: {"name", "formula"}, in the order `--scoring-strategy` lists them."""
+    return list(_core.scoring_strategies())
+
+
+def _score_request(strategy: str, toks_per_batch: int, long_sequences: str, tile_length: int | None,
+                   tile_overlap: int, tile_sharpness: float) -> _core.ScoreRequest:
+    return _core.ScoreRequest(str(strategy), int(toks_per_batch), str(long_sequences),
+                              0 if tile_length is None else int(tile_length), int(tile_overlap), float(tile_sharpness))
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, SkippedRecordWarning if message.startswith("skipped") else UserWarning, stacklevel=3)
+
+
+def tile_sequence(length: int, window: int = 1022, min_overlap: int = 512,
+                  sharpness: float = 20.0) -> list[tuple[int, int, np.ndarray]]:
+    """esm-variants' tiles of a sequence of `length` residues: (start, length, weights) per tile, sorted by start,
+    each residue's weights summing to 1 over the tiles that hold it. One tile when the sequence fits the window."""
+    return list(_core.tile_sequence(int(length), int(window), int(min_overlap), float(sharpness)))
+
+
+def score_mutants(model: Model, sequence: str, mutants: Sequence[str], strategy: str = "wt-marginals",
+                  offset_idx: int = 0, strict: bool = False, toks_per_batch: int = 4096, long_sequences: str = "tile",
+                  tile_length: int | None = None, tile_overlap: int = 512, tile_sharpness: float = 20.0) -> np.ndarray:
+    """See Model.score."""
+    if isinstance(mutants, str):
+        raise UsageError("mutants: pass a list of mutations (\"A24C\", \"A24C:G30W\"), not one string")
+    request = _score_request(strategy, toks_per_batch, long_sequences, tile_length, tile_overlap, tile_sharpness)
+    scores, skipped, _ = _core.score_mutants(model._core, str(sequence), [str(m) for m in mutants], request,
+                                             int(offset_idx), bool(strict))
+    for index, _line, mutant, reason in skipped:
+        warnings.warn(f"skipped mutant {index} ('{mutant}'): {reason}", SkippedRecordWarning, stacklevel=3)
+    return scores
+
+
+def score_missense_matrix(model: Model, sequence: str, toks_per_batch: int = 4096, long_sequences: str = "tile",
+                          tile_length: int | None = None, tile_overlap: int = 512,
+                          tile_sharpness: float = 20.0) -> np.ndarray:
+    """See Model.score_missense."""
+    request = _score_request("wt-marginals", toks_per_batch, long_sequences, tile_length, tile_overlap, tile_sharpness)
+    matrix, _ = _core.score_missense(model._core, str(sequence), request)
+    return matrix
+
+
+def missense_frame(matrix: np.ndarray, sequence: str, seq_id: str = "") -> pandas.DataFrame:
+    """An [L, 20] matrix as esm-variants' CSV rows: seq_id, mut_name ("M1K": wild type, 1-based position,
+    mutant), esm_score; 20 rows per position in MISSENSE_ORDER."""
+    import pandas as pd
+
+    matrix = np.asarray(matrix)
+    if matrix.shape != (len(sequence), 20):
+        raise UsageError(f"matrix: shape {matrix.shape}, expected ({len(sequence)}, 20) for the sequence given")
+    names = [f"{wt}{i + 1}{aa}" for i, wt in enumerate(sequence) for aa in MISSENSE_ORDER]
+    return pd.DataFrame({"seq_id": seq_id, "mut_name": names, "esm_score": matrix.reshape(-1)})
+
+
+def score_dms(models: Union[PathLike, Model, Iterable[Union[PathLike, Model]]], sequence: str,
+              dms: Union[PathLike, pandas.DataFrame], mutation_col: str = "mutant", offset_idx: int = 0,
+              strategy: str = "wt-marginals", strict: bool = False, toks_per_batch: int = 4096,
+              long_sequences: str = "tile", tile_length: int | None = None, tile_overlap: int = 512,
+              tile_sharpness: float = 20.0, threads: int = 0) -> pandas.DataFrame:
+    """predict.py in a call: the scan `dms` (a DataFrame, or a CSV file read with pandas) with a column of scores
+    per model, named as predict.py names it (the model's path as given; a Model's path), and ENSEMBLE_COLUMN, their
+    mean, for several models. Rows that cannot be scored get NaN and a SkippedRecordWarning (strict: InputError).
+    Returns a new DataFrame; the input is not changed."""
+    import pandas as pd
+
+    from ._api import Model
+
+    frame = pd.read_csv(dms) if isinstance(dms, (str, os.PathLike)) else dms.copy()
+    if mutation_col not in frame.columns:
+        raise UsageError(f"mutation_col {mutation_col}: no such column (the columns are: {', '.join(map(str, frame.columns))})")
+    if isinstance(models, (str, os.PathLike, Model)):
+        models = [models]
+    mutants = [str(m) for m in frame[mutation_col]]
+    columns = []
+    for item in models:
+        model = item if isinstance(item, Model) else Model(item, threads=threads)
+        name = model.path if isinstance(item, Model) else os.fspath(item)
+        frame[name] = score_mutants(model, sequence, mutants, strategy, offset_idx, strict, toks_per_batch,
+                                    long_sequences, tile_length, tile_overlap, tile_sharpness)
+        columns.append(name)
+    if not columns:
+        raise UsageError("models: at least one model is needed")
+    if len(columns) > 1:
+        frame[ENSEMBLE_COLUMN] = frame[columns].mean(axis=1, skipna=False)
+    return frame
+
+
+def score_missense(model: Union[PathLike, Model], fasta: PathLike, output_csv: PathLike,
+                   matrix_dir: PathLike | None = None, window: int = 256, strict: bool = False,
+                   toks_per_batch: int = 4096, long_sequences: str = "tile", tile_length: int | None = None,
+                   tile_overlap: int = 512, tile_sharpness: float = 20.0, heatmaps: bool = False,
+                   threads: int = 0) -> dict[str, Any]:
+    """esm-variants' job: every missense variant of every protein of `fasta`, written to `output_csv` (seq_id,
+    mut_name, esm_score) and to matrix_dir/<seq_id>.npz (default: output_csv + ".d"; a rerun skips the proteins
+    found there). heatmaps: also a <seq_id>.png beside each matrix (matplotlib). Returns the summary: scored,
+    already_present, skipped [(label, line, reason)], csv_rows, matrix_dir, passes, tokens, batches, seconds."""
+    from ._api import Model
+
+    if not isinstance(model, Model):
+        model = Model(model, threads=threads)
+    request = _score_request("wt-marginals", toks_per_batch, long_sequences, tile_length, tile_overlap, tile_sharpness)
+    summary = dict(_core.score_missense_file(model._core, os.fspath(fasta), os.fspath(output_csv),
+                                             "" if matrix_dir is None else os.fspath(matrix_dir), request, int(window),
+                                             bool(strict), _warn))
+    if heatmaps:
+        summary["heatmaps"] = plot_matrix_dir(summary["matrix_dir"])
+    return summary
+
+
+def read_matrix(path: PathLike) -> dict[str, Any]:
+    """A matrix file of score_missense: {"label", "sequence", "scores" ([L, 20]), "amino_acids", "provenance"}."""
+    with np.load(path) as z:
+        return {k: (z[k].item().decode() if z[k].dtype.kind == "S" else z[k]) for k in z.files}
+
+
+def plot_missense(matrix: Union[np.ndarray, PathLike], sequence: str | None = None, path: PathLike | None = None,
+                  title: str | None = None, max_positions_per_row: int = 250) -> Any:
+    """A heatmap of an [L, 20] matrix (or a matrix file): positions along x, the 20 amino acids in MISSENSE_ORDER
+    along y, a diverging colour scale centred on 0 (blue: damaging, red: favoured), the wild type marked with a dot.
+    Long proteins wrap into rows of `max_positions_per_row` positions. Saved to `path` (PNG, SVG, PDF by its
+    extension) when given; returns the matplotlib Figure."""
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.ticker import MaxNLocator
+
+    if not isinstance(matrix, np.ndarray):
+        stored = read_matrix(matrix)
+        matrix, sequence = stored["scores"], sequence or stored["sequence"]
+        title = title or stored["label"]
+    matrix = np.asarray(matrix, dtype=np.float32)
+    if sequence is None or matrix.shape != (len(sequence), 20):
+        raise UsageError(f"plot_missense: a [{'L' if sequence is None else len(sequence)}, 20] matrix and its sequence are needed")
+    n = len(sequence)
+    rows = max(1, -(-n // max_positions_per_row))
+    width = min(n, max_positions_per_row)
+    lo, hi = float(np.nanmin(matrix)), float(np.nanmax(matrix))
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=min(lo, -1e-6), vmax=max(hi, 1e-6))
+    fig, axes = plt.subplots(rows, 1, figsize=(max(6.0, 0.06 * width + 2.5), 2.6 * rows + 0.6), squeeze=False)
+    image = None
+    for r in range(rows):
+        ax = axes[r][0]
+        start, stop = r * max_positions_per_row, min(n, (r + 1) * max_positions_per_row)
+        image = ax.imshow(matrix[start:stop].T, aspect="auto", cmap="RdBu_r", norm=norm, interpolation="nearest",
+                          extent=(start + 0.5, stop + 0.5, 19.5, -0.5))
+        wt = [(i + 1, MISSENSE_ORDER.index(sequence[i])) for i in range(start, stop) if sequence[i] in MISSENSE_ORDER]
+        if wt:
+            ax.scatter([p for p, _ in wt], [k for _, k in wt], s=4 if width > 100 else 10, c="black", marker="o",
+                       linewidths=0)
+        ax.set_yticks(range(20))
+        ax.set_yticklabels(list(MISSENSE_ORDER), fontsize=6)
+        ax.set_xlim(start + 0.5, start + width + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("mutant")
+        if r == rows - 1:
+            ax.set_xlabel("position (wild type marked)")
+    if title:
+        axes[0][0].set_title(title)
+    fig.colorbar(image, ax=[a[0] for a in axes], label="log-likelihood ratio (mutant vs wild type)", shrink=0.9)
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=150, bbox_inches="tight")
+        plt.close(fig)
+    return fig
+
+
+def plot_matrix_dir(matrix_dir: PathLike) -> list[str]:
+    """plot_missense for every matrix file of a folder, each to a .png beside it; returns the pictures' paths."""
+    out = []
+    for root, _dirs, files in os.walk(os.fspath(matrix_dir)):
+        if ".partial" in root.split(os.sep):
+            continue
+        for name in sorted(files):
+            if name.endswith(".npz"):
+                src = os.path.join(root, name)
+                png = src[:-4] + ".png"
+                plot_missense(src, path=png)
+                out.append(png)
+    return out
+
+
+def heatmap_main(argv: list[str] | None = None) -> int:
+    """`esm-onnx-heatmap MATRIX [MATRIX|DIR ...]`: a PNG beside each matrix file of `esm-onnx score
+    --input-fasta-file` (or of every one in a folder)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="esm-onnx-heatmap", description=heatmap_main.__doc__)
+    parser.add_argument("paths", nargs="+", help="matrix files (.npz) or folders of them (--matrix-dir)")
+    parser.add_argument("--output", help="with one matrix file: where the picture goes (.png, .svg, .pdf)")
+    args = parser.parse_args(argv)
+    if args.output and (len(args.paths) != 1 or os.path.isdir(args.paths[0])):
+        parser.error("--output takes one matrix file")
+    for p in args.paths:
+        if os.path.isdir(p):
+            for png in plot_matrix_dir(p):
+                print(png)
+        else:
+            out = args.output or (p[:-4] if p.endswith(".npz") else p) + ".png"
+            plot_missense(p, path=out)
+            print(out)
+    return 0

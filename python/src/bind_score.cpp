@@ -1,0 +1,172 @@
+// Scoring: the request, mutants and missense matrices in memory, the two file jobs, and the tiling.
+#include <nanobind/stl/function.h>
+
+#include <cmath>
+
+#include "binding.h"
+#include "esm_onnx/score.h"
+#include "esm_onnx/tiles.h"
+
+namespace esm_onnx::python {
+
+using namespace nb::literals;
+
+namespace {
+
+nb::dict counters_dict(const PassCounters& c) {
+  nb::dict d;
+  d["passes"] = c.passes;
+  d["tokens"] = c.tokens;
+  d["batches"] = c.batches;
+  d["seconds"] = c.seconds;
+  return d;
+}
+
+nb::list skipped_rows(const std::vector<SkippedRow>& rows) {
+  nb::list out;
+  for (const auto& r : rows) out.append(nb::make_tuple(r.index, r.line, r.mutant, r.reason));
+  return out;
+}
+
+}  // namespace
+
+void bind_score(nb::module_& m) {
+  nb::class_<ScoreRequest>(m, "ScoreRequest")
+      .def(
+          "__init__",
+          [](ScoreRequest* self, const std::string& strategy, int64_t toks_per_batch, const std::string& long_sequences,
+             int64_t tile_length, int64_t tile_overlap, double tile_sharpness) {
+            ScoreRequest r;
+            r.strategy = parse_scoring_strategy(strategy, "strategy");
+            r.toks_per_batch = toks_per_batch;
+            r.long_sequences = parse_long_sequences(long_sequences, "long_sequences");
+            r.tiling = {tile_length, tile_overlap, tile_sharpness};
+            r.validate();
+            new (self) ScoreRequest(r);
+          },
+          "strategy"_a = "wt-marginals", "toks_per_batch"_a = kDefaultScoreToksPerBatch, "long_sequences"_a = "tile",
+          "tile_length"_a = 0, "tile_overlap"_a = 512, "tile_sharpness"_a = 20.0)
+      .def_prop_ro("strategy", [](const ScoreRequest& r) { return std::string(strategy_name(r.strategy)); })
+      .def_ro("toks_per_batch", &ScoreRequest::toks_per_batch)
+      .def("__repr__", [](const ScoreRequest& r) { return "ScoreRequest(" + r.to_string() + ")"; });
+
+  m.def("scoring_strategies", [] {
+    nb::list out;
+    for (const auto& s : scoring_strategies()) {
+      nb::dict d;
+      d["name"] = std::string(s.name);
+      d["formula"] = std::string(s.formula);
+      out.append(d);
+    }
+    return out;
+  });
+  m.attr("MISSENSE_ORDER") = std::string(kMissenseOrder);
+  m.attr("ENSEMBLE_COLUMN") = std::string(kEnsembleColumn);
+
+  m.def("score_mutants",
+        [](const Model& model, const std::string& sequence, const std::vector<std::string>& mutants,
+           const ScoreRequest& request, int64_t offset, bool strict) {
+          MutantScores s;
+          {
+            nb::gil_scoped_release release;
+            s = score_mutants(model, sequence, mutants, request, offset, strict);
+          }
+
+          const std::size_t n = s.scores.size();
+          double* data = new double[n];
+          std::copy(s.scores.begin(), s.scores.end(), data);
+          nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<double*>(p); });
+          nb::ndarray<nb::numpy, double, nb::ndim<1>> arr(data, {n}, owner);
+          return nb::make_tuple(arr, skipped_rows(s.skipped), counters_dict(s.counters));
+        },
+        "model"_a, "sequence"_a, "mutants"_a, "request"_a, "offset"_a, "strict"_a);
+
+  m.def("score_missense",
+        [](const Model& model, const std::string& sequence, const ScoreRequest& request) {
+          FloatArray a;
+          PassCounters c;
+          {
+            nb::gil_scoped_release release;
+            a = score_missense(model, sequence, request, &c);
+          }
+          return nb::make_tuple(to_numpy(std::move(a)), counters_dict(c));
+        },
+        "model"_a, "sequence"_a, "request"_a);
+
+  m.def("score_dms_file",
+        [](const std::vector<std::string>& models, const std::vector<std::string>& column_names,
+           const std::string& sequence, const std::string& input, const std::string& output,
+           const std::string& mutation_column, int64_t offset, const ScoreRequest& request,
+           const RuntimeOptions& runtime, bool strict, nb::object on_skip) {
+          DmsOptions o;
+          o.models = models;
+          o.column_names = column_names;
+          o.sequence = sequence;
+          o.input = input;
+          o.output = output;
+          o.mutation_column = mutation_column;
+          o.offset = offset;
+          o.request = request;
+          o.runtime = runtime;
+          o.strict = strict;
+          const MessageFn message = python_messages(on_skip);
+          DmsSummary s;
+          {
+            nb::gil_scoped_release release;
+            s = score_dms_file(o, {}, message);
+          }
+          nb::dict d;
+          d["rows"] = s.rows;
+          d["scored"] = s.scored;
+          d["skipped"] = skipped_rows(s.skipped);
+          d["load_seconds"] = s.load_seconds;
+          d.update(counters_dict(s.counters));
+          return d;
+        },
+        "models"_a, "column_names"_a, "sequence"_a, "input"_a, "output"_a, "mutation_column"_a, "offset"_a,
+        "request"_a, "runtime"_a, "strict"_a, "on_skip"_a);
+
+  m.def("score_missense_file",
+        [](const Model& model, const std::string& fasta, const std::string& output_csv, const std::string& matrix_dir,
+           const ScoreRequest& request, int64_t window, bool strict, nb::object on_skip) {
+          MissenseOptions o;
+          o.fasta = fasta;
+          o.output_csv = output_csv;
+          o.matrix_dir = matrix_dir;
+          o.request = request;
+          o.window = window;
+          o.strict = strict;
+          const MessageFn message = python_messages(on_skip);
+          MissenseSummary s;
+          {
+            nb::gil_scoped_release release;
+            s = score_missense_file(model, o, {}, message);
+          }
+          nb::dict d;
+          d["scored"] = s.scored;
+          d["already_present"] = s.already_present;
+          nb::list skipped;
+          for (const auto& k : s.skipped) skipped.append(nb::make_tuple(k.label, k.line, k.reason));
+          d["skipped"] = skipped;
+          d["csv_rows"] = s.csv_rows;
+          d["matrix_dir"] = s.matrix_dir;
+          d["output_csv"] = output_csv;
+          d.update(counters_dict(s.counters));
+          return d;
+        },
+        "model"_a, "fasta"_a, "output_csv"_a, "matrix_dir"_a, "request"_a, "window"_a, "strict"_a, "on_skip"_a);
+
+  m.def("tile_sequence",
+        [](int64_t length, int64_t window, int64_t min_overlap, double sharpness) {
+          const Tiling t = tile_sequence(length, {window, min_overlap, sharpness});
+          nb::list out;
+          for (std::size_t k = 0; k < t.tiles.size(); ++k) {
+            FloatArray w{{t.tiles[k].length}, std::vector<float>(t.weights[k].begin(), t.weights[k].end())};
+            out.append(nb::make_tuple(t.tiles[k].start, t.tiles[k].length, to_numpy(std::move(w))));
+          }
+          return out;
+        },
+        "length"_a, "window"_a = 1022, "min_overlap"_a = 512, "sharpness"_a = 20.0);
+}
+
+}  // namespace esm_onnx::python

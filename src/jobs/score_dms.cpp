@@ -1,0 +1,92 @@
+// The deep-mutational-scan job: predict.py's interface. Each model adds a column named as the command line wrote
+// it; several models add their mean too.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "esm_onnx/errors.h"
+#include "esm_onnx/score.h"
+#include "io/csv_table.h"
+
+namespace esm_onnx {
+
+void DmsOptions::validate() const {
+  if (models.empty()) throw UsageError("score: at least one MODEL is needed");
+  if (sequence.empty()) throw UsageError("score: --sequence is required with --dms-input");
+  if (input.empty() || output.empty()) throw UsageError("score: --dms-input and --dms-output are required together");
+  if (!column_names.empty() && column_names.size() != models.size()) {
+    throw UsageError("score: one column name per model");
+  }
+  request.validate();
+  runtime.validate();
+}
+
+namespace {
+
+std::string score_text(double v) { return std::isnan(v) ? std::string() : fmt::format("{:.10g}", v); }
+
+std::size_t column_for(CsvTable& table, const std::string& name) {
+  for (std::size_t i = 0; i < table.header.size(); ++i) {
+    if (table.header[i] == name) return i;  // predict.py's df[name] = ...: an existing column is replaced
+  }
+  table.header.push_back(name);
+  for (auto& row : table.rows) row.emplace_back();
+  return table.header.size() - 1;
+}
+
+}  // namespace
+
+DmsSummary score_dms_file(const DmsOptions& opt, const PassProgressFn& progress, const MessageLineFn& message) {
+  opt.validate();
+  CsvTable table = read_csv(opt.input);
+  const std::size_t col = table.column(opt.mutation_column, "--mutation-col");
+  std::vector<std::string> mutants;
+  mutants.reserve(table.rows.size());
+  for (const auto& row : table.rows) mutants.push_back(row[col]);
+  DmsSummary sum;
+  sum.rows = static_cast<int64_t>(mutants.size());
+  std::vector<double> total(mutants.size(), 0.0);
+  for (std::size_t k = 0; k < opt.models.size(); ++k) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const Model model(opt.models[k], opt.runtime);
+    sum.load_seconds += model.load_seconds();
+    sum.engines.push_back(model.engine());
+    MutantScores s;
+    try {
+      s = score_mutants(model, opt.sequence, mutants, opt.request, opt.offset, opt.strict, progress);
+    } catch (const InputError& e) {
+      // strict: name the row as the file has it
+      throw InputError(fmt::format("{}: {}", opt.input, e.what()));
+    }
+    for (auto& r : s.skipped) r.line = table.lines[static_cast<std::size_t>(r.index)];
+    if (k == 0) {
+      sum.skipped = s.skipped;
+      if (message) {
+        for (const auto& r : s.skipped) {
+          message(fmt::format("skipped {}: line {} ('{}'): {}", opt.input, r.line, r.mutant, r.reason));
+        }
+      }
+    }
+    const std::size_t out = column_for(table, opt.column_names.empty() ? opt.models[k] : opt.column_names[k]);
+    for (std::size_t i = 0; i < mutants.size(); ++i) {
+      table.rows[i][out] = score_text(s.scores[i]);
+      total[i] += s.scores[i];
+    }
+    sum.counters.passes += s.counters.passes;
+    sum.counters.tokens += s.counters.tokens;
+    sum.counters.batches += s.counters.batches;
+    sum.counters.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  if (opt.models.size() > 1) {
+    const std::size_t out = column_for(table, std::string(kEnsembleColumn));
+    for (std::size_t i = 0; i < mutants.size(); ++i) {
+      table.rows[i][out] = score_text(total[i] / static_cast<double>(opt.models.size()));
+    }
+  }
+  sum.scored = sum.rows - static_cast<int64_t>(sum.skipped.size());
+  write_csv(table, opt.output);
+  return sum;
+}
+
+}  // namespace esm_onnx

@@ -1,0 +1,281 @@
+// The every-missense-variant job: esm-variants' esm_score_missense_mutations.py. Proteins are read a window at a
+// time, sorted by length and their passes batched together; each protein's [L, 20] matrix is written to
+// MATRIX_DIR/<seq_id>.npz as soon as its passes ran (so a rerun skips it), and the CSV is assembled from those
+// files in the FASTA's order at the end. Memory: the window's sequences and the proteins of the batch in flight.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <unordered_set>
+
+#include "esm_onnx/errors.h"
+#include "esm_onnx/fasta.h"
+#include "esm_onnx/score.h"
+#include "esm_onnx/writer.h"
+#include "io/csv_table.h"
+#include "io/label_names.h"
+#include "io/process_tag.h"
+#include "io/stored_zip.h"
+#include "io/writers.h"
+#include "scoring/passes.h"
+#include "torch/zip_reader.h"
+
+namespace esm_onnx {
+
+std::string fasta_id(const std::string& header) {
+  const auto start = header.find_first_not_of(" \t");
+  if (start == std::string::npos) return header;
+  return header.substr(start, header.find_first_of(" \t", start) - start);
+}
+
+void MissenseOptions::validate() const {
+  if (fasta.empty() || output_csv.empty()) throw UsageError("score: --input-fasta-file and --output-csv-file are required");
+  if (window < 1) throw UsageError(fmt::format("--window {}: must be at least 1", window));
+  request.validate();
+  runtime.validate();
+}
+
+std::string MissenseOptions::matrices() const { return matrix_dir.empty() ? output_csv + ".d" : matrix_dir; }
+
+namespace {
+
+// The payload of an .npy entry this job wrote (format 1.0), or nullopt when it is not one.
+std::optional<std::string_view> npy_payload(const std::string& bytes) {
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0 || bytes[6] != '\x01') return std::nullopt;
+  const std::size_t header = static_cast<unsigned char>(bytes[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8);
+  if (10 + header > bytes.size()) return std::nullopt;
+  return std::string_view(bytes).substr(10 + header);
+}
+
+std::string npy_text(const std::string& bytes) {
+  auto p = npy_payload(bytes);
+  if (!p) return {};
+  std::string s(*p);
+  while (!s.empty() && s.back() == '\0') s.pop_back();
+  return s;
+}
+
+// What a matrix file holds: the protein's sequence and what computed it (a rerun with another model or tiling
+// scores again rather than mixing results).
+struct StoredMatrix {
+  std::string sequence, provenance;
+  FloatArray scores;
+};
+
+std::optional<StoredMatrix> read_matrix(const std::string& path, bool with_scores) {
+  try {
+    torchfile::ZipReader zip(path);
+    StoredMatrix m;
+    m.sequence = npy_text(zip.read_all("sequence.npy"));
+    m.provenance = npy_text(zip.read_all("provenance.npy"));
+    if (with_scores) {
+      const std::string bytes = zip.read_all("scores.npy");
+      auto p = npy_payload(bytes);
+      const std::size_t want = m.sequence.size() * 20 * sizeof(float);
+      if (!p || p->size() != want) return std::nullopt;
+      m.scores.shape = {static_cast<int64_t>(m.sequence.size()), 20};
+      m.scores.data.resize(m.sequence.size() * 20);
+      std::memcpy(m.scores.data.data(), p->data(), want);
+    }
+    return m;
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+struct Job {
+  const Model& model;
+  const MissenseOptions& opt;
+  const std::function<void(const MissenseProgress&)>& progress;
+  const MessageLineFn& message;
+  RecordFiles files;
+  std::string provenance;
+  MissenseSummary sum;
+  MissenseProgress prog;
+  std::unordered_set<int64_t> skipped_index;  // records left out of the CSV
+  std::chrono::steady_clock::time_point t0{std::chrono::steady_clock::now()};
+
+  Job(const Model& m, const MissenseOptions& o, const std::function<void(const MissenseProgress&)>& p,
+      const MessageLineFn& msg)
+      : model(m), opt(o), progress(p), message(msg), files(o.matrices(), ".npz") {
+    const TilingOptions t = resolve_tiling(m.info(), o.request);
+    provenance = fmt::format("model sha256 {} ({}, {}, {} compute); wild-type marginals; tiles of {} residues, overlap {}, s {}",
+                             m.info().source_sha256, m.info().variant, precision_name(m.info().precision),
+                             compute_name(m.engine().compute), o.request.long_sequences == LongSequences::Full ? 0 : t.window,
+                             t.min_overlap, t.sharpness);
+  }
+
+  void report() {
+    prog.tokens = sum.counters.tokens;
+    prog.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (progress) progress(prog);
+  }
+
+  void skip(const SequenceRecord& r, const std::string& reason) {
+    if (opt.strict) throw InputError(fmt::format("{}: record '{}' (line {}): {}", opt.fasta, r.label, r.line, reason));
+    sum.skipped.push_back({r.label, r.line, reason, r.index});
+    skipped_index.insert(r.index);
+    ++prog.proteins_done;
+    if (message) message(fmt::format("skipped {}: record '{}' (line {}): {}", opt.fasta, r.label, r.line, reason));
+  }
+
+  void write(const std::string& id, const std::string& sequence, const FloatArray& scores) {
+    files.commit(id, [&](const std::string& path) {
+      StoredZipWriter zip(path);
+      const std::string label = npy_text_bytes(id), seq = npy_text_bytes(sequence), order = npy_text_bytes(std::string(kMissenseOrder)),
+                        prov = npy_text_bytes(provenance), matrix = npy_bytes(scores);
+      zip.add("label.npy", label.data(), label.size());
+      zip.add("sequence.npy", seq.data(), seq.size());
+      zip.add("amino_acids.npy", order.data(), order.size());
+      zip.add("provenance.npy", prov.data(), prov.size());
+      zip.add("scores.npy", matrix.data(), matrix.size());
+      zip.close();
+    });
+  }
+
+  // Scores the proteins of `window` (records already checked), shortest first.
+  void run_window(scoring::PassRunner& runner, std::vector<std::pair<SequenceRecord, std::string>>& window) {
+    std::stable_sort(window.begin(), window.end(),
+                     [](const auto& a, const auto& b) { return a.first.sequence.size() < b.first.sequence.size(); });
+    for (auto& [record, id] : window) {
+      try {
+        scoring::queue_missense(runner, model.info(), opt.request, record.sequence,
+                                fmt::format("record '{}' (line {})", record.label, record.line),
+                                [this, id = id, seq = record.sequence](FloatArray m) {
+                                  write(id, seq, m);
+                                  ++sum.scored;
+                                  ++prog.proteins_done;
+                                });
+      } catch (const InputError& e) {
+        skip(record, e.what());
+      } catch (const UsageError& e) {  // --long-sequences full on a protein beyond the model's positions
+        skip(record, e.what());
+      }
+    }
+    window.clear();
+  }
+
+  void run() {
+    scoring::PassRunner runner(model, opt.request.toks_per_batch);
+    runner.progress = [this](const PassCounters& c, int64_t) {
+      sum.counters = c;
+      report();
+    };
+    FastaReader reader(opt.fasta);
+    std::unordered_set<std::string> ids;
+    std::vector<std::pair<SequenceRecord, std::string>> window;
+    SequenceRecord r;
+    while (reader.next(r)) {
+      ++prog.proteins_seen;
+      std::string id = fasta_id(r.label);
+      if (!ids.insert(id).second) {
+        skip(r, fmt::format("duplicate seq_id '{}': an earlier record has the same first word, and matrices are keyed by it", id));
+        continue;
+      }
+      if (auto problem = label_path_problem(id); !problem.empty()) {
+        skip(r, problem);
+        continue;
+      }
+      if (files.exists(id)) {
+        auto stored = read_matrix(files.location(id), false);
+        if (stored && stored->sequence == r.sequence && stored->provenance == provenance) {
+          ++sum.already_present;
+          ++prog.proteins_done;
+          continue;
+        }
+        if (message) {
+          message(fmt::format("{}: made for {}; scoring record '{}' again", files.location(id),
+                              !stored ? "an unreadable file" : stored->sequence != r.sequence ? "another sequence" : "another model or tiling",
+                              r.label));
+        }
+      }
+      window.emplace_back(std::move(r), std::move(id));
+      r = {};
+      if (static_cast<int64_t>(window.size()) >= opt.window) run_window(runner, window);
+    }
+    run_window(runner, window);
+    runner.flush();
+    sum.counters = runner.counters;
+    report();
+    write_csv_file(ids.size());
+  }
+
+  // The CSV, in the FASTA's order, from the matrix files: seq_id, mut_name (wild type, 1-based position, mutant),
+  // esm_score; 20 rows per position in esm-variants' order.
+  void write_csv_file(std::size_t expected) {
+    const std::string tmp = fmt::format("{}.partial-{}", opt.output_csv, io::process_tag());
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw FileError(fmt::format("{}: cannot create the CSV file", opt.output_csv));
+    out << "seq_id,mut_name,esm_score\n";
+    FastaReader reader(opt.fasta);
+    std::unordered_set<std::string> seen;
+    seen.reserve(expected);
+    SequenceRecord r;
+    std::string line;
+    while (reader.next(r)) {
+      if (skipped_index.count(r.index)) continue;
+      const std::string id = fasta_id(r.label);
+      if (!seen.insert(id).second) continue;
+      auto m = read_matrix(files.location(id), true);
+      if (!m || m->sequence != r.sequence) {
+        throw FileError(fmt::format("{}: the matrix of record '{}' is missing or was changed while the job ran; run "
+                                    "again", files.location(id), r.label));
+      }
+      const std::string quoted = csv_line({id});
+      const std::string_view field(quoted.data(), quoted.size() - 1);
+      for (std::size_t i = 0; i < m->sequence.size(); ++i) {
+        for (std::size_t k = 0; k < kMissenseOrder.size(); ++k) {
+          line.clear();
+          fmt::format_to(std::back_inserter(line), "{},{}{}{},{}\n", field, m->sequence[i], i + 1, kMissenseOrder[k],
+                         m->scores.data[i * 20 + k]);
+          out << line;
+          ++sum.csv_rows;
+        }
+      }
+    }
+    out.flush();
+    if (!out) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      throw FileError(fmt::format("{}: write failed (disk full?)", tmp));
+    }
+    out.close();
+    std::error_code ec;
+    std::filesystem::rename(tmp, opt.output_csv, ec);
+    if (ec) throw FileError(fmt::format("{}: cannot move the finished CSV into place: {}", opt.output_csv, ec.message()));
+  }
+};
+
+MissenseSummary run_job(const Model& model, const MissenseOptions& opt,
+                        const std::function<void(const MissenseProgress&)>& progress, const MessageLineFn& message,
+                        double load_seconds) {
+  opt.validate();
+  scoring::require_language_model(model.info(), model.path());
+  Job job(model, opt, progress, message);
+  job.run();
+  job.sum.load_seconds = load_seconds;
+  job.sum.engine = model.engine();
+  job.sum.matrix_dir = opt.matrices();
+  return job.sum;
+}
+
+}  // namespace
+
+MissenseSummary score_missense_file(const MissenseOptions& opt, const std::function<void(const MissenseProgress&)>& progress,
+                                    const MessageLineFn& message) {
+  if (opt.model.empty()) throw UsageError("score: MODEL is required");
+  opt.validate();
+  const Model model(opt.model, opt.runtime);
+  return run_job(model, opt, progress, message, model.load_seconds());
+}
+
+MissenseSummary score_missense_file(const Model& model, const MissenseOptions& opt,
+                                    const std::function<void(const MissenseProgress&)>& progress,
+                                    const MessageLineFn& message) {
+  return run_job(model, opt, progress, message, 0.0);
+}
+
+}  // namespace esm_onnx

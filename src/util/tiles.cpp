@@ -1,0 +1,90 @@
+// esm-variants' tiling (esm_variants_utils.py: intervals, chop, get_intervals_and_weights), on index ranges
+// instead of numpy arrays; the numbers are the same for every length (tests/python/test_score.py checks them).
+#include "esm_onnx/tiles.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "esm_onnx/errors.h"
+
+namespace esm_onnx {
+
+void TilingOptions::validate() const {
+  if (window < 2) throw UsageError(fmt::format("--tile-length {}: must be at least 2 residues", window));
+  if (min_overlap < 1 || min_overlap >= window) {
+    throw UsageError(fmt::format("--tile-overlap {}: must be between 1 and the tile length less one ({})", min_overlap,
+                                 window - 1));
+  }
+  if (!(sharpness > 0) || !std::isfinite(sharpness)) {
+    throw UsageError(fmt::format("--tile-sharpness {}: must be a positive number", sharpness));
+  }
+}
+
+namespace {
+
+// intervals(L, ...) for L = the residues [lo, hi): the two outer windows of each level, recursing on what
+// chop() leaves between them, and the centred window when the innermost pair overlaps too little.
+void intervals(int64_t lo, int64_t hi, const TilingOptions& o, std::vector<Tile>& parts) {
+  while (hi - lo > o.window) {
+    parts.push_back({lo, o.window});
+    parts.push_back({hi - o.window, o.window});
+    lo += o.window - o.min_overlap;  // chop(): L[max_len - min_overlap : -(max_len - min_overlap)]
+    hi -= o.window - o.min_overlap;
+    if (hi < lo) hi = lo;  // an empty slice; the innermost pair then overlaps by more than min_overlap
+  }
+  const Tile& left = parts[parts.size() - 2];
+  const Tile& right = parts.back();
+  const int64_t overlap = (left.start + left.length - 1) - right.start;
+  if (overlap < o.min_overlap) {
+    const int64_t centre = lo + (hi - lo) / 2;
+    parts.push_back({centre - o.window / 2, o.window});
+  }
+}
+
+}  // namespace
+
+Tiling tile_sequence(int64_t length, const TilingOptions& o) {
+  o.validate();
+  if (length < 1) throw std::logic_error(fmt::format("tile_sequence: length {}", length));
+  Tiling t;
+  if (length <= o.window) {
+    t.tiles.push_back({0, length});
+    t.weights.emplace_back(static_cast<std::size_t>(length), 1.0);
+    return t;
+  }
+  intervals(0, length, o, t.tiles);
+  std::stable_sort(t.tiles.begin(), t.tiles.end(), [](const Tile& a, const Tile& b) { return a.start < b.start; });
+  for (const Tile& tile : t.tiles) {
+    if (tile.start < 0 || tile.start + tile.length > length) {
+      throw std::logic_error(fmt::format("tile_sequence: tile [{}, {}) outside a sequence of {}", tile.start,
+                                      tile.start + tile.length, length));
+    }
+  }
+  // Sigmoid edges over a = round(min_overlap / 2) residues (numpy's round: half to even).
+  const int64_t a = static_cast<int64_t>(std::nearbyint(static_cast<double>(o.min_overlap) / 2.0));
+  auto rising = [&](int64_t i) { return 1.0 / (1.0 + std::exp(-(static_cast<double>(i) - static_cast<double>(a) / 2.0) / o.sharpness)); };
+  auto falling = [&](int64_t i) { return 1.0 / (1.0 + std::exp((static_cast<double>(i) - static_cast<double>(a) / 2.0) / o.sharpness)); };
+  std::vector<double> sums(static_cast<std::size_t>(length), 0.0);
+  const std::size_t n = t.tiles.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    const Tile& tile = t.tiles[k];
+    std::vector<double> w(static_cast<std::size_t>(tile.length), 1.0);
+    const bool head = k > 0, tail = k + 1 < n;  // the first tile keeps the sequence's start flat, the last its end
+    for (int64_t i = 0; i < std::min(a, tile.length); ++i) {
+      if (head) w[static_cast<std::size_t>(i)] = rising(i);
+      if (tail) w[static_cast<std::size_t>(tile.length - a + i)] = falling(i);
+    }
+    for (int64_t i = 0; i < tile.length; ++i) sums[static_cast<std::size_t>(tile.start + i)] += w[static_cast<std::size_t>(i)];
+    t.weights.push_back(std::move(w));
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    for (int64_t i = 0; i < t.tiles[k].length; ++i) {
+      t.weights[k][static_cast<std::size_t>(i)] /= sums[static_cast<std::size_t>(t.tiles[k].start + i)];
+    }
+  }
+  return t;
+}
+
+}  // namespace esm_onnx

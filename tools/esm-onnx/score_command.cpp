@@ -1,0 +1,254 @@
+// `esm-onnx score`: variant effects. Two jobs on one command, chosen by their inputs as the scripts they stand
+// for choose them: a deep mutational scan (predict.py's --dms-input and --sequence) or every missense variant of
+// a FASTA file's proteins (esm-variants' --input-fasta-file).
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+#include "cli.h"
+#include "command.h"
+#include "esm_onnx/errors.h"
+#include "esm_onnx/model_cache.h"
+#include "esm_onnx/score.h"
+#include "options.h"
+#include "progress.h"
+
+namespace esm_onnx::cli {
+namespace {
+
+std::string strategies_help() {
+  std::string out = "how a mutation is scored:";
+  for (const auto& s : esm_onnx::scoring_strategies()) out += fmt::format("\n  {}: {}", s.name, s.formula);
+  return out;
+}
+
+nlohmann::ordered_json counters_json(const esm_onnx::PassCounters& c) {
+  nlohmann::ordered_json j;
+  j["passes"] = c.passes;
+  j["tokens"] = c.tokens;
+  j["batches"] = c.batches;
+  j["seconds"] = c.seconds;
+  j["tokens_per_second"] = c.seconds > 0 ? static_cast<double>(c.tokens) / c.seconds : 0.0;
+  return j;
+}
+
+class ScoreCommand final : public Command {
+ public:
+  CLI::App* add_to(CLI::App& app) override {
+    auto* s = app.add_subcommand(
+        "score",
+        "Score mutations: a deep mutational scan (predict.py: --sequence, --dms-input, --dms-output) or every "
+        "missense variant of a FASTA file's proteins (esm-variants: --input-fasta-file, --output-csv-file)");
+    s->add_option("model", models,
+                  "converted .onnx files, fair-esm checkpoints, transformers folders or released names (converted once "
+                  "into the cache); each adds a column named as written");
+    s->add_option("--model-location", models, "predict.py's spelling of MODEL (several for an ensemble)");
+    s->add_option("--model-name", model_name,
+                  "esm-variants' spelling of MODEL (its default, esm1b_t33_650M_UR50S, when no model is given with "
+                  "--input-fasta-file)");
+    // predict.py
+    s->add_option("--sequence", dms.sequence, "base sequence to which mutations were applied");
+    s->add_option("--dms-input", dms.input, "CSV file containing the deep mutational scan");
+    s->add_option("--dms-output", dms.output,
+                  "output CSV: the input's columns and rows, a column per model, and ensemble_mean for several models");
+    s->add_option("--mutation-col", dms.mutation_column, "column labelling the mutation as 'AiB' (A24C:G30W for several)")
+        ->capture_default_str();
+    typed_option(s, "--offset-idx", dms.offset, "0",
+                 [](const std::string& t, const std::string& o) { return parse_count<int64_t>(t, o); },
+                 "offset of the mutation positions in --mutation-col (1 for 1-based positions, ProteinGym's)");
+    typed_option(s, "--scoring-strategy", request.strategy, "wt-marginals",
+                 [](const std::string& t, const std::string& o) { return esm_onnx::parse_scoring_strategy(t, o); },
+                 strategies_help());
+    s->add_option("--msa-path", msa_path, "MSA Transformer's input: not supported (esm-onnx runs single-sequence models)");
+    s->add_option("--msa-samples", msa_samples, "MSA Transformer only (not supported)");
+    s->add_option("--lowercase-type", lowercase_type, "MSA Transformer only (not supported)");
+    s->add_flag("--nogpu", nogpu, "run on the CPU (esm-onnx does unless --device cuda)");
+    // esm-variants
+    s->add_option("--input-fasta-file", missense.fasta, "FASTA file of the proteins to score every missense variant of");
+    s->add_option("--output-csv-file", missense.output_csv, "output CSV: seq_id, mut_name, esm_score");
+    s->add_option("--matrix-dir", missense.matrix_dir,
+                  "a <seq_id>.npz per protein with its [L, 20] matrix (default: the CSV's path + .d); a rerun skips "
+                  "the proteins found there");
+    count_option(s, "--window", missense.window, "proteins read, sorted by length and batched together");
+    // both
+    count_option(s, "--toks-per-batch,--toks_per_batch", request.toks_per_batch, "token budget of a batch");
+    typed_option(s, "--long-sequences", request.long_sequences, "tile", esm_onnx::parse_long_sequences,
+                 "sequences longer than the tile length: tile (esm-variants' overlapping windows) or full (one pass; "
+                 "ESM-2 and ESM C only)");
+    count_option(s, "--tile-length", request.tiling.window,
+                 "residues per tile (default: 1022, ESM C 2048, at most what the model's positions take)")
+        ->default_str("model");
+    count_option(s, "--tile-overlap", request.tiling.min_overlap, "residues neighbouring tiles share at least");
+    typed_option(s, "--tile-sharpness", request.tiling.sharpness, "20",
+                 [](const std::string& t, const std::string& o) {
+                   try {
+                     std::size_t used = 0;
+                     const double v = std::stod(t, &used);
+                     if (used == t.size()) return v;
+                   } catch (const std::exception&) {
+                   }
+                   throw esm_onnx::UsageError(fmt::format("{} {}: expected a number", o, t));
+                 },
+                 "s of the tiles' sigmoid edge weights");
+    runtime_options(s, runtime);
+    engine_options(s, runtime);
+    s->add_flag("--strict", strict, "stop at the first mutation or protein that cannot be scored instead of skipping it");
+    s->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
+    s->add_flag("--json", json, "print the summary as JSON");
+    return s;
+  }
+
+  int run() override {
+    if (nogpu) runtime.device = esm_onnx::Device::Cpu;
+    if (!msa_path.empty()) {
+      throw esm_onnx::UnsupportedError("--msa-path: the MSA Transformer is not supported (esm-onnx runs the "
+                                       "single-sequence models: ESM-1, ESM-1b, ESM-1v, ESM-2, ESM C)");
+    }
+    if (!model_name.empty()) models.push_back(model_name);
+    const bool scan = !dms.input.empty() || !dms.output.empty() || !dms.sequence.empty();
+    const bool fasta = !missense.fasta.empty() || !missense.output_csv.empty();
+    if (scan == fasta) {
+      throw esm_onnx::UsageError(
+          "score: give either a deep mutational scan (--sequence, --dms-input, --dms-output) or a FASTA file "
+          "(--input-fasta-file, --output-csv-file)");
+    }
+    if (fasta && models.empty()) models.push_back("esm1b_t33_650M_UR50S");
+    if (models.empty()) throw esm_onnx::UsageError("score: MODEL is required (or --model-location)");
+    return scan ? run_scan() : run_missense();
+  }
+  bool embeds() const override { return true; }
+
+ private:
+  std::vector<std::string> resolved() const {
+    std::vector<std::string> out;
+    for (const auto& m : models) {
+      out.push_back(esm_onnx::cached_model(m, true, [](const std::string& line) { fmt::print(stderr, "{}\n", line); }));
+    }
+    return out;
+  }
+
+  int run_scan() {
+    const bool tty = isatty(fileno(stderr)) && !no_progress;
+    dms.request = request;
+    dms.runtime = runtime;
+    dms.strict = strict;
+    dms.models = models;
+    dms.validate();
+    // Columns are named by MODEL as written; the files behind them may be conversions in the cache.
+    const std::vector<std::string> files = resolved();
+    esm_onnx::DmsOptions opt = dms;
+    opt.models = files;
+    ProgressBar bar(0, tty, "passes");
+    EmbedProgress p;
+    auto summary = run_models(opt, bar, p);
+    bar.finish();
+    if (json) {
+      nlohmann::ordered_json j;
+      j["rows"] = summary.rows;
+      j["scored"] = summary.scored;
+      j["skipped"] = nlohmann::json::array();
+      for (const auto& k : summary.skipped) {
+        j["skipped"].push_back({{"row", k.index}, {"line", k.line}, {"mutant", k.mutant}, {"reason", k.reason}});
+      }
+      j["strategy"] = esm_onnx::strategy_name(request.strategy);
+      j["models"] = models;
+      j["load_seconds"] = summary.load_seconds;
+      j.update(counters_json(summary.counters));
+      j["output"] = dms.output;
+      fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    } else {
+      const auto& c = summary.counters;
+      fmt::print("scored {} of {} rows with {} model{} ({}): {} passes ({} tokens, {} batches) in {:.3f} s, {:.0f} "
+                 "tokens/s; {} skipped -> {}\n",
+                 summary.scored, summary.rows, models.size(), models.size() > 1 ? "s" : "",
+                 esm_onnx::strategy_name(request.strategy), c.passes, c.tokens, c.batches, c.seconds,
+                 c.seconds > 0 ? static_cast<double>(c.tokens) / c.seconds : 0.0, summary.skipped.size(), dms.output);
+    }
+    return summary.skipped.empty() ? kOk : kSkipped;
+  }
+
+  // The columns keep the names the user wrote (predict.py's), whatever file in the cache stands behind them.
+  esm_onnx::DmsSummary run_models(esm_onnx::DmsOptions& opt, ProgressBar& bar, EmbedProgress& p) {
+    opt.column_names = models;
+    return esm_onnx::score_dms_file(
+        opt,
+        [&](const esm_onnx::PassCounters& c, int64_t total) {
+          bar.set_total(total);
+          p.records_done = c.passes;
+          p.tokens_done = c.tokens;
+          p.seconds = c.seconds;
+          bar.update(p);
+        },
+        [&](const std::string& m) {
+          bar.finish();
+          fmt::print(stderr, "{}\n", m);
+        });
+  }
+
+  int run_missense() {
+    if (models.size() != 1) throw esm_onnx::UsageError("score --input-fasta-file: one MODEL at a time");
+    const bool tty = isatty(fileno(stderr)) && !no_progress;
+    missense.model = resolved().front();
+    missense.request = request;
+    missense.runtime = runtime;
+    missense.strict = strict;
+    missense.validate();
+    ProgressBar bar(tty ? count_fasta_records(missense.fasta) : 0, tty, "proteins");
+    EmbedProgress p;
+    auto summary = esm_onnx::score_missense_file(
+        missense,
+        [&](const esm_onnx::MissenseProgress& m) {
+          p.records_done = m.proteins_done;
+          p.records_seen = m.proteins_seen;
+          p.tokens_done = m.tokens;
+          p.seconds = m.seconds;
+          bar.update(p);
+        },
+        [&](const std::string& m) {
+          bar.finish();
+          fmt::print(stderr, "{}\n", m);
+        });
+    bar.finish();
+    if (json) {
+      nlohmann::ordered_json j;
+      j["scored"] = summary.scored;
+      j["already_present"] = summary.already_present;
+      j["skipped"] = nlohmann::json::array();
+      for (const auto& k : summary.skipped) j["skipped"].push_back({{"label", k.label}, {"line", k.line}, {"reason", k.reason}});
+      j["csv_rows"] = summary.csv_rows;
+      j["load_seconds"] = summary.load_seconds;
+      j.update(counters_json(summary.counters));
+      j["output_csv"] = missense.output_csv;
+      j["matrix_dir"] = summary.matrix_dir;
+      j["engine"] = summary.engine.to_string();
+      fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    } else {
+      const auto& c = summary.counters;
+      fmt::print("scored {} proteins ({} passes, {} tokens, {} batches) in {:.3f} s (model loaded in {:.3f} s), {:.0f} "
+                 "tokens/s: {} already present, {} skipped -> {} ({} rows), {}\n",
+                 summary.scored, c.passes, c.tokens, c.batches, c.seconds, summary.load_seconds,
+                 c.seconds > 0 ? static_cast<double>(c.tokens) / c.seconds : 0.0, summary.already_present,
+                 summary.skipped.size(), missense.output_csv, summary.csv_rows, summary.matrix_dir);
+    }
+    return summary.skipped.empty() ? kOk : kSkipped;
+  }
+
+  std::vector<std::string> models;
+  std::string model_name, msa_path, lowercase_type;
+  int64_t msa_samples{0};
+  esm_onnx::ScoreRequest request;
+  esm_onnx::RuntimeOptions runtime;
+  esm_onnx::DmsOptions dms;
+  esm_onnx::MissenseOptions missense;
+  bool nogpu = false, strict = false, no_progress = false, json = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> score_command() { return std::make_unique<ScoreCommand>(); }
+
+}  // namespace esm_onnx::cli
