@@ -22,6 +22,11 @@ struct VerifyReport {
   double max_abs_error{0};      // over every exported representation and the logits
   double min_mean_cosine{1};    // cosine of mean embeddings (last exported layer), worst record
   double argmax_agreement{1};   // share of positions whose logits argmax agrees
+  // Models with a language-model head: masked-marginal scores of a generated scan (every substitution of 60
+  // residues), reported beside the floor (not part of it).
+  int64_t scored_mutants{0};
+  double score_spearman{1};
+  double score_max_abs_error{0};
   // Floors: fp32 max abs error <= 1e-4; bf16 compute cosine >= 0.9999 and argmax >= 0.99; fp16 cosine >= 0.999;
   // int8/int4 cosine >= 0.99 and argmax >= 0.95.
   bool passed{false};

@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -29,16 +30,10 @@ struct Reader {
   std::vector<std::string> row;
   int64_t line{1};        // the line the parser has reached (counted from the bytes fed)
   int64_t row_line{1};    // where the current row started
-  bool first_field{true};
   std::string error;
   std::string path;
 
-  void field(const char* data, std::size_t size) {
-    std::string text(data ? data : "", data ? size : 0);
-    if (first_field && text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a UTF-8 BOM (Excel's CSVs)
-    first_field = false;
-    row.push_back(std::move(text));
-  }
+  void field(const char* data, std::size_t size) { row.emplace_back(data ? data : "", data ? size : 0); }
   void end_row() {
     if (!error.empty()) return;
     if (table.header.empty() && table.rows.empty() && row.empty()) return;
@@ -76,25 +71,34 @@ CsvTable read_csv(const std::string& path) {
   auto on_row = [](int, void* self) { static_cast<Reader*>(self)->end_row(); };
   char buf[1 << 16];
   std::size_t got;
+  bool first = true, in_quotes = false;
   while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) {
-    // Rows are reported as the parser meets their ends, so the line of a row's start is tracked chunk by chunk:
-    // exact for rows without line breaks inside quotes, which is what a message needs.
-    for (std::size_t start = 0; start < got;) {
+    std::size_t start = 0;
+    // A UTF-8 byte-order mark (Excel's "CSV UTF-8") before the header; it would break a quoted first field.
+    if (first && got >= 3 && std::memcmp(buf, "\xEF\xBB\xBF", 3) == 0) start = 3;
+    first = false;
+    // Rows are reported as the parser meets their ends; the line a row starts on is tracked here: a line break
+    // ends a row unless it falls inside quotes (an odd count of '"' since the row began, as RFC 4180 doubles them).
+    while (start < got) {
       const char* nl = static_cast<const char*>(std::memchr(buf + start, '\n', got - start));
       const std::size_t end = nl ? static_cast<std::size_t>(nl - buf) + 1 : got;
+      for (std::size_t i = start; i < end; ++i) in_quotes ^= buf[i] == '"';
       if (csv_parse(&parser, buf + start, end - start, on_field, on_row, &r) != end - start) {
-        throw InputError(fmt::format("{}: line {}: {} (a quote that is not closed, or text after a closing quote)",
-                                     path, r.line, csv_strerror(csv_error(&parser))));
+        throw InputError(fmt::format("{}: line {}: {} (a quote inside an unquoted field, or text after a closing "
+                                     "quote)", path, r.line, csv_strerror(csv_error(&parser))));
       }
       if (!r.error.empty()) throw InputError(r.error);
       if (nl) {
         ++r.line;
-        if (r.row.empty()) r.row_line = r.line;
+        if (!in_quotes) r.row_line = r.line;
       }
       start = end;
     }
   }
   if (std::ferror(f)) throw FileError(fmt::format("{}: read failed", path));
+  if (in_quotes) {
+    throw InputError(fmt::format("{}: line {}: a quote opened on this line is never closed", path, r.row_line));
+  }
   if (csv_fini(&parser, on_field, on_row, &r) != 0) {
     throw InputError(fmt::format("{}: line {}: {}", path, r.line, csv_strerror(csv_error(&parser))));
   }

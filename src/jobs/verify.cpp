@@ -9,6 +9,7 @@
 
 #include "esm_onnx/errors.h"
 #include "esm_onnx/model.h"
+#include "esm_onnx/score.h"
 #include "esm_onnx/traits.h"
 
 namespace esm_onnx {
@@ -53,6 +54,54 @@ double max_abs_diff(const FloatArray& a, const FloatArray& b) {
   return m;
 }
 
+// Ranks with ties averaged, for Spearman's correlation.
+std::vector<double> ranks(const std::vector<double>& v) {
+  std::vector<std::size_t> order(v.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return v[a] < v[b]; });
+  std::vector<double> r(v.size());
+  for (std::size_t i = 0; i < order.size();) {
+    std::size_t j = i;
+    while (j + 1 < order.size() && v[order[j + 1]] == v[order[i]]) ++j;
+    for (std::size_t k = i; k <= j; ++k) r[order[k]] = (static_cast<double>(i + j) / 2.0) + 1.0;
+    i = j + 1;
+  }
+  return r;
+}
+
+double spearman(const std::vector<double>& a, const std::vector<double>& b) {
+  const auto ra = ranks(a), rb = ranks(b);
+  const double n = static_cast<double>(ra.size());
+  double ma = 0, mb = 0;
+  for (std::size_t i = 0; i < ra.size(); ++i) ma += ra[i] / n, mb += rb[i] / n;
+  double ab = 0, aa = 0, bb = 0;
+  for (std::size_t i = 0; i < ra.size(); ++i) {
+    ab += (ra[i] - ma) * (rb[i] - mb);
+    aa += (ra[i] - ma) * (ra[i] - ma);
+    bb += (rb[i] - mb) * (rb[i] - mb);
+  }
+  return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 1.0;
+}
+
+// Variant scores of both models on a generated scan: every substitution at every position of the first 60
+// residues of a generated protein, masked marginals (the strategy that runs the most passes).
+void compare_scores(const Model& cand, const Model& ref, const std::string& protein, VerifyReport& rep) {
+  const std::string seq = protein.substr(0, 60);
+  std::vector<std::string> mutants;
+  for (std::size_t i = 0; i < seq.size(); ++i) {
+    for (const auto& [aa, w] : kAminoAcids) {
+      if (aa != seq[i]) mutants.push_back(fmt::format("{}{}{}", seq[i], i, aa));
+    }
+  }
+  ScoreRequest request;
+  request.strategy = ScoringStrategy::MaskedMarginals;
+  const auto c = score_mutants(cand, seq, mutants, request).scores;
+  const auto w = score_mutants(ref, seq, mutants, request).scores;
+  rep.scored_mutants = static_cast<int64_t>(mutants.size());
+  rep.score_spearman = spearman(c, w);
+  for (std::size_t i = 0; i < c.size(); ++i) rep.score_max_abs_error = std::max(rep.score_max_abs_error, std::fabs(c[i] - w[i]));
+}
+
 // The fidelity floor each precision is held to.
 void apply_floor(VerifyReport& rep, Precision precision, Compute compute) {
   // bf16 compute on an fp32 graph has its own floor; an int8 graph keeps int8's.
@@ -67,9 +116,14 @@ void apply_floor(VerifyReport& rep, Precision precision, Compute compute) {
 }  // namespace
 
 std::string VerifyReport::to_string() const {
+  const std::string scores =
+      scored_mutants > 0 ? fmt::format("; variant scores ({} masked-marginal mutants): Spearman {:.5f}, max abs "
+                                       "difference {:.3g}",
+                                       scored_mutants, score_spearman, score_max_abs_error)
+                         : std::string();
   return fmt::format("verify ({} vs fp32 reference, {} generated sequences, {} tokens): max abs error {:.3g}, "
-                     "min cosine of mean embeddings {:.6f}, logits argmax agreement {:.2f}% -> {} ({})",
-                     precision, sequences, tokens, max_abs_error, min_mean_cosine, 100.0 * argmax_agreement,
+                     "min cosine of mean embeddings {:.6f}, logits argmax agreement {:.2f}%{} -> {} ({})",
+                     precision, sequences, tokens, max_abs_error, min_mean_cosine, 100.0 * argmax_agreement, scores,
                      passed ? "within the floor" : "BELOW the floor", floor);
 }
 
@@ -119,6 +173,7 @@ VerifyReport verify_against(const std::string& candidate, const std::string& ref
     rows_compared += rows;
   }
   rep.sequences = static_cast<int64_t>(seqs.size());
+  if (ci.has(GraphOutput::Logits) && ci.head == OutputHead::LanguageModel) compare_scores(cand, ref, seqs.front(), rep);
   rep.argmax_agreement = rows_compared > 0 ? static_cast<double>(agree) / static_cast<double>(rows_compared) : 1.0;
   apply_floor(rep, ci.precision, cand.engine().compute);
   return rep;

@@ -49,7 +49,8 @@ def fair_esm_on_cpu(monkeypatch):
 def _predict_py(esm_module: types.ModuleType, model_location: str, sequence: str, mutations: list[str],
                 scoring_strategy: str, offset_idx: int = 1) -> list[float]:
     """examples/variant-prediction/predict.py's main() for one model: its loader, its .cuda() calls, its
-    scoring of each mutation ("wt-marginals", "masked-marginals") as label_row computes it."""
+    scoring of each mutation ("wt-marginals", "masked-marginals") as label_row computes it, and "pseudo-ppl" as
+    compute_pppl does (one masked pass per position of each mutant, batch 1)."""
     pretrained, MSATransformer = esm_module.pretrained, esm_module.MSATransformer
 
     def label_row(row, sequence, token_probs, alphabet, offset_idx):
@@ -59,6 +60,21 @@ def _predict_py(esm_module: types.ModuleType, model_location: str, sequence: str
         # add 1 for BOS
         score = token_probs[0, 1 + idx, mt_encoded] - token_probs[0, 1 + idx, wt_encoded]
         return score.item()
+
+    def compute_pppl(row, sequence, model, alphabet, offset_idx):
+        wt, idx, mt = row[0], int(row[1:-1]) - offset_idx, row[-1]
+        assert sequence[idx] == wt, "The listed wildtype does not match the provided sequence"
+        sequence = sequence[:idx] + mt + sequence[(idx + 1):]
+        batch_converter = alphabet.get_batch_converter()
+        batch_labels, batch_strs, batch_tokens = batch_converter([("protein1", sequence)])
+        log_probs = []
+        for i in range(1, len(sequence) - 1):
+            batch_tokens_masked = batch_tokens.clone()
+            batch_tokens_masked[0, i] = alphabet.mask_idx
+            with torch.no_grad():
+                token_probs = torch.log_softmax(model(batch_tokens_masked.cuda())["logits"], dim=-1)
+            log_probs.append(token_probs[0, i, alphabet.get_idx(sequence[i])].item())
+        return sum(log_probs)
 
     model, alphabet = pretrained.load_model_and_alphabet(model_location)
     model.eval()
@@ -80,10 +96,12 @@ def _predict_py(esm_module: types.ModuleType, model_location: str, sequence: str
                 token_probs = torch.log_softmax(model(batch_tokens_masked.cuda())["logits"], dim=-1)
             all_token_probs.append(token_probs[:, i])  # vocab size
         token_probs = torch.cat(all_token_probs, dim=0).unsqueeze(0)
+    elif scoring_strategy == "pseudo-ppl":
+        return [compute_pppl(m, sequence, model, alphabet, offset_idx) for m in mutations]
     return [label_row(m, sequence, token_probs, alphabet, offset_idx) for m in mutations]
 
 
-@pytest.mark.parametrize("strategy", ["wt-marginals", "masked-marginals"])
+@pytest.mark.parametrize("strategy", ["wt-marginals", "masked-marginals", "pseudo-ppl"])
 @pytest.mark.parametrize("key", ["esm1v_t2_32_zip", "esm2_t3_48_zip", "esm1b_t2_48_zip"])
 def test_predict_py_scores_match_fair_esm(checkpoints, fair_esm_on_cpu, tmp_path, monkeypatch, key, strategy):
     monkeypatch.setenv("ESM_ONNX_CACHE", str(tmp_path / "cache"))
