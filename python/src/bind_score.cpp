@@ -93,39 +93,6 @@ void bind_score(nb::module_& m) {
         },
         "model"_a, "sequence"_a, "request"_a);
 
-  m.def("score_dms_file",
-        [](const std::vector<std::string>& models, const std::vector<std::string>& column_names,
-           const std::string& sequence, const std::string& input, const std::string& output,
-           const std::string& mutation_column, int64_t offset, const ScoreRequest& request,
-           const RuntimeOptions& runtime, bool strict, nb::object on_skip) {
-          DmsOptions o;
-          o.models = models;
-          o.column_names = column_names;
-          o.sequence = sequence;
-          o.input = input;
-          o.output = output;
-          o.mutation_column = mutation_column;
-          o.offset = offset;
-          o.request = request;
-          o.runtime = runtime;
-          o.strict = strict;
-          const MessageFn message = python_messages(on_skip);
-          DmsSummary s;
-          {
-            nb::gil_scoped_release release;
-            s = score_dms_file(o, {}, message);
-          }
-          nb::dict d;
-          d["rows"] = s.rows;
-          d["scored"] = s.scored;
-          d["skipped"] = skipped_rows(s.skipped);
-          d["load_seconds"] = s.load_seconds;
-          d.update(counters_dict(s.counters));
-          return d;
-        },
-        "models"_a, "column_names"_a, "sequence"_a, "input"_a, "output"_a, "mutation_column"_a, "offset"_a,
-        "request"_a, "runtime"_a, "strict"_a, "on_skip"_a);
-
   m.def("score_missense_file",
         [](const Model& model, const std::string& fasta, const std::string& output_csv, const std::string& matrix_dir,
            const ScoreRequest& request, int64_t window, bool strict, nb::object on_skip) {

@@ -17,7 +17,7 @@ def _blocks() -> list[str]:
 
 def test_readme_python_examples_run(tmp_path):
     blocks = _blocks()
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     (tmp_path / "demo").symlink_to(ROOT / "demo")
     env = dict(os.environ, PYTHONPATH=str(PYPKG), ESM_ONNX_CACHE=str(tmp_path / "cache"))
     for code in blocks:
