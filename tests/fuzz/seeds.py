@@ -19,7 +19,7 @@ def main() -> None:
 
     out = pathlib.Path(sys.argv[1])
     for target in ("pickle", "torch_file", "checkpoint", "safetensors", "fasta", "metadata", "onnx_header",
-                   "transformers_config", "labels"):
+                   "transformers_config", "labels", "dms"):
         (out / target).mkdir(parents=True, exist_ok=True)
     work = out / "_checkpoints"
     for family in ("esm2", "esm1b", "esm1"):
@@ -56,6 +56,9 @@ def main() -> None:
     for i, label in enumerate(["sp|P69905|HBA_HUMAN Hemoglobin", "p/q", "./x", "p//q", "a/./b", ".partial/h-1/x",
                                "x" * 300, "UniRef50_A0A0~0123456789abcdef", "a/../b", "seqnum000000001"]):
         (out / "labels" / f"l{i}").write_text(label)
+    # Deep mutational scans as ProteinGym and pandas write them: a BOM, an index column, quotes, CRLF, multi-mutants.
+    (out / "dms" / "proteingym.csv").write_bytes(b"\xef\xbb\xbf,mutant,DMS_score\r\n0,M1A,0.5\r\n1,\"K2R:T3W\",-1\r\n")
+    (out / "dms" / "quoted.csv").write_text('mutant,note\nA4C,"a, ""b"" \nc"\nX0Y,\nY5F:Q9K:R10A,z\n')
     for fasta in (ROOT / "tests" / "data" / "parity.fasta", ROOT / "demo" / "example.fasta"):
         shutil.copy(fasta, out / "fasta" / fasta.name)
     (out / "metadata" / "esm2").write_text("\n".join(f"esm_onnx.{k}={v}" for k, v in {

@@ -15,6 +15,8 @@
 #include "esm_onnx/checkpoint.h"
 #include "esm_onnx/errors.h"
 #include "esm_onnx/fasta.h"
+#include "esm_onnx/mutations.h"
+#include "io/csv_table.h"
 #include "esm_onnx/model_info.h"
 #include "io/label_names.h"
 #include "pickle/unpickler.h"
@@ -118,6 +120,26 @@ int fasta(const uint8_t* data, std::size_t size) {
   });
 }
 
+int dms(const uint8_t* data, std::size_t size) {
+  const std::string path = as_file(data, size, ".csv");
+  return guarded([&] {
+    const CsvTable table = read_csv(path);
+    const Alphabet a = Alphabet::for_kind(AlphabetKind::Esm1b);
+    const std::string sequence = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ";
+    for (const auto& row : table.rows) {
+      if (row.size() != table.header.size()) throw std::logic_error("a row as wide as its header");
+      for (const auto& field : row) {
+        try {
+          const auto subs = parse_mutant(field, sequence, 1, a);
+          if (apply_mutant(sequence, subs).size() != sequence.size()) throw std::logic_error("a substitution changes the length");
+        } catch (const InputError&) {
+        }
+      }
+    }
+    csv_line(table.header);
+  });
+}
+
 int metadata(const uint8_t* data, std::size_t size) {
   return guarded([&] {
     std::map<std::string, std::string> props;
@@ -182,7 +204,7 @@ Target find_target(const std::string& name) {
   static const std::map<std::string, Target> kTargets = {
       {"pickle", &fuzz::pickle}, {"torch_file", &fuzz::torch_file}, {"checkpoint", &fuzz::checkpoint},
       {"safetensors", &fuzz::safetensors},
-      {"fasta", &fuzz::fasta}, {"metadata", &fuzz::metadata}, {"onnx_header", &fuzz::onnx_header},
+      {"fasta", &fuzz::fasta}, {"dms", &fuzz::dms}, {"metadata", &fuzz::metadata}, {"onnx_header", &fuzz::onnx_header},
       {"transformers_config", &fuzz::transformers_config}, {"labels", &fuzz::labels}};
   const auto it = kTargets.find(name);
   return it == kTargets.end() ? nullptr : it->second;

@@ -17,6 +17,7 @@ int metadata(const uint8_t* data, std::size_t size);    // a converted model's m
 int onnx_header(const uint8_t* data, std::size_t size);  // a .onnx file's ModelProto scan, then its metadata
 int transformers_config(const uint8_t* data, std::size_t size);  // config.json [NUL sharded index] of a folder
 int labels(const uint8_t* data, std::size_t size);  // label -> file name: inside OUTDIR, one-to-one
+int dms(const uint8_t* data, std::size_t size);     // a deep mutational scan's CSV and its mutations
 
 // name -> target, for the replaying test and the fuzz binaries
 using Target = int (*)(const uint8_t*, std::size_t);
