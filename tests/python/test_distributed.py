@@ -280,3 +280,39 @@ def test_esm_onnx_ray_stands_beside_esm_onnx():
     ray_cli = CLI.with_name("esm-onnx-ray")
     p = subprocess.run([str(ray_cli), "embed", "--help"], capture_output=True, text=True, env=_env())
     assert p.returncode == 0 and "OUTDIR" in p.stdout, p.stderr
+
+
+def test_score_gives_the_cli_csv_and_resumes(cluster, onnx_models, tmp_path):
+    """esm-onnx-ray score over two FASTA files: scores.csv is the single-process CLI's CSV of their concatenation
+    (a 1,100-residue protein tiled, a protein with X skipped), and a rerun after a lost part redoes only it."""
+    onnx = onnx_models["esm1b_t2_48_zip"]
+    rng = random.Random(11)
+    aa = "ACDEFGHIKLMNPQRSTVWY"
+    records = [(f"s{i} desc", "".join(rng.choice(aa) for _ in range(rng.randint(8, 80)))) for i in range(45)]
+    records.insert(7, ("long", "".join(rng.choice(aa) for _ in range(1100))))
+    records.insert(20, ("hasX", "MKXT"))
+    a, b = tmp_path / "a.fasta", tmp_path / "b.fasta"
+    a.write_text("".join(f">{h}\n{s}\n" for h, s in records[:25]))
+    b.write_text("".join(f">{h}\n{s}\n" for h, s in records[25:]))
+    both = tmp_path / "both.fasta"
+    both.write_text(a.read_text() + b.read_text())
+    p = run_cli("score", onnx, "--input-fasta-file", both, "--output-csv-file", tmp_path / "cli.csv", check=False)
+    assert p.returncode == 3, p.stderr
+    cmd = [sys.executable, "-m", "esm_onnx.distributed", "score", str(onnx), str(a), str(b), str(tmp_path / "ray"),
+           "--shard-records", "6", "--workers", "2", "--address", cluster]
+    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+    assert p.returncode == 3, p.stderr  # the protein with X
+    want = (tmp_path / "cli.csv").read_text().splitlines()
+    got = (tmp_path / "ray" / "scores.csv").read_text().splitlines()
+    assert [l.rsplit(",", 1)[0] for l in got] == [l.rsplit(",", 1)[0] for l in want]
+    np.testing.assert_allclose([float(l.rsplit(",", 1)[1]) for l in got[1:]],
+                               [float(l.rsplit(",", 1)[1]) for l in want[1:]], atol=1e-5, rtol=0)
+    assert "hasX" in (tmp_path / "ray" / "skipped.tsv").read_text()
+    manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    assert manifest["scored"] == 46 and manifest["parts"] == 9
+    # a part lost (its marker and its matrices): the rerun redoes that shard only, and the CSV is the same
+    (tmp_path / "ray" / "parts" / "b.fasta.000002.done.json").unlink()
+    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+    manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    assert manifest["parts_run"] == 1 and manifest["already_present"] == 6, p.stderr
+    assert (tmp_path / "ray" / "scores.csv").read_text().splitlines() == got

@@ -77,18 +77,8 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
     "host:port"); without it Ray starts on this machine. `engine` and `compute` as for esm_onnx.Model, except
     that OpenVINO needs an explicit compute: every worker must compute alike, whatever its CPU. Returns the
     manifest's counts."""
-    try:
-        import pyarrow  # noqa: F401
-        import ray
-        import ray.data  # noqa: F401
-    except ImportError as e:
-        raise UsageError(f"esm_onnx.distributed needs Ray Data and pyarrow ({e}): pip install 'esm-onnx[ray]'") from None
-
-    model_path = pathlib.Path(model).resolve()
-    if not model_path.is_file():
-        from .._errors import FileError
-
-        raise FileError(f"{model}: no such model file")
+    _require_ray()
+    model_path = _model_file(model)
     include = [include] if isinstance(include, str) else list(include)
     if format not in FORMATS:
         raise UsageError(f"--format {format}: use one of {', '.join(FORMATS)}")
@@ -97,13 +87,8 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
                              ("--truncation-seq-length", truncation_seq_length, 0)):
         if not isinstance(value, int) or value < low:
             raise UsageError(f"{name} {value}: must be an integer >= {low}")
-    import esm_onnx
 
-    esm_onnx.check_engine_options(str(engine), str(compute))
-    if engine == "openvino" and compute == "auto":
-        raise UsageError("--engine openvino --compute auto: on Ray each worker would choose for its own CPU, and one "
-                         "run could mix bf16 and fp32 outputs; choose --compute bf16 (workers without AVX512_BF16 or "
-                         "AMX-BF16 then stop with that error) or --compute fp32")
+    _check_engine(engine, compute)
     layers = _resolve(model_path, include, repr_layers)
     out = pathlib.Path(outdir).resolve()
     files = expand_inputs([str(i) for i in inputs])
@@ -130,29 +115,72 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
     say(f"esm-onnx-ray: {len(files)} input file(s), {sum(s.records for s in shards)} records in {len(shards)} shards; "
         f"{len(shards) - len(todo)} already done, {len(todo)} to run on {workers} worker(s) x {threads_per_worker} "
         "thread(s)")
-    done_records = done_tokens = 0
-    compute = 0.0
-    if todo:
-        if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     logging_level="WARNING", configure_logging=True)
-        t_up = time.perf_counter()
-        from .worker import ShardEmbedder
+    from .worker import ShardEmbedder
 
-        ds = ray.data.from_items([s.as_row() for s in todo], override_num_blocks=len(todo))
-        results = ds.map_batches(
-            ShardEmbedder, batch_size=1, concurrency=workers, num_cpus=threads_per_worker,
-            fn_constructor_kwargs={"model": str(model_path), "options": part_options, "outdir": str(out),
-                                   "threads": threads_per_worker})
-        start = time.perf_counter()
-        for row in results.iter_rows():
-            done_records += int(row["records"])
-            done_tokens += int(row["tokens"])
-            dt = max(time.perf_counter() - start, 1e-9)
-            say(f"esm-onnx-ray: part {row['name']} done; {done_records} records, {done_records / dt:.1f} records/s, "
-                f"{done_tokens / dt:.0f} tokens/s across the cluster")
-        compute = time.perf_counter() - t_up
+    compute = _map_shards(ShardEmbedder, todo, {"model": str(model_path), "options": part_options, "outdir": str(out),
+                                                "threads": threads_per_worker},
+                          workers, threads_per_worker, address, say, "records")
     return _finish(out, files, model_path, options, shards, len(todo), time.perf_counter() - t0, compute, say)
+
+
+def _require_ray() -> None:
+    try:
+        import pyarrow  # noqa: F401
+        import ray  # noqa: F401
+        import ray.data  # noqa: F401
+    except ImportError as e:
+        raise UsageError(f"esm_onnx.distributed needs Ray Data and pyarrow ({e}): pip install 'esm-onnx[ray]'") from None
+
+
+def _model_file(model: str | os.PathLike[str]) -> pathlib.Path:
+    path = pathlib.Path(model).resolve()
+    if not path.is_file():
+        from .._errors import FileError
+
+        raise FileError(f"{model}: no such model file")
+    return path
+
+
+def _check_engine(engine: str, compute: str) -> None:
+    import esm_onnx
+
+    esm_onnx.check_engine_options(str(engine), str(compute))
+    if engine == "openvino" and compute == "auto":
+        raise UsageError("--engine openvino --compute auto: on Ray each worker would choose for its own CPU, and one "
+                         "run could mix bf16 and fp32 outputs; choose --compute bf16 (workers without AVX512_BF16 or "
+                         "AMX-BF16 then stop with that error) or --compute fp32")
+
+
+def _start_ray(address: str | None) -> None:
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
+                 configure_logging=True)
+
+
+def _map_shards(actor: type, todo: list[Shard], kwargs: dict[str, Any], workers: int, threads_per_worker: int,
+                address: str | None, say, unit: str) -> float:
+    """Runs `actor` (a map_batches callable, one shard per call) over the shards to do with `workers` actors;
+    says each part as it finishes. Returns the seconds from Ray's start to the last part."""
+    if not todo:
+        return 0.0
+    import ray
+
+    _start_ray(address)
+    t_up = time.perf_counter()
+    ds = ray.data.from_items([s.as_row() for s in todo], override_num_blocks=len(todo))
+    results = ds.map_batches(actor, batch_size=1, concurrency=workers, num_cpus=threads_per_worker,
+                             fn_constructor_kwargs=kwargs)
+    start = time.perf_counter()
+    done = tokens = 0
+    for row in results.iter_rows():
+        done += int(row["records"])
+        tokens += int(row["tokens"])
+        dt = max(time.perf_counter() - start, 1e-9)
+        say(f"esm-onnx-ray: part {row['name']} done; {done} {unit}, {done / dt:.1f} {unit}/s, {tokens / dt:.0f} "
+            "tokens/s across the cluster")
+    return time.perf_counter() - t_up
 
 
 def _finish(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, options: dict, shards: list[Shard],
@@ -178,3 +206,6 @@ def _finish(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, o
         f"present, {totals['skipped']} skipped ({out / 'skipped.tsv'}); {redone} of {len(shards)} parts run in "
         f"{seconds:.1f} s")
     return manifest
+
+
+from .score import score  # noqa: E402  (the scoring job shares the helpers above)

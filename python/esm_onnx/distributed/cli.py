@@ -1,4 +1,5 @@
-"""`esm-onnx-ray embed MODEL.onnx INPUTS... OUTDIR`: the distributed embed job on Ray."""
+"""`esm-onnx-ray embed MODEL.onnx INPUTS... OUTDIR` and `esm-onnx-ray score MODEL.onnx INPUTS... OUTDIR`: the
+distributed embed and every-missense-variant jobs on Ray."""
 from __future__ import annotations
 
 import argparse
@@ -28,16 +29,38 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--truncation-seq-length", type=int, default=_DEFAULTS["truncation_seq_length"])
     e.add_argument("--shard-records", type=int, default=2048, help="records per shard (and per output part)")
     e.add_argument("--no-progress", action="store_true")
+    s = sub.add_parser("score", help="score every missense variant of FASTA files' proteins into OUTDIR (esm-variants' "
+                                     "job) with a pool of Ray actors")
+    s.add_argument("model", help="ONNX model with logits from esm-onnx convert")
+    s.add_argument("paths", nargs="+", metavar="INPUTS... OUTDIR", help="FASTA files, folders or globs, then OUTDIR")
+    s.add_argument("--workers", type=int, default=1, help="Ray actors, each holding the model once")
+    s.add_argument("--threads-per-worker", type=int, default=1, help="engine threads (and Ray CPUs) per actor")
+    s.add_argument("--engine", default="ort", help="ort or openvino (graphs from convert --engine openvino)")
+    s.add_argument("--compute", default="auto", help="openvino: bf16 or fp32, said explicitly (workers may differ)")
+    s.add_argument("--address", help="join this Ray cluster (host:port or auto); default: start Ray here")
+    s.add_argument("--toks-per-batch", type=int, default=4096)
+    s.add_argument("--long-sequences", default="tile", choices=["tile", "full"])
+    s.add_argument("--tile-length", type=int, help="residues per tile (default: the model's)")
+    s.add_argument("--tile-overlap", type=int, default=512)
+    s.add_argument("--tile-sharpness", type=float, default=20.0)
+    s.add_argument("--shard-records", type=int, default=256, help="proteins per shard (and per output part)")
+    s.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     if len(a.paths) < 2:
-        ap.error("embed needs at least one input and OUTDIR")
-    from . import embed
+        ap.error(f"{a.command} needs at least one input and OUTDIR")
+    from . import embed, score
 
     try:
-        m = embed(a.model, a.paths[:-1], a.paths[-1], include=a.include, repr_layers=a.repr_layers, format=a.format,
-                  workers=a.workers, threads_per_worker=a.threads_per_worker, address=a.address,
-                  toks_per_batch=a.toks_per_batch, truncation_seq_length=a.truncation_seq_length,
-                  shard_records=a.shard_records, progress=not a.no_progress, engine=a.engine, compute=a.compute)
+        if a.command == "score":
+            m = score(a.model, a.paths[:-1], a.paths[-1], workers=a.workers, threads_per_worker=a.threads_per_worker,
+                      address=a.address, toks_per_batch=a.toks_per_batch, long_sequences=a.long_sequences,
+                      tile_length=a.tile_length, tile_overlap=a.tile_overlap, tile_sharpness=a.tile_sharpness,
+                      shard_records=a.shard_records, progress=not a.no_progress, engine=a.engine, compute=a.compute)
+        else:
+            m = embed(a.model, a.paths[:-1], a.paths[-1], include=a.include, repr_layers=a.repr_layers,
+                      format=a.format, workers=a.workers, threads_per_worker=a.threads_per_worker, address=a.address,
+                      toks_per_batch=a.toks_per_batch, truncation_seq_length=a.truncation_seq_length,
+                      shard_records=a.shard_records, progress=not a.no_progress, engine=a.engine, compute=a.compute)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

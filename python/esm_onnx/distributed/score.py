@@ -1,0 +1,130 @@
+"""`esm-onnx-ray score`: esm-variants' every-missense-variant job over many FASTA files on Ray, with the embed
+driver's guarantees: shards of whole records, a part per shard that appears only when complete, a rerun that
+redoes only what is not done (a killed worker's or driver's work included), and a refusal to mix models or
+options in one OUTDIR.
+
+OUTDIR holds:
+- matrices/<seq_id>.npz: each protein's [L, 20] matrix, as `esm-onnx score --input-fasta-file` writes them (shared
+  by the workers; a protein already there for the same sequence and model is not scored again);
+- parts/<file>.<shard>.csv: each shard's rows; scores.csv: all of them in the inputs' order (esm-variants' CSV);
+- skipped.tsv, run.json, manifest.json, as for embed.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from .._errors import UsageError
+from . import _check_engine, _check_run, _map_shards, _model_digest, _model_file, _require_ray
+from . import parts as _parts
+from .shards import Shard, expand_inputs, scan
+
+
+def score(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLike[str],
+          workers: int = 1, threads_per_worker: int = 1, address: str | None = None, toks_per_batch: int = 4096,
+          long_sequences: str = "tile", tile_length: int | None = None, tile_overlap: int = 512,
+          tile_sharpness: float = 20.0, shard_records: int = 256, progress: bool = True, engine: str = "ort",
+          compute: str = "auto") -> dict[str, Any]:
+    """Scores every missense variant of every protein of `inputs` (FASTA files, folders, globs) into `outdir` with
+    `workers` Ray actors of `threads_per_worker` engine threads each (see esm_onnx.score_missense for the scores
+    and the tiling). Returns the manifest's counts."""
+    _require_ray()
+    import esm_onnx
+
+    model_path = _model_file(model)
+    for name, value, low in (("--workers", workers, 1), ("--threads-per-worker", threads_per_worker, 1),
+                             ("--toks-per-batch", toks_per_batch, 1), ("--shard-records", shard_records, 1)):
+        if not isinstance(value, int) or value < low:
+            raise UsageError(f"{name} {value}: must be an integer >= {low}")
+    _check_engine(engine, compute)
+    info = esm_onnx.read_model_info(model_path)
+    if not info.has_logits:
+        raise UsageError(f"{model}: scoring needs a masked language-model head (logits); this model has none")
+    # the request as the library checks it, before any worker starts
+    esm_onnx._score._score_request("wt-marginals", toks_per_batch, long_sequences, tile_length, tile_overlap,
+                                   tile_sharpness)
+    out = pathlib.Path(outdir).resolve()
+    files = expand_inputs([str(i) for i in inputs])
+    options = {"job": "score missense", "format": "csv", "toks_per_batch": toks_per_batch,
+               "long_sequences": long_sequences, "tile_length": tile_length or 0, "tile_overlap": tile_overlap,
+               "tile_sharpness": float(tile_sharpness), "shard_records": shard_records, "engine": engine,
+               "compute": "fp32" if engine == "ort" else compute}
+    model_sha256 = _model_digest(model_path)
+    _check_run(out, {"model": str(model_path), "model_sha256": model_sha256, "options": options})
+    part_options = {**options, "model_sha256": model_sha256}
+
+    t0 = time.perf_counter()
+    shards: list[Shard] = [s for f in files for s in scan(f, shard_records)]
+    say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
+    todo = []
+    for s in shards:
+        done, why = _parts.part_is_done(out, s.name, s.digest, part_options)
+        if done and (out / "parts" / f"{s.name}.csv").exists():
+            continue
+        if why not in ("not written", ""):
+            say(f"esm-onnx-ray: part {s.name} is redone: {why}")
+        _parts.remove_part(out, s.name, "csv")
+        todo.append(s)
+    say(f"esm-onnx-ray: {len(files)} input file(s), {sum(s.records for s in shards)} proteins in {len(shards)} shards; "
+        f"{len(shards) - len(todo)} already done, {len(todo)} to run on {workers} worker(s) x {threads_per_worker} "
+        "thread(s)")
+    from .score_worker import ShardScorer
+
+    compute_seconds = _map_shards(ShardScorer, todo, {"model": str(model_path), "options": part_options,
+                                                      "outdir": str(out), "threads": threads_per_worker},
+                                  workers, threads_per_worker, address, say, "proteins")
+    return _finish(out, files, model_path, options, shards, len(todo), time.perf_counter() - t0, compute_seconds, say)
+
+
+def _finish(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, options: dict, shards: list[Shard],
+            redone: int, seconds: float, compute: float, say) -> dict[str, Any]:
+    """scores.csv from the parts in the inputs' order (streamed), skipped.tsv and manifest.json. A seq_id that an
+    earlier shard already had is a conflict the shards could not see: its rows are left out and listed."""
+    import json
+
+    for pattern in (".*.tmp", "*.partial-*"):  # what killed attempts left (every writer has finished now)
+        for stale in (out / "parts").glob(pattern):
+            stale.unlink(missing_ok=True)
+    totals = {"records": 0, "scored": 0, "already_present": 0, "skipped": 0, "tokens": 0, "csv_rows": 0}
+    lines = ["file\tlabel\tline\treason"]
+    seen: set[str] = set()
+    tmp = out / f".scores.csv.{os.getpid()}.tmp"
+    with open(tmp, "w", newline="") as csv_out:
+        csv_out.write("seq_id,mut_name,esm_score\n")
+        for s in shards:
+            summary = _parts.read_summary(out, s.name)
+            for k in ("records", "scored", "already_present", "skipped", "tokens"):
+                totals[k] += int(summary.get(k, 0))
+            lines += [f"{s.path}\t{label}\t{line}\t{reason}" for label, line, reason in summary["skipped_records"]]
+            dropped: set[str] = set()
+            part_ids: set[str] = set()
+            with open(out / "parts" / f"{s.name}.csv", newline="") as part:
+                next(part)  # its header
+                for row in part:
+                    seq_id = row.split(",", 1)[0]
+                    if seq_id in seen:
+                        dropped.add(seq_id)
+                        continue
+                    part_ids.add(seq_id)
+                    csv_out.write(row)
+                    totals["csv_rows"] += 1
+            seen |= part_ids
+            for seq_id in sorted(dropped):
+                totals["skipped"] += 1
+                lines.append(f"{s.path}\t{seq_id}\t0\tduplicate seq_id: an earlier shard has the same one, and "
+                             "matrices are keyed by it")
+    os.replace(tmp, out / "scores.csv")
+    _parts.write_atomic(out / "skipped.tsv", "\n".join(lines) + "\n")
+    run = json.loads((out / "run.json").read_text())
+    manifest = {"model": str(model), "model_sha256": run["model_sha256"], "options": options,
+                "inputs": [str(f) for f in files], "parts": len(shards), "parts_run": redone, "seconds": seconds,
+                "compute_seconds": compute, **totals}
+    _parts.write_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
+    say(f"esm-onnx-ray: {totals['records']} proteins: {totals['scored']} scored, {totals['already_present']} already "
+        f"present, {totals['skipped']} skipped ({out / 'skipped.tsv'}); {totals['csv_rows']} rows in "
+        f"{out / 'scores.csv'}; {redone} of {len(shards)} parts run in {seconds:.1f} s")
+    return manifest

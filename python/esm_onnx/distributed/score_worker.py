@@ -1,0 +1,69 @@
+"""The scoring actor: loads the model once, then scores whole shards, each into its part (parts/<shard>.csv)
+and the shared matrix folder."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import tempfile
+import time
+import warnings
+from typing import Any
+
+from .parts import part_is_done, part_path, read_summary, remove_part, summary_path, write_atomic
+from .shards import shard_digest
+
+
+class ShardScorer:
+    """Callable for Ray Data's map_batches: each row of a batch is a shard; each output row its summary."""
+
+    def __init__(self, model: str, options: dict[str, Any], outdir: str, threads: int) -> None:
+        import esm_onnx
+
+        self.model = esm_onnx.Model(model, threads=threads, engine=options["engine"], compute=options["compute"])
+        self.options = options
+        self.outdir = pathlib.Path(outdir)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
+        rows = [dict(zip(batch.keys(), values)) for values in zip(*batch.values())]
+        out: dict[str, list] = {k: [] for k in ("name", "records", "scored", "skipped", "tokens", "seconds", "pid")}
+        for shard in rows:
+            summary = self.run(shard)
+            for k in out:
+                out[k].append(summary[k])
+        return out
+
+    def run(self, shard: dict[str, Any]) -> dict[str, Any]:
+        from .. import score_missense
+
+        name = str(shard["name"])
+        csv = self.outdir / "parts" / f"{name}.csv"
+        if part_is_done(self.outdir, name, str(shard["digest"]), self.options)[0] and csv.exists():
+            return read_summary(self.outdir, name) | {"pid": os.getpid()}
+        remove_part(self.outdir, name, "csv")
+        o = self.options
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="esm-onnx-shard-") as tmp:
+            fasta = pathlib.Path(tmp) / f"{name}.fasta"
+            with open(shard["path"], "rb") as src:
+                src.seek(int(shard["start"]))
+                data = src.read(int(shard["end"]) - int(shard["start"]))
+            fasta.write_bytes(data)
+            digest = shard_digest(data)
+            del data
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # skipped proteins are in the summary
+                s = score_missense(self.model, fasta, csv, matrix_dir=self.outdir / "matrices",
+                                   toks_per_batch=o["toks_per_batch"], long_sequences=o["long_sequences"],
+                                   tile_length=o["tile_length"] or None, tile_overlap=o["tile_overlap"],
+                                   tile_sharpness=o["tile_sharpness"])
+        line0 = int(shard["first_line"]) - 1
+        summary = {"name": name, "path": str(shard["path"]), "records": int(shard["records"]), "scored": s["scored"],
+                   "already_present": s["already_present"], "skipped": len(s["skipped"]), "tokens": s["tokens"],
+                   "seconds": time.perf_counter() - t0,
+                   "skipped_records": [[label, line + line0 if line else 0, reason] for label, line, reason in s["skipped"]],
+                   "input_sha256": digest, "options": o}
+        # The CSV is in place (written atomically); the summary, then the marker, make the part count as done.
+        write_atomic(summary_path(self.outdir, name), json.dumps(summary))
+        write_atomic(part_path(self.outdir, name, "csv"), json.dumps({"records": summary["records"]}))
+        return summary | {"pid": os.getpid()}
