@@ -650,6 +650,11 @@ def report(bench: Bench, args, peak: float, prof, sweep_model: str, elapsed: flo
             lines.append(f"| {label} | {r['wall']:.1f} | {ray['sequences'] / r['wall']:.1f} | "
                          f"{ray['tokens'] / r['wall']:.0f} | {after} | {r['rss_mib']:.0f} |")
         lines.append("")
+    scoring = getattr(bench, "extra", {}).get("scoring")
+    if scoring:
+        import score_bench
+
+        lines += score_bench.section(scoring, args.threads)
     fam, layers, dim, heads, _ = MODELS.get(sweep_model, ("", 0, 0, 0, 0))
     fp32_512 = bench.sweep.get("esm-onnx fp32", {}).get(512)
     lines += ["## Targets", ""]
@@ -739,6 +744,13 @@ def main() -> None:
         bench.run_sweep(sweep_model)
         prof = profile(bench.work / "models" / sweep_model / "fp32.onnx", args.threads, 514, 4)
         plot(bench.sweep, args.plot, sweep_model)
+        import score_bench
+
+        score_models = score_bench.QUICK if args.quick else list(score_bench.MODELS)
+        bench.extra = getattr(bench, "extra", {})
+        bench.extra["scoring"] = score_bench.run(score_models, args.threads, bench.work / "scoring", measure, log,
+                                                 cpu_has_bf16())
+        bench.save()
     args.output.write_text(report(bench, args, peak, prof, sweep_model, time.perf_counter() - t0))
     log(f"wrote {args.output} and {args.plot}")
 
