@@ -24,6 +24,10 @@ std::size_t CsvTable::column(const std::string& name, const std::string& option)
 
 namespace {
 
+// No row of a mutation table comes near this; past it the file is not one (/dev/zero, a binary), and reading on
+// would only fill memory.
+constexpr std::size_t kMaxCsvRow = std::size_t{1} << 24;
+
 // The parser's callbacks fill this; libcsv reports a field, then the end of its row.
 struct Reader {
   CsvTable table;
@@ -72,6 +76,7 @@ CsvTable read_csv(const std::string& path) {
   char buf[1 << 16];
   std::size_t got;
   bool first = true, in_quotes = false;
+  std::size_t row_bytes = 0;
   while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) {
     std::size_t start = 0;
     // A UTF-8 byte-order mark (Excel's "CSV UTF-8") before the header; it would break a quoted first field.
@@ -83,6 +88,11 @@ CsvTable read_csv(const std::string& path) {
       const char* nl = static_cast<const char*>(std::memchr(buf + start, '\n', got - start));
       const std::size_t end = nl ? static_cast<std::size_t>(nl - buf) + 1 : got;
       for (std::size_t i = start; i < end; ++i) in_quotes ^= buf[i] == '"';
+      row_bytes += end - start;
+      if (row_bytes > kMaxCsvRow) {
+        throw InputError(fmt::format("{}: line {}: a row longer than {} MiB; this is not a table of mutations", path,
+                                     r.row_line, kMaxCsvRow >> 20));
+      }
       if (csv_parse(&parser, buf + start, end - start, on_field, on_row, &r) != end - start) {
         throw InputError(fmt::format("{}: line {}: {} (a quote inside an unquoted field, or text after a closing "
                                      "quote)", path, r.line, csv_strerror(csv_error(&parser))));
@@ -90,7 +100,10 @@ CsvTable read_csv(const std::string& path) {
       if (!r.error.empty()) throw InputError(r.error);
       if (nl) {
         ++r.line;
-        if (!in_quotes) r.row_line = r.line;
+        if (!in_quotes) {
+          r.row_line = r.line;
+          row_bytes = 0;
+        }
       }
       start = end;
     }

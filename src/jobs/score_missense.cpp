@@ -95,7 +95,9 @@ struct Job {
   std::string provenance;
   MissenseSummary sum;
   MissenseProgress prog;
-  std::unordered_set<int64_t> skipped_index;  // records left out of the CSV
+  std::unordered_set<std::string> dropped;  // ids in the order file whose protein was then skipped
+  std::string order_path;                  // the ids of the CSV, in the FASTA's order (a pipe is read once)
+  std::ofstream order;
   std::chrono::steady_clock::time_point t0{std::chrono::steady_clock::now()};
 
   Job(const Model& m, const MissenseOptions& o, const std::function<void(const MissenseProgress&)>& p,
@@ -117,7 +119,6 @@ struct Job {
   void skip(const SequenceRecord& r, const std::string& reason) {
     if (opt.strict) throw InputError(fmt::format("{}: record '{}' (line {}): {}", opt.fasta, r.label, r.line, reason));
     sum.skipped.push_back({r.label, r.line, reason, r.index});
-    skipped_index.insert(r.index);
     ++prog.proteins_done;
     if (message) message(fmt::format("skipped {}: record '{}' (line {}): {}", opt.fasta, r.label, r.line, reason));
   }
@@ -125,11 +126,11 @@ struct Job {
   void write(const std::string& id, const std::string& sequence, const FloatArray& scores) {
     files.commit(id, [&](const std::string& path) {
       StoredZipWriter zip(path);
-      const std::string label = npy_text_bytes(id), seq = npy_text_bytes(sequence), order = npy_text_bytes(std::string(kMissenseOrder)),
+      const std::string label = npy_text_bytes(id), seq = npy_text_bytes(sequence), amino_acids = npy_text_bytes(std::string(kMissenseOrder)),
                         prov = npy_text_bytes(provenance), matrix = npy_bytes(scores);
       zip.add("label.npy", label.data(), label.size());
       zip.add("sequence.npy", seq.data(), seq.size());
-      zip.add("amino_acids.npy", order.data(), order.size());
+      zip.add("amino_acids.npy", amino_acids.data(), amino_acids.size());
       zip.add("provenance.npy", prov.data(), prov.size());
       zip.add("scores.npy", matrix.data(), matrix.size());
       zip.close();
@@ -150,8 +151,10 @@ struct Job {
                                   ++prog.proteins_done;
                                 });
       } catch (const InputError& e) {
+        dropped.insert(id);
         skip(record, e.what());
       } catch (const UsageError& e) {  // --long-sequences full on a protein beyond the model's positions
+        dropped.insert(id);
         skip(record, e.what());
       }
     }
@@ -165,6 +168,15 @@ struct Job {
       report();
     };
     FastaReader reader(opt.fasta);
+    std::error_code ec;
+    std::filesystem::create_directories(opt.matrices(), ec);
+    for (const auto& e : std::filesystem::directory_iterator(opt.matrices(), ec)) {  // what killed runs left
+      const std::string name = e.path().filename().string();
+      if (name.rfind(".order-", 0) == 0 && io::is_stale_tag(name.substr(7))) std::filesystem::remove(e.path(), ec);
+    }
+    order_path = (std::filesystem::path(opt.matrices()) / fmt::format(".order-{}", io::process_tag())).string();
+    order.open(order_path, std::ios::trunc);
+    if (!order) throw FileError(fmt::format("{}: cannot write in the matrix folder", order_path));
     std::unordered_set<std::string> ids;
     std::vector<std::pair<SequenceRecord, std::string>> window;
     SequenceRecord r;
@@ -184,6 +196,7 @@ struct Job {
         if (stored && stored->sequence == r.sequence && stored->provenance == provenance) {
           ++sum.already_present;
           ++prog.proteins_done;
+          order << id << '\n';
           continue;
         }
         if (message) {
@@ -192,6 +205,7 @@ struct Job {
                               r.label));
         }
       }
+      order << id << '\n';
       window.emplace_back(std::move(r), std::move(id));
       r = {};
       if (static_cast<int64_t>(window.size()) >= opt.window) run_window(runner, window);
@@ -200,29 +214,32 @@ struct Job {
     runner.flush();
     sum.counters = runner.counters;
     report();
-    write_csv_file(ids.size());
+    order.close();
+    if (!order) throw FileError(fmt::format("{}: write failed (disk full?)", order_path));
+    try {
+      write_csv_file();
+    } catch (...) {
+      std::filesystem::remove(order_path, ec);
+      throw;
+    }
+    std::filesystem::remove(order_path, ec);
   }
 
   // The CSV, in the FASTA's order, from the matrix files: seq_id, mut_name (wild type, 1-based position, mutant),
   // esm_score; 20 rows per position in esm-variants' order.
-  void write_csv_file(std::size_t expected) {
+  void write_csv_file() {
     const std::string tmp = fmt::format("{}.partial-{}", opt.output_csv, io::process_tag());
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw FileError(fmt::format("{}: cannot create the CSV file", opt.output_csv));
     out << "seq_id,mut_name,esm_score\n";
-    FastaReader reader(opt.fasta);
-    std::unordered_set<std::string> seen;
-    seen.reserve(expected);
-    SequenceRecord r;
-    std::string line;
-    while (reader.next(r)) {
-      if (skipped_index.count(r.index)) continue;
-      const std::string id = fasta_id(r.label);
-      if (!seen.insert(id).second) continue;
+    std::ifstream ids(order_path);
+    std::string id, line;
+    while (std::getline(ids, id)) {
+      if (dropped.count(id)) continue;
       auto m = read_matrix(files.location(id), true);
-      if (!m || m->sequence != r.sequence) {
-        throw FileError(fmt::format("{}: the matrix of record '{}' is missing or was changed while the job ran; run "
-                                    "again", files.location(id), r.label));
+      if (!m) {
+        throw FileError(fmt::format("{}: the matrix of '{}' is missing or was changed while the job ran; run again",
+                                    files.location(id), id));
       }
       const std::string quoted = csv_line({id});
       const std::string_view field(quoted.data(), quoted.size() - 1);

@@ -16,7 +16,7 @@ import torch
 
 import esm_checkpoints
 import hf_checkpoints as hf
-from conftest import PYPKG, run_cli
+from conftest import CLI as CLI_PATH, PYPKG, run_cli
 
 import esm_onnx
 
@@ -407,3 +407,29 @@ def test_every_precision_scores(checkpoints, tmp_path):
         got = esm_onnx.Model(path).score(SEQUENCE, mutants, offset_idx=1, strategy="masked-marginals")
         rho = np.corrcoef(pd.Series(base).rank(), pd.Series(got).rank())[0, 1]  # Spearman
         assert rho > (0.999 if precision == "fp16" else 0.9), (precision, rho, np.abs(got - base).max())
+
+
+def test_hostile_inputs_are_clear_errors_and_lose_nothing(onnx_models, tmp_path):
+    onnx = onnx_models["esm2_t3_48_zip"]
+    args = ["--sequence", SEQUENCE, "--dms-output", tmp_path / "o.csv"]
+    p = run_cli("score", onnx, "--dms-input", "/dev/zero", *args, check=False)  # read on, it would fill memory
+    assert p.returncode == 1 and "a row longer than 16 MiB" in p.stderr, p.stderr
+    p = run_cli("score", onnx, "--dms-input", tmp_path, *args, check=False)
+    assert p.returncode == 1 and "is a folder" in p.stderr
+    p = run_cli("score", onnx, "--dms-input", _dms_csv(tmp_path / "d.csv"), "--sequence", SEQUENCE, "--dms-output",
+                tmp_path / "no" / "such" / "o.csv", "--offset-idx", "1", check=False)
+    assert p.returncode == 1 and "cannot create the CSV file" in p.stderr and "internal error" not in p.stderr
+    # seq_ids that would escape the matrix folder, or need quoting in the CSV; a FASTA from a pipe (read once)
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    text = ">../escape x\nMKTAYIAKQR\n>a,b quoted\nMKTAYIAKQR\n>/abs\nMKT\n>ok\nGSHMSD\n"
+    writer = subprocess.Popen(["sh", "-c", f"cat > {fifo}"], stdin=subprocess.PIPE, text=True)
+    p = subprocess.Popen([str(CLI_PATH), "score", str(onnx), "--input-fasta-file", str(fifo), "--output-csv-file",
+                          str(tmp_path / "m.csv")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writer.communicate(text)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 3, err
+    assert "record '../escape x'" in err and "record '/abs'" in err
+    rows = _read(tmp_path / "m.csv")
+    assert sorted({r["seq_id"] for r in rows}) == ["a,b", "ok"] and len(rows) == 20 * (10 + 6)
+    assert not list((tmp_path / "m.csv.d").glob(".order-*")) and not list(tmp_path.glob("*.partial-*"))
