@@ -433,3 +433,24 @@ def test_hostile_inputs_are_clear_errors_and_lose_nothing(onnx_models, tmp_path)
     rows = _read(tmp_path / "m.csv")
     assert sorted({r["seq_id"] for r in rows}) == ["a,b", "ok"] and len(rows) == 20 * (10 + 6)
     assert not list((tmp_path / "m.csv.d").glob(".order-*")) and not list(tmp_path.glob("*.partial-*"))
+
+
+def test_openvino_and_a_checkpoint_as_model(scoring_models, checkpoints, tmp_path, monkeypatch):
+    """Every engine scores: the OpenVINO graph (fp32 compute) gives ONNX Runtime's numbers. A fair-esm checkpoint as
+    MODEL is converted once into the cache, and its column keeps the name as written."""
+    onnx, ref = scoring_models["esm1b_t2_48_zip"]
+    ov = tmp_path / "ov.onnx"
+    run_cli("convert", checkpoints["esm1b_t2_48_zip"], "-o", ov, "--engine", "openvino")
+    src = _dms_csv(tmp_path / "d.csv")
+    want = np.array([ref.score("masked-marginals", SEQUENCE, m, 1) for m in MUTANTS])
+    run_cli("score", ov, "--engine", "openvino", "--compute", "fp32", "--cache-dir", tmp_path / "ovc", "--sequence",
+            SEQUENCE, "--dms-input", src, "--dms-output", tmp_path / "o.csv", "--offset-idx", "1", "--scoring-strategy",
+            "masked-marginals")
+    np.testing.assert_allclose([float(r[str(ov)]) for r in _read(tmp_path / "o.csv")], want, atol=TOL, rtol=0)
+    monkeypatch.setenv("ESM_ONNX_CACHE", str(tmp_path / "cache"))
+    ckpt = str(checkpoints["esm1b_t2_48_zip"])
+    for _ in range(2):
+        p = run_cli("score", ckpt, "--sequence", SEQUENCE, "--dms-input", src, "--dms-output", tmp_path / "c.csv",
+                    "--offset-idx", "1", "--scoring-strategy", "masked-marginals")
+    np.testing.assert_allclose([float(r[ckpt]) for r in _read(tmp_path / "c.csv")], want, atol=TOL, rtol=0)
+    assert len(list((tmp_path / "cache").glob("*/model.onnx"))) == 1
