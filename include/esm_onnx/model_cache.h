@@ -10,8 +10,15 @@
 
 namespace esm_onnx {
 
+// What a conversion in the cache holds.
+enum class CachedGraph {
+  Everything,  // every layer, contacts when the checkpoint has them: extract's and the drop-in's
+  Logits,      // what scoring reads: the logits (the last layer, no contacts, so the fused layers), key + "-logits"
+};
+
 // The .onnx to load for `location`; a name is downloaded first (esm-onnx download). FileError when the cache
 // folder cannot be written or located.
-std::string cached_model(const std::string& location, bool progress = false, const LogFn& log = {});
+std::string cached_model(const std::string& location, bool progress = false, const LogFn& log = {},
+                         CachedGraph graph = CachedGraph::Everything);
 
 }  // namespace esm_onnx

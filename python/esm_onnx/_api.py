@@ -10,6 +10,7 @@ from typing import Any, Union
 
 from . import _core
 from ._errors import SkippedRecordWarning, UsageError
+from ._score import SCORE_TOKS_PER_BATCH
 
 ModelInfo = _core.ModelInfo
 Alphabet = _core.Alphabet
@@ -196,7 +197,7 @@ class Model:
         return self._core.embed_to_dir(options, _warn_skipped)
 
     def score(self, sequence: str, mutants: Sequence[str], strategy: str = "wt-marginals", offset_idx: int = 0,
-              strict: bool = False, toks_per_batch: int = 4096, long_sequences: str = "tile",
+              strict: bool = False, toks_per_batch: int = SCORE_TOKS_PER_BATCH, long_sequences: str = "tile",
               tile_length: int | None = None, tile_overlap: int = 512, tile_sharpness: float = 20.0) -> Any:
         """Scores mutations of `sequence` as predict.py does: a float64 numpy array, one score per mutant, in order.
 
@@ -212,7 +213,7 @@ class Model:
         return score_mutants(self, sequence, mutants, strategy, offset_idx, strict, toks_per_batch, long_sequences,
                              tile_length, tile_overlap, tile_sharpness)
 
-    def score_missense(self, sequence: str, toks_per_batch: int = 4096, long_sequences: str = "tile",
+    def score_missense(self, sequence: str, toks_per_batch: int = SCORE_TOKS_PER_BATCH, long_sequences: str = "tile",
                        tile_length: int | None = None, tile_overlap: int = 512, tile_sharpness: float = 20.0) -> Any:
         """esm-variants' matrix of one protein: [L, 20] float32, log p(mutant) - log p(wild type) at each position
         from the wild type's pass, amino acids in esm_onnx.MISSENSE_ORDER (the wild type's entry 0). Tiled as

@@ -22,8 +22,20 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 #: esm-variants' amino-acid order: the columns of every [L, 20] matrix and the rows of its CSV.
 MISSENSE_ORDER: str = _core.MISSENSE_ORDER
+#: The token budget of a scoring batch (the library's default).
+SCORE_TOKS_PER_BATCH: int = _core.SCORE_TOKS_PER_BATCH
 #: The column with the mean of several models' scores (the ESM-1v ensemble).
 ENSEMBLE_COLUMN: str = _core.ENSEMBLE_COLUMN
+
+
+def _need(module: str, what: str) -> Any:
+    """An optional dependency of the `score` extra, or a UsageError saying how to get it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UsageError(f"{what} needs {module.split('.')[0]}: pip install 'esm-onnx[score]' (pandas and matplotlib)") from None
 
 
 def scoring_strategies() -> list[dict[str, str]]:
@@ -49,7 +61,7 @@ def tile_sequence(length: int, window: int = 1022, min_overlap: int = 512,
 
 
 def score_mutants(model: Model, sequence: str, mutants: Sequence[str], strategy: str = "wt-marginals",
-                  offset_idx: int = 0, strict: bool = False, toks_per_batch: int = 4096, long_sequences: str = "tile",
+                  offset_idx: int = 0, strict: bool = False, toks_per_batch: int = SCORE_TOKS_PER_BATCH, long_sequences: str = "tile",
                   tile_length: int | None = None, tile_overlap: int = 512, tile_sharpness: float = 20.0) -> np.ndarray:
     """See Model.score."""
     if isinstance(mutants, str):
@@ -62,7 +74,7 @@ def score_mutants(model: Model, sequence: str, mutants: Sequence[str], strategy:
     return scores
 
 
-def score_missense_matrix(model: Model, sequence: str, toks_per_batch: int = 4096, long_sequences: str = "tile",
+def score_missense_matrix(model: Model, sequence: str, toks_per_batch: int = SCORE_TOKS_PER_BATCH, long_sequences: str = "tile",
                           tile_length: int | None = None, tile_overlap: int = 512,
                           tile_sharpness: float = 20.0) -> np.ndarray:
     """See Model.score_missense."""
@@ -85,14 +97,14 @@ def missense_frame(matrix: np.ndarray, sequence: str, seq_id: str = "") -> panda
 
 def score_dms(models: Union[PathLike, Model, Iterable[Union[PathLike, Model]]], sequence: str,
               dms: Union[PathLike, pandas.DataFrame], mutation_col: str = "mutant", offset_idx: int = 0,
-              strategy: str = "wt-marginals", strict: bool = False, toks_per_batch: int = 4096,
+              strategy: str = "wt-marginals", strict: bool = False, toks_per_batch: int = SCORE_TOKS_PER_BATCH,
               long_sequences: str = "tile", tile_length: int | None = None, tile_overlap: int = 512,
               tile_sharpness: float = 20.0, threads: int = 0) -> pandas.DataFrame:
     """predict.py in a call: the scan `dms` (a DataFrame, or a CSV file read with pandas) with a column of scores
     per model, named as predict.py names it (the model's path as given; a Model's path), and ENSEMBLE_COLUMN, their
     mean, for several models. Rows that cannot be scored get NaN and a SkippedRecordWarning (strict: InputError).
     Returns a new DataFrame; the input is not changed."""
-    import pandas as pd
+    pd = _need("pandas", "score_dms")
 
     from ._api import Model
 
@@ -118,7 +130,7 @@ def score_dms(models: Union[PathLike, Model, Iterable[Union[PathLike, Model]]], 
 
 def score_missense(model: Union[PathLike, Model], fasta: PathLike, output_csv: PathLike,
                    matrix_dir: PathLike | None = None, window: int = 256, strict: bool = False,
-                   toks_per_batch: int = 4096, long_sequences: str = "tile", tile_length: int | None = None,
+                   toks_per_batch: int = SCORE_TOKS_PER_BATCH, long_sequences: str = "tile", tile_length: int | None = None,
                    tile_overlap: int = 512, tile_sharpness: float = 20.0, heatmaps: bool = False,
                    threads: int = 0) -> dict[str, Any]:
     """esm-variants' job: every missense variant of every protein of `fasta`, written to `output_csv` (seq_id,
@@ -150,8 +162,7 @@ def plot_missense(matrix: Union[np.ndarray, PathLike], sequence: str | None = No
     along y, a diverging colour scale centred on 0 (blue: damaging, red: favoured), the wild type marked with a dot.
     Long proteins wrap into rows of `max_positions_per_row` positions. Saved to `path` (PNG, SVG, PDF by its
     extension) when given; returns the matplotlib Figure."""
-    import matplotlib
-
+    matplotlib = _need("matplotlib", "plot_missense")
     if path is not None:
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -223,12 +234,23 @@ def heatmap_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.output and (len(args.paths) != 1 or os.path.isdir(args.paths[0])):
         parser.error("--output takes one matrix file")
-    for p in args.paths:
-        if os.path.isdir(p):
-            for png in plot_matrix_dir(p):
-                print(png)
-        else:
-            out = args.output or (p[:-4] if p.endswith(".npz") else p) + ".png"
-            plot_missense(p, path=out)
-            print(out)
+    from ._errors import Error
+
+    try:
+        for p in args.paths:
+            if os.path.isdir(p):
+                for png in plot_matrix_dir(p):
+                    print(png)
+            elif not os.path.isfile(p):
+                raise UsageError(f"{p}: no such matrix file or folder")
+            else:
+                out = args.output or (p[:-4] if p.endswith(".npz") else p) + ".png"
+                plot_missense(p, path=out)
+                print(out)
+    except UsageError as e:
+        print(f"error: {e}", file=__import__("sys").stderr)
+        return 2
+    except (Error, OSError, ValueError) as e:  # a file that is not a matrix of score_missense
+        print(f"error: {e}", file=__import__("sys").stderr)
+        return 1
     return 0

@@ -62,6 +62,7 @@ void bind_score(nb::module_& m) {
   });
   m.attr("MISSENSE_ORDER") = std::string(kMissenseOrder);
   m.attr("ENSEMBLE_COLUMN") = std::string(kEnsembleColumn);
+  m.attr("SCORE_TOKS_PER_BATCH") = kDefaultScoreToksPerBatch;
 
   m.def("score_mutants",
         [](const Model& model, const std::string& sequence, const std::vector<std::string>& mutants,

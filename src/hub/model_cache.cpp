@@ -37,7 +37,7 @@ std::string cache_key(const fs::path& checkpoint) {
 
 }  // namespace
 
-std::string cached_model(const std::string& location, bool progress, const LogFn& log) {
+std::string cached_model(const std::string& location, bool progress, const LogFn& log, CachedGraph graph) {
   if (fs::path(location).extension() == ".onnx") return location;
   const fs::path checkpoint = resolve_checkpoint(location, progress, log);
   const std::string root = cache_root();
@@ -45,7 +45,7 @@ std::string cached_model(const std::string& location, bool progress, const LogFn
     throw FileError(fmt::format("{}: no cache folder to convert it into: set ESM_ONNX_CACHE (or HOME), or convert it "
                                 "with `esm-onnx convert` and give the .onnx", location));
   }
-  const fs::path final_dir = fs::path(root) / cache_key(checkpoint);
+  const fs::path final_dir = fs::path(root) / (cache_key(checkpoint) + (graph == CachedGraph::Logits ? "-logits" : ""));
   const fs::path model = final_dir / "model.onnx";
   if (files::path_kind(model.string()) == files::PathKind::Regular) return model.string();
   std::error_code ec;
@@ -59,8 +59,8 @@ std::string cached_model(const std::string& location, bool progress, const LogFn
     ConvertOptions opt;
     opt.checkpoint = checkpoint.string();
     opt.output = (work / "model.onnx").string();
-    opt.repr_layers = {"all"};
-    opt.contacts = true;
+    opt.repr_layers = {graph == CachedGraph::Logits ? "-1" : "all"};
+    opt.contacts = graph == CachedGraph::Everything;
     if (log) log(fmt::format("{}: converting it once into {}", checkpoint.string(), final_dir.string()));
     convert(opt, [&](const std::string& m) {
       if (log && m.rfind("layer ", 0) != 0) log(m);

@@ -8,6 +8,7 @@
 #include "esm_onnx/errors.h"
 #include "esm_onnx/score.h"
 #include "io/csv_table.h"
+#include "scoring/passes.h"
 
 namespace esm_onnx {
 
@@ -52,6 +53,7 @@ DmsSummary score_dms_file(const DmsOptions& opt, const PassProgressFn& progress,
     const Model model(opt.models[k], opt.runtime);
     sum.load_seconds += model.load_seconds();
     sum.engines.push_back(model.engine());
+    if (const auto note = scoring::unused_outputs_note(model.info(), model.path()); !note.empty() && message) message(note);
     MutantScores s;
     try {
       s = score_mutants(model, opt.sequence, mutants, opt.request, opt.offset, opt.strict, progress);

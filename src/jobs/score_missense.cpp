@@ -271,6 +271,7 @@ MissenseSummary run_job(const Model& model, const MissenseOptions& opt,
                         double load_seconds) {
   opt.validate();
   scoring::require_language_model(model.info(), model.path());
+  if (const auto note = scoring::unused_outputs_note(model.info(), model.path()); !note.empty() && message) message(note);
   Job job(model, opt, progress, message);
   job.run();
   job.sum.load_seconds = load_seconds;

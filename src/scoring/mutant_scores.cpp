@@ -1,6 +1,7 @@
 // score_mutants: the passes each strategy needs (scoring_strategies()'s contexts), queued once each, and the scores
 // read from their log-probabilities.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <limits>
@@ -190,6 +191,17 @@ class Scorer {
 }  // namespace
 
 namespace scoring {
+std::string unused_outputs_note(const ModelInfo& info, const std::string& path) {
+  std::vector<std::string> extra;
+  for (const auto& g : graph_output_specs()) {
+    if (g.convert != ConvertRule::Always && g.id != GraphOutput::Logits && info.has(g.id)) extra.emplace_back(g.name);
+  }
+  if (extra.empty()) return {};
+  return fmt::format("note: {} computes {} on every pass, which scoring does not read; a conversion with only the "
+                     "logits (convert --no-contacts, without --attentions) runs faster",
+                     path, fmt::join(extra, " and "));
+}
+
 void require_language_model(const ModelInfo& info, const std::string& path) {
   if (!info.has(GraphOutput::Logits) || info.head != OutputHead::LanguageModel) {
     throw UsageError(fmt::format("{}: scoring needs a masked language-model head (logits over the alphabet); this "

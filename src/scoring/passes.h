@@ -81,6 +81,9 @@ std::vector<uint8_t> residue_ids(const Alphabet& alphabet, const std::string& se
 namespace esm_onnx::scoring {
 // The tiles of a sequence of `length` residues under `request` for `info`'s model; UsageError for Full when the
 // model's positions stop before `length` (naming tile).
+// A note for a model that computes what scoring does not read on every pass (contacts or attention maps, and
+// so the explicit layers); empty when there is nothing to say.
+std::string unused_outputs_note(const ModelInfo& info, const std::string& path);
 // UsageError unless `info`'s model has a masked language-model head.
 void require_language_model(const ModelInfo& info, const std::string& path);
 Tiling tiles_for(const ModelInfo& info, const ScoreRequest& request, int64_t length, const std::string& what);

@@ -93,3 +93,12 @@ def test_installed_cli(venv, tmp_path):
     assert len(list((tmp_path / "out").glob("*.npz"))) == sum(1 for l in open(ROOT / "demo" / "example.fasta") if l.startswith(">"))
     p = run("embed", tmp_path / "missing.onnx", ROOT / "demo" / "example.fasta", tmp_path / "out")
     assert p.returncode == 1 and "missing.onnx" in p.stderr
+    # scoring, and the heatmaps' command saying what it needs where matplotlib is absent
+    p = run("score", tmp_path / "demo.onnx", "--input-fasta-file", ROOT / "demo" / "example.fasta", "--output-csv-file",
+            tmp_path / "missense.csv")
+    assert p.returncode == 3 and "gfp_fragment_masked" in p.stderr, p.stderr  # the record with <mask>
+    assert (tmp_path / "missense.csv").read_text().startswith("seq_id,mut_name,esm_score\nubiquitin_human,M1K,")
+    heat = subprocess.run([str(venv / "bin" / "esm-onnx-heatmap"), str(tmp_path / "missense.csv.d")],
+                          capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+    has_matplotlib = subprocess.run([str(venv / "bin" / "python"), "-c", "import matplotlib"]).returncode == 0
+    assert heat.returncode == 0 if has_matplotlib else (heat.returncode == 2 and "esm-onnx[score]" in heat.stderr), heat.stderr

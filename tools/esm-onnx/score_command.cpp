@@ -126,7 +126,9 @@ class ScoreCommand final : public Command {
   std::vector<std::string> resolved() const {
     std::vector<std::string> out;
     for (const auto& m : models) {
-      out.push_back(esm_onnx::cached_model(m, true, [](const std::string& line) { fmt::print(stderr, "{}\n", line); }));
+      // Scoring reads only the logits: the cache's conversion for it leaves contacts out (the fused layers).
+      out.push_back(esm_onnx::cached_model(m, true, [](const std::string& line) { fmt::print(stderr, "{}\n", line); },
+                                           esm_onnx::CachedGraph::Logits));
     }
     return out;
   }

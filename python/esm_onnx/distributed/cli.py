@@ -7,6 +7,7 @@ import sys
 
 from .. import DEFAULTS as _DEFAULTS
 from .. import outputs
+from .._score import SCORE_TOKS_PER_BATCH
 from .._errors import Error, FileError, InputError, UsageError
 
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--engine", default="ort", help="ort or openvino (graphs from convert --engine openvino)")
     s.add_argument("--compute", default="auto", help="openvino: bf16 or fp32, said explicitly (workers may differ)")
     s.add_argument("--address", help="join this Ray cluster (host:port or auto); default: start Ray here")
-    s.add_argument("--toks-per-batch", type=int, default=4096)
+    s.add_argument("--toks-per-batch", type=int, default=SCORE_TOKS_PER_BATCH)
     s.add_argument("--long-sequences", default="tile", choices=["tile", "full"])
     s.add_argument("--tile-length", type=int, help="residues per tile (default: the model's)")
     s.add_argument("--tile-overlap", type=int, default=512)

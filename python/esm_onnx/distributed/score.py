@@ -21,11 +21,12 @@ from typing import Any
 from .._errors import UsageError
 from . import _check_engine, _check_run, _map_shards, _model_digest, _model_file, _require_ray
 from . import parts as _parts
+from .._score import SCORE_TOKS_PER_BATCH
 from .shards import Shard, expand_inputs, scan
 
 
 def score(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLike[str],
-          workers: int = 1, threads_per_worker: int = 1, address: str | None = None, toks_per_batch: int = 4096,
+          workers: int = 1, threads_per_worker: int = 1, address: str | None = None, toks_per_batch: int = SCORE_TOKS_PER_BATCH,
           long_sequences: str = "tile", tile_length: int | None = None, tile_overlap: int = 512,
           tile_sharpness: float = 20.0, shard_records: int = 256, progress: bool = True, engine: str = "ort",
           compute: str = "auto") -> dict[str, Any]:
