@@ -749,7 +749,7 @@ def main() -> None:
         score_models = score_bench.QUICK if args.quick else list(score_bench.MODELS)
         bench.extra = getattr(bench, "extra", {})
         bench.extra["scoring"] = score_bench.run(score_models, args.threads, bench.work / "scoring", measure, log,
-                                                 cpu_has_bf16())
+                                                 cpu_has_bf16(), quick=args.quick)
         bench.save()
     args.output.write_text(report(bench, args, peak, prof, sweep_model, time.perf_counter() - t0))
     log(f"wrote {args.output} and {args.plot}")

@@ -57,7 +57,8 @@ def last_column(path: pathlib.Path) -> np.ndarray:
     return pd.read_csv(path).iloc[:, -1].to_numpy(np.float64)
 
 
-def run(models: list[str], threads: int, work: pathlib.Path, measure, log, openvino_bf16: bool) -> dict:
+def run(models: list[str], threads: int, work: pathlib.Path, measure, log, openvino_bf16: bool,
+        quick: bool = False) -> dict:
     import esm_checkpoints
 
     seq = protein(LENGTH)
@@ -67,6 +68,7 @@ def run(models: list[str], threads: int, work: pathlib.Path, measure, log, openv
     t = str(threads)
     for name in models:
         family, layers, dim, heads, pppl_rows = MODELS[name]
+        pppl_rows = 1 if quick else pppl_rows  # predict.py runs a pass per residue of each mutant
         ckpt = work / "checkpoints" / f"{name}_RANDOM.pt"
         if not ckpt.exists():
             log(f"scoring {name}: making a random-weight checkpoint with fair-esm")
