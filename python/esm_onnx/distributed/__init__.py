@@ -103,15 +103,7 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
     t0 = time.perf_counter()
     shards: list[Shard] = [s for f in files for s in scan(f, shard_records)]
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
-    todo = []
-    for s in shards:
-        done, why = _parts.part_is_done(out, s.name, s.digest, part_options)
-        if done:
-            continue
-        if why != "not written":
-            say(f"esm-onnx-ray: part {s.name} is redone: {why}")
-            _parts.remove_part(out, s.name, format)
-        todo.append(s)
+    todo = _todo(out, shards, part_options, say)
     say(f"esm-onnx-ray: {len(files)} input file(s), {sum(s.records for s in shards)} records in {len(shards)} shards; "
         f"{len(shards) - len(todo)} already done, {len(todo)} to run on {workers} worker(s) x {threads_per_worker} "
         "thread(s)")
@@ -121,6 +113,21 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
                                                 "threads": threads_per_worker},
                           workers, threads_per_worker, address, say, "records")
     return _finish(out, files, model_path, options, shards, len(todo), time.perf_counter() - t0, compute, say)
+
+
+def _todo(out: pathlib.Path, shards: list[Shard], part_options: dict, say, also_needs: str = "") -> list[Shard]:
+    """The shards without a verified part (and, with `also_needs`, without parts/<name><also_needs>); what is there
+    for them is removed, and a part redone for a reason says it."""
+    todo = []
+    for s in shards:
+        done, why = _parts.part_is_done(out, s.name, s.digest, part_options)
+        if done and (not also_needs or (out / "parts" / f"{s.name}{also_needs}").exists()):
+            continue
+        if why not in ("not written", ""):
+            say(f"esm-onnx-ray: part {s.name} is redone: {why}")
+        _parts.remove_part(out, s.name, part_options["format"])
+        todo.append(s)
+    return todo
 
 
 def _require_ray() -> None:

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._errors import UsageError
-from . import _check_engine, _check_run, _map_shards, _model_digest, _model_file, _require_ray
+from . import _check_engine, _check_run, _map_shards, _model_digest, _model_file, _require_ray, _todo
 from . import parts as _parts
 from .._score import SCORE_TOKS_PER_BATCH
 from .shards import Shard, expand_inputs, scan
@@ -61,15 +61,7 @@ def score(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
     t0 = time.perf_counter()
     shards: list[Shard] = [s for f in files for s in scan(f, shard_records)]
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
-    todo = []
-    for s in shards:
-        done, why = _parts.part_is_done(out, s.name, s.digest, part_options)
-        if done and (out / "parts" / f"{s.name}.csv").exists():
-            continue
-        if why not in ("not written", ""):
-            say(f"esm-onnx-ray: part {s.name} is redone: {why}")
-        _parts.remove_part(out, s.name, "csv")
-        todo.append(s)
+    todo = _todo(out, shards, part_options, say, also_needs=".csv")
     say(f"esm-onnx-ray: {len(files)} input file(s), {sum(s.records for s in shards)} proteins in {len(shards)} shards; "
         f"{len(shards) - len(todo)} already done, {len(todo)} to run on {workers} worker(s) x {threads_per_worker} "
         "thread(s)")

@@ -11,7 +11,7 @@ import warnings
 from typing import Any
 
 from .parts import part_is_done, part_path, read_summary, remove_part, summary_path, write_atomic
-from .shards import shard_digest
+from .shards import copy_shard
 
 
 class ShardScorer:
@@ -44,13 +44,7 @@ class ShardScorer:
         o = self.options
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="esm-onnx-shard-") as tmp:
-            fasta = pathlib.Path(tmp) / f"{name}.fasta"
-            with open(shard["path"], "rb") as src:
-                src.seek(int(shard["start"]))
-                data = src.read(int(shard["end"]) - int(shard["start"]))
-            fasta.write_bytes(data)
-            digest = shard_digest(data)
-            del data
+            fasta, digest = copy_shard(shard, pathlib.Path(tmp))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # skipped proteins are in the summary
                 s = score_missense(self.model, fasta, csv, matrix_dir=self.outdir / "matrices",

@@ -100,3 +100,14 @@ def scan(path: pathlib.Path, records_per_shard: int) -> list[Shard]:
 def shard_digest(data: bytes) -> str:
     """The digest scan() gives the shard made of these bytes."""
     return hashlib.sha256(data).hexdigest()
+
+
+def copy_shard(shard: dict, folder: pathlib.Path) -> tuple[pathlib.Path, str]:
+    """A worker's copy of its shard: the bytes as `folder/<name>.fasta`, and their digest (when the file changed
+    since the driver scanned it, the part says so and the next run redoes it)."""
+    fasta = folder / f"{shard['name']}.fasta"
+    with open(shard["path"], "rb") as src:
+        src.seek(int(shard["start"]))
+        data = src.read(int(shard["end"]) - int(shard["start"]))
+    fasta.write_bytes(data)
+    return fasta, shard_digest(data)

@@ -11,7 +11,7 @@ from typing import Any
 
 from .parts import (ParquetPart, arrow_schema, part_identity, part_is_done, part_path, read_summary, remove_part,
                     summary_path, write_atomic)
-from .shards import shard_digest
+from .shards import copy_shard
 
 
 class ShardEmbedder:
@@ -47,15 +47,7 @@ class ShardEmbedder:
         remove_part(self.outdir, name, fmt)  # what is there is not this shard's finished part
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="esm-onnx-shard-") as tmp:
-            fasta = pathlib.Path(tmp) / f"{name}.fasta"
-            with open(shard["path"], "rb") as src:
-                src.seek(int(shard["start"]))
-                data = src.read(int(shard["end"]) - int(shard["start"]))
-            fasta.write_bytes(data)
-            # The digest of the bytes embedded: if the file changed since the driver scanned it, the part says so
-            # and the next run redoes it.
-            digest = shard_digest(data)
-            del data
+            fasta, digest = copy_shard(shard, pathlib.Path(tmp))
             part = None
             if fmt == "parquet":
                 counts, skipped, part = self._parquet(fasta, shard, part_identity(digest, self.options))
