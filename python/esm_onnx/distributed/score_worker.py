@@ -12,26 +12,13 @@ from typing import Any
 
 from .parts import part_is_done, part_path, read_summary, remove_part, summary_path, write_atomic
 from .shards import copy_shard
+from .worker import ShardActor
 
 
-class ShardScorer:
-    """Callable for Ray Data's map_batches: each row of a batch is a shard; each output row its summary."""
+class ShardScorer(ShardActor):
+    """Scores a shard: its rows into parts/<shard>.csv, its matrices into the shared folder."""
 
-    def __init__(self, model: str, options: dict[str, Any], outdir: str, threads: int) -> None:
-        import esm_onnx
-
-        self.model = esm_onnx.Model(model, threads=threads, engine=options["engine"], compute=options["compute"])
-        self.options = options
-        self.outdir = pathlib.Path(outdir)
-
-    def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
-        rows = [dict(zip(batch.keys(), values)) for values in zip(*batch.values())]
-        out: dict[str, list] = {k: [] for k in ("name", "records", "scored", "skipped", "tokens", "seconds", "pid")}
-        for shard in rows:
-            summary = self.run(shard)
-            for k in out:
-                out[k].append(summary[k])
-        return out
+    columns = ("name", "records", "scored", "skipped", "tokens", "seconds", "pid")
 
     def run(self, shard: dict[str, Any]) -> dict[str, Any]:
         from .. import score_missense

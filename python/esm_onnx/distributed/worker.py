@@ -14,9 +14,11 @@ from .parts import (ParquetPart, arrow_schema, part_identity, part_is_done, part
 from .shards import copy_shard
 
 
-class ShardEmbedder:
-    """Callable for Ray Data's map_batches: each row of a batch is a shard (see shards.Shard); each output row
-    is that shard's summary."""
+class ShardActor:
+    """Callable for Ray Data's map_batches: each row of a batch is a shard (see shards.Shard); each output row is
+    that shard's summary, its `columns`. The model is loaded once, when Ray starts the actor."""
+
+    columns: tuple[str, ...] = ()
 
     def __init__(self, model: str, options: dict[str, Any], outdir: str, threads: int) -> None:
         import esm_onnx
@@ -25,19 +27,30 @@ class ShardEmbedder:
                                     compute=options.get("compute", "auto"))
         self.options = options
         self.outdir = pathlib.Path(outdir)
-        self.layers = list(options["repr_layers"])  # resolved by the driver
-        info = self.model.info
-        self.specials = int(info.prepend_bos) + int(info.append_eos)  # counted in tokens, as the CLI counts them
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         rows = [dict(zip(batch.keys(), values)) for values in zip(*batch.values())]
-        out: dict[str, list] = {k: [] for k in ("name", "records", "written", "already_present", "skipped", "tokens",
-                                                "seconds", "pid")}
+        out: dict[str, list] = {k: [] for k in self.columns}
         for shard in rows:
             summary = self.run(shard)
             for k in out:
                 out[k].append(summary[k])
         return out
+
+    def run(self, shard: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class ShardEmbedder(ShardActor):
+    """Embeds a shard into its part."""
+
+    columns = ("name", "records", "written", "already_present", "skipped", "tokens", "seconds", "pid")
+
+    def __init__(self, model: str, options: dict[str, Any], outdir: str, threads: int) -> None:
+        super().__init__(model, options, outdir, threads)
+        self.layers = list(options["repr_layers"])  # resolved by the driver
+        info = self.model.info
+        self.specials = int(info.prepend_bos) + int(info.append_eos)  # counted in tokens, as the CLI counts them
 
     def run(self, shard: dict[str, Any]) -> dict[str, Any]:
         fmt = self.options["format"]
