@@ -5,7 +5,10 @@
 set -uo pipefail
 build="$1"; seconds="$2"; shift 2
 here="$(cd "$(dirname "$0")" && pwd)"
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(pickle torch_file checkpoint safetensors fasta metadata onnx_header transformers_config labels)
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then  # every target the build made (tests/fuzz/CMakeLists.txt lists them)
+  for bin in "$build"/bin/fuzz_*; do [ -x "$bin" ] && targets+=("${bin##*/fuzz_}"); done
+fi
 mkdir -p "$build/crashes" "$build/logs"
 seed=(); [ -n "${FUZZ_SEED:-}" ] && seed=(-seed="$FUZZ_SEED")  # a fixed seed replays the same search (CI)
 total=0; failed=0
