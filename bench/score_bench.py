@@ -58,7 +58,7 @@ def last_column(path: pathlib.Path) -> np.ndarray:
 
 
 def run(models: list[str], threads: int, work: pathlib.Path, measure, log, openvino_bf16: bool,
-        quick: bool = False) -> dict:
+        quick: bool = False, only: list[str] | None = None) -> dict:
     import esm_checkpoints
 
     seq = protein(LENGTH)
@@ -84,6 +84,8 @@ def run(models: list[str], threads: int, work: pathlib.Path, measure, log, openv
         dms[f"pseudo-ppl ({pppl_rows} rows)"] = write_dms(work / f"dms_pppl_{pppl_rows}.csv", seq, pppl_rows)
         cases = [("wt-marginals", "every position"), ("masked-marginals", "every position"),
                  ("masked-marginals", "16 positions"), ("pseudo-ppl", f"pseudo-ppl ({pppl_rows} rows)")]
+        if only:  # "masked-marginals, 16 positions", ...: a subset of the cases (the 650M size's peers are slow)
+            cases = [c for c in cases if f"{c[0]}, {c[1]}" in only]
         res = out["models"].setdefault(name, {})
         for strategy, which in cases:
             src = dms[which]
@@ -160,9 +162,10 @@ def main() -> None:
     ap.add_argument("--models", nargs="*", default=QUICK, help="any of " + " ".join(MODELS))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workdir", type=pathlib.Path, default=ROOT / "bench" / "out" / "scoring")
+    ap.add_argument("--cases", nargs="*", help='a subset, as the tables name them: "masked-marginals, 16 positions"')
     a = ap.parse_args()
     shutil.rmtree(a.workdir / "out", ignore_errors=True)
-    results = run(a.models, a.threads, a.workdir, measure, log, cpu_has_bf16())
+    results = run(a.models, a.threads, a.workdir, measure, log, cpu_has_bf16(), only=a.cases)
     prior = a.workdir / "scoring.all.json"  # sections run one model at a time accumulate here
     merged = json.loads(prior.read_text()) if prior.exists() else {"length": LENGTH, "models": {}}
     merged["models"].update(results["models"])
