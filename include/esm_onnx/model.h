@@ -17,6 +17,7 @@
 #include "esm_onnx/options.h"
 #include "esm_onnx/record.h"
 #include "esm_onnx/runtime_options.h"
+#include "esm_onnx/tiles.h"
 
 namespace esm_onnx {
 namespace runtime {
@@ -28,11 +29,25 @@ struct EmbedRequest {
   Includes include{Output::Mean};
   std::vector<int64_t> repr_layers;     // fair-esm numbering, negatives from the end; empty = every exported layer
   int64_t toks_per_batch{kDefaultToksPerBatch};         // token budget of a batch
-  int64_t truncation_seq_length{kDefaultTruncation};    // residues kept per record; 0 = no truncation
+  // Residues kept per record; 0 = no truncation. Unset: kDefaultTruncation with Truncate, none with Tile and Full.
+  std::optional<int64_t> truncation_seq_length;
+  // Records longer than one pass takes: truncate (esm-extract's), tile (tiles.h, stitched as OutputSpec::tile
+  // says) or full (one pass). Unset: the family's default (FamilyTraits::long_sequences).
+  std::optional<LongSequences> long_sequences;
+  TilingOptions tiling{0, 512, 20};  // window 0: the family's training length, at most the model's positions
 
   void validate() const;  // UsageError naming the option
   std::string to_string() const;
 };
+
+// What a request does with long records on one model: the resolved mode, truncation (0 = none) and tiles.
+struct LongSequencePlan {
+  LongSequences mode{LongSequences::Truncate};
+  int64_t truncate{kDefaultTruncation};
+  TilingOptions tiling;  // window resolved; used with Tile
+  std::string to_string() const;  // "tile (1022-residue tiles, overlap >= 512, s = 20)"
+};
+LongSequencePlan plan_long_sequences(const ModelInfo& info, const EmbedRequest& request);
 
 // fair-esm's `model(tokens, repr_layers, need_head_weights, return_contacts)` on one padded batch, every
 // position kept.

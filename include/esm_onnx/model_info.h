@@ -16,6 +16,10 @@ namespace esm_onnx {
 // Revision of the metadata layout below; `embed` refuses models with another one.
 inline constexpr int kModelFormatRevision = 1;
 
+// A bool scalar input of fused models with contacts, true by default (an initializer): whether the run computes
+// contacts. The engines feed false when contacts are not fetched, so those runs skip the attention maps.
+inline constexpr const char* kContactsWantedInput = "contacts_wanted";
+
 // What a model's classifier labels may be: convert refuses a checkpoint beyond these, and embed a model,
 // so that what convert writes embed loads. Far above any real classifier.
 inline constexpr std::size_t kMaxLabels = std::size_t{1} << 16;

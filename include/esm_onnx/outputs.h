@@ -31,7 +31,10 @@ struct GraphOutputSpec {
   bool metadata_optional;         // added after format revision 1: a model without the flag lacks the output
   std::string_view layout;        // the whole batch, fair-esm's layout: "[B, layers, H, T, T]"
   ConvertRule convert;
-  bool needs_attention_maps;      // built from the attention probabilities (the explicit path, not fused ops)
+  bool needs_attention_maps;      // built from the attention probabilities
+  // The fused layers can have it: a side branch recomputes each layer's maps from q and k, only on runs that
+  // fetch it (the graph input kContactsWantedInput), so runs without it keep the fused layers' linear memory.
+  bool fused_side_branch;
   std::string_view missing_hint;  // why a model lacks it, for the error when it is asked of such a model
 };
 
@@ -55,6 +58,18 @@ enum class SliceRule {
   TokenSquares,   // [B, layers, H, T, T] -> [layers, H, t, t]: the record's tokens, BOS and EOS kept
 };
 
+// How `embed --long-sequences tile` stitches a record's tiles into its array (runtime/tile_stitch.cpp). Each
+// residue i has a weight w_k(i) in each tile k that holds it, summing to 1 (tiles.h).
+enum class TileRule {
+  WeightedRows,  // row i = sum_k w_k(i) row_k(i)
+  MeanOfRows,    // the mean over residues of the stitched rows
+  FirstTile,     // the first tile's (the one that starts at the record's start)
+  WeightedPairs, // (i, j) = sum_k w_k(i) w_k(j) c_k(i, j) / sum_k w_k(i) w_k(j) over the tiles holding both; NaN
+                 // where no tile holds both
+  HeadRows,      // as WeightedRows; a sequence classifier's [labels]: the mean over tiles
+  OnePass,       // no stitching: a record that needs tiles is skipped, with the reason
+};
+
 struct OutputSpec {
   Output id;
   std::string_view name;  // as users write it: --include, include= in Python, the Embedding attribute, Parquet columns
@@ -63,6 +78,7 @@ struct OutputSpec {
   std::string_view key;   // the array name in npz, pt and h5 (esm-extract's), followed by "/<layer>" when per_layer
   bool per_layer;         // one array per requested layer
   std::string_view shape;  // per record, for documentation and --help
+  TileRule tile;
 };
 
 // In the order writers store them (esm-extract's: representations, then contacts) and messages list them.
@@ -124,7 +140,9 @@ class GraphOutputs {
   unsigned bits_{0};
 };
 
-// Whether any of `outputs` is built from the attention probabilities (so the layers cannot be fused).
+// Whether any of `outputs` is built from the attention probabilities.
 bool needs_attention_maps(const GraphOutputs& outputs);
+// Whether any of `outputs` needs the explicit layers (attention maps the fused layers cannot give).
+bool needs_explicit_layers(const GraphOutputs& outputs);
 
 }  // namespace esm_onnx

@@ -44,6 +44,7 @@ struct FamilyTraits {
   Family family;
   int64_t training_residues;  // residues per sequence in training: ESM-1b/1v and ESM-2 1,022 (1,024-token crops), ESM C 2,048
   bool positions_limited;     // learned positions: no pass beyond the table (ESM-1, ESM-1b, ESM-1v)
+  LongSequences long_sequences;  // embed's default for long records: truncate (esm-extract's), ESM C tile at 2,048
 };
 const FamilyTraits& family_traits(Family family);
 

@@ -60,9 +60,20 @@ def _runtime(threads: Any, device: Any, engine: Any, compute: Any, cache_dir: Pa
                                 "" if cache_dir is None else _path("cache_dir", cache_dir), bool(cache))
 
 
-def _request(include: Any, repr_layers: Any, toks_per_batch: Any, truncation_seq_length: Any) -> _core.EmbedRequest:
+def _request(include: Any, repr_layers: Any, toks_per_batch: Any, truncation_seq_length: Any,
+             long: dict[str, Any] | None = None) -> _core.EmbedRequest:
+    long = long or {}
+    tile_length = long.get("tile_length")
     return _core.EmbedRequest(_names("include", include), _layers(repr_layers), _int("toks_per_batch", toks_per_batch, 1),
-                              _int("truncation_seq_length", truncation_seq_length))
+                              None if truncation_seq_length is None else _int("truncation_seq_length", truncation_seq_length),
+                              None if long.get("long_sequences") is None else str(long["long_sequences"]),
+                              0 if tile_length is None else _int("tile_length", tile_length),
+                              _int("tile_overlap", long.get("tile_overlap", 512)), float(long.get("tile_sharpness", 20.0)))
+
+
+def _long(long_sequences: str | None, tile_length: int | None, tile_overlap: int, tile_sharpness: float) -> dict[str, Any]:
+    return {"long_sequences": long_sequences, "tile_length": tile_length, "tile_overlap": tile_overlap,
+            "tile_sharpness": tile_sharpness}
 
 
 def _records(sequences: Sequence[Record]) -> tuple[list[str], list[str]]:
@@ -166,32 +177,46 @@ class Model:
 
     def embed(self, sequences: Sequence[Record], include: str | Iterable[str] = ("mean",),
               repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = DEFAULTS["toks_per_batch"],
-              truncation_seq_length: int = DEFAULTS["truncation_seq_length"]) -> list[Embedding]:
+              truncation_seq_length: int | None = DEFAULTS["truncation_seq_length"],
+              long_sequences: str | None = None, tile_length: int | None = None, tile_overlap: int = 512,
+              tile_sharpness: float = 20.0) -> list[Embedding]:
         """Embeds sequences (strings, or (label, sequence) pairs) and returns one Embedding per item, in input
         order. A bare string's label is its position in the list ("0", "1", ...).
 
         include: any of "mean", "per_tok", "bos", "logits", "contacts", "attentions". repr_layers: fair-esm numbering
         (0 = embeddings, -1 = last); None = every layer the model exports. toks_per_batch and
-        truncation_seq_length as in esm-extract (0 = no truncation). A bad sequence raises InputError naming it.
+        truncation_seq_length as in esm-extract (0 = no truncation; None: 1022 with long_sequences="truncate", none
+        with "tile" and "full"). long_sequences: what records longer than one pass take get: "truncate"
+        (esm-extract's), "tile" (esm-variants' overlapping windows of tile_length residues, at least tile_overlap
+        shared, stitched with sigmoid weights of sharpness tile_sharpness) or "full" (one pass; ESM-2, ESM C);
+        None: the model's default (ESM C tiles at 2,048, the others truncate). A bad sequence raises InputError.
         """
         labels, seqs = _records(sequences)
-        return self._core.embed(labels, seqs, _request(include, repr_layers, toks_per_batch, truncation_seq_length))
+        return self._core.embed(labels, seqs, _request(include, repr_layers, toks_per_batch, truncation_seq_length,
+                                                       _long(long_sequences, tile_length, tile_overlap, tile_sharpness)))
 
     def embed_fasta(self, path: PathLike, include: str | Iterable[str] = ("mean",),
                     repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = DEFAULTS["toks_per_batch"],
-                    truncation_seq_length: int = DEFAULTS["truncation_seq_length"], strict: bool = False, window: int = DEFAULTS["window"]) -> FastaEmbeddings:
-        """Streams the embeddings of a FASTA file's records (see FastaEmbeddings)."""
+                    truncation_seq_length: int | None = DEFAULTS["truncation_seq_length"], strict: bool = False,
+                    window: int = DEFAULTS["window"], long_sequences: str | None = None, tile_length: int | None = None,
+                    tile_overlap: int = 512, tile_sharpness: float = 20.0) -> FastaEmbeddings:
+        """Streams the embeddings of a FASTA file's records (see FastaEmbeddings); long_sequences and the tile
+        options as for embed."""
+        long = _long(long_sequences, tile_length, tile_overlap, tile_sharpness)
         inner = self._core.embed_fasta(_path("path", path), _request(include, repr_layers, toks_per_batch,
-                                                                     truncation_seq_length),
+                                                                     truncation_seq_length, long),
                                        bool(strict), _int("window", window, 1))
         return FastaEmbeddings(inner)
 
     def embed_to_dir(self, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
                      format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = DEFAULTS["toks_per_batch"],
-                     truncation_seq_length: int = DEFAULTS["truncation_seq_length"], strict: bool = False, window: int = DEFAULTS["window"]) -> EmbedSummary:
+                     truncation_seq_length: int | None = DEFAULTS["truncation_seq_length"], strict: bool = False,
+                     window: int = DEFAULTS["window"], long_sequences: str | None = None, tile_length: int | None = None,
+                     tile_overlap: int = 512, tile_sharpness: float = 20.0) -> EmbedSummary:
         """esm_onnx.embed_to_dir with this already loaded model (a worker that embeds many files loads it once)."""
+        long = _long(long_sequences, tile_length, tile_overlap, tile_sharpness)
         options = _core.EmbedOptions("", _path("fasta", fasta), _path("outdir", outdir),
-                                     _request(include, None, toks_per_batch, truncation_seq_length),
+                                     _request(include, None, toks_per_batch, truncation_seq_length, long),
                                      [str(i) for i in _layers(repr_layers)], str(format), _core.RuntimeOptions(),
                                      bool(strict), _int("window", window, 1))
         return self._core.embed_to_dir(options, _warn_skipped)
@@ -269,15 +294,18 @@ def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | 
 
 def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
                  format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = DEFAULTS["toks_per_batch"],
-                 truncation_seq_length: int = DEFAULTS["truncation_seq_length"], threads: int = 0, device: str = "cpu", strict: bool = False,
-                 window: int = DEFAULTS["window"], engine: str = "ort", compute: str = "auto", cache_dir: PathLike | None = None,
-                 cache: bool = True) -> EmbedSummary:
+                 truncation_seq_length: int | None = DEFAULTS["truncation_seq_length"], threads: int = 0, device: str = "cpu",
+                 strict: bool = False, window: int = DEFAULTS["window"], engine: str = "ort", compute: str = "auto",
+                 cache_dir: PathLike | None = None, cache: bool = True, long_sequences: str | None = None,
+                 tile_length: int | None = None, tile_overlap: int = 512, tile_sharpness: float = 20.0) -> EmbedSummary:
     """The `esm-onnx embed` job: every record of `fasta` embedded into `outdir` as npz, pt or h5, resumable
     (records already written are left as they are), bad records skipped with a SkippedRecordWarning (or
     InputError when strict=True). engine, compute, cache_dir and cache as for Model. Returns the summary
-    (written, already_present, skipped, tokens, engine, ...)."""
+    (written, already_present, skipped, tokens, engine, ...). long_sequences and the tile options as for
+    Model.embed."""
     options = _core.EmbedOptions(_path("model", model), _path("fasta", fasta), _path("outdir", outdir),
-                                 _request(include, None, toks_per_batch, truncation_seq_length),
+                                 _request(include, None, toks_per_batch, truncation_seq_length,
+                                          _long(long_sequences, tile_length, tile_overlap, tile_sharpness)),
                                  [str(i) for i in _layers(repr_layers)], str(format),
                                  _runtime(threads, device, engine, compute, cache_dir, cache), bool(strict),
                                  _int("window", window, 1))

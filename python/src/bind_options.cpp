@@ -59,15 +59,23 @@ void bind_options(nb::module_& m) {
       .def(
           "__init__",
           [](EmbedRequest* self, const std::vector<std::string>& include, const std::vector<int64_t>& repr_layers,
-             int64_t toks_per_batch, int64_t truncation_seq_length) {
-            new (self) EmbedRequest(make_request(include, repr_layers, toks_per_batch, truncation_seq_length));
+             int64_t toks_per_batch, std::optional<int64_t> truncation_seq_length,
+             const std::optional<std::string>& long_sequences, int64_t tile_length, int64_t tile_overlap,
+             double tile_sharpness) {
+            new (self) EmbedRequest(make_request(include, repr_layers, toks_per_batch, truncation_seq_length,
+                                                 long_sequences, tile_length, tile_overlap, tile_sharpness));
           },
           "include"_a, "repr_layers"_a, "toks_per_batch"_a = kDefaultToksPerBatch,
-          "truncation_seq_length"_a = kDefaultTruncation)
+          "truncation_seq_length"_a = nb::none(), "long_sequences"_a = nb::none(), "tile_length"_a = 0,
+          "tile_overlap"_a = 512, "tile_sharpness"_a = 20.0)
       .def_prop_ro("include", [](const EmbedRequest& r) { return r.include.names(); })
       .def_ro("repr_layers", &EmbedRequest::repr_layers)
       .def_ro("toks_per_batch", &EmbedRequest::toks_per_batch)
       .def_ro("truncation_seq_length", &EmbedRequest::truncation_seq_length)
+      .def_prop_ro("long_sequences", [](const EmbedRequest& r) -> std::optional<std::string> {
+        if (!r.long_sequences) return std::nullopt;
+        return std::string(long_sequences_name(*r.long_sequences));
+      })
       .def("validate", &EmbedRequest::validate)
       .def("__repr__", [](const EmbedRequest& r) { return "EmbedRequest(" + r.to_string() + ")"; });
 

@@ -27,6 +27,7 @@ void bind_registry(nb::module_& m) {
       d["layout"] = std::string(g.layout);
       d["on_request"] = g.convert == ConvertRule::OnRequest;
       d["needs_attention_maps"] = g.needs_attention_maps;
+      d["fused_side_branch"] = g.fused_side_branch;
       out.append(d);
     }
     return out;
@@ -35,7 +36,8 @@ void bind_registry(nb::module_& m) {
   // The batching defaults, so that the package's keyword defaults are the library's.
   nb::dict defaults;
   defaults["toks_per_batch"] = kDefaultToksPerBatch;
-  defaults["truncation_seq_length"] = kDefaultTruncation;
+  defaults["truncation_seq_length"] = nb::none();  // kDefaultTruncation with truncate, none with tile and full
+  defaults["truncation"] = kDefaultTruncation;
   defaults["window"] = kDefaultWindow;
   m.attr("DEFAULTS") = defaults;
 

@@ -92,7 +92,7 @@ std::string Builder::unique(const std::string& base) {
 std::vector<std::string> Builder::node_multi(const std::string& op, const std::vector<std::string>& inputs,
                                              std::vector<onnx::AttributeProto> attrs, const std::string& name,
                                              int n_outputs) {
-  auto* n = graph_.add_node();
+  auto* n = graph_->add_node();
   n->set_op_type(op);
   n->set_name(unique(name.empty() ? op : name));
   for (const auto& i : inputs) n->add_input(i);
@@ -109,7 +109,7 @@ std::string Builder::node(const std::string& op, const std::vector<std::string>&
                           std::vector<onnx::AttributeProto> attrs, const std::string& name, int n_outputs,
                           const std::string& domain) {
   auto outs = node_multi(op, inputs, std::move(attrs), name, n_outputs);
-  if (!domain.empty()) graph_.mutable_node(graph_.node_size() - 1)->set_domain(domain);
+  if (!domain.empty()) graph_->mutable_node(graph_->node_size() - 1)->set_domain(domain);
   return outs.front();
 }
 
@@ -119,7 +119,7 @@ std::string Builder::weight(const std::string& name, const std::vector<int64_t>&
 
 std::string Builder::initializer(const std::string& name, int elem_type, const std::vector<int64_t>& shape,
                                  const void* data, std::size_t nbytes) {
-  auto* t = graph_.add_initializer();
+  auto* t = graph_->add_initializer();
   t->set_name(name);
   t->set_data_type(elem_type);
   for (auto d : shape) t->add_dims(d);
@@ -134,10 +134,51 @@ std::string Builder::weight_as(const std::string& name, int elem_type, const std
   return initializer(name, onnx::TensorProto::FLOAT16, shape, half.data(), half.size() * sizeof(uint16_t));
 }
 
-void Builder::drop_output(int index) { graph_.mutable_node(graph_.node_size() - 1)->set_output(index, ""); }
+std::vector<std::string> Builder::if_node(const std::string& cond,
+                                          const std::function<std::vector<std::string>()>& then_branch,
+                                          const std::function<std::vector<std::string>()>& else_branch, int elem_type,
+                                          const std::string& name) {
+  const std::string node_name = unique(name);
+  auto branch = [&](const char* which, const std::function<std::vector<std::string>()>& build) {
+    onnx::AttributeProto a;
+    a.set_name(which);
+    a.set_type(onnx::AttributeProto::GRAPH);
+    auto* g = a.mutable_g();
+    g->set_name(node_name + "/" + which);
+    std::vector<std::string> outs;
+    {
+      Branch in(*this, *g);
+      Scope s(*this, fmt::format("{}/{}", name, which));
+      outs = build();
+    }
+    for (const auto& o : outs) {
+      auto* v = g->add_output();
+      v->set_name(o);
+      v->mutable_type()->mutable_tensor_type()->set_elem_type(elem_type);
+    }
+    return std::make_pair(std::move(a), outs.size());
+  };
+  auto [then_attr, n_then] = branch("then_branch", then_branch);
+  auto [else_attr, n_else] = branch("else_branch", else_branch);
+  if (n_then != n_else) throw UnsupportedError(fmt::format("{}: If branches with {} and {} outputs", node_name, n_then, n_else));
+  auto* n = graph_->add_node();
+  n->set_op_type("If");
+  n->set_name(node_name);
+  n->add_input(cond);
+  std::vector<std::string> outs;
+  for (std::size_t k = 0; k < n_then; ++k) {
+    outs.push_back(fmt::format("{}_output_{}", node_name, k));
+    n->add_output(outs.back());
+  }
+  *n->add_attribute() = std::move(then_attr);
+  *n->add_attribute() = std::move(else_attr);
+  return outs;
+}
+
+void Builder::drop_output(int index) { graph_->mutable_node(graph_->node_size() - 1)->set_output(index, ""); }
 
 std::string Builder::const_i64(const std::vector<int64_t>& values, const std::string& hint, bool scalar) {
-  auto* t = graph_.add_initializer();
+  auto* t = graph_->add_initializer();
   t->set_name(unique("const_" + hint));
   t->set_data_type(onnx::TensorProto::INT64);
   if (!scalar) t->add_dims(static_cast<int64_t>(values.size()));
@@ -146,7 +187,7 @@ std::string Builder::const_i64(const std::vector<int64_t>& values, const std::st
 }
 
 std::string Builder::const_f32(float value, const std::string& hint) {
-  auto* t = graph_.add_initializer();
+  auto* t = graph_->add_initializer();
   t->set_name(unique("const_" + hint));
   t->set_data_type(onnx::TensorProto::FLOAT);
   t->add_float_data(value);
@@ -155,7 +196,7 @@ std::string Builder::const_f32(float value, const std::string& hint) {
 
 std::string Builder::const_scalar(float value, int elem_type, const std::string& hint) {
   if (elem_type == onnx::TensorProto::FLOAT) return const_f32(value, hint);
-  auto* t = graph_.add_initializer();
+  auto* t = graph_->add_initializer();
   t->set_name(unique("const_" + hint));
   t->set_data_type(onnx::TensorProto::FLOAT16);
   const uint16_t h = float_to_half(value);

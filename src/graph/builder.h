@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <unordered_map>
@@ -32,7 +33,7 @@ class WeightSink {
 
 class Builder {
  public:
-  Builder(onnx::GraphProto& graph, WeightSink& sink) : graph_(graph), sink_(sink) {}
+  Builder(onnx::GraphProto& graph, WeightSink& sink) : graph_(&graph), sink_(sink) {}
 
   // RAII scope: names created inside get the prefix "/a/b/".
   class Scope {
@@ -46,6 +47,26 @@ class Builder {
     Builder& b_;
     std::string saved_;
   };
+
+  // RAII: while alive, nodes and constants go into `branch` (a then/else graph of an If node, whose nodes may
+  // read any tensor of the enclosing graph by name); names stay unique across both.
+  class Branch {
+   public:
+    Branch(Builder& b, onnx::GraphProto& branch) : b_(b), saved_(b.graph_) { b_.graph_ = &branch; }
+    ~Branch() { b_.graph_ = saved_; }
+    Branch(const Branch&) = delete;
+    Branch& operator=(const Branch&) = delete;
+
+   private:
+    Builder& b_;
+    onnx::GraphProto* saved_;
+  };
+
+  // An If node on the bool scalar `cond`: each branch is built by its function, which returns the branch's
+  // outputs (every one of type `elem_type`, as ONNX requires both branches to agree). Returns the If's outputs.
+  std::vector<std::string> if_node(const std::string& cond, const std::function<std::vector<std::string>()>& then_branch,
+                                   const std::function<std::vector<std::string>()>& else_branch, int elem_type,
+                                   const std::string& name);
 
   // Adds a node; returns its (first) output name. Extra outputs via `outputs`.
   std::string node(const std::string& op, const std::vector<std::string>& inputs,
@@ -94,11 +115,11 @@ class Builder {
   std::string linear(const std::string& x, const std::string& w_t, const std::string& b);
 
   const std::string& scope() const { return scope_; }
-  onnx::GraphProto& graph() { return graph_; }
+  onnx::GraphProto& graph() { return *graph_; }
 
  private:
   std::string unique(const std::string& base);
-  onnx::GraphProto& graph_;
+  onnx::GraphProto* graph_;
   WeightSink& sink_;
   std::string scope_;
   std::unordered_map<std::string, int> used_;

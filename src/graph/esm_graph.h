@@ -75,17 +75,25 @@ std::string build_embeddings(Ctx& ctx);
 
 struct LayerOut {
   std::string x;      // [B, T, E]
-  std::string probs;  // [B, H, T, T] attention probabilities (empty unless asked for)
+  std::string probs;  // [B, H, T, T] attention probabilities (explicit layers, when asked for)
+  // The fused layers' rotated queries [B, T, E] and keys [B, S, E] (S = T + 1 with bias_k), from which
+  // attention_probs recomputes the maps where a side branch needs them.
+  std::string q, k;
 };
 LayerOut build_layer(Ctx& ctx, int64_t layer, const std::string& x, bool need_probs);
 
-// All layers with fused ONNX Runtime ops (no attention maps, so no contacts). Calls on_layer(i, x) with
-// each layer's output x (i = 1..N, the residual stream before any final norm) and returns the last
-// layer's output after the final norm, as build_final_norm would.
+// softmax(q k^T / sqrt(D) + key bias) as fair-esm computes it, in fp32: [B, H, T, T] from the fused layers'
+// q [B, T, E] and k [B, S, E]; `key_bias` is [B, 1, 1, S] (-inf at padding), ESM-1's bias_k column dropped.
+std::string attention_probs(Ctx& ctx, const std::string& q, const std::string& k, const std::string& key_bias);
+
+// All layers with fused ONNX Runtime ops (no attention maps). Calls on_layer(i, out) with each layer's
+// output out.x (i = 1..N, the residual stream before any final norm) and its rotated q and k, and returns the
+// last layer's output after the final norm, as build_final_norm would. Batches without padding run
+// MultiHeadAttention without a mask, which is ONNX Runtime's flash attention on the CPU (memory linear in T).
 // Whether build_fused_stack covers an architecture; others are built with build_layer.
 bool fused_stack_supports(const Architecture& arch);
 std::string build_fused_stack(Ctx& ctx, const std::string& x0,
-                              const std::function<void(int64_t, const std::string&)>& on_layer);
+                              const std::function<void(int64_t, const LayerOut&)>& on_layer);
 
 // x cast to fp32 when the activations are fp16.
 std::string to_f32(Ctx& ctx, const std::string& x);
@@ -96,16 +104,25 @@ std::string build_final_norm(Ctx& ctx, const std::string& x);
 std::string build_logits(Ctx& ctx, const std::string& x_final);
 
 // Contacts: fair-esm's ContactPredictionHead, accumulated layer by layer so that only one layer's
-// attention maps are alive at a time. Call add_layer for each layer, then finish.
+// attention maps are alive at a time. Call add_layer (explicit layers) or add_fused_layer for each layer,
+// then finish.
 class ContactHead {
  public:
   explicit ContactHead(Ctx& ctx);
   void add_layer(int64_t layer, const std::string& probs);
-  std::string finish();  // [B, T', T'] probabilities
+  // From the fused layers' q and k, inside an If on kContactsWantedInput: runs that do not fetch contacts
+  // compute no maps at all.
+  void add_fused_layer(int64_t layer, const std::string& q, const std::string& k);
+  std::string finish();  // [B, T', T'] probabilities ([1, 0, 0] on runs with contacts_wanted false)
 
  private:
+  // The layer's term of the sum (before the pair mask, which finish applies once), in the current graph.
+  std::string contribution(int64_t layer, const std::string& probs);
+  std::string crop(const std::string& sum);
+
   Ctx& ctx_;
-  std::string valid_col_, valid_row_, pair_mask_, b_t_t_;
+  std::string valid_col_, valid_row_, valid_, b_t_t_;
+  std::string wanted_, key_bias_, bias_;  // the fused side branch's gate, key bias and regression bias
   std::string sum_;
   std::vector<float> weight_;
 };

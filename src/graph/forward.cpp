@@ -30,8 +30,11 @@ std::vector<std::pair<const GraphOutputSpec*, BuiltOutput>> build_forward(
   // fp16 models compute the embeddings in fp32 (position tables, token dropout) and the layers in fp16.
   if (ctx.act != onnx::TensorProto::FLOAT) x = b.cast(x, ctx.act, "/embeddings/to_fp16");
   if (fused) {
-    fwd.x_final = build_fused_stack(ctx, x, [&](int64_t layer, const std::string& out) {
-      if (want(layer)) fwd.reps[layer] = out;
+    fwd.x_final = build_fused_stack(ctx, x, [&](int64_t layer, const LayerOut& out) {
+      if (want(layer)) fwd.reps[layer] = out.x;
+      for (auto& [spec, hook] : hooks) {
+        if (spec->needs_attention_maps) hook->on_layer(layer - 1, out);
+      }
       say_layer(layer);
     });
   } else {

@@ -48,11 +48,19 @@ bool fused_stack_supports(const Architecture& a) {
 }
 
 std::string build_fused_stack(Ctx& ctx, const std::string& x0,
-                              const std::function<void(int64_t, const std::string&)>& on_layer) {
+                              const std::function<void(int64_t, const LayerOut&)>& on_layer) {
   auto& b = ctx.b;
   const auto& cfg = ctx.cfg;
   if (!fused_stack_supports(cfg.arch)) throw UnsupportedError(fmt::format("{}: the fused layers do not cover this architecture", cfg.variant));
   const std::string mask = key_padding_mask(ctx);
+  // ONNX Runtime's CPU MultiHeadAttention runs its flash kernel (no [B, H, T, S] maps) only without a mask,
+  // so each layer picks the masked op only for batches that have padding.
+  std::string padded;
+  {
+    Builder::Scope s(b, "masks");
+    auto any = b.node("ReduceMax", {b.cast(ctx.pad, onnx::TensorProto::INT32, "pad_i32")}, {attr_int("keepdims", 0)}, "any_padding");
+    padded = b.cast(any, onnx::TensorProto::BOOL, "has_padding");
+  }
   std::string x = x0;
   std::string h;
   {
@@ -62,6 +70,7 @@ std::string build_fused_stack(Ctx& ctx, const std::string& x0,
   std::string x_final;
   for (int64_t i = 0; i < cfg.num_layers; ++i) {
     Builder::Scope scope(b, fmt::format("layers.{}", i));
+    LayerOut out;
     std::string f;
     {
       Builder::Scope attn(b, "attn");
@@ -85,8 +94,15 @@ std::string build_fused_stack(Ctx& ctx, const std::string& x0,
         k = append_bias_kv(ctx, k, Role::BiasK, i);
         v = append_bias_kv(ctx, v, Role::BiasV, i);
       }
-      auto context = b.node("MultiHeadAttention", {q, k, v, "", mask}, {attr_int("num_heads", cfg.attention_heads)},
-                            "MultiHeadAttention", 1, kMs);
+      auto mha = [&](bool masked) {
+        std::vector<std::string> in{q, k, v};
+        if (masked) in.insert(in.end(), {"", mask});
+        return std::vector<std::string>{
+            b.node("MultiHeadAttention", in, {attr_int("num_heads", cfg.attention_heads)}, "MultiHeadAttention", 1, kMs)};
+      };
+      auto context = b.if_node(padded, [&] { return mha(true); }, [&] { return mha(false); }, ctx.act, "If_padding")[0];
+      out.q = q;
+      out.k = k;
       auto a = ctx.linear(context, {Role::AttnOut}, i, /*with_bias=*/false);
       std::tie(f, x) = skip_layer_norm(ctx, a, x, Role::AttnOut, i, Role::FfnNorm, i);
     }
@@ -103,7 +119,8 @@ std::string build_fused_stack(Ctx& ctx, const std::string& x0,
       x = b.add(b.add(down, ctx.act_weight(bias_of(Role::FfnDown, i)), "Add_bias"), x, "residual");
       x_final = x;
     }
-    on_layer(i + 1, x);
+    out.x = x;
+    on_layer(i + 1, out);
   }
   return x_final;
 }

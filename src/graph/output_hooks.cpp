@@ -53,7 +53,10 @@ class LogitsHook final : public OutputHook {
 class ContactsHook final : public OutputHook {
  public:
   explicit ContactsHook(Ctx& ctx) : head_(ctx) {}
-  void on_layer(int64_t layer, const LayerOut& out) override { head_.add_layer(layer, out.probs); }
+  void on_layer(int64_t layer, const LayerOut& out) override {
+    if (out.probs.empty()) head_.add_fused_layer(layer, out.q, out.k);
+    else head_.add_layer(layer, out.probs);
+  }
   std::string finish(const ForwardTensors&) override { return head_.finish(); }
   std::vector<Dim> dims() const override {
     return {std::string("batch"), std::string("contact_length"), std::string("contact_length")};

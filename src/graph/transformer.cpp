@@ -158,6 +158,17 @@ LayerOut build_layer(Ctx& ctx, int64_t layer, const std::string& x, bool need_pr
   return out;
 }
 
+std::string attention_probs(Ctx& ctx, const std::string& q, const std::string& k, const std::string& key_bias) {
+  auto& b = ctx.b;
+  Builder::Scope s(b, "probs");
+  const float scaling = static_cast<float>(std::pow(static_cast<double>(ctx.cfg.head_dim()), -0.5));
+  auto qh = split_heads(ctx, b.mul(to_f32(ctx, q), b.const_f32(scaling, "scaling"), "scale_q"), "q");
+  auto kh = split_heads(ctx, to_f32(ctx, k), "k");
+  auto scores = b.matmul(qh, b.transpose(kh, {0, 1, 3, 2}, "k_t"), "scores");  // [B, H, T, S]
+  auto probs = b.softmax(b.add(scores, key_bias, "mask_padding"), -1, "Softmax");
+  return ctx.cfg.arch.bias_kv ? b.slice(probs, {0}, {-1}, {3}, "drop_bias_k") : probs;
+}
+
 std::string to_f32(Ctx& ctx, const std::string& x) {
   return ctx.act == onnx::TensorProto::FLOAT ? x : ctx.b.cast(x, onnx::TensorProto::FLOAT, "to_fp32");
 }

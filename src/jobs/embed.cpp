@@ -22,11 +22,11 @@ void EmbedOptions::validate() const {
 }
 
 std::string EmbedOptions::to_string() const {
-  return fmt::format("model={} fasta={} outdir={} include={} repr_layers={} toks_per_batch={} "
-                     "truncation_seq_length={} format={} threads={} device={} engine={} compute={} strict={} window={}",
-                     model, fasta, outdir, request.include.to_string(),
-                     repr_layers.empty() ? "exported" : fmt::format("{}", fmt::join(repr_layers, ",")), request.toks_per_batch,
-                     request.truncation_seq_length, format_name(format), runtime.threads, device_name(runtime.device), engine_name(runtime.engine), compute_name(runtime.compute), stream.strict, stream.window);
+  return fmt::format("model={} fasta={} outdir={} layers={} {} format={} threads={} device={} engine={} compute={} strict={} "
+                     "window={}",
+                     model, fasta, outdir, repr_layers.empty() ? "exported" : fmt::format("{}", fmt::join(repr_layers, ",")),
+                     request.to_string(), format_name(format), runtime.threads, device_name(runtime.device),
+                     engine_name(runtime.engine), compute_name(runtime.compute), stream.strict, stream.window);
 }
 
 namespace {

@@ -13,23 +13,27 @@ namespace {
 
 constexpr std::array<GraphOutputSpec, 4> kGraphOutputs{{
     {GraphOutput::Representations, "representations", "", false, "[layers, B, T, E] (the exported layers)", ConvertRule::Always,
-     false, ""},
+     false, false, ""},
     {GraphOutput::Logits, "logits", "has_logits", false, "[B, T, vocab] ([B, T, labels]; [B, labels] per sequence)",
-     ConvertRule::WithHead, false, "a bare encoder, such as transformers' EsmModel, has no head"},
-    {GraphOutput::Contacts, "contacts", "has_contacts", false, "[B, L, L]", ConvertRule::WithHead, true,
+     ConvertRule::WithHead, false, false, "a bare encoder, such as transformers' EsmModel, has no head"},
+    {GraphOutput::Contacts, "contacts", "has_contacts", false, "[B, L, L]", ConvertRule::WithHead, true, true,
      "converted without contact-regression weights (ESM C has no contact head), or with --no-contacts"},
     {GraphOutput::Attentions, "attentions", "has_attentions", true, "[B, layers, H, T, T], padding rows and columns zero",
-     ConvertRule::OnRequest, true, "converted without --attentions"},
+     ConvertRule::OnRequest, true, false, "converted without --attentions"},
 }};
 
 constexpr std::array<OutputSpec, 6> kOutputs{{
-    {Output::Mean, "mean", GraphOutput::Representations, SliceRule::ResidueMean, "mean_representations", true, "[E]"},
-    {Output::PerTok, "per_tok", GraphOutput::Representations, SliceRule::ResidueRows, "representations", true, "[L, E]"},
-    {Output::Bos, "bos", GraphOutput::Representations, SliceRule::FirstToken, "bos_representations", true, "[E]"},
-    {Output::Contacts, "contacts", GraphOutput::Contacts, SliceRule::ResidueSquare, "contacts", false, "[L, L]"},
-    {Output::Logits, "logits", GraphOutput::Logits, SliceRule::HeadRows, "logits", false, "[L, vocab]"},
+    {Output::Mean, "mean", GraphOutput::Representations, SliceRule::ResidueMean, "mean_representations", true, "[E]",
+     TileRule::MeanOfRows},
+    {Output::PerTok, "per_tok", GraphOutput::Representations, SliceRule::ResidueRows, "representations", true, "[L, E]",
+     TileRule::WeightedRows},
+    {Output::Bos, "bos", GraphOutput::Representations, SliceRule::FirstToken, "bos_representations", true, "[E]",
+     TileRule::FirstTile},
+    {Output::Contacts, "contacts", GraphOutput::Contacts, SliceRule::ResidueSquare, "contacts", false, "[L, L]",
+     TileRule::WeightedPairs},
+    {Output::Logits, "logits", GraphOutput::Logits, SliceRule::HeadRows, "logits", false, "[L, vocab]", TileRule::HeadRows},
     {Output::Attentions, "attentions", GraphOutput::Attentions, SliceRule::TokenSquares, "attentions", false,
-     "[layers, heads, t, t], t = tokens with BOS and EOS"},
+     "[layers, heads, t, t], t = tokens with BOS and EOS", TileRule::OnePass},
 }};
 
 }  // namespace
@@ -98,6 +102,13 @@ std::string Includes::to_string() const { return fmt::format("{}", fmt::join(nam
 bool needs_attention_maps(const GraphOutputs& outputs) {
   for (const auto& s : kGraphOutputs) {
     if (s.needs_attention_maps && outputs.has(s.id)) return true;
+  }
+  return false;
+}
+
+bool needs_explicit_layers(const GraphOutputs& outputs) {
+  for (const auto& s : kGraphOutputs) {
+    if (s.needs_attention_maps && !s.fused_side_branch && outputs.has(s.id)) return true;
   }
   return false;
 }

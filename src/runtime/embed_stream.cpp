@@ -10,6 +10,7 @@
 #include "esm_onnx/model.h"
 #include "runtime/loaded_model.h"
 #include "runtime/slicing.h"
+#include "runtime/tile_stitch.h"
 
 namespace esm_onnx {
 namespace {
@@ -40,12 +41,15 @@ class VectorSource final : public RecordSource {
   std::size_t pos_{0};
 };
 
-// A record waiting in the window: its token ids as bytes, so that a window of 20,000 proteins stays small.
+// A record (or one tile of a record) waiting in the window: its token ids as bytes, so that a window of 20,000
+// proteins stays small.
 struct Pending {
   std::string label;
   int64_t line{0};
   int64_t index{0};
-  std::vector<uint8_t> ids;  // residue tokens after truncation
+  std::vector<uint8_t> ids;  // residue tokens after truncation (of this tile)
+  int64_t stitch{-1};        // the record's TileStitch in the window when it is tiled
+  std::size_t tile{0};
 };
 
 }  // namespace
@@ -68,6 +72,9 @@ struct EmbedStream::State {
   std::vector<SkippedRecord> skipped;
   std::vector<Pending> window;
   std::deque<std::vector<std::size_t>> batches;  // of the current window
+  LongSequencePlan plan;
+  Includes tile_include;
+  std::vector<std::unique_ptr<runtime::TileStitch>> stitches;  // of the current window's tiled records
 
   void skip(const SequenceRecord& r, const std::string& reason) {
     const std::string where = r.line > 0 ? fmt::format("{}: record '{}' (line {})", source.name(), r.label, r.line)
@@ -81,9 +88,10 @@ struct EmbedStream::State {
   // Reads the next window of good records and plans its batches.
   void fill() {
     window.clear();
+    stitches.clear();
     const Alphabet& alphabet = model.alphabet();
     const int64_t max_res = model.info().max_residues();
-    const int64_t truncate = request.truncation_seq_length;
+    const int64_t truncate = plan.truncate;
     SequenceRecord rec;
     while (static_cast<int64_t>(window.size()) < options.window) {
       if (!source.next(rec)) {
@@ -109,17 +117,37 @@ struct EmbedStream::State {
         continue;
       }
       if (truncate > 0 && static_cast<int64_t>(ids.size()) > truncate) ids.resize(static_cast<std::size_t>(truncate));
-      if (max_res > 0 && static_cast<int64_t>(ids.size()) > max_res) {
-        skip(rec, fmt::format("{} residues, more than {} allows ({}); lower the truncation length "
-                              "(--truncation-seq-length) to at most {} to embed its first {} residues",
-                              ids.size(), model.info().variant, max_res, max_res, max_res));
+      const auto length = static_cast<int64_t>(ids.size());
+      const bool tiled = plan.mode == LongSequences::Tile && length > plan.tiling.window;
+      if (!tiled && max_res > 0 && length > max_res) {
+        skip(rec, plan.mode == LongSequences::Truncate
+                      ? fmt::format("{} residues, more than {} allows ({}); embed it in tiles (--long-sequences tile) or "
+                                    "lower the truncation length (--truncation-seq-length) to at most {} to embed its "
+                                    "first {} residues", length, model.info().variant, max_res, max_res, max_res)
+                      : fmt::format("{} residues, more than {}'s learned positions take in one pass ({}); use "
+                                    "--long-sequences tile", length, model.info().variant, max_res));
+        continue;
+      }
+      if (tiled && request.include.has(Output::Attentions)) {
+        skip(rec, fmt::format("{} residues need tiles of {}, and attentions come from one pass; use --long-sequences "
+                              "full{} or truncate", length, plan.tiling.window, max_res > 0 ? " (ESM-2, ESM C)" : ""));
         continue;
       }
       if (options.done && options.done(rec)) {
         ++counters.already_present;
         continue;
       }
-      window.push_back({rec.label, rec.line, rec.index, std::vector<uint8_t>(ids.begin(), ids.end())});
+      if (!tiled) {
+        window.push_back({rec.label, rec.line, rec.index, std::vector<uint8_t>(ids.begin(), ids.end())});
+        continue;
+      }
+      Tiling t = tile_sequence(length, plan.tiling);
+      const auto slot = static_cast<int64_t>(stitches.size());
+      for (std::size_t k = 0; k < t.tiles.size(); ++k) {
+        const auto first = ids.begin() + t.tiles[k].start;
+        window.push_back({rec.label, rec.line, rec.index, std::vector<uint8_t>(first, first + t.tiles[k].length), slot, k});
+      }
+      stitches.push_back(std::make_unique<runtime::TileStitch>(rec.label, rec.index, length, std::move(t), request.include, layers));
     }
     std::vector<int64_t> lengths;
     lengths.reserve(window.size());
@@ -149,24 +177,36 @@ struct EmbedStream::State {
       r.label = std::move(p.label);
       r.index = p.index;
       r.length = static_cast<int64_t>(p.ids.size());
-      runtime::slice_record(view, b, request.include, layers, layer_pos, r);
-      std::vector<uint8_t>().swap(p.ids);
       counters.tokens += r.length + specials;
-      out.push_back(std::move(r));
+      std::vector<uint8_t>().swap(p.ids);
+      if (p.stitch < 0) {
+        runtime::slice_record(view, b, request.include, layers, layer_pos, r);
+        out.push_back(std::move(r));
+        continue;
+      }
+      runtime::slice_record(view, b, tile_include, layers, layer_pos, r);
+      auto& stitch = stitches[static_cast<std::size_t>(p.stitch)];
+      stitch->add(p.tile, r);
+      if (stitch->complete()) {
+        out.push_back(stitch->finish());
+        stitch.reset();
+      }
     }
-    counters.written += B;
+    counters.written += static_cast<int64_t>(out.size());
     ++counters.batches;
   }
 };
 
 EmbedStream::EmbedStream(const Model& model, RecordSource& source, const EmbedRequest& request, StreamOptions options)
-    : s_(std::make_unique<State>(State{model, source, request, std::move(options), {}, {}, {}, {}, {}, {}, {}})) {
+    : s_(std::make_unique<State>(State{model, source, request, std::move(options), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}})) {
   s_->options.validate();
   s_->layers = model.resolve(request);
+  s_->plan = plan_long_sequences(model.info(), request);
+  s_->tile_include = runtime::TileStitch::tile_includes(request.include);
   const auto& exported = model.info().repr_layers;
   for (auto l : s_->layers) s_->layer_pos.push_back(std::find(exported.begin(), exported.end(), l) - exported.begin());
   for (const auto& g : graph_output_specs()) {
-    if (request.include.needs(g.id)) s_->outputs.emplace_back(g.name);
+    if (request.include.needs(g.id) || s_->tile_include.needs(g.id)) s_->outputs.emplace_back(g.name);
   }
 }
 

@@ -23,9 +23,42 @@ std::string RuntimeOptions::to_string() const {
 }
 
 std::string EmbedRequest::to_string() const {
-  return fmt::format("include={} repr_layers={} toks_per_batch={} truncation_seq_length={}", include.to_string(),
-                     repr_layers.empty() ? "exported" : fmt::format("{}", fmt::join(repr_layers, ",")), toks_per_batch,
-                     truncation_seq_length);
+  return fmt::format("include={} repr_layers={} toks_per_batch={} truncation_seq_length={} long_sequences={} tile_length={} "
+                     "tile_overlap={} tile_sharpness={}",
+                     include.to_string(), repr_layers.empty() ? "exported" : fmt::format("{}", fmt::join(repr_layers, ",")),
+                     toks_per_batch, truncation_seq_length ? std::to_string(*truncation_seq_length) : std::string("default"),
+                     long_sequences ? long_sequences_name(*long_sequences) : "default",
+                     tiling.window == 0 ? std::string("model") : std::to_string(tiling.window), tiling.min_overlap,
+                     tiling.sharpness);
+}
+
+std::string LongSequencePlan::to_string() const {
+  const std::string cut = truncate > 0 ? fmt::format(", first {} residues kept", truncate) : std::string();
+  switch (mode) {
+    case LongSequences::Truncate: return truncate > 0 ? fmt::format("truncate at {} residues", truncate) : "truncate: none";
+    case LongSequences::Full: return "full (one pass per record)" + cut;
+    case LongSequences::Tile:
+      return fmt::format("tile ({}-residue tiles, overlap >= {}, s = {}{})", tiling.window, tiling.min_overlap,
+                         tiling.sharpness, cut);
+  }
+  return "";
+}
+
+LongSequencePlan plan_long_sequences(const ModelInfo& info, const EmbedRequest& request) {
+  request.validate();
+  const FamilyTraits& family = family_traits(info.family);
+  LongSequencePlan p;
+  p.mode = request.long_sequences.value_or(family.long_sequences);
+  p.truncate = request.truncation_seq_length.value_or(p.mode == LongSequences::Truncate ? kDefaultTruncation : 0);
+  p.tiling = request.tiling;
+  if (p.mode != LongSequences::Tile) return p;
+  const int64_t limit = info.max_residues();  // 0: positions without a limit
+  if (p.tiling.window == 0) p.tiling.window = limit > 0 ? std::min(limit, family.training_residues) : family.training_residues;
+  if (limit > 0 && p.tiling.window > limit) {
+    throw UsageError(fmt::format("--tile-length {}: {} takes at most {} residues per pass", p.tiling.window, info.variant, limit));
+  }
+  p.tiling.validate();
+  return p;
 }
 
 std::string EngineInfo::to_string() const {
@@ -37,9 +70,11 @@ std::string EngineInfo::to_string() const {
 void EmbedRequest::validate() const {
   if (include.empty()) throw UsageError("--include: name at least one of " + output_names_text());
   if (toks_per_batch <= 0) throw UsageError(fmt::format("--toks-per-batch {}: must be positive", toks_per_batch));
-  if (truncation_seq_length < 0) {
-    throw UsageError(fmt::format("--truncation-seq-length {}: must be 0 (no truncation) or positive", truncation_seq_length));
+  if (truncation_seq_length && *truncation_seq_length < 0) {
+    throw UsageError(fmt::format("--truncation-seq-length {}: must be 0 (no truncation) or positive", *truncation_seq_length));
   }
+  if (tiling.window != 0) tiling.validate();
+  else TilingOptions{tiling.min_overlap + 1, tiling.min_overlap, tiling.sharpness}.validate();
 }
 
 Model::Model(const std::string& path, const RuntimeOptions& options) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "esm_onnx/errors.h"
+#include "esm_onnx/model_info.h"
 #include "runtime/cuda_libraries.h"
 #include "runtime/engine.h"
 
@@ -56,6 +57,9 @@ class OrtEngine final : public Backend {
       session_ = options.device == Device::Cuda ? open_cuda(path, so)
                                                 : std::make_unique<Ort::Session>(env(), path.c_str(), so);
       Ort::AllocatorWithDefaultOptions alloc;
+      for (std::size_t k = 0; k < session_->GetOverridableInitializerCount(); ++k) {
+        if (std::string(session_->GetOverridableInitializerNameAllocated(k, alloc).get()) == kContactsWantedInput) gated_contacts_ = true;
+      }
       for (std::size_t k = 0; k < session_->GetOutputCount(); ++k) {
         outputs_.push_back({session_->GetOutputNameAllocated(k, alloc).get(),
                             session_->GetOutputTypeInfo(k).GetTensorTypeAndShapeInfo().GetShape()});
@@ -72,14 +76,22 @@ class OrtEngine final : public Backend {
     auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
     const int64_t shape[2] = {batch, seq};
     // ONNX Runtime only reads its inputs; the API takes a non-const pointer.
-    Ort::Value input = Ort::Value::CreateTensor<int64_t>(mem, const_cast<int64_t*>(tokens.data()), tokens.size(), shape, 2);
-    const char* in_names[] = {"tokens"};
+    std::vector<Ort::Value> inputs;
+    inputs.push_back(Ort::Value::CreateTensor<int64_t>(mem, const_cast<int64_t*>(tokens.data()), tokens.size(), shape, 2));
+    std::vector<const char*> in_names{"tokens"};
+    // A fused model with contacts computes them only when fed true (its default, for other callers).
+    bool wanted = std::find(names.begin(), names.end(), "contacts") != names.end();
+    if (gated_contacts_) {
+      inputs.push_back(Ort::Value::CreateTensor<bool>(mem, &wanted, 1, nullptr, 0));
+      in_names.push_back(kContactsWantedInput);
+    }
     std::vector<const char*> out_names;
     for (const auto& o : names) out_names.push_back(o.c_str());
     auto values = std::make_shared<std::vector<Ort::Value>>();
     RunResult r;
     try {
-      *values = session_->Run(Ort::RunOptions{nullptr}, in_names, &input, 1, out_names.data(), out_names.size());
+      *values = session_->Run(Ort::RunOptions{nullptr}, in_names.data(), inputs.data(), inputs.size(), out_names.data(),
+                              out_names.size());
       for (std::size_t k = 0; k < names.size(); ++k) {
         const auto info = (*values)[k].GetTensorTypeAndShapeInfo();
         if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
@@ -100,6 +112,7 @@ class OrtEngine final : public Backend {
   std::string path_;
   std::unique_ptr<Ort::Session> session_;
   std::vector<EngineOutput> outputs_;
+  bool gated_contacts_{false};  // the graph has kContactsWantedInput
 };
 
 }  // namespace

@@ -25,10 +25,10 @@ constexpr std::array<PrecisionTraits, 4> kPrecisions{{
 }};
 
 constexpr std::array<FamilyTraits, 4> kFamilies{{
-    {Family::Esm1, 1023, true},  // 1,024 positions, BOS only
-    {Family::Esm1b, 1022, true},
-    {Family::Esm2, 1022, false},  // rotary: runs longer, but trained on 1,024-token crops
-    {Family::EsmC, 2048, false},
+    {Family::Esm1, 1023, true, LongSequences::Truncate},  // 1,024 positions, BOS only
+    {Family::Esm1b, 1022, true, LongSequences::Truncate},
+    {Family::Esm2, 1022, false, LongSequences::Truncate},  // rotary: runs longer, but trained on 1,024-token crops
+    {Family::EsmC, 2048, false, LongSequences::Tile},      // one pass up to its training length, tiles beyond
 }};
 
 constexpr FidelityFloor kBf16Compute{0, 0.9999, 0.99, "bf16 compute: cosine >= 0.9999 and argmax agreement >= 99%"};

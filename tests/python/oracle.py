@@ -34,3 +34,35 @@ def reference_outputs(model, alphabet, records, has_contacts=True, truncation=10
                 rec["contacts"] = res["contacts"][0, :L, :L].numpy()
             out[label] = rec
     return out
+
+
+# esm-variants (Brandes et al. 2023), esm_variants_utils.py, re-implemented on numpy as it computes them.
+def _intervals(L, min_overlap, max_len, parts=None):
+    """esm-variants' recursion on numpy index arrays: the outer windows of each level, then the centred one."""
+    parts = [] if parts is None else parts
+    if len(L) <= max_len:
+        if parts[-2][-1] - parts[-1][0] < min_overlap:
+            mid = L[len(L) // 2]
+            return parts + [np.arange(mid - max_len // 2, mid + max_len // 2)]
+        return parts
+    parts += [L[:max_len], L[-max_len:]]
+    return _intervals(L[max_len - min_overlap:-max_len + min_overlap], min_overlap, max_len, parts)
+
+
+def esm_variants_tiles(seq_len, min_overlap=512, max_len=1022, s=20):
+    """get_intervals_and_weights: the windows sorted by start and their normalised sigmoid-edged weights [k, L]."""
+    ints = _intervals(np.arange(seq_len), min_overlap, max_len)
+    ints = [ints[i] for i in np.argsort([i[0] for i in ints])]
+    a = int(np.round(min_overlap / 2))
+    t = np.arange(max_len)
+    up = 1 / (1 + np.exp(-(t[:a] - a / 2) / s))
+    down = 1 / (1 + np.exp((t[:a] - a / 2) / s))
+    f, f0, fn = np.ones(max_len), np.ones(max_len), np.ones(max_len)
+    f[:a], f[max_len - a:] = up, down
+    f0[max_len - a:] = down
+    fn[:a] = up
+    filt = [f0] + [f for _ in ints[1:-1]] + [fn]
+    M = np.zeros((len(ints), seq_len))
+    for k, i in enumerate(ints):
+        M[k, i] = filt[k]
+    return ints, M / M.sum(0)

@@ -17,6 +17,7 @@ import torch
 import esm_checkpoints
 import hf_checkpoints as hf
 from conftest import CLI as CLI_PATH, PYPKG, run_cli
+from oracle import esm_variants_tiles
 
 import esm_onnx
 
@@ -226,37 +227,6 @@ def test_usage_errors_name_the_option(scoring_models, tmp_path):
 
 # --- esm-variants ---------------------------------------------------------------------------------------------------
 
-def _intervals(L, min_overlap, max_len, parts=None):
-    """esm-variants' recursion on numpy index arrays: the outer windows of each level, then the centred one."""
-    parts = [] if parts is None else parts
-    if len(L) <= max_len:
-        if parts[-2][-1] - parts[-1][0] < min_overlap:
-            mid = L[len(L) // 2]
-            return parts + [np.arange(mid - max_len // 2, mid + max_len // 2)]
-        return parts
-    parts += [L[:max_len], L[-max_len:]]
-    return _intervals(L[max_len - min_overlap:-max_len + min_overlap], min_overlap, max_len, parts)
-
-
-def _esm_variants_tiles(seq_len, min_overlap=512, max_len=1022, s=20):
-    """get_intervals_and_weights: the windows sorted by start and their normalised sigmoid-edged weights [k, L]."""
-    ints = _intervals(np.arange(seq_len), min_overlap, max_len)
-    ints = [ints[i] for i in np.argsort([i[0] for i in ints])]
-    a = int(np.round(min_overlap / 2))
-    t = np.arange(max_len)
-    up = 1 / (1 + np.exp(-(t[:a] - a / 2) / s))
-    down = 1 / (1 + np.exp((t[:a] - a / 2) / s))
-    f, f0, fn = np.ones(max_len), np.ones(max_len), np.ones(max_len)
-    f[:a], f[max_len - a:] = up, down
-    f0[max_len - a:] = down
-    fn[:a] = up
-    filt = [f0] + [f for _ in ints[1:-1]] + [fn]
-    M = np.zeros((len(ints), seq_len))
-    for k, i in enumerate(ints):
-        M[k, i] = filt[k]
-    return ints, M / M.sum(0)
-
-
 def _esm_variants_llr(ref_model, alphabet, seq):
     """get_wt_LLR for one protein: log-softmax of the wild type (tiled beyond 1,022 residues, weighted sums), the
     20 amino acids in esm-variants' order, less the wild type's."""
@@ -269,7 +239,7 @@ def _esm_variants_llr(ref_model, alphabet, seq):
     if len(seq) <= 1022:
         full = lp(seq).astype(np.float64)
     else:
-        ints, M_norm = _esm_variants_tiles(len(seq))
+        ints, M_norm = esm_variants_tiles(len(seq))
         full = np.zeros((len(seq), len(alphabet.all_toks)))
         for k, idx in enumerate(ints):
             part = np.zeros_like(full)
@@ -283,7 +253,7 @@ def _esm_variants_llr(ref_model, alphabet, seq):
 @pytest.mark.parametrize("window,overlap", [(1022, 512), (1022, 511), (300, 200), (64, 40), (100, 90)])
 def test_tiles_are_esm_variants_tiles(window, overlap):
     for n in list(range(window + 1, window + 40)) + [1500, 1531, 1532, 1600, 2100, 3000, 5003, 12345]:
-        ints, M_norm = _esm_variants_tiles(n, overlap, window)
+        ints, M_norm = esm_variants_tiles(n, overlap, window)
         tiles = esm_onnx.tile_sequence(n, window, overlap, 20.0)
         assert [(int(i[0]), len(i)) for i in ints] == [(s, l) for s, l, _ in tiles], n
         for k, (start, length, w) in enumerate(tiles):

@@ -83,8 +83,16 @@ class EmbedCommand final : public Command {
     e->add_option("--repr-layers,--repr_layers", emb.repr_layers,
                   "layers to write (fair-esm numbering, all); default: every layer the model exports");
     count_option(e, "--toks-per-batch,--toks_per_batch", emb.request.toks_per_batch, "token budget of a batch");
-    count_option(e, "--truncation-seq-length,--truncation_seq_length", emb.request.truncation_seq_length,
-                  "residues kept per record (0: no truncation)")->capture_default_str();
+    count_option(e, "--truncation-seq-length,--truncation_seq_length", emb.request.truncation_seq_length, "1022 (truncate)",
+                 "residues kept per record (0: no truncation); default 1022 with --long-sequences truncate, none with tile "
+                 "and full");
+    typed_option(e, "--long-sequences", emb.request.long_sequences, "truncate (ESM C: tile)",
+                 [](const std::string& t, const std::string& o) {
+                   return std::optional<esm_onnx::LongSequences>(esm_onnx::parse_long_sequences(t, o));
+                 },
+                 "records longer than one pass takes: truncate (esm-extract's), tile (esm-variants' overlapping windows, "
+                 "stitched with their weights) or full (one pass; ESM-2 and ESM C)");
+    tiling_options(e, emb.request.tiling);
     typed_option(e, "--format", emb.format, "npz", esm_onnx::parse_output_format,
                  "npz (one file per record), pt (esm-extract's), h5 (one file)");
     runtime_options(e, emb.runtime);
@@ -110,6 +118,7 @@ class ExtractCommand final : public Command {
   ExtractCommand() {
     ext.format = esm_onnx::OutputFormat::Pt;
     ext.request.toks_per_batch = 4096;
+    ext.request.truncation_seq_length = esm_onnx::kDefaultTruncation;  // esm-extract's, whatever the family
     ext.repr_layers = {"-1"};
   }
   CLI::App* add_to(CLI::App& app) override {
@@ -125,7 +134,7 @@ class ExtractCommand final : public Command {
                   "layers indices from which to extract representations (0 to num_layers, inclusive)")
         ->capture_default_str();
     include_option(x, ext, "specify which representations to return: mean per_tok bos contacts (and logits)")->required();
-    count_option(x, "--truncation_seq_length,--truncation-seq-length", ext.request.truncation_seq_length,
+    count_option(x, "--truncation_seq_length,--truncation-seq-length", ext.request.truncation_seq_length, "1022",
                  "truncate sequences longer than the given value");
     x->add_flag("--nogpu", nogpu, "do not use GPU even if available (esm-onnx runs on the CPU unless --device cuda)");
     runtime_options(x, ext.runtime);

@@ -24,4 +24,18 @@ void engine_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime) {
   app->add_flag("--no-cache", [&runtime](int64_t) { runtime.cache = false; }, "openvino: compile at every start, cache nothing");
 }
 
+void tiling_options(CLI::App* app, esm_onnx::TilingOptions& tiling) {
+  count_option(app, "--tile-length", tiling.window,
+               "residues per tile (default: 1022, ESM C 2048, at most what the model's positions take)")
+      ->default_str("model");
+  count_option(app, "--tile-overlap", tiling.min_overlap, "residues neighbouring tiles share at least");
+  typed_option(app, "--tile-sharpness", tiling.sharpness, "20",
+               [](const std::string& t, const std::string& o) {
+                 const auto v = esm_onnx::text::parse_number<double>(t);
+                 if (!v) throw esm_onnx::UsageError(fmt::format("{} {}: expected a number", o, t));
+                 return *v;
+               },
+               "s of the tiles' sigmoid edge weights");
+}
+
 }  // namespace esm_onnx::cli

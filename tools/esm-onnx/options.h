@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "esm_onnx/embed.h"
@@ -39,9 +40,20 @@ CLI::Option* count_option(CLI::App* app, const std::string& name, T& value, cons
   return typed_option(app, name, value, std::to_string(value), parse_count<T>, help)->type_name("N");
 }
 
+// A count whose default depends on other options (unset until given).
+template <typename T>
+CLI::Option* count_option(CLI::App* app, const std::string& name, std::optional<T>& value, const std::string& text_default,
+                          const std::string& help) {
+  return typed_option(app, name, value, text_default,
+                      [](const std::string& t, const std::string& o) { return std::optional<T>(parse_count<T>(t, o)); }, help)
+      ->type_name("N");
+}
+
 // What `embed` and `extract` share: the outputs to write and what runs them.
 CLI::Option* include_option(CLI::App* app, esm_onnx::EmbedOptions& opt, const std::string& help);
 void runtime_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime);
+// --tile-length, --tile-overlap, --tile-sharpness (score and embed).
+void tiling_options(CLI::App* app, esm_onnx::TilingOptions& tiling);
 // --engine, --compute, --cache-dir, --no-cache.
 void engine_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime);
 

@@ -79,21 +79,7 @@ class ScoreCommand final : public Command {
     typed_option(s, "--long-sequences", request.long_sequences, "tile", esm_onnx::parse_long_sequences,
                  "sequences longer than the tile length: tile (esm-variants' overlapping windows) or full (one pass; "
                  "ESM-2 and ESM C only)");
-    count_option(s, "--tile-length", request.tiling.window,
-                 "residues per tile (default: 1022, ESM C 2048, at most what the model's positions take)")
-        ->default_str("model");
-    count_option(s, "--tile-overlap", request.tiling.min_overlap, "residues neighbouring tiles share at least");
-    typed_option(s, "--tile-sharpness", request.tiling.sharpness, "20",
-                 [](const std::string& t, const std::string& o) {
-                   try {
-                     std::size_t used = 0;
-                     const double v = std::stod(t, &used);
-                     if (used == t.size()) return v;
-                   } catch (const std::exception&) {
-                   }
-                   throw esm_onnx::UsageError(fmt::format("{} {}: expected a number", o, t));
-                 },
-                 "s of the tiles' sigmoid edge weights");
+    tiling_options(s, request.tiling);
     runtime_options(s, runtime);
     engine_options(s, runtime);
     s->add_flag("--strict", strict, "stop at the first mutation or protein that cannot be scored instead of skipping it");

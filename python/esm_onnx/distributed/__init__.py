@@ -70,13 +70,14 @@ def _check_run(outdir: pathlib.Path, run: dict) -> None:
 def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLike[str],
           include: Iterable[str] = ("mean",), repr_layers: Iterable[int] | None = None, format: str = "parquet",
           workers: int = 1, threads_per_worker: int = 1, address: str | None = None, toks_per_batch: int = _DEFAULTS["toks_per_batch"],
-          truncation_seq_length: int = _DEFAULTS["truncation_seq_length"], shard_records: int = 2048, progress: bool = True, engine: str = "ort",
-          compute: str = "auto") -> dict[str, Any]:
+          truncation_seq_length: int | None = _DEFAULTS["truncation_seq_length"], shard_records: int = 2048,
+          progress: bool = True, engine: str = "ort", compute: str = "auto", long_sequences: str | None = None,
+          tile_length: int | None = None, tile_overlap: int = 512, tile_sharpness: float = 20.0) -> dict[str, Any]:
     """Embeds every record of `inputs` (FASTA files, folders of them, or globs) into `outdir` with `workers` Ray
     actors of `threads_per_worker` engine threads each. `address` joins an existing cluster ("auto" or
     "host:port"); without it Ray starts on this machine. `engine` and `compute` as for esm_onnx.Model, except
     that OpenVINO needs an explicit compute: every worker must compute alike, whatever its CPU. Returns the
-    manifest's counts."""
+    manifest's counts. long_sequences and the tile options as for esm_onnx.Model.embed."""
     _require_ray()
     model_path = _model_file(model)
     include = [include] if isinstance(include, str) else list(include)
@@ -84,16 +85,21 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
         raise UsageError(f"--format {format}: use one of {', '.join(FORMATS)}")
     for name, value, low in (("--workers", workers, 1), ("--threads-per-worker", threads_per_worker, 1),
                              ("--toks-per-batch", toks_per_batch, 1), ("--shard-records", shard_records, 1),
-                             ("--truncation-seq-length", truncation_seq_length, 0)):
+                             ("--truncation-seq-length", 0 if truncation_seq_length is None else truncation_seq_length, 0)):
         if not isinstance(value, int) or value < low:
             raise UsageError(f"{name} {value}: must be an integer >= {low}")
+    long = {"long_sequences": long_sequences, "tile_length": tile_length, "tile_overlap": tile_overlap,
+            "tile_sharpness": float(tile_sharpness)}
+    # Checked here, on the driver, before any worker starts.
+    from .._api import _request
+    _request(include, None, toks_per_batch, truncation_seq_length, long)
 
     _check_engine(engine, compute)
     layers = _resolve(model_path, include, repr_layers)
     out = pathlib.Path(outdir).resolve()
     files = expand_inputs([str(i) for i in inputs])
     options = {"include": sorted(include), "repr_layers": layers, "format": format, "toks_per_batch": toks_per_batch,
-               "truncation_seq_length": truncation_seq_length, "shard_records": shard_records, "engine": engine,
+               "truncation_seq_length": truncation_seq_length, **long, "shard_records": shard_records, "engine": engine,
                "compute": "fp32" if engine == "ort" else compute}
     model_sha256 = _model_digest(model_path)
     _check_run(out, {"model": str(model_path), "model_sha256": model_sha256, "options": options})

@@ -27,7 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--compute", default="auto", help="openvino: bf16 or fp32, said explicitly (workers may differ)")
     e.add_argument("--address", help="join this Ray cluster (host:port or auto); default: start Ray here")
     e.add_argument("--toks-per-batch", type=int, default=_DEFAULTS["toks_per_batch"])
-    e.add_argument("--truncation-seq-length", type=int, default=_DEFAULTS["truncation_seq_length"])
+    e.add_argument("--truncation-seq-length", type=int, default=_DEFAULTS["truncation_seq_length"],
+                   help="residues kept per record (0: none); default 1022 with truncate, none with tile and full")
+    e.add_argument("--long-sequences", choices=["truncate", "tile", "full"],
+                   help="records longer than one pass takes (default: the model's; ESM C tiles, the others truncate)")
+    e.add_argument("--tile-length", type=int, help="residues per tile (default: the model's)")
+    e.add_argument("--tile-overlap", type=int, default=512)
+    e.add_argument("--tile-sharpness", type=float, default=20.0)
     e.add_argument("--shard-records", type=int, default=2048, help="records per shard (and per output part)")
     e.add_argument("--no-progress", action="store_true")
     s = sub.add_parser("score", help="score every missense variant of FASTA files' proteins into OUTDIR (esm-variants' "
@@ -61,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             m = embed(a.model, a.paths[:-1], a.paths[-1], include=a.include, repr_layers=a.repr_layers,
                       format=a.format, workers=a.workers, threads_per_worker=a.threads_per_worker, address=a.address,
                       toks_per_batch=a.toks_per_batch, truncation_seq_length=a.truncation_seq_length,
-                      shard_records=a.shard_records, progress=not a.no_progress, engine=a.engine, compute=a.compute)
+                      shard_records=a.shard_records, progress=not a.no_progress, engine=a.engine, compute=a.compute,
+                      long_sequences=a.long_sequences, tile_length=a.tile_length, tile_overlap=a.tile_overlap,
+                      tile_sharpness=a.tile_sharpness)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
