@@ -194,11 +194,13 @@ namespace scoring {
 std::string unused_outputs_note(const ModelInfo& info, const std::string& path) {
   std::vector<std::string> extra;
   for (const auto& g : graph_output_specs()) {
-    if (g.convert != ConvertRule::Always && g.id != GraphOutput::Logits && info.has(g.id)) extra.emplace_back(g.name);
+    // The fused layers compute their side-branch outputs (contacts) only on runs that fetch them.
+    const bool gated = g.fused_side_branch && info.attention == Attention::Fused;
+    if (g.convert != ConvertRule::Always && g.id != GraphOutput::Logits && info.has(g.id) && !gated) extra.emplace_back(g.name);
   }
   if (extra.empty()) return {};
   return fmt::format("note: {} computes {} on every pass, which scoring does not read; a conversion with only the "
-                     "logits (convert --no-contacts, without --attentions) runs faster",
+                     "logits (convert --no-contacts, without --attentions or --no-optimize) runs faster",
                      path, fmt::join(extra, " and "));
 }
 

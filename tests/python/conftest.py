@@ -63,6 +63,17 @@ def onnx_models(checkpoints, tmp_path_factory) -> dict[str, pathlib.Path]:
 
 
 @pytest.fixture(scope="session")
+def ov_models(checkpoints, tmp_path_factory) -> dict[str, pathlib.Path]:
+    """The ESM-2 checkpoints converted for OpenVINO (standard ops, contacts included), every layer exported."""
+    d = tmp_path_factory.mktemp("openvino")
+    out = {}
+    for key in ("esm2_t3_48_zip", "esm2_t2_32_legacy"):
+        out[key] = d / f"{key}.onnx"
+        run_cli("convert", checkpoints[key], "-o", out[key], "--repr-layers", "all", "--engine", "openvino")
+    return out
+
+
+@pytest.fixture(scope="session")
 def checkpoints(tmp_path_factory) -> dict[str, pathlib.Path]:
     """Each model saved under a released-style name (fair-esm picks its loader from the name)."""
     d = tmp_path_factory.mktemp("checkpoints")

@@ -215,7 +215,9 @@ def test_inspect(cli, checkpoints, esm2_onnx):
     info = json.loads(run_cli("inspect", esm2_onnx, "--json").stdout)
     assert info["model"] == "ESM-2" and info["exported_layers"] == [0, 3] and info["contacts"] is True
     assert info["precision"] == "fp32" and info["opset"] == 17 and len(info["source_sha256"]) == 64
-    assert info["inputs"] == ["tokens"] and info["outputs"] == ["representations", "logits", "contacts"]
+    # contacts_wanted: the fused graph computes contacts only on runs that fetch them (true unless fed).
+    assert info["inputs"] == ["tokens", "contacts_wanted"] and info["outputs"] == ["representations", "logits", "contacts"]
+    assert info["attention"] == "fused"
     text = run_cli("inspect", checkpoints["esm1b_t2_32_legacy"]).stdout
     assert "ESM-1b" in text and "legacy" in text and "layers:" in text
 

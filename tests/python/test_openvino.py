@@ -89,11 +89,11 @@ def test_verify_runs_the_candidate_on_openvino(cli, trained, tmp_path):
     assert ("bf16 compute: cosine >= 0.9999" if compute == "bf16" else "fp32: max abs error <= 1e-4") in line
 
 
-def test_auto_compute_follows_the_cpu_and_is_reported(cli, onnx_models, tmp_path):
-    s = _embed_json(onnx_models["esm2_t3_48_zip"], DATA / "parity.fasta", tmp_path / "out", "--engine", "openvino")
+def test_auto_compute_follows_the_cpu_and_is_reported(cli, ov_models, tmp_path):
+    s = _embed_json(ov_models["esm2_t3_48_zip"], DATA / "parity.fasta", tmp_path / "out", "--engine", "openvino")
     assert s["compute"] == ("bf16" if cpu_has_bf16() else "fp32")
     assert s["engine_version"].startswith("2026.")
-    text = run_cli("embed", onnx_models["esm2_t3_48_zip"], DATA / "parity.fasta", tmp_path / "out2").stdout
+    text = run_cli("embed", ov_models["esm2_t3_48_zip"], DATA / "parity.fasta", tmp_path / "out2").stdout
     assert "engine: ort 1." in text
 
 
@@ -122,8 +122,8 @@ def test_refusals_name_the_option(cli, checkpoints, onnx_models, tmp_path):
     assert proc.returncode == 2 and "--engine ort" in proc.stderr
 
 
-def test_compiled_models_are_cached(cli, onnx_models, tmp_path):
-    onnx, cache = onnx_models["esm2_t2_32_legacy"], tmp_path / "cache"
+def test_compiled_models_are_cached(cli, ov_models, tmp_path):
+    onnx, cache = ov_models["esm2_t2_32_legacy"], tmp_path / "cache"
     args = ("--engine", "openvino", "--compute", "fp32", "--include", "mean", "logits", "--cache-dir", cache)
     first = _embed_json(onnx, DATA / "parity.fasta", tmp_path / "a", *args)
     second = _embed_json(onnx, DATA / "parity.fasta", tmp_path / "b", *args)
@@ -157,10 +157,10 @@ def test_a_model_converted_again_into_the_same_file_is_not_served_from_the_cache
     assert len(per_file) == 1 and len(list(per_file[0].iterdir())) == 1
 
 
-def test_resume_and_bad_records_match_onnx_runtime(cli, onnx_models, tmp_path):
+def test_resume_and_bad_records_match_onnx_runtime(cli, ov_models, tmp_path):
     fasta = tmp_path / "in.fasta"
     fasta.write_text(">a\nMKTAYIAKQR\n>bad\nMK*JX1\n>c\nMLKKVAEEL\n>empty\n\n>d\nMSTNPKPQRK\n")
-    onnx = onnx_models["esm2_t3_48_zip"]
+    onnx = ov_models["esm2_t3_48_zip"]
     runs = {}
     for engine in ("ort", "openvino"):
         out = tmp_path / engine
@@ -173,10 +173,10 @@ def test_resume_and_bad_records_match_onnx_runtime(cli, onnx_models, tmp_path):
     assert runs["ort"][2] == 3 and runs["ort"][3] == 0
 
 
-def test_python_api(onnx_models, tmp_path):
+def test_python_api(ov_models, tmp_path):
     import esm_onnx
 
-    path = onnx_models["esm2_t3_48_zip"]
+    path = ov_models["esm2_t3_48_zip"]
     ov = esm_onnx.Model(path, engine="openvino", compute="fp32", cache_dir=tmp_path / "cache")
     ort = esm_onnx.Model(path)
     assert ov.engine["engine"] == "openvino" and ov.engine["compute"] == "fp32" and ort.engine["engine"] == "ort"

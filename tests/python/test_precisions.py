@@ -63,7 +63,8 @@ def _record(name, values):
     REPORT.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
-CASES = [(f, p, "fused") for f in TRAINED for p in FLOORS] + [("esm2", p, "explicit") for p in FLOORS]
+# "contacts": the default conversion of a checkpoint with contacts (fused layers, contacts in their side branch).
+CASES = [(f, p, "fused") for f in TRAINED for p in FLOORS] + [("esm2", p, "contacts") for p in FLOORS]
 
 
 @pytest.mark.parametrize("key,precision,attention", CASES)
@@ -74,18 +75,18 @@ def test_fidelity_floor(cli, trained, fasta, tmp_path, key, precision, attention
     run_cli("convert", path, "-o", onnx, "--precision", base, *(["--block-size", block] if block else []),
             *(["--no-contacts"] if attention == "fused" else []))
     info = json.loads(run_cli("inspect", onnx, "--json").stdout)
-    assert (info["precision"], info["attention"]) == (base, attention)
+    assert (info["precision"], info["attention"], info["contacts"]) == (base, "fused", attention == "contacts")
     if base == "int4":
         assert info["int4_block"] == int(block or 128)
-    include = ["mean", "logits"] + (["contacts"] if attention == "explicit" else [])
+    include = ["mean", "logits"] + (["contacts"] if attention == "contacts" else [])
     run_cli("embed", onnx, fasta, tmp_path / "out", "--include", *include, "--toks-per-batch", "1000")
-    expected = reference_outputs(model, alphabet, read_fasta(fasta), has_contacts=attention == "explicit")
+    expected = reference_outputs(model, alphabet, read_fasta(fasta), has_contacts=attention == "contacts")
     cos, agree = _fidelity(tmp_path / "out", expected, model.num_layers)
     _record(f"{key} {precision} ({attention})", {"min_cosine": cos, "argmax_agreement": agree})
     min_cos, min_agree = FLOORS[precision]
     assert cos >= min_cos, f"{precision}: min cosine of mean embeddings {cos:.5f} < {min_cos}"
     assert agree >= min_agree, f"{precision}: argmax agreement {agree:.3f} < {min_agree}"
-    if attention == "explicit":
+    if attention == "contacts":
         worst = max(float(np.abs(np.load(tmp_path / "out" / f"{lab}.npz")["contacts"] - ref["contacts"]).max())
                     for lab, ref in expected.items())
         assert worst < 0.05, f"{precision}: contacts differ by {worst:.3g}"
