@@ -25,18 +25,23 @@ struct TempDir {
   }
 };
 
-const std::string& demo_model() {
+// The demo checkpoint converted for `engine` (OpenVINO runs the standard-op graph), every layer exported.
+const std::string& demo_model(Engine engine = Engine::OnnxRuntime) {
   static const TempDir dir;
-  static const std::string path = [] {
-    const fs::path out = dir.path / "demo.onnx";
+  auto make = [](Engine e) {
+    const fs::path out = dir.path / (std::string("demo_") + engine_name(e) + ".onnx");
     ConvertOptions o;
     o.checkpoint = std::string(ESM_ONNX_SOURCE_DIR) + "/demo/esm2_t4_64_RANDOM_WEIGHTS_demo.pt";
     o.output = out.string();
     o.repr_layers = {"all"};
+    o.engine = e;
     convert(o);
     return out.string();
-  }();
-  return path;
+  };
+  static const std::string ort = make(Engine::OnnxRuntime);
+  if (engine == Engine::OnnxRuntime) return ort;
+  static const std::string openvino = make(Engine::OpenVino);
+  return openvino;
 }
 
 std::vector<std::string> sequences(int n) {
@@ -88,7 +93,7 @@ TEST(Model, EmbedKeepsInputOrderAndMatchesForward) {
 }
 
 void concurrent_calls_give_the_same_numbers(const RuntimeOptions& options) {
-  const Model model(demo_model(), options);
+  const Model model(demo_model(options.engine), options);
   EmbedRequest req;
   req.include = Output::Mean | Output::Logits;
   req.toks_per_batch = 200;
@@ -121,7 +126,7 @@ TEST(Model, ConcurrentCallsGiveTheSameNumbersOnOpenVino) {
   concurrent_calls_give_the_same_numbers(options);
 #else
   try {
-    const Model model(demo_model(), options);
+    const Model model(demo_model(Engine::OpenVino), options);
     ADD_FAILURE() << "a build without OpenVINO loaded a model with it";
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("built without OpenVINO"), std::string::npos) << e.what();
