@@ -655,6 +655,11 @@ def report(bench: Bench, args, peak: float, prof, sweep_model: str, elapsed: flo
         import score_bench
 
         lines += score_bench.section(scoring, args.threads)
+    long = getattr(bench, "extra", {}).get("long")
+    if long:
+        import long_bench
+
+        lines += long_bench.section(long)
     fam, layers, dim, heads, _ = MODELS.get(sweep_model, ("", 0, 0, 0, 0))
     fp32_512 = bench.sweep.get("esm-onnx fp32", {}).get(512)
     lines += ["## Targets", ""]
@@ -750,6 +755,11 @@ def main() -> None:
         bench.extra = getattr(bench, "extra", {})
         bench.extra["scoring"] = score_bench.run(score_models, args.threads, bench.work / "scoring", measure, log,
                                                  cpu_has_bf16(), quick=args.quick)
+        import long_bench
+
+        long_models = long_bench.QUICK if args.quick else list(long_bench.MODELS)
+        bench.extra["long"] = long_bench.run(long_models, args.threads, bench.work / "long", measure, log, quick=args.quick)
+        long_bench.plots(bench.extra["long"], HERE)
         bench.save()
     args.output.write_text(report(bench, args, peak, prof, sweep_model, time.perf_counter() - t0))
     log(f"wrote {args.output} and {args.plot}")

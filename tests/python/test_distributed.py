@@ -202,13 +202,17 @@ def test_mismatched_rerun_is_refused(cluster, reference, onnx_models, fasta, tmp
 def test_npz_format_is_the_cli_layout(cluster, reference, onnx_models, tmp_path):
     onnx = onnx_models["esm1b_t2_48_zip"]
     small = tmp_path / "small.fasta"
-    small.write_text("".join(f">r{i}\n{'MKTAYIAKQRKALTARQQEV'[: 5 + i % 15]}\n" for i in range(40)))
+    # Two records longer than ESM-1b's 1,022 residues, embedded in tiles by both.
+    long = "".join(random.Random(9).choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(2400))
+    small.write_text("".join(f">r{i}\n{'MKTAYIAKQRKALTARQQEV'[: 5 + i % 15] if i % 20 else long[: 1100 + i]}\n"
+                             for i in range(40)))
     cmd = [sys.executable, "-m", "esm_onnx.distributed", "embed", str(onnx), str(small), str(tmp_path / "ray"),
            "--include", "mean", "per_tok", "contacts", "--format", "npz", "--shard-records", "7", "--workers", "2",
-           "--address", cluster]
+           "--long-sequences", "tile", "--address", cluster]
     p = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
-    run_cli("embed", onnx, small, tmp_path / "cli", "--include", "mean", "per_tok", "contacts")
+    run_cli("embed", onnx, small, tmp_path / "cli", "--include", "mean", "per_tok", "contacts", "--long-sequences", "tile")
+    assert np.load(tmp_path / "cli" / "r20.npz")["representations/2"].shape == (1120, 48)
     cli_files = sorted(f.name for f in (tmp_path / "cli").glob("*.npz"))
     assert sorted(f.name for f in (tmp_path / "ray" / "records").glob("*.npz")) == cli_files and len(cli_files) == 40
     for name in cli_files:
@@ -221,8 +225,9 @@ def test_npz_format_is_the_cli_layout(cluster, reference, onnx_models, tmp_path)
                 np.testing.assert_allclose(a[k], b[k], atol=1e-6, rtol=0)
 
 
-def test_openvino_workers_give_the_cli_numbers_and_need_an_explicit_compute(cluster, reference, fasta, tmp_path):
-    onnx, ref = reference
+def test_openvino_workers_give_the_cli_numbers_and_need_an_explicit_compute(cluster, reference, ov_models, fasta, tmp_path):
+    _, ref = reference
+    onnx = ov_models["esm2_t2_32_legacy"]  # OpenVINO runs the standard-op conversion
     cmd = [sys.executable, "-m", "esm_onnx.distributed", "embed", str(onnx), str(fasta), str(tmp_path / "auto"),
            "--engine", "openvino", "--address", cluster]
     p = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
