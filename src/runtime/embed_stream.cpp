@@ -9,6 +9,7 @@
 #include "esm_onnx/fasta.h"
 #include "esm_onnx/model.h"
 #include "runtime/loaded_model.h"
+#include "runtime/record_memory.h"
 #include "runtime/slicing.h"
 #include "runtime/tile_stitch.h"
 
@@ -74,6 +75,7 @@ struct EmbedStream::State {
   std::deque<std::vector<std::size_t>> batches;  // of the current window
   LongSequencePlan plan;
   Includes tile_include;
+  uint64_t memory{0};  // physical memory, for the pair outputs' check
   std::vector<std::unique_ptr<runtime::TileStitch>> stitches;  // of the current window's tiled records
 
   void skip(const SequenceRecord& r, const std::string& reason) {
@@ -126,6 +128,11 @@ struct EmbedStream::State {
                                     "first {} residues", length, model.info().variant, max_res, max_res, max_res)
                       : fmt::format("{} residues, more than {}'s learned positions take in one pass ({}); use "
                                     "--long-sequences tile", length, model.info().variant, max_res));
+        continue;
+      }
+      if (auto why = runtime::pair_memory_problem(model.info(), request.include, length, !tiled, plan.tiling.window, memory);
+          !why.empty()) {
+        skip(rec, why);
         continue;
       }
       if (tiled && request.include.has(Output::Attentions)) {
@@ -198,10 +205,11 @@ struct EmbedStream::State {
 };
 
 EmbedStream::EmbedStream(const Model& model, RecordSource& source, const EmbedRequest& request, StreamOptions options)
-    : s_(std::make_unique<State>(State{model, source, request, std::move(options), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}})) {
+    : s_(std::make_unique<State>(State{model, source, request, std::move(options), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}})) {
   s_->options.validate();
   s_->layers = model.resolve(request);
   s_->plan = plan_long_sequences(model.info(), request);
+  s_->memory = runtime::physical_memory();
   s_->tile_include = runtime::TileStitch::tile_includes(request.include);
   const auto& exported = model.info().repr_layers;
   for (auto l : s_->layers) s_->layer_pos.push_back(std::find(exported.begin(), exported.end(), l) - exported.begin());

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "esm_onnx/errors.h"
+#include "runtime/record_memory.h"
 #include "runtime/tile_stitch.h"
 
 namespace esm_onnx::runtime {
@@ -61,6 +62,23 @@ TEST(TileStitch, AgreedValuesSurviveAndUnheldPairsAreNan) {
 TEST(TileStitch, AnUnfinishedRecordIsAnError) {
   TileStitch stitch("r", 0, kLength, tile_sequence(kLength, {12, 6, 20}), Output::PerTok, {4});
   EXPECT_THROW(stitch.finish(), UsageError);
+}
+
+// Contacts need [L, L] arrays (and a pass one layer's [heads, T, T] maps): a record beyond the machine is named.
+TEST(RecordMemory, PairOutputsBeyondTheMachineAreRefusedWithTheReason) {
+  ModelInfo info;
+  info.attention_heads = 20;
+  info.num_layers = 12;
+  const uint64_t gb24 = uint64_t{24} << 30;
+  EXPECT_EQ(pair_memory_problem(info, Output::Mean, 1'000'000, true, 1022, gb24), "");
+  EXPECT_EQ(pair_memory_problem(info, Output::Contacts, 4000, true, 1022, gb24), "");
+  EXPECT_EQ(pair_memory_problem(info, Output::Contacts, 30000, false, 1022, gb24), "");  // tiles: [L, L] only
+  const auto full = pair_memory_problem(info, Output::Contacts, 30000, true, 1022, gb24);
+  EXPECT_NE(full.find("contacts would need about"), std::string::npos) << full;
+  EXPECT_NE(full.find("--long-sequences tile"), std::string::npos) << full;
+  EXPECT_NE(pair_memory_problem(info, Output::Contacts, 60000, false, 1022, gb24), "");  // 3 x 14 GB of [L, L]
+  EXPECT_NE(pair_memory_problem(info, Output::Attentions, 4000, true, 1022, gb24).find("attentions"), std::string::npos);
+  EXPECT_EQ(pair_memory_problem(info, Output::Contacts, 60000, false, 1022, 0), "");  // unknown memory: no check
 }
 
 }  // namespace
