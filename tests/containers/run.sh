@@ -113,8 +113,9 @@ print(f"[containers] {what}: {len(files)} records, image against host build: max
 PYCODE
 }
 compare "$DATA/out" "$HOST/out" 1e-6 "ONNX Runtime"
-log "CPU image: the OpenVINO engine (fp32 compute) against the host's ONNX Runtime run"
-run localhost/esm-onnx:cpu embed demo.onnx example.fasta out_ov --include mean per_tok contacts logits --no-progress \
+log "CPU image: the OpenVINO engine (fp32 compute, its own standard-op graph) against the host's ONNX Runtime run"
+run localhost/esm-onnx:cpu convert esm2_t4_64_RANDOM_WEIGHTS_demo.pt -o demo_ov.onnx --repr-layers 0 -1 -q --engine openvino
+run localhost/esm-onnx:cpu embed demo_ov.onnx example.fasta out_ov --include mean per_tok contacts logits --no-progress \
   --engine openvino --compute fp32
 compare "$DATA/out_ov" "$HOST/out" 1e-4 "OpenVINO fp32"
 
