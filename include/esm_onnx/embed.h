@@ -47,6 +47,7 @@ struct EmbedSummary {
   EngineInfo engine;           // what ran it: engine, release, compute, cache
   std::vector<int64_t> layers;
   std::string outdir;
+  std::string long_sequences;  // what long records got: "truncate at 1022 residues", "tile (1022-residue tiles, ...)"
 };
 
 using ProgressFn = std::function<void(const EmbedProgress&)>;

@@ -294,6 +294,9 @@ class EmbedSummary:
     def already_present(self) -> int: ...
 
     @property
+    def long_sequences(self) -> str: ...
+
+    @property
     def skipped(self) -> list[tuple[str, int, str]]: ...
 
     @property

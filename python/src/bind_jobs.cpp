@@ -17,6 +17,7 @@ void bind_jobs(nb::module_& m) {
   nb::class_<EmbedSummary>(m, "EmbedSummary")
       .def_ro("written", &EmbedSummary::written)
       .def_ro("already_present", &EmbedSummary::already_present)
+      .def_ro("long_sequences", &EmbedSummary::long_sequences)
       .def_prop_ro("skipped",
                    [](const EmbedSummary& s) {
                      std::vector<std::tuple<std::string, int64_t, std::string>> out;

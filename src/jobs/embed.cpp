@@ -43,6 +43,7 @@ EmbedSummary run_job(const Model& model, const EmbedOptions& opt, const Progress
   sum.load_seconds = load_seconds;
   sum.engine = model.engine();
   sum.outdir = opt.outdir;
+  sum.long_sequences = plan_long_sequences(model.info(), opt.request).to_string();
   if (info.precision == Precision::Fp16 && model.options().device == Device::Cpu && message) {
     message(fmt::format("note: {} is an fp16 graph, meant for GPUs (--device cuda); ONNX Runtime runs it on the CPU too, "
                         "at about fp32 speed and fp16 fidelity", model.path()));

@@ -103,8 +103,11 @@ def test_tiles_of_many_records_batch_together_and_change_nothing(checkpoints, on
     # The CLI writes the same arrays, and says nothing was truncated.
     fasta = tmp_path / "long.fasta"
     fasta.write_text("".join(f">{label}\n{s}\n" for label, s in seqs))
-    run_cli("embed", onnx_models["esm2_t3_48_zip"], fasta, tmp_path / "out", "--include", *INCLUDE, "--repr-layers", "3",
-            "--long-sequences", "tile")
+    p = run_cli("embed", onnx_models["esm2_t3_48_zip"], fasta, tmp_path / "out", "--include", *INCLUDE, "--repr-layers", "3",
+                "--long-sequences", "tile")
+    assert "long records: tile (1022-residue tiles, overlap >= 512, s = 20)" in p.stdout, p.stdout
+    summary = esm_onnx.embed_to_dir(onnx_models["esm2_t3_48_zip"], fasta, tmp_path / "api", include="mean")
+    assert summary.long_sequences == "truncate at 1022 residues"
     got = np.load(tmp_path / "out" / "a.npz")
     assert got["representations/3"].shape == (1500, 48)
     np.testing.assert_allclose(got["representations/3"], alone["a"].per_tok[3], atol=1e-5)

@@ -37,6 +37,7 @@ std::string summary_json(const esm_onnx::EmbedSummary& s, const esm_onnx::EmbedO
   j["compute"] = esm_onnx::compute_name(s.engine.compute);
   j["cache_dir"] = s.engine.cache_dir.empty() ? nlohmann::json() : nlohmann::json(s.engine.cache_dir);
   j["from_cache"] = s.engine.from_cache;
+  j["long_sequences"] = s.long_sequences;
   // Labels and reasons come from the input; invalid UTF-8 is replaced rather than thrown on.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -65,10 +66,10 @@ int run_embed(const esm_onnx::EmbedOptions& opt, bool no_progress, bool json) {
   }
   const double rate = summary.seconds > 0 ? static_cast<double>(summary.tokens) / summary.seconds : 0.0;
   fmt::print("embedded {} records ({} tokens, {} batches) in {:.3f} s (model loaded in {:.3f} s), {:.0f} tokens/s: "
-             "{} written, {} already present, {} skipped -> {} ({}); engine: {}\n",
+             "{} written, {} already present, {} skipped -> {} ({}); engine: {}; long records: {}\n",
              summary.written + summary.already_present + static_cast<int64_t>(summary.skipped.size()), summary.tokens,
              summary.batches, summary.seconds, summary.load_seconds, rate, summary.written, summary.already_present, summary.skipped.size(),
-             summary.outdir, esm_onnx::format_name(opt.format), summary.engine.to_string());
+             summary.outdir, esm_onnx::format_name(opt.format), summary.engine.to_string(), summary.long_sequences);
   return summary.skipped.empty() ? kOk : kSkipped;
 }
 
