@@ -19,7 +19,14 @@ struct TilingOptions {
   double sharpness{20};      // s of the sigmoid edges
 
   void validate() const;  // UsageError naming the option
+  // The same for a request, where window 0 stands for the model's tile length (tiling_for_model).
+  void validate_request() const;
 };
+
+struct ModelInfo;
+// A request's tiling on one model: window 0 becomes the family's training length, at most what the model's
+// positions take; a window given beyond them is a UsageError naming --tile-length.
+TilingOptions tiling_for_model(const ModelInfo& info, TilingOptions requested);
 
 struct Tile {
   int64_t start{0};   // first residue (0-based)

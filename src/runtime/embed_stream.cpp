@@ -214,7 +214,7 @@ EmbedStream::EmbedStream(const Model& model, RecordSource& source, const EmbedRe
   const auto& exported = model.info().repr_layers;
   for (auto l : s_->layers) s_->layer_pos.push_back(std::find(exported.begin(), exported.end(), l) - exported.begin());
   for (const auto& g : graph_output_specs()) {
-    if (request.include.needs(g.id) || s_->tile_include.needs(g.id)) s_->outputs.emplace_back(g.name);
+    if (request.include.needs(g.id)) s_->outputs.emplace_back(g.name);  // tile_include reads the same graph outputs
   }
 }
 

@@ -50,14 +50,7 @@ LongSequencePlan plan_long_sequences(const ModelInfo& info, const EmbedRequest& 
   LongSequencePlan p;
   p.mode = request.long_sequences.value_or(family.long_sequences);
   p.truncate = request.truncation_seq_length.value_or(p.mode == LongSequences::Truncate ? kDefaultTruncation : 0);
-  p.tiling = request.tiling;
-  if (p.mode != LongSequences::Tile) return p;
-  const int64_t limit = info.max_residues();  // 0: positions without a limit
-  if (p.tiling.window == 0) p.tiling.window = limit > 0 ? std::min(limit, family.training_residues) : family.training_residues;
-  if (limit > 0 && p.tiling.window > limit) {
-    throw UsageError(fmt::format("--tile-length {}: {} takes at most {} residues per pass", p.tiling.window, info.variant, limit));
-  }
-  p.tiling.validate();
+  p.tiling = p.mode == LongSequences::Tile ? tiling_for_model(info, request.tiling) : request.tiling;
   return p;
 }
 
@@ -73,8 +66,7 @@ void EmbedRequest::validate() const {
   if (truncation_seq_length && *truncation_seq_length < 0) {
     throw UsageError(fmt::format("--truncation-seq-length {}: must be 0 (no truncation) or positive", *truncation_seq_length));
   }
-  if (tiling.window != 0) tiling.validate();
-  else TilingOptions{tiling.min_overlap + 1, tiling.min_overlap, tiling.sharpness}.validate();
+  tiling.validate_request();
 }
 
 Model::Model(const std::string& path, const RuntimeOptions& options) {

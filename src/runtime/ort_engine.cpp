@@ -80,7 +80,7 @@ class OrtEngine final : public Backend {
     inputs.push_back(Ort::Value::CreateTensor<int64_t>(mem, const_cast<int64_t*>(tokens.data()), tokens.size(), shape, 2));
     std::vector<const char*> in_names{"tokens"};
     // A fused model with contacts computes them only when fed true (its default, for other callers).
-    bool wanted = std::find(names.begin(), names.end(), "contacts") != names.end();
+    bool wanted = std::find(names.begin(), names.end(), graph_output_spec(GraphOutput::Contacts).name) != names.end();
     if (gated_contacts_) {
       inputs.push_back(Ort::Value::CreateTensor<bool>(mem, &wanted, 1, nullptr, 0));
       in_names.push_back(kContactsWantedInput);

@@ -59,8 +59,7 @@ void ScoreRequest::validate() const {
   if (long_sequences == LongSequences::Truncate) {
     throw UsageError("--long-sequences truncate: scores need every residue; use tile (esm-variants' windows) or full");
   }
-  if (tiling.window != 0) tiling.validate();
-  else TilingOptions{tiling.min_overlap + 1, tiling.min_overlap, tiling.sharpness}.validate();
+  tiling.validate_request();
 }
 
 std::string ScoreRequest::to_string() const {
@@ -72,23 +71,13 @@ std::string ScoreRequest::to_string() const {
 
 TilingOptions resolve_tiling(const ModelInfo& info, const ScoreRequest& request) {
   request.validate();
-  const FamilyTraits& family = family_traits(info.family);
   const int64_t limit = info.max_residues();  // 0: positions without a limit
   TilingOptions t = request.tiling;
   if (request.long_sequences == LongSequences::Full) {
     t.window = limit > 0 ? limit : std::numeric_limits<int32_t>::max();
     return t;
   }
-  if (t.window == 0) t.window = family.training_residues;
-  if (limit > 0 && t.window > limit) {
-    if (request.tiling.window != 0) {
-      throw UsageError(fmt::format("--tile-length {}: {} takes at most {} residues per pass", request.tiling.window,
-                                   info.variant, limit));
-    }
-    t.window = limit;
-  }
-  t.validate();
-  return t;
+  return tiling_for_model(info, t);
 }
 
 }  // namespace esm_onnx

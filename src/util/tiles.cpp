@@ -8,6 +8,8 @@
 #include <cmath>
 
 #include "esm_onnx/errors.h"
+#include "esm_onnx/model_info.h"
+#include "esm_onnx/traits.h"
 
 namespace esm_onnx {
 
@@ -20,6 +22,22 @@ void TilingOptions::validate() const {
   if (!(sharpness > 0) || !std::isfinite(sharpness)) {
     throw UsageError(fmt::format("--tile-sharpness {}: must be a positive number", sharpness));
   }
+}
+
+void TilingOptions::validate_request() const {
+  if (window != 0) validate();
+  else TilingOptions{min_overlap + 1, min_overlap, sharpness}.validate();
+}
+
+TilingOptions tiling_for_model(const ModelInfo& info, TilingOptions t) {
+  const int64_t limit = info.max_residues();  // 0: positions without a limit
+  if (t.window == 0) t.window = limit > 0 ? std::min(limit, family_traits(info.family).training_residues)
+                                          : family_traits(info.family).training_residues;
+  if (limit > 0 && t.window > limit) {
+    throw UsageError(fmt::format("--tile-length {}: {} takes at most {} residues per pass", t.window, info.variant, limit));
+  }
+  t.validate();
+  return t;
 }
 
 namespace {
