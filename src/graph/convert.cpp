@@ -123,10 +123,8 @@ ConvertReport plan(const ConvertOptions& opt, const Checkpoint& ckpt) {
   rep.notices = ckpt.notices();
   rep.repr_layers = resolve_layers(opt.repr_layers, cfg.num_layers, "--repr-layers");
   rep.outputs = planned_outputs(opt, cfg);
-  // The fused layers return no attention maps (contacts recompute them in a side branch), and cover the
-  // switches of ESM-1, ESM-1b and ESM-2.
-  rep.fused = opt.optimize && engine_traits(opt.engine).microsoft_ops && !needs_explicit_layers(rep.outputs) &&
-              graph::fused_stack_supports(cfg.arch);
+  // The fused layers return no attention maps (contacts recompute them in a side branch).
+  rep.fused = opt.optimize && engine_traits(opt.engine).microsoft_ops && !needs_explicit_layers(rep.outputs);
   // What the weights take in the chosen encoding (upper bounds: embeddings and norms stay fp32).
   rep.weight_bytes = static_cast<uint64_t>(static_cast<double>(weight_bytes(cfg)) * precision_traits(opt.precision).weight_share);
   rep.external_data = opt.external_data == ExternalData::Always ||

@@ -90,8 +90,8 @@ std::string attention_probs(Ctx& ctx, const std::string& q, const std::string& k
 // output out.x (i = 1..N, the residual stream before any final norm) and its rotated q and k, and returns the
 // last layer's output after the final norm, as build_final_norm would. Batches without padding run
 // MultiHeadAttention without a mask, which is ONNX Runtime's flash attention on the CPU (memory linear in T).
-// Whether build_fused_stack covers an architecture; others are built with build_layer.
-bool fused_stack_supports(const Architecture& arch);
+// Covers every architecture switch; the explicit layers (build_layer) are for attention maps and engines
+// without com.microsoft ops.
 std::string build_fused_stack(Ctx& ctx, const std::string& x0,
                               const std::function<void(int64_t, const LayerOut&)>& on_layer);
 

@@ -6,7 +6,7 @@
 namespace esm_onnx {
 
 std::vector<std::vector<std::size_t>> make_batches(const std::vector<int64_t>& lengths, int64_t toks_per_batch,
-                                                   int64_t extra) {
+                                                   int64_t extra, int64_t alone_from) {
   std::vector<std::size_t> order(lengths.size());
   std::iota(order.begin(), order.end(), 0);
   // Python's sort of (length, index) tuples: ties keep file order.
@@ -16,7 +16,8 @@ std::vector<std::vector<std::size_t>> make_batches(const std::vector<int64_t>& l
   int64_t max_len = 0;
   for (std::size_t i : order) {
     const int64_t sz = lengths[i] + extra;
-    if (std::max(sz, max_len) * static_cast<int64_t>(buf.size() + 1) > toks_per_batch && !buf.empty()) {
+    const bool alone = alone_from > 0 && sz >= alone_from;
+    if (!buf.empty() && (alone || std::max(sz, max_len) * static_cast<int64_t>(buf.size() + 1) > toks_per_batch)) {
       batches.push_back(std::move(buf));
       buf.clear();
       max_len = 0;

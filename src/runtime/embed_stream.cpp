@@ -16,6 +16,18 @@
 namespace esm_onnx {
 namespace {
 
+// The length from which a record runs in a batch of its own. ONNX Runtime's CPU MultiHeadAttention takes
+// its flash kernel only for batches without padding (the fused graph's If), and its GEMMs lose nothing
+// at M >= 128 tokens while smaller batches stay in cache: measured on a realistic FASTA with ESM-2 35M,
+// +29% int8 and +14% fp32 over esm-extract's packing. Shorter records still pack (their GEMMs need the
+// rows), and the explicit graphs and the GPU keep esm-extract's batches.
+constexpr int64_t kAloneFromTokens = 128;
+int64_t alone_from_tokens(const Model& model) {
+  const bool fused_on_cpu = model.info().attention == Attention::Fused && model.engine().engine == Engine::OnnxRuntime &&
+                            model.options().device == Device::Cpu;
+  return fused_on_cpu ? kAloneFromTokens : 0;
+}
+
 class FastaSource final : public RecordSource {
  public:
   explicit FastaSource(const std::string& path) : reader_(path) {}
@@ -159,7 +171,7 @@ struct EmbedStream::State {
     std::vector<int64_t> lengths;
     lengths.reserve(window.size());
     for (const auto& p : window) lengths.push_back(static_cast<int64_t>(p.ids.size()));
-    for (auto& b : make_batches(lengths, request.toks_per_batch, 1)) batches.push_back(std::move(b));
+    for (auto& b : make_batches(lengths, request.toks_per_batch, 1, alone_from_tokens(model))) batches.push_back(std::move(b));
   }
 
   void run(const std::vector<std::size_t>& batch, std::vector<RecordOutput>& out) {

@@ -54,3 +54,16 @@ TEST(Batching, MatchesEsmExtract) {
     EXPECT_TRUE(batch.size() == 1 || mx * static_cast<int64_t>(batch.size()) <= 30);
   }
 }
+
+TEST(Batching, LongRecordsAloneWhenAsked) {
+  // From 9 tokens (with the extra one) a record is a batch of its own, even where two would fit the budget;
+  // the shorter ones still pack, and every index appears once.
+  std::vector<int64_t> lengths = {3, 8, 2, 8, 20, 3};
+  auto b = make_batches(lengths, 100, 1, 9);
+  ASSERT_EQ(b.size(), 4u);
+  EXPECT_EQ(b[0], (std::vector<std::size_t>{2, 0, 5}));
+  EXPECT_EQ(b[1], (std::vector<std::size_t>{1}));
+  EXPECT_EQ(b[2], (std::vector<std::size_t>{3}));
+  EXPECT_EQ(b[3], (std::vector<std::size_t>{4}));
+  EXPECT_EQ(make_batches(lengths, 200, 1, 0).size(), 1u);  // 0: esm-extract's packing (21 * 6 <= 200)
+}
