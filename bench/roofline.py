@@ -63,7 +63,9 @@ ENGINES = {
 # Which peak each benchmark row's linears run at.
 TIER_ENGINE = {"esm-onnx fp32": "ONNX Runtime fp32 (MatMul)", "esm-onnx int8": "ONNX Runtime int8 (DynamicQuantizeMatMul)",
                "esm-onnx int4": "ONNX Runtime int4 (MatMulNBits, int8 compute)", "esm-onnx OpenVINO fp32": "OpenVINO fp32",
-               "esm-onnx OpenVINO bf16": "OpenVINO bf16", "esm-onnx OpenVINO int8 (bf16)": "OpenVINO int8 weights (bf16)"}
+               "esm-onnx OpenVINO bf16": "OpenVINO bf16", "esm-onnx OpenVINO int8 (bf16)": "OpenVINO int8 weights (bf16)",
+               # the fp32 peers against the same fp32 roofline: how much room any engine has over them
+               "fair-esm (torch)": "ONNX Runtime fp32 (MatMul)", "transformers ESM C (torch)": "ONNX Runtime fp32 (MatMul)"}
 # Attention's peak on each engine (its fp32 GEMM's).
 ATTENTION_ENGINE = {"ort": "ONNX Runtime fp32 (MatMul)", "openvino": "OpenVINO fp32"}
 

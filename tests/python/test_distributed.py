@@ -222,7 +222,9 @@ def test_npz_format_is_the_cli_layout(cluster, reference, onnx_models, tmp_path)
             if k == "label":
                 assert a[k] == b[k]
             else:
-                np.testing.assert_allclose(a[k], b[k], atol=1e-6, rtol=0)
+                # Shards batch other records together than the whole file does (and a record may run alone in
+                # one and packed in the other, another attention kernel): rounding, not a different result.
+                np.testing.assert_allclose(a[k], b[k], atol=1e-5, rtol=0)
 
 
 def test_openvino_workers_give_the_cli_numbers_and_need_an_explicit_compute(cluster, reference, ov_models, fasta, tmp_path):
