@@ -498,13 +498,14 @@ class Bench:
         esm2 = [m for m in ("esm2_t12_35M", "esm2_t30_150M") if m in self.results] or [m for m in self.results if m.startswith("esm2")][-1:]
         for name in esm2:
             d, lengths = self.work / "models" / name, self.results[name]["lengths"]
+            flops = roofline.fasta_flops(specs[name], lengths)
             for label, model in (("ONNX Runtime fp32", "fp32"), ("ONNX Runtime int8", "int8")):
                 log(f"profile: {name} {label}")
-                profiles[f"{name} / {label}"] = roofline.profile_ort(d / f"{model}.onnx", lengths, self.a.threads)
+                profiles[f"{name} / {label}"] = roofline.profile_ort(d / f"{model}.onnx", lengths, self.a.threads, flops)
             for label, (graph, compute) in openvino_runs().items():
                 log(f"profile: {name} {label}")
                 profiles[f"{name} / {label.replace('esm-onnx ', '')}"] = roofline.profile_openvino(
-                    d / f"openvino_{graph}.onnx", lengths, self.a.threads, compute)
+                    d / f"openvino_{graph}.onnx", lengths, self.a.threads, compute, flops)
         note = ("" if cpu_has_bf16() else "This CPU has neither AVX512_BF16 nor AMX-BF16: the bf16 rows and peaks are "
                 "absent (OpenVINO would compute bf16 graphs in fp32 here), so the bf16 targets cannot be measured on it.")
         self.extra = getattr(self, "extra", {})
@@ -776,6 +777,9 @@ def main() -> None:
     ap.add_argument("--no-extras", action="store_true",
                     help="the per-model tables only: no memory, contacts, Ray, length sweep or profile")
     ap.add_argument("--sweep-tokens", type=int, default=0, help="residues per sweep point (default by mode)")
+    ap.add_argument("--from-results", action="store_true",
+                    help="take the model tables from WORKDIR/results.json (a run cut short), then measure the roofline "
+                         "and write the report")
     args = ap.parse_args()
     args.argv = ["make bench" + (" QUICK=1" if args.quick else "")] if os.environ.get("FROM_MAKE") else sys.argv
     if not CLI.exists():
@@ -789,6 +793,11 @@ def main() -> None:
     args.sweep_tokens = args.sweep_tokens or (2048 if args.quick else 4096)
     lengths = realistic_lengths(max([*plan.values(), *esmc_plan.values()]), seed=11)
     bench = Bench(args)
+    if args.from_results:
+        saved = json.loads((bench.work / "results.json").read_text())
+        bench.results, bench.conversions, bench.sweep = saved["results"], saved["conversions"], saved["sweep"]
+        bench.extra = saved["extra"]
+        plan, esmc_plan = {}, {}
     log(f"measuring the MatMul peak ({args.threads} threads)")
     peak = matmul_peak(args.threads)
     log(f"  {peak:.0f} GFLOP/s")

@@ -91,10 +91,10 @@ def _gemm_model(weights: str, m: int, k: int, n: int, microsoft: bool):
             nodes += [helper.make_node("DequantizeLinear", ["wq", "ws"], ["w"], axis=1), helper.make_node("MatMul", ["a", "w"], ["y"])]
     elif weights == "int4":
         block = 128
-        blocks = k // block
+        blocks = (k + block - 1) // block  # MatMulNBits pads K to whole blocks
         packed = rng.integers(0, 256, (n, blocks, block // 2), dtype=np.uint8)
         inits += [numpy_helper.from_array(packed, "wq"), numpy_helper.from_array(np.full(n * blocks, 0.01, np.float32), "ws"),
-                  numpy_helper.from_array(np.full((n * blocks + 1) // 2, 0x88, np.uint8), "wz")]
+                  numpy_helper.from_array(np.full(n * ((blocks + 1) // 2), 0x88, np.uint8), "wz")]
         nodes.append(helper.make_node("MatMulNBits", ["a", "wq", "ws", "wz"], ["y"], domain="com.microsoft", K=k, N=n, bits=4,
                                       block_size=block, accuracy_level=4))
     g = helper.make_graph(nodes, "gemm", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [m, k])],
@@ -148,8 +148,6 @@ def measure_peaks(models: dict[str, tuple[str, int, int, int]], engines: list[st
     for label in engines:
         row = {"square": gemm_peak(label, 1024, 1024, 4096, threads)}
         for k, n in sorted(shapes - {(1024, 4096)}):
-            if ENGINES[label][1] == "int4" and k % 128:
-                continue  # MatMulNBits' blocks of 128 along K
             row[f"{k}x{n}"] = gemm_peak(label, 1024, k, n, threads)
         peaks[label] = row
         log(f"GEMM peak, {label}: {row['square']:.0f} GFLOP/s (1024 x 1024 x 4096)")
@@ -225,7 +223,15 @@ def _tokens(batch: list[int], rng) -> np.ndarray:
     return toks
 
 
-def profile_ort(model: pathlib.Path, lengths: list[int], threads: int) -> dict:
+def fasta_flops(spec: tuple[str, int, int, int], lengths: list[int]) -> dict[str, float]:
+    """The linears' and attention's FLOPs of one pass over records of these residue counts."""
+    family, layers, dim, vocab = spec
+    tokens = [n + 2 for n in lengths]
+    return {"linears": linear_flops_per_token(family, layers, dim, vocab) * sum(tokens),
+            "attention": sum(t * attention_flops_per_token(layers, dim, t) for t in tokens)}
+
+
+def profile_ort(model: pathlib.Path, lengths: list[int], threads: int, flops: dict | None = None) -> dict:
     """Kernel time by op class over the FASTA's batches (one warm-up pass first)."""
     import onnxruntime as ort
 
@@ -249,7 +255,7 @@ def profile_ort(model: pathlib.Path, lengths: list[int], threads: int) -> dict:
         if e.get("cat") == "Node" and e["name"].endswith("_kernel_time") and e["args"]["op_name"] != "If":
             by_op[e["args"]["op_name"]] += e["dur"]
     # The warm-up run's events are in the file too: shares are unaffected, times are scaled to the timed pass.
-    return _summary(by_op, ORT_CLASSES, wall, sum(lengths))
+    return _summary(by_op, ORT_CLASSES, wall, sum(lengths), flops)
 
 
 OV_CLASSES = {
@@ -257,10 +263,11 @@ OV_CLASSES = {
     "attention": {"Softmax", "ScaledDotProductAttention", "ScaledAttn"},
     "norms": {"MVN", "RMS", "LayerNorm"},
     "rotary": {"RoPE"},
+    "elementwise": {"Eltwise", "Multiply", "Add", "Subtract", "Divide", "PowerStatic", "Power", "Select"},
 }
 
 
-def profile_openvino(model: pathlib.Path, lengths: list[int], threads: int, compute: str) -> dict:
+def profile_openvino(model: pathlib.Path, lengths: list[int], threads: int, compute: str, flops: dict | None = None) -> dict:
     import openvino as ov
 
     core = ov.Core()
@@ -279,23 +286,29 @@ def profile_openvino(model: pathlib.Path, lengths: list[int], threads: int, comp
             if p.status == p.Status.EXECUTED:
                 # The explicit graph's attention products are MatMul nodes named after their role.
                 op = p.node_type
-                if op == "MatMul" and any(s in p.node_name for s in ("scores", "context")):
+                # OpenVINO fuses each layer's scores, mask, softmax and context into one Subgraph (or leaves
+                # MatMul and Softmax): named after our attention block's nodes
+                if op in ("Subgraph", "MatMul", "Softmax") and "/attn/" in p.node_name and "/attn/" + "attn_out" not in p.node_name:
                     op = "Softmax"
                 elif op == "MatMul":
                     op = "FullyConnected"
+                elif op == "Subgraph":
+                    op = "Eltwise"
                 elif op == "Eltwise" and "gelu" in p.exec_type.lower():
                     op = "Gelu"
                 by_op[op] += p.real_time.total_seconds() * 1e6
     classes = dict(OV_CLASSES, activations={"Gelu"})
-    return _summary(by_op, classes, wall, sum(lengths))
+    return _summary(by_op, classes, wall, sum(lengths), flops)
 
 
-def _summary(by_op: collections.Counter, classes: dict, wall: float, residues: int) -> dict:
+def _summary(by_op: collections.Counter, classes: dict, wall: float, residues: int, flops: dict | None) -> dict:
     total = sum(by_op.values()) or 1.0
     share = collections.Counter()
     for op, us in by_op.items():
         share[_class_of(op, classes)] += us / total
-    return {"wall_s": wall, "tokens_per_s": residues / wall, "classes": dict(share),
+    # What the linears and attention achieved: their FLOPs over their share of the timed pass.
+    achieved = {c: f / (share[c] * wall) / 1e9 for c, f in (flops or {}).items() if share[c] > 0}
+    return {"wall_s": wall, "tokens_per_s": residues / wall, "classes": dict(share), "achieved_gflops": achieved,
             "top_ops": [(op, us / total) for op, us in by_op.most_common(6)]}
 
 
@@ -325,13 +338,15 @@ def section(data: dict, threads: int) -> list[str]:
         lines += ["", "Where the time goes: share of kernel time by op class over the FASTA's own batches (embed's "
                   "1024-token batching; ONNX Runtime's profiler, OpenVINO's performance counters), and the engine's "
                   "tokens/s in that pass (inference only):", "",
-                  "| model | run | tokens/s | " + " | ".join(CLASS_ORDER) + " | top ops |",
-                  "|---|---|---:|" + "---:|" * len(CLASS_ORDER) + "---|"]
+                  "| model | run | tokens/s | " + " | ".join(CLASS_ORDER) + " | linears GFLOP/s | attention GFLOP/s | top ops |",
+                  "|---|---|---:|" + "---:|" * len(CLASS_ORDER) + "---:|---:|---|"]
         for key, p in profiles.items():
             model, run = key.split(" / ", 1)
             top = ", ".join(f"{op} {100 * s:.0f}%" for op, s in p["top_ops"][:4])
+            ach = p.get("achieved_gflops", {})
             lines.append(f"| {model} | {run} | {p['tokens_per_s']:.0f} | " +
-                         " | ".join(f"{100 * p['classes'].get(c, 0):.1f}%" for c in CLASS_ORDER) + f" | {top} |")
+                         " | ".join(f"{100 * p['classes'].get(c, 0):.1f}%" for c in CLASS_ORDER) +
+                         f" | {ach.get('linears', 0):.0f} | {ach.get('attention', 0):.0f} | {top} |")
     lines.append("")
     return lines
 
