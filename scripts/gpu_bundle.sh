@@ -59,7 +59,8 @@ cp "$tmp"/dl/fair_esm-*.whl "$stage/wheels/"
 import sys
 sys.path.insert(0, "scripts")
 import hf_checkpoints as hf
-hf.save_esmc(hf.build_esmc("EsmcForMaskedLM", 2, 128, seed=3), sys.argv[1], "release")
+import pathlib
+hf.save_esmc(hf.build_esmc("EsmcForMaskedLM", 2, 128, seed=3), pathlib.Path(sys.argv[1]), "release")
 PY
 
 log "compressing ($(du -sh "$stage" | cut -f1) staged)"
