@@ -28,11 +28,23 @@ stage="$tmp/esm-onnx-gpu"
 mkdir -p "$stage/bin" "$stage/lib" "$stage/ort" "$stage/wheels"
 
 cp "$CLI" "$stage/bin/"
+cp -L "$ROOT"/build/lib/libesm_onnx*.so.0.1 "$stage/lib/"
+# The build links against the CPU wheel's library, whose OrtGetApiBase carries its release's symbol version
+# (VERS_1.32.0); onnxruntime-gpu's carries its own. The requirement made weak and the symbol's version cleared,
+# it binds to whichever library is loaded (the loader prints one line saying the weak version is absent): the
+# C API behind it is versioned by number (ORT_API_VERSION, 21 in the headers), not by symbol.
+chmod u+w "$stage"/lib/libesm_onnx*.so.0.1
+for lib in "$stage"/lib/libesm_onnx*.so.0.1; do
+  ver="$(objdump -T "$lib" | awk '/OrtGetApiBase/ {gsub(/[()]/, "", $(NF-1)); print $(NF-1)}')"
+  [ -n "$ver" ] || continue
+  "$PY" "$ROOT/scripts/elf_weak_version.py" "$lib" "$ver"
+  patchelf --clear-symbol-version OrtGetApiBase "$lib"
+done
 # Every library the CLI and its own libraries load, but the C and C++ runtimes the GPU machine has newer.
 ldd "$CLI" "$ROOT"/build/lib/libesm_onnx*.so.* | awk '/=> \// {print $3}' | sort -u | while read -r lib; do
   case "$(basename "$lib")" in
     libc.so.*|libm.so.*|libdl.so.*|libpthread.so.*|librt.so.*|libresolv.so.*|libgcc_s.so.*|libstdc++.so.*|ld-linux*) ;;
-    libonnxruntime*) ;;  # onnxruntime-gpu's instead
+    libonnxruntime*|libesm_onnx*) ;;  # onnxruntime-gpu's instead; esm-onnx's own above
     *) cp -L "$lib" "$stage/lib/" ;;
   esac
 done
