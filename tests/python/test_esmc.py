@@ -135,7 +135,7 @@ def test_precision_floors(tmp_path, trained_esmc, precision):
     cos, agree = _fidelity(tmp_path / "out", expected, model.config.num_hidden_layers)
     import test_precisions
 
-    test_precisions._record(f"esmc {precision} (explicit)", {"min_cosine": cos, "argmax_agreement": agree})
+    test_precisions._record(f"esmc {precision} (fused)", {"min_cosine": cos, "argmax_agreement": agree})
     min_cos, min_agree = FLOORS[precision]
     assert cos >= min_cos, f"{precision}: min cosine {cos:.5f} < {min_cos}"
     assert agree >= min_agree, f"{precision}: argmax agreement {agree:.3f} < {min_agree}"
