@@ -480,7 +480,7 @@ class Bench:
         goes (ESM-2 35M and 150M, or the largest ESM-2 of the run)."""
         import roofline
 
-        specs = {name: (MODELS[name][0] if MODELS[name][0] == "esm2" else "esm1b", MODELS[name][1], MODELS[name][2], 33)
+        specs = {name: (MODELS[name][0], MODELS[name][1], MODELS[name][2], 33)
                  for name in self.results if name in MODELS}
         specs.update({name: ("esmc", ESMC_MODELS[name][0], ESMC_MODELS[name][1], 64) for name in self.results if name in ESMC_MODELS})
         engines = [e for e in roofline.ENGINES if (e.startswith("OpenVINO") and cpu_has_bf16()) or e in

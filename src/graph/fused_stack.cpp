@@ -107,7 +107,7 @@ std::string feed_forward(Ctx& ctx, const std::string& f, int64_t layer) {
       // One Linear for both halves (one quantization of f in int8); QuickGelu with alpha 1 is x * sigmoid(x),
       // silu, in one pass.
       auto both = ctx.linear(f, {Role::FfnGate, Role::FfnUp}, layer);
-      const int64_t hidden = ctx.ckpt.read(weight_of(Role::FfnUp, layer)).shape.at(0);
+      const int64_t hidden = ctx.ckpt.shape(weight_of(Role::FfnUp, layer)).at(0);
       auto halves = b.node_multi("Split", {both, b.const_i64({hidden, hidden}, "split")}, {attr_int("axis", -1)}, "split_gate_up", 2);
       auto silu = b.node("QuickGelu", {halves[0]}, {attr_float("alpha", 1.0f)}, "silu", 1, kMs);
       return ctx.linear(b.mul(silu, halves[1], "gated"), {Role::FfnDown}, layer, /*with_bias=*/in_linear);
