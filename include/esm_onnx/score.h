@@ -129,6 +129,7 @@ struct DmsOptions {
 inline constexpr std::string_view kEnsembleColumn = "ensemble_mean";
 
 struct DmsSummary {
+  std::vector<std::string> columns;  // a column per model scored (a model named twice is scored once)
   int64_t rows{0};
   int64_t scored{0};
   std::vector<SkippedRow> skipped;  // of the first model (every model skips the same rows)

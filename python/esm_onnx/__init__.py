@@ -30,8 +30,9 @@ from ._errors import (  # noqa: E402
 _core._set_errors(_ALL_ERRORS)
 
 from ._api import (  # noqa: E402
-    DEFAULTS, Alphabet, Embedding, EmbedSummary, FastaEmbeddings, Model, ModelInfo, check_engine_options, check_request, convert,
-    download, embed_to_dir, graph_outputs, inspect, outputs, read_model_info, releases,
+    DEFAULTS, Alphabet, Embedding, EmbedSummary, FastaEmbeddings, Model, ModelInfo, cached_model, check_engine_options,
+    check_request, convert, download, embed_to_dir, graph_outputs, inspect, model_cache_root, outputs, read_model_info,
+    releases,
 )
 from ._score import (  # noqa: E402
     ENSEMBLE_COLUMN, MISSENSE_ORDER, missense_frame, plot_missense, read_matrix, score_dms, score_missense, scoring_strategies,
@@ -45,5 +46,5 @@ __all__ = [
     "outputs", "graph_outputs", "releases", "read_model_info", "check_request", "check_engine_options", "Alphabet", "DEFAULTS",
     "Error", "UsageError", "InputError", "FormatError", "UnsupportedError", "FileError", "RuntimeFailure",
     "SkippedRecordWarning", "ONNXRUNTIME_LIBRARY", "score_dms", "score_missense", "scoring_strategies", "missense_frame",
-    "plot_missense", "read_matrix", "tile_sequence", "MISSENSE_ORDER", "ENSEMBLE_COLUMN",
+    "plot_missense", "read_matrix", "tile_sequence", "MISSENSE_ORDER", "ENSEMBLE_COLUMN", "cached_model", "model_cache_root",
 ]

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Union
 
-from . import _core
+from . import _args, _core
 from ._errors import SkippedRecordWarning, UsageError
 from ._score import SCORE_TOKS_PER_BATCH
 
@@ -22,42 +22,18 @@ EmbedSummary = _core.EmbedSummary
 PathLike = Union[str, "os.PathLike[str]"]
 Record = Union[str, tuple[str, str]]
 
-_INT64 = (-(2**63), 2**63 - 1)
-
-
-def _int(name: str, value: Any, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UsageError(f"{name}={value!r}: expected an integer")
-    if not (max(minimum, _INT64[0]) <= value <= _INT64[1]):
-        raise UsageError(f"{name}={value}: must be at least {minimum} (and fit in 64 bits)")
-    return value
-
-
-def _names(name: str, value: str | Iterable[str]) -> list[str]:
-    items = [value] if isinstance(value, str) else list(value)
-    if not all(isinstance(i, str) for i in items):
-        raise UsageError(f"{name}={value!r}: expected names such as ('mean', 'per_tok')")
-    return items
-
-
-def _layers(value: int | Iterable[int] | None) -> list[int]:
-    if value is None:
-        return []
-    items = [value] if isinstance(value, int) else list(value)
-    return [_int("repr_layers", i, minimum=_INT64[0]) for i in items]
-
-
-def _path(name: str, value: PathLike) -> str:
-    try:
-        return os.fspath(value)
-    except TypeError:
-        raise UsageError(f"{name}={value!r}: expected a path") from None
+_int = _args.integer
+_names = _args.names
+_layers = _args.layers
+_path = _args.path
+_str = _args.text
 
 
 def _runtime(threads: Any, device: Any, engine: Any, compute: Any, cache_dir: PathLike | None,
              cache: Any) -> _core.RuntimeOptions:
-    return _core.RuntimeOptions(_int("threads", threads), str(device), str(engine), str(compute),
-                                "" if cache_dir is None else _path("cache_dir", cache_dir), bool(cache))
+    return _core.RuntimeOptions(_int("threads", threads), _str("device", device), _str("engine", engine),
+                                _str("compute", compute), _args.optional_path("cache_dir", cache_dir),
+                                _args.flag("cache", cache))
 
 
 def _request(include: Any, repr_layers: Any, toks_per_batch: Any, truncation_seq_length: Any,
@@ -66,9 +42,10 @@ def _request(include: Any, repr_layers: Any, toks_per_batch: Any, truncation_seq
     tile_length = long.get("tile_length")
     return _core.EmbedRequest(_names("include", include), _layers(repr_layers), _int("toks_per_batch", toks_per_batch, 1),
                               None if truncation_seq_length is None else _int("truncation_seq_length", truncation_seq_length),
-                              None if long.get("long_sequences") is None else str(long["long_sequences"]),
+                              _args.optional_text("long_sequences", long.get("long_sequences")),
                               0 if tile_length is None else _int("tile_length", tile_length),
-                              _int("tile_overlap", long.get("tile_overlap", 512)), float(long.get("tile_sharpness", 20.0)))
+                              _int("tile_overlap", long.get("tile_overlap", 512)),
+                              _args.number("tile_sharpness", long.get("tile_sharpness", 20.0)))
 
 
 def _long(long_sequences: str | None, tile_length: int | None, tile_overlap: int, tile_sharpness: float) -> dict[str, Any]:
@@ -205,7 +182,7 @@ class Model:
         long = _long(long_sequences, tile_length, tile_overlap, tile_sharpness)
         inner = self._core.embed_fasta(_path("path", path), _request(include, repr_layers, toks_per_batch,
                                                                      truncation_seq_length, long),
-                                       bool(strict), _int("window", window, 1))
+                                       _args.flag("strict", strict), _int("window", window, 1))
         return FastaEmbeddings(inner)
 
     def embed_to_dir(self, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
@@ -217,8 +194,8 @@ class Model:
         long = _long(long_sequences, tile_length, tile_overlap, tile_sharpness)
         options = _core.EmbedOptions("", _path("fasta", fasta), _path("outdir", outdir),
                                      _request(include, None, toks_per_batch, truncation_seq_length, long),
-                                     [str(i) for i in _layers(repr_layers)], str(format), _core.RuntimeOptions(),
-                                     bool(strict), _int("window", window, 1))
+                                     [str(i) for i in _layers(repr_layers)], _str("format", format), _core.RuntimeOptions(),
+                                     _args.flag("strict", strict), _int("window", window, 1))
         return self._core.embed_to_dir(options, _warn_skipped)
 
     def score(self, sequence: str, mutants: Sequence[str], strategy: str = "wt-marginals", offset_idx: int = 0,
@@ -253,13 +230,10 @@ class Model:
         out as fair-esm's batch converter does). Returns {"layers", "representations" ([layers, B, T, E]),
         "logits" ([B, T, V]), "contacts" ([B, L, L]), "attentions" ([B, layers, H, T, T], fair-esm's
         need_head_weights)}, with None for what was not asked."""
-        import numpy as np
-
-        arr = np.ascontiguousarray(tokens, dtype=np.int64)
-        if arr.ndim != 2:
-            raise UsageError(f"tokens: expected a [batch, length] array, got shape {arr.shape}")
+        arr = _args.token_ids(tokens)
         layers = _layers(repr_layers)
-        wanted = {"per_tok": bool(layers), "logits": logits, "contacts": contacts, "attentions": attentions}
+        wanted = {"per_tok": bool(layers), "logits": _args.flag("logits", logits),
+                  "contacts": _args.flag("contacts", contacts), "attentions": _args.flag("attentions", attentions)}
         include = [name for name, on in wanted.items() if on]
         if not include:
             return {"layers": [], **{g["name"]: None for g in _core.graph_output_specs()}}
@@ -287,8 +261,9 @@ def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | 
         if isinstance(s, bool) or not isinstance(s, (int, str)):
             raise UsageError(f"repr_layers={repr_layers!r}: expected layer numbers or 'all'")
     options = _core.ConvertOptions(_path("checkpoint", checkpoint), _path("output", output), [str(s) for s in specs],
-                                   str(precision), bool(contacts), ["attentions"] if attentions else [], bool(optimize),
-                                   _int("int4_block", int4_block, 1), str(engine))
+                                   _str("precision", precision), _args.flag("contacts", contacts),
+                                   ["attentions"] if _args.flag("attentions", attentions) else [],
+                                   _args.flag("optimize", optimize), _int("int4_block", int4_block, 1), _str("engine", engine))
     return _core.convert(options)
 
 
@@ -306,8 +281,8 @@ def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: st
     options = _core.EmbedOptions(_path("model", model), _path("fasta", fasta), _path("outdir", outdir),
                                  _request(include, None, toks_per_batch, truncation_seq_length,
                                           _long(long_sequences, tile_length, tile_overlap, tile_sharpness)),
-                                 [str(i) for i in _layers(repr_layers)], str(format),
-                                 _runtime(threads, device, engine, compute, cache_dir, cache), bool(strict),
+                                 [str(i) for i in _layers(repr_layers)], _str("format", format),
+                                 _runtime(threads, device, engine, compute, cache_dir, cache), _args.flag("strict", strict),
                                  _int("window", window, 1))
     return _core.embed_to_dir(options, _warn_skipped)
 
@@ -334,6 +309,23 @@ def releases() -> dict[str, list[str]]:
             "unsupported": _core.unsupported_releases()}
 
 
+def cached_model(location: PathLike, graph: str = "everything") -> str:
+    """The converted model for `location` from the model cache that the CLI and the drop-in share: an .onnx as it
+    is; a checkpoint (file or folder) or a released name converted once, fp32, into
+    <cache root>/<SHA-256 of the checkpoint>[...]/model.onnx. graph: "everything" (every layer, contacts when the
+    checkpoint has them), "logits" (what scoring reads) or "attentions" (everything plus the attention maps). An
+    entry that is damaged or is not what its name says is converted again, with a UserWarning."""
+    path, notices = _core.cached_model(_path("location", location), _str("graph", graph))
+    for notice in notices:
+        warnings.warn(notice, UserWarning, stacklevel=2)
+    return path
+
+
+def model_cache_root() -> str:
+    """The model cache's folder: $ESM_ONNX_CACHE, else $XDG_CACHE_HOME/esm-onnx, else ~/.cache/esm-onnx."""
+    return _core.model_cache_root()
+
+
 def read_model_info(path: PathLike) -> ModelInfo:
     """A converted model's metadata, read without loading its weights."""
     return _core.read_model_info(_path("path", path))
@@ -350,7 +342,7 @@ def check_request(model: PathLike, include: str | Iterable[str] = ("mean",),
 def check_engine_options(engine: str = "ort", compute: str = "auto") -> None:
     """The engine options as the CLI checks them, without a model or this machine's CPU: UsageError for an unknown
     name, or for bf16 compute on ONNX Runtime."""
-    _core.check_engine_options(str(engine), str(compute))
+    _core.check_engine_options(_str("engine", engine), _str("compute", compute))
 
 
 def download(name: str, dir: PathLike | None = None, revision: str = "main") -> str:
@@ -358,7 +350,7 @@ def download(name: str, dir: PathLike | None = None, revision: str = "main") -> 
     hub's checkpoint folder, esmc_300m / esmc_600m or a hub repository id into the hub cache, so that
     fair-esm and transformers find the same files. Returns what `convert` takes (a file or a folder).
     Raises FileError (an OSError) when the server refuses or the download keeps failing."""
-    return _core.download(str(name), "" if dir is None else _path("dir", dir), str(revision))
+    return _core.download(_str("name", name), _args.optional_path("dir", dir), _str("revision", revision))
 
 
 def inspect(path: PathLike) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from . import _core
+from . import _args, _core
 from ._errors import SkippedRecordWarning, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,8 +45,10 @@ def scoring_strategies() -> list[dict[str, str]]:
 
 def _score_request(strategy: str, toks_per_batch: int, long_sequences: str, tile_length: int | None,
                    tile_overlap: int, tile_sharpness: float) -> _core.ScoreRequest:
-    return _core.ScoreRequest(str(strategy), int(toks_per_batch), str(long_sequences),
-                              0 if tile_length is None else int(tile_length), int(tile_overlap), float(tile_sharpness))
+    return _core.ScoreRequest(_args.text("strategy", strategy), _args.integer("toks_per_batch", toks_per_batch, 1),
+                              _args.text("long_sequences", long_sequences),
+                              0 if tile_length is None else _args.integer("tile_length", tile_length),
+                              _args.integer("tile_overlap", tile_overlap), _args.number("tile_sharpness", tile_sharpness))
 
 
 def _warn(message: str) -> None:
@@ -57,18 +59,19 @@ def tile_sequence(length: int, window: int = 1022, min_overlap: int = 512,
                   sharpness: float = 20.0) -> list[tuple[int, int, np.ndarray]]:
     """esm-variants' tiles of a sequence of `length` residues: (start, length, weights) per tile, sorted by start,
     each residue's weights summing to 1 over the tiles that hold it. One tile when the sequence fits the window."""
-    return list(_core.tile_sequence(int(length), int(window), int(min_overlap), float(sharpness)))
+    return list(_core.tile_sequence(_args.integer("length", length), _args.integer("window", window),
+                                    _args.integer("min_overlap", min_overlap), _args.number("sharpness", sharpness)))
 
 
 def score_mutants(model: Model, sequence: str, mutants: Sequence[str], strategy: str = "wt-marginals",
                   offset_idx: int = 0, strict: bool = False, toks_per_batch: int = SCORE_TOKS_PER_BATCH, long_sequences: str = "tile",
                   tile_length: int | None = None, tile_overlap: int = 512, tile_sharpness: float = 20.0) -> np.ndarray:
     """See Model.score."""
-    if isinstance(mutants, str):
-        raise UsageError("mutants: pass a list of mutations (\"A24C\", \"A24C:G30W\"), not one string")
+    mutants = _args.strings("mutants", mutants, 'mutations such as "A24C" or "A24C:G30W"')
     request = _score_request(strategy, toks_per_batch, long_sequences, tile_length, tile_overlap, tile_sharpness)
-    scores, skipped, _ = _core.score_mutants(model._core, str(sequence), [str(m) for m in mutants], request,
-                                             int(offset_idx), bool(strict))
+    scores, skipped, _ = _core.score_mutants(model._core, _args.text("sequence", sequence), mutants, request,
+                                             _args.integer("offset_idx", offset_idx, minimum=_args.INT64[0]),
+                                             _args.flag("strict", strict))
     for index, _line, mutant, reason in skipped:
         warnings.warn(f"skipped mutant {index} ('{mutant}'): {reason}", SkippedRecordWarning, stacklevel=3)
     return scores
@@ -79,7 +82,7 @@ def score_missense_matrix(model: Model, sequence: str, toks_per_batch: int = SCO
                           tile_sharpness: float = 20.0) -> np.ndarray:
     """See Model.score_missense."""
     request = _score_request("wt-marginals", toks_per_batch, long_sequences, tile_length, tile_overlap, tile_sharpness)
-    matrix, _ = _core.score_missense(model._core, str(sequence), request)
+    matrix, _ = _core.score_missense(model._core, _args.text("sequence", sequence), request)
     return matrix
 
 
@@ -142,9 +145,9 @@ def score_missense(model: Union[PathLike, Model], fasta: PathLike, output_csv: P
     if not isinstance(model, Model):
         model = Model(model, threads=threads)
     request = _score_request("wt-marginals", toks_per_batch, long_sequences, tile_length, tile_overlap, tile_sharpness)
-    summary = dict(_core.score_missense_file(model._core, os.fspath(fasta), os.fspath(output_csv),
-                                             "" if matrix_dir is None else os.fspath(matrix_dir), request, int(window),
-                                             bool(strict), _warn))
+    summary = dict(_core.score_missense_file(model._core, _args.path("fasta", fasta), _args.path("output_csv", output_csv),
+                                             _args.optional_path("matrix_dir", matrix_dir), request,
+                                             _args.integer("window", window, 1), _args.flag("strict", strict), _warn))
     if heatmaps:
         summary["heatmaps"] = plot_matrix_dir(summary["matrix_dir"])
     return summary

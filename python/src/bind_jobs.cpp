@@ -5,8 +5,10 @@
 #include "esm_onnx/download.h"
 #include "esm_onnx/errors.h"
 #include "esm_onnx/inspect.h"
+#include "esm_onnx/model_cache.h"
 #include "esm_onnx/outputs.h"
 #include "esm_onnx/traits.h"
+#include "io/output_file.h"
 #include "runtime/cpu_features.h"
 
 namespace esm_onnx::python {
@@ -60,6 +62,24 @@ void bind_jobs(nb::module_& m) {
     nb::gil_scoped_release release;
     return download(o).path;
   }, "name"_a, "dir"_a, "revision"_a);
+  // The one model cache (esm_onnx/model_cache.h): the path to load and the notices to show (a damaged entry
+  // converted again), collected while the GIL is released.
+  m.def("cached_model", [](const std::string& location, const std::string& graph) {
+    CacheRequest request;
+    request.graph = parse_cached_graph(graph, "graph");
+    std::vector<std::string> notices;
+    request.notice = [&notices](const std::string& m) { notices.push_back(m); };
+    std::string path;
+    {
+      nb::gil_scoped_release release;
+      path = cached_model(location, request);
+    }
+    return std::make_pair(path, notices);
+  }, "location"_a, "graph"_a);
+  m.def("model_cache_root", &model_cache_root);
+  // The one rule for every file written (io/output_file.h), for the files the Python layers write themselves.
+  m.def("publish", &io::publish, "tmp"_a, "dest"_a, "what"_a);
+  m.def("output_destination", &io::output_destination, "path"_a, "what"_a);
   m.def("read_model_info", &read_model_info, nb::call_guard<nb::gil_scoped_release>(), "path"_a);
   // The engine options as the CLI checks them, without a model or this machine's CPU (a Ray driver checks the
   // workers' options): UsageError for an unknown name or for bf16 on ONNX Runtime.

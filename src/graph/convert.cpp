@@ -17,6 +17,7 @@
 #include "graph/esm_graph.h"
 #include "graph/model_writer.h"
 #include "graph/forward.h"
+#include "io/output_file.h"
 #include "util/sha256.h"
 
 namespace esm_onnx {
@@ -38,6 +39,7 @@ void ConvertOptions::validate() const {
   if (opset != 17) throw UsageError(fmt::format("--opset {}: only opset 17 is supported", opset));
   std::error_code ec;
   if (fs::is_directory(output, ec)) throw UsageError(fmt::format("--output {}: is a folder; name the .onnx file to write", output));
+  io::output_destination(output, "--output");
 }
 
 std::string ConvertOptions::to_string() const {
@@ -109,11 +111,7 @@ std::string source_digest(const Checkpoint& ckpt) {
   return sha256_files(ckpt.files());
 }
 
-void rename_into_place(const std::string& from, const std::string& to) {
-  std::error_code ec;
-  fs::rename(from, to, ec);
-  if (ec) throw FileError(fmt::format("{}: cannot rename the finished file to {}: {}", from, to, ec.message()));
-}
+void rename_into_place(const std::string& from, const std::string& to) { io::publish(from, to, "--output"); }
 
 // What convert will build: layers, outputs, fused or explicit layers, and where the weights go.
 ConvertReport plan(const ConvertOptions& opt, const Checkpoint& ckpt) {

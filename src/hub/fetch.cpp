@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "esm_onnx/errors.h"
+#include "io/output_file.h"
 #include "util/numbers.h"
 #include "util/sha256.h"
 
@@ -199,8 +200,7 @@ uint64_t fetch_file(const FetchSpec& spec, const FetchSettings& settings, const 
                                     "again", spec.url, digest, spec.sha256));
     }
   }
-  fs::rename(tmp, spec.dest, ec);
-  if (ec) throw FileError(fmt::format("{}: cannot rename the finished download to {}: {}", tmp, spec.dest, ec.message()));
+  io::publish(tmp, spec.dest, "the download of " + spec.url + " to");
   return fetched;
 }
 

@@ -4,11 +4,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
+#include <fstream>
 #include <vector>
 
 #include "esm_onnx/download.h"
 #include "esm_onnx/errors.h"
+#include "esm_onnx/model_info.h"
+#include "util/bounded_json.h"
 #include "util/cache_root.h"
 #include "util/sha256.h"
 #include "util/untrusted_file.h"
@@ -18,8 +22,31 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The cache key; for a single file the Python drop-in's (esm_onnx.compat.pretrained.converted_model).
-std::string cache_key(const fs::path& checkpoint) {
+// Each variant of a cached conversion: its key suffix and what convert is asked for.
+struct GraphVariant {
+  CachedGraph graph;
+  const char* name;    // in entry.json
+  const char* suffix;  // of the key
+  const char* repr_layers;
+  bool contacts;
+  bool attentions;
+};
+constexpr std::array<GraphVariant, 3> kVariants{{
+    {.graph = CachedGraph::Everything, .name = "everything", .suffix = "", .repr_layers = "all", .contacts = true, .attentions = false},
+    {.graph = CachedGraph::Logits, .name = "logits", .suffix = "-logits", .repr_layers = "-1", .contacts = false, .attentions = false},
+    {.graph = CachedGraph::Attentions, .name = "attentions", .suffix = "-attentions", .repr_layers = "all", .contacts = true, .attentions = true},
+}};
+
+const GraphVariant& variant(CachedGraph g) {
+  return *std::find_if(kVariants.begin(), kVariants.end(), [g](const GraphVariant& v) { return v.graph == g; });
+}
+
+constexpr const char* kEntryFile = "entry.json";
+constexpr const char* kModelFile = "model.onnx";
+
+// The source part of the key: the checkpoint's SHA-256 (a folder: of its files, sorted), and 16 digits of the
+// regression file's beside a single file.
+std::string source_key(const fs::path& checkpoint) {
   if (files::path_kind(checkpoint.string()) == files::PathKind::Folder) {
     std::vector<std::string> members;
     std::error_code ec;
@@ -35,38 +62,133 @@ std::string cache_key(const fs::path& checkpoint) {
   return key;
 }
 
+// The files of a finished conversion with their sizes: what entry.json records and a later use checks.
+jsonin::Json file_sizes(const fs::path& dir) {
+  jsonin::Json sizes = jsonin::Json::object();
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name == kEntryFile || !e.is_regular_file(ec)) continue;
+    sizes[name] = static_cast<uint64_t>(e.file_size(ec));
+  }
+  return sizes;
+}
+
+// Why the entry at `dir` cannot be used (empty when it can): it must be whole (every file entry.json lists, at
+// its size) and what its name says (the key, the variant, and a model whose metadata names the source that
+// entry.json records; for a single file, the checkpoint's own digest).
+std::string entry_problem(const fs::path& dir, const std::string& key, const GraphVariant& v, bool single_file) {
+  const fs::path entry = dir / kEntryFile;
+  if (files::path_kind(entry.string()) != files::PathKind::Regular) return "it has no entry.json (an older esm-onnx, or an unfinished entry)";
+  try {
+    const auto j = jsonin::parse_file(entry.string(), "the cache entry's entry.json", jsonin::kConfigLimits);
+    const std::string where = entry.string();
+    if (jsonin::get_string(j, "key", where).value_or("") != key) return "entry.json names another key: it is another checkpoint's conversion";
+    if (jsonin::get_string(j, "graph", where).value_or("") != v.name) return "entry.json names another variant";
+    const std::string source = jsonin::get_string(j, "source_sha256", where).value_or("");
+    const jsonin::Json* sizes = jsonin::get_object(j, "files", where);
+    if (!sizes || !sizes->contains(kModelFile)) return "entry.json lists no model.onnx";
+    for (const auto& [name, size] : sizes->items()) {
+      if (name.find('/') != std::string::npos || name == ".." || !size.is_number_unsigned()) return "entry.json is malformed";
+      const fs::path f = dir / name;
+      if (files::path_kind(f.string()) != files::PathKind::Regular) return fmt::format("{} is missing", name);
+      std::error_code ec;
+      if (fs::file_size(f, ec) != size.get<uint64_t>()) return fmt::format("{} is not the size it was written with (truncated or changed)", name);
+    }
+    const ModelInfo info = read_model_info((dir / kModelFile).string());
+    if (info.source_sha256 != source) return "its model was converted from another source than entry.json records";
+    if (single_file && source != key.substr(0, 64)) return "its model was converted from another checkpoint";
+    return {};
+  } catch (const Error& e) {
+    return e.what();
+  }
+}
+
+void write_entry(const fs::path& work, const std::string& key, const GraphVariant& v, const ConvertReport& rep) {
+  jsonin::Json j;
+  j["key"] = key;
+  j["graph"] = v.name;
+  j["source_sha256"] = rep.source_sha256;
+  j["files"] = file_sizes(work);
+  const fs::path path = work / kEntryFile;
+  std::ofstream out(path, std::ios::trunc);
+  out << j.dump(1) << '\n';
+  out.close();
+  if (!out) throw FileError(fmt::format("{}: cannot write the cache entry's record (disk full?)", path.string()));
+}
+
+// Moves a damaged entry out of the way (a rename, so that a process reading it keeps its files), then removes it.
+void discard(const fs::path& dir) {
+  const fs::path gone = dir.parent_path() / fmt::format(".{}.{}.discarded", dir.filename().string(), getpid());
+  std::error_code ec;
+  fs::rename(dir, gone, ec);
+  fs::remove_all(ec ? dir : gone, ec);
+}
+
 }  // namespace
 
-std::string cached_model(const std::string& location, bool progress, const LogFn& log, CachedGraph graph) {
-  if (fs::path(location).extension() == ".onnx") return location;
-  const fs::path checkpoint = resolve_checkpoint(location, progress, log);
+CachedGraph parse_cached_graph(const std::string& name, const std::string& option) {
+  for (const auto& v : kVariants) {
+    if (name == v.name) return v.graph;
+  }
+  throw UsageError(fmt::format("{} {}: expected everything, logits or attentions", option, name));
+}
+
+std::string model_cache_root() {
   const std::string root = cache_root();
   if (root.empty()) {
-    throw FileError(fmt::format("{}: no cache folder to convert it into: set ESM_ONNX_CACHE (or HOME), or convert it "
-                                "with `esm-onnx convert` and give the .onnx", location));
+    throw FileError("no cache folder: set ESM_ONNX_CACHE (or HOME), or convert the checkpoint with `esm-onnx convert` "
+                    "and give the .onnx");
   }
-  const fs::path final_dir = fs::path(root) / (cache_key(checkpoint) + (graph == CachedGraph::Logits ? "-logits" : ""));
-  const fs::path model = final_dir / "model.onnx";
-  if (files::path_kind(model.string()) == files::PathKind::Regular) return model.string();
+  return root;
+}
+
+std::string cached_model(const std::string& location, const CacheRequest& request) {
+  if (fs::path(location).extension() == ".onnx") return location;
+  const GraphVariant& v = variant(request.graph);
+  const fs::path checkpoint = resolve_checkpoint(location, request.progress, request.log);
+  const fs::path root = model_cache_root();
+  const std::string origin = cache_root_origin();
+  const bool single_file = files::path_kind(checkpoint.string()) != files::PathKind::Folder;
+  const std::string key = source_key(checkpoint) + v.suffix;
+  const fs::path final_dir = root / key;
+  const fs::path model = final_dir / kModelFile;
+  if (files::path_kind(final_dir.string()) != files::PathKind::Missing) {
+    const std::string problem = entry_problem(final_dir, key, v, single_file);
+    if (problem.empty()) return model.string();
+    if (request.notice) request.notice(fmt::format("notice: the cache entry {} cannot be used ({}): converting {} again", final_dir.string(), problem, checkpoint.string()));
+    discard(final_dir);
+  }
   std::error_code ec;
-  fs::create_directories(final_dir.parent_path(), ec);
-  if (ec) throw FileError(fmt::format("{}: cannot create the cache folder: {}", final_dir.parent_path().string(), ec.message()));
+  fs::create_directories(root, ec);
+  if (ec || !fs::is_directory(root, ec)) {
+    throw FileError(fmt::format("the model cache {} ({}): cannot create it: {}; set ESM_ONNX_CACHE to a folder you can "
+                                "write", root.string(), origin, ec ? ec.message() : "not a folder"));
+  }
   // Converted in a folder of this process and renamed into place: a concurrent or interrupted conversion never
   // leaves a half-written model under the final name.
-  const fs::path work = final_dir.parent_path() / fmt::format(".{}.{}.tmp", final_dir.filename().string(), getpid());
+  const fs::path work = root / fmt::format(".{}.{}.tmp", key, getpid());
   fs::remove_all(work, ec);
+  fs::create_directory(work, ec);
+  if (ec) {
+    throw FileError(fmt::format("the model cache {} ({}): cannot write in it: {}; set ESM_ONNX_CACHE to a folder you "
+                                "can write", root.string(), origin, ec.message()));
+  }
   try {
     ConvertOptions opt;
     opt.checkpoint = checkpoint.string();
-    opt.output = (work / "model.onnx").string();
-    opt.repr_layers = {graph == CachedGraph::Logits ? "-1" : "all"};
-    opt.contacts = graph == CachedGraph::Everything;
-    if (log) log(fmt::format("{}: converting it once into {}", checkpoint.string(), final_dir.string()));
-    convert(opt, [&](const std::string& m) {
-      if (log && m.rfind("layer ", 0) != 0) log(m);
+    opt.output = (work / kModelFile).string();
+    opt.repr_layers = {v.repr_layers};
+    opt.contacts = v.contacts;
+    if (v.attentions) opt.on_request.set(GraphOutput::Attentions);
+    if (request.log) request.log(fmt::format("{}: converting it once into {}", checkpoint.string(), final_dir.string()));
+    const ConvertReport rep = convert(opt, [&](const std::string& m) {
+      if (request.log && m.rfind("layer ", 0) != 0) request.log(m);
     });
+    write_entry(work, key, v, rep);
     fs::rename(work, final_dir, ec);
-    if (ec && files::path_kind(model.string()) != files::PathKind::Regular) {
+    // Another process may have published the same entry first: its conversion is as good as ours.
+    if (ec && !entry_problem(final_dir, key, v, single_file).empty()) {
       throw FileError(fmt::format("{}: cannot move the converted model into the cache: {}", final_dir.string(), ec.message()));
     }
   } catch (...) {

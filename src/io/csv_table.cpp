@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "esm_onnx/errors.h"
-#include "io/process_tag.h"
+#include "io/output_file.h"
 
 namespace esm_onnx {
 
@@ -140,26 +140,18 @@ std::string csv_line(const std::vector<std::string>& fields) {
   return out;
 }
 
-void write_csv(const CsvTable& table, const std::string& path) {
-  const std::string tmp = fmt::format("{}.partial-{}", path, io::process_tag());
+void write_csv(const CsvTable& table, const std::string& path, const std::string& what) {
+  io::output_destination(path, what);  // refused before a byte is written
+  io::ScratchFile tmp(path);
   {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw FileError(fmt::format("{}: cannot create the CSV file: {}", path, std::strerror(errno)));
+    std::ofstream out(tmp.path(), std::ios::binary | std::ios::trunc);
+    if (!out) throw FileError(fmt::format("{} {}: cannot create the CSV file: {}", what, path, std::strerror(errno)));
     out << csv_line(table.header);
     for (const auto& row : table.rows) out << csv_line(row);
     out.flush();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw FileError(fmt::format("{}: write failed (disk full?)", tmp));
-    }
+    if (!out) throw FileError(fmt::format("{}: write failed: {}", tmp.path(), std::strerror(errno)));
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw FileError(fmt::format("{}: cannot move the finished CSV into place: {}", path, ec.message()));
-  }
+  tmp.publish(what);
 }
 
 }  // namespace esm_onnx

@@ -22,8 +22,9 @@ struct CsvTable {
 // whose field count differs from the header's; InputError for a file without a header.
 CsvTable read_csv(const std::string& path);
 
-// Writes `table` to `path` atomically (a temporary file renamed into place), quoting the fields that need it.
-void write_csv(const CsvTable& table, const std::string& path);
+// Writes `table` to `path` atomically (a scratch file renamed into place, io/output_file.h's rule), quoting the
+// fields that need it; `what` names the option that gave the path in errors.
+void write_csv(const CsvTable& table, const std::string& path, const std::string& what);
 
 // One CSV line (with its "\n") of `fields`, quoted where needed.
 std::string csv_line(const std::vector<std::string>& fields);

@@ -27,6 +27,7 @@
 
 #include "esm_onnx/errors.h"
 #include "io/label_names.h"
+#include "io/output_file.h"
 #include "io/process_tag.h"
 #include "io/staged_record.h"
 #include "io/writers.h"
@@ -78,6 +79,8 @@ class H5Writer final : public OutputWriter {
  public:
   explicit H5Writer(const std::string& outdir) : dir_(outdir) {
     init_hdf5();
+    io::check_output_folder(outdir, "the output folder");
+    io::output_destination((dir_ / "embeddings.h5").string(), "");
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec) throw FileError(fmt::format("{}: cannot create the output folder: {}", outdir, ec.message()));
@@ -185,8 +188,11 @@ class H5Writer final : public OutputWriter {
     }
     H5Pclose(lcpl);
     if (H5Fclose(out) < 0) fail("cannot finish writing it (disk full?)");
-    fs::rename(tmp_, path_, ec);
-    if (ec) fail(fmt::format("cannot rename {} into place: {}", tmp_, ec.message()));
+    try {
+      io::publish(tmp_, path_, "");
+    } catch (const FileError& e) {
+      fail(e.what());
+    }
     for (const auto& p : staged) fs::remove(p, ec);
     remove_staging();
   }

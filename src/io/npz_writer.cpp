@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <zip.h>
 
 #include <signal.h>
 #include <unistd.h>
@@ -11,14 +12,17 @@
 
 #include "esm_onnx/errors.h"
 #include "io/label_names.h"
+#include "io/output_file.h"
 #include "io/process_tag.h"
 #include "io/stored_zip.h"
 #include "io/writers.h"
+#include "util/untrusted_file.h"
 
 namespace esm_onnx {
 
 RecordFiles::RecordFiles(std::string outdir, std::string extension)
     : outdir_(std::move(outdir)), ext_(std::move(extension)) {
+  io::check_output_folder(outdir_.string(), "the output folder");
   std::error_code ec;
   std::filesystem::create_directories(outdir_, ec);
   if (ec || !std::filesystem::is_directory(outdir_, ec)) {
@@ -75,9 +79,19 @@ std::string RecordFiles::location(const std::string& label) const {
   return (outdir_ / (label_file_name(label, kSuffixes).relative + ext_)).string();
 }
 
+// A record's file counts as done only when it is one this writer could have made: a regular file that is a
+// whole zip (npz and pt are both zips; the central directory is at the end, so a cut file fails). Anything else
+// (a truncated file, a FIFO or a folder of that name) is done again, and the output rule then replaces or
+// refuses it by name.
 bool RecordFiles::exists(const std::string& label) const {
-  std::error_code ec;
-  return std::filesystem::exists(location(label), ec);
+  const std::string path = location(label);
+  if (files::path_kind(path) != files::PathKind::Regular) return false;
+  int err = 0;
+  zip_t* z = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &err);
+  if (!z) return false;
+  const bool any = zip_get_num_entries(z, 0) > 0;
+  zip_discard(z);
+  return any;
 }
 
 void RecordFiles::commit(const std::string& label, const std::function<void(const std::string&)>& write_to) {
@@ -98,8 +112,7 @@ void RecordFiles::commit(const std::string& label, const std::function<void(cons
   const std::string tmp = (work_ / fmt::format("{}{}", next_++, ext_)).string();
   try {
     write_to(tmp);
-    std::filesystem::rename(tmp, final_path, ec);
-    if (ec) throw FileError(fmt::format("{}: cannot rename the finished output of record '{}' into place: {}", tmp, label, ec.message()));
+    io::publish(tmp, final_path.string(), fmt::format("the output of record '{}',", label));
   } catch (...) {
     std::filesystem::remove(tmp, ec);
     throw;

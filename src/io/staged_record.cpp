@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "esm_onnx/errors.h"
+#include "io/output_file.h"
 
 namespace esm_onnx {
 namespace {
@@ -124,9 +125,7 @@ void write_staged(const StagedRecord& r, const std::string& path) {
     std::filesystem::remove(tmp, ec);
     throw;
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw FileError(fmt::format("{}: cannot rename into place: {}", tmp, ec.message()));
+  io::publish(tmp, path, "the staged record");
 }
 
 std::string read_staged_label(const std::string& path) {

@@ -11,6 +11,7 @@
 #include "esm_onnx/layers.h"
 #include "esm_onnx/writer.h"
 #include "io/async_writer.h"
+#include "io/output_file.h"
 
 namespace esm_onnx {
 
@@ -19,6 +20,7 @@ void EmbedOptions::validate() const {
   request.validate();
   stream.validate();
   runtime.validate();
+  io::check_output_folder(outdir, "OUTDIR");
 }
 
 std::string EmbedOptions::to_string() const {

@@ -2,12 +2,16 @@
 // it; several models add their mean too.
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
 #include "esm_onnx/errors.h"
 #include "esm_onnx/score.h"
 #include "io/csv_table.h"
+#include "io/output_file.h"
 #include "scoring/passes.h"
 
 namespace esm_onnx {
@@ -21,9 +25,37 @@ void DmsOptions::validate() const {
   }
   request.validate();
   runtime.validate();
+  io::output_destination(output, "--dms-output");
 }
 
 namespace {
+
+// The models of an ensemble, each once: two spellings of one file (a relative and an absolute path, a link, a
+// name and the cache entry it resolves to) would weigh that model twice in the mean. Files are compared by
+// device and inode; the first spelling names the column.
+void drop_repeated_models(std::vector<std::string>& files, std::vector<std::string>& columns, const MessageLineFn& message) {
+  std::vector<std::pair<dev_t, ino_t>> seen;  // of kept_files, in order
+  std::vector<std::string> kept_files, kept_columns;
+  for (std::size_t k = 0; k < files.size(); ++k) {
+    struct stat st {};
+    if (stat(files[k].c_str(), &st) == 0) {
+      const auto id = std::make_pair(st.st_dev, st.st_ino);
+      const auto it = std::find(seen.begin(), seen.end(), id);
+      if (it != seen.end()) {
+        const std::string& first = kept_columns[static_cast<std::size_t>(it - seen.begin())];
+        if (message) message(fmt::format("notice: MODEL {} is the model {} already names: scored once, in column {}", columns[k], first, first));
+        continue;
+      }
+      seen.push_back(id);
+    } else {
+      seen.emplace_back(~dev_t{0}, static_cast<ino_t>(k));  // no file here (its load reports it): unlike any other
+    }
+    kept_files.push_back(files[k]);
+    kept_columns.push_back(columns[k]);
+  }
+  files = std::move(kept_files);
+  columns = std::move(kept_columns);
+}
 
 std::string score_text(double v) { return std::isnan(v) ? std::string() : fmt::format("{:.10g}", v); }
 
@@ -38,14 +70,18 @@ std::size_t column_for(CsvTable& table, const std::string& name) {
 
 }  // namespace
 
-DmsSummary score_dms_file(const DmsOptions& opt, const PassProgressFn& progress, const MessageLineFn& message) {
-  opt.validate();
+DmsSummary score_dms_file(const DmsOptions& options, const PassProgressFn& progress, const MessageLineFn& message) {
+  options.validate();
+  DmsOptions opt = options;
+  if (opt.column_names.empty()) opt.column_names = opt.models;
+  drop_repeated_models(opt.models, opt.column_names, message);
   CsvTable table = read_csv(opt.input);
   const std::size_t col = table.column(opt.mutation_column, "--mutation-col");
   std::vector<std::string> mutants;
   mutants.reserve(table.rows.size());
   for (const auto& row : table.rows) mutants.push_back(row[col]);
   DmsSummary sum;
+  sum.columns = opt.column_names;
   sum.rows = static_cast<int64_t>(mutants.size());
   std::vector<double> total(mutants.size(), 0.0);
   for (std::size_t k = 0; k < opt.models.size(); ++k) {
@@ -70,7 +106,7 @@ DmsSummary score_dms_file(const DmsOptions& opt, const PassProgressFn& progress,
         }
       }
     }
-    const std::size_t out = column_for(table, opt.column_names.empty() ? opt.models[k] : opt.column_names[k]);
+    const std::size_t out = column_for(table, opt.column_names[k]);
     for (std::size_t i = 0; i < mutants.size(); ++i) {
       table.rows[i][out] = score_text(s.scores[i]);
       total[i] += s.scores[i];
@@ -87,7 +123,7 @@ DmsSummary score_dms_file(const DmsOptions& opt, const PassProgressFn& progress,
     }
   }
   sum.scored = sum.rows - static_cast<int64_t>(sum.skipped.size());
-  write_csv(table, opt.output);
+  write_csv(table, opt.output, "--dms-output");
   return sum;
 }
 

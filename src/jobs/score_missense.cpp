@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -17,11 +18,13 @@
 #include "esm_onnx/writer.h"
 #include "io/csv_table.h"
 #include "io/label_names.h"
+#include "io/output_file.h"
 #include "io/process_tag.h"
 #include "io/stored_zip.h"
 #include "io/writers.h"
 #include "scoring/passes.h"
 #include "torch/zip_reader.h"
+#include "util/untrusted_file.h"
 
 namespace esm_onnx {
 
@@ -36,18 +39,29 @@ void MissenseOptions::validate() const {
   if (window < 1) throw UsageError(fmt::format("--window {}: must be at least 1", window));
   request.validate();
   runtime.validate();
+  io::output_destination(output_csv, "--output-csv-file");
+  io::check_output_folder(matrices(), matrix_dir.empty() ? "the matrix folder (--output-csv-file + .d)" : "--matrix-dir");
 }
 
 std::string MissenseOptions::matrices() const { return matrix_dir.empty() ? output_csv + ".d" : matrix_dir; }
 
 namespace {
 
-// The payload of an .npy entry this job wrote (format 1.0), or nullopt when it is not one.
-std::optional<std::string_view> npy_payload(const std::string& bytes) {
+// The header and payload of an .npy entry this job wrote (format 1.0), or nullopt when it is not one.
+struct NpyEntry {
+  std::string_view header, payload;
+};
+std::optional<NpyEntry> npy_entry(const std::string& bytes) {
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0 || bytes[6] != '\x01') return std::nullopt;
   const std::size_t header = static_cast<unsigned char>(bytes[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8);
   if (10 + header > bytes.size()) return std::nullopt;
-  return std::string_view(bytes).substr(10 + header);
+  return NpyEntry{std::string_view(bytes).substr(10, header), std::string_view(bytes).substr(10 + header)};
+}
+
+std::optional<std::string_view> npy_payload(const std::string& bytes) {
+  auto e = npy_entry(bytes);
+  if (!e) return std::nullopt;
+  return e->payload;
 }
 
 std::string npy_text(const std::string& bytes) {
@@ -65,21 +79,26 @@ struct StoredMatrix {
   FloatArray scores;
 };
 
-std::optional<StoredMatrix> read_matrix(const std::string& path, bool with_scores) {
+// A matrix file as this job writes it, every part checked: the sequence, the provenance, and scores.npy a
+// little-endian float32 C-order [L, 20] array for that sequence, whole. nullopt for anything else (a file another
+// program wrote or changed, a truncated one), which a rerun then scores again.
+std::optional<StoredMatrix> read_matrix(const std::string& path) {
   try {
     torchfile::ZipReader zip(path);
     StoredMatrix m;
     m.sequence = npy_text(zip.read_all("sequence.npy"));
     m.provenance = npy_text(zip.read_all("provenance.npy"));
-    if (with_scores) {
-      const std::string bytes = zip.read_all("scores.npy");
-      auto p = npy_payload(bytes);
-      const std::size_t want = m.sequence.size() * 20 * sizeof(float);
-      if (!p || p->size() != want) return std::nullopt;
-      m.scores.shape = {static_cast<int64_t>(m.sequence.size()), 20};
-      m.scores.data.resize(m.sequence.size() * 20);
-      std::memcpy(m.scores.data.data(), p->data(), want);
+    const std::string bytes = zip.read_all("scores.npy");
+    const auto e = npy_entry(bytes);
+    const std::size_t want = m.sequence.size() * 20 * sizeof(float);
+    const std::string shape = fmt::format("'shape': ({}, 20)", m.sequence.size());
+    if (m.sequence.empty() || !e || e->payload.size() != want || e->header.find("'descr': '<f4'") == std::string_view::npos ||
+        e->header.find("'fortran_order': False") == std::string_view::npos || e->header.find(shape) == std::string_view::npos) {
+      return std::nullopt;
     }
+    m.scores.shape = {static_cast<int64_t>(m.sequence.size()), 20};
+    m.scores.data.resize(m.sequence.size() * 20);
+    std::memcpy(m.scores.data.data(), e->payload.data(), want);
     return m;
   } catch (const Error&) {
     return std::nullopt;
@@ -191,8 +210,8 @@ struct Job {
         skip(r, problem);
         continue;
       }
-      if (files.exists(id)) {
-        auto stored = read_matrix(files.location(id), false);
+      if (esm_onnx::files::path_kind(files.location(id)) != esm_onnx::files::PathKind::Missing) {  // damaged ones too, to say so
+        auto stored = read_matrix(files.location(id));
         if (stored && stored->sequence == r.sequence && stored->provenance == provenance) {
           ++sum.already_present;
           ++prog.proteins_done;
@@ -201,7 +220,7 @@ struct Job {
         }
         if (message) {
           message(fmt::format("{}: made for {}; scoring record '{}' again", files.location(id),
-                              !stored ? "an unreadable file" : stored->sequence != r.sequence ? "another sequence" : "another model or tiling",
+                              !stored ? "an unreadable or damaged file" : stored->sequence != r.sequence ? "another sequence" : "another model or tiling",
                               r.label));
         }
       }
@@ -228,15 +247,15 @@ struct Job {
   // The CSV, in the FASTA's order, from the matrix files: seq_id, mut_name (wild type, 1-based position, mutant),
   // esm_score; 20 rows per position in esm-variants' order.
   void write_csv_file() {
-    const std::string tmp = fmt::format("{}.partial-{}", opt.output_csv, io::process_tag());
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw FileError(fmt::format("{}: cannot create the CSV file", opt.output_csv));
+    io::ScratchFile tmp(opt.output_csv);  // removed on every exit path, and stale ones of this name first
+    std::ofstream out(tmp.path(), std::ios::binary | std::ios::trunc);
+    if (!out) throw FileError(fmt::format("--output-csv-file {}: cannot create the CSV file: {}", opt.output_csv, std::strerror(errno)));
     out << "seq_id,mut_name,esm_score\n";
     std::ifstream ids(order_path);
     std::string id, line;
     while (std::getline(ids, id)) {
       if (dropped.count(id)) continue;
-      auto m = read_matrix(files.location(id), true);
+      auto m = read_matrix(files.location(id));
       if (!m) {
         throw FileError(fmt::format("{}: the matrix of '{}' is missing or was changed while the job ran; run again",
                                     files.location(id), id));
@@ -254,15 +273,9 @@ struct Job {
       }
     }
     out.flush();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw FileError(fmt::format("{}: write failed (disk full?)", tmp));
-    }
+    if (!out) throw FileError(fmt::format("{}: write failed: {}", tmp.path(), std::strerror(errno)));
     out.close();
-    std::error_code ec;
-    std::filesystem::rename(tmp, opt.output_csv, ec);
-    if (ec) throw FileError(fmt::format("{}: cannot move the finished CSV into place: {}", opt.output_csv, ec.message()));
+    tmp.publish("--output-csv-file");
   }
 };
 

@@ -13,20 +13,30 @@
 
 namespace esm_onnx {
 
-void TilingOptions::validate() const {
-  if (window < 2) throw UsageError(fmt::format("--tile-length {}: must be at least 2 residues", window));
-  if (min_overlap < 1 || min_overlap >= window) {
-    throw UsageError(fmt::format("--tile-overlap {}: must be between 1 and the tile length less one ({})", min_overlap,
-                                 window - 1));
-  }
+namespace {
+
+// The checks that do not need the tile length, each naming the option the user gave.
+void check_overlap_and_sharpness(int64_t min_overlap, double sharpness) {
+  if (min_overlap < 1) throw UsageError(fmt::format("--tile-overlap {}: must be at least 1 residue", min_overlap));
   if (!(sharpness > 0) || !std::isfinite(sharpness)) {
     throw UsageError(fmt::format("--tile-sharpness {}: must be a positive number", sharpness));
   }
 }
 
+}  // namespace
+
+void TilingOptions::validate() const {
+  if (window < 2) throw UsageError(fmt::format("--tile-length {}: must be at least 2 residues", window));
+  check_overlap_and_sharpness(min_overlap, sharpness);
+  if (min_overlap >= window) {
+    throw UsageError(fmt::format("--tile-overlap {}: must be less than the tile length ({})", min_overlap, window));
+  }
+}
+
+// Window 0 (the model's tile length) is resolved later, against the model: only what holds for any length now.
 void TilingOptions::validate_request() const {
   if (window != 0) validate();
-  else TilingOptions{min_overlap + 1, min_overlap, sharpness}.validate();
+  else check_overlap_and_sharpness(min_overlap, sharpness);
 }
 
 TilingOptions tiling_for_model(const ModelInfo& info, TilingOptions t) {

@@ -98,7 +98,7 @@ TEST(Csv, QuotedFieldsSurviveARoundTrip) {
   CsvTable t;
   t.header = {"", "mutant", "note"};
   t.rows = {{"0", "A1C", "plain"}, {"1", "K2R:T3W", "a, \"b\"\nc"}, {"2", "", ""}};
-  write_csv(t, path);
+  write_csv(t, path, "the test CSV");
   const CsvTable back = read_csv(path);
   EXPECT_EQ(back.header, t.header);
   EXPECT_EQ(back.rows, t.rows);

@@ -323,3 +323,63 @@ def test_score_gives_the_cli_csv_and_resumes(cluster, onnx_models, tmp_path):
     manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
     assert manifest["parts_run"] == 1 and manifest["already_present"] == 6, p.stderr
     assert (tmp_path / "ray" / "scores.csv").read_text().splitlines() == got
+
+
+def test_a_seq_id_in_two_inputs_is_decided_once_before_any_work(cluster, onnx_models, tmp_path):
+    """Round three, case 10: one seq_id in two inputs was listed as skipped yet scored and counted (scored + skipped >
+    proteins), and its matrix could overwrite the first one's in matrices/ (a race). The driver now leaves every
+    later record of a seq_id out before any worker starts, as the single-process CLI does on the concatenation."""
+    onnx = onnx_models["esm2_t2_32_legacy"]
+    rng = random.Random(12)
+    aa = "ACDEFGHIKLMNPQRSTVWY"
+    seqs = {f"s{i}": "".join(rng.choice(aa) for _ in range(rng.randint(8, 40))) for i in range(14)}
+    a_records = [(f"s{i} from a", seqs[f"s{i}"]) for i in range(8)]
+    b_records = [(f"s{i} from b", seqs[f"s{i}"][::-1]) for i in (3, 9, 10, 11, 5, 12, 13)]  # s3, s5 again
+    a, b = tmp_path / "a.fasta", tmp_path / "b.fasta"
+    a.write_text("".join(f">{h}\n{s}\n" for h, s in a_records))
+    b.write_text("".join(f">{h}\n{s}\n" for h, s in b_records) + ">s9 again in b\nMKTAYIAK\n")
+    both = tmp_path / "both.fasta"
+    both.write_text(a.read_text() + b.read_text())
+    p = run_cli("score", onnx, "--input-fasta-file", both, "--output-csv-file", tmp_path / "cli.csv", check=False)
+    assert p.returncode == 3, p.stderr  # the duplicates, skipped
+    cmd = [sys.executable, "-m", "esm_onnx.distributed", "score", str(onnx), str(a), str(b), str(tmp_path / "ray"),
+           "--shard-records", "3", "--workers", "2", "--address", cluster]
+    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+    assert p.returncode == 3, p.stderr
+    want = (tmp_path / "cli.csv").read_text().splitlines()
+    got = (tmp_path / "ray" / "scores.csv").read_text().splitlines()
+    assert [l.rsplit(",", 1)[0] for l in got] == [l.rsplit(",", 1)[0] for l in want]
+    np.testing.assert_allclose([float(l.rsplit(",", 1)[1]) for l in got[1:]],
+                               [float(l.rsplit(",", 1)[1]) for l in want[1:]], atol=1e-5, rtol=0)
+    manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    assert manifest["records"] == 16 and manifest["scored"] == 13 and manifest["skipped"] == 3, manifest
+    skipped = (tmp_path / "ray" / "skipped.tsv").read_text().splitlines()[1:]
+    assert sorted(line.split("\t")[1] for line in skipped) == ["s3 from b", "s5 from b", "s9 again in b"]
+    assert all("duplicate seq_id" in line and "first at" in line for line in skipped)
+    # matrices/ holds each seq_id once, computed from its first record
+    matrices = {f.stem: str(np.load(f)["sequence"].item().decode() if np.load(f)["sequence"].dtype.kind == "S"
+                            else np.load(f)["sequence"].item()) for f in (tmp_path / "ray" / "matrices").glob("*.npz")}
+    assert sorted(matrices) == sorted(seqs) and all(matrices[k] == seqs[k] for k in ("s3", "s5"))
+    assert matrices["s9"] == seqs["s9"][::-1]
+
+
+def test_a_label_in_two_inputs_is_embedded_once(cluster, onnx_models, tmp_path):
+    """The same rule for embed: npz records are keyed by label, so a label in two inputs would be written twice."""
+    onnx = onnx_models["esm2_t2_32_legacy"]
+    a, b = tmp_path / "a.fasta", tmp_path / "b.fasta"
+    a.write_text(">x\nMKTAYIAKQR\n>y\nGSHMSDNGPQ\n")
+    b.write_text(">z\nKALTARQQEV\n>x\nMMMMMMMMMM\n>w\nMKV\n")
+    cmd = [sys.executable, "-m", "esm_onnx.distributed", "embed", str(onnx), str(a), str(b), str(tmp_path / "ray"),
+           "--include", "mean", "--format", "parquet", "--shard-records", "1", "--workers", "2", "--address", cluster]
+    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+    assert p.returncode == 3, p.stderr
+    t = {}
+    for part in (tmp_path / "ray" / "parts").glob("*.parquet"):
+        table = pq.read_table(part)
+        for label, index in zip(table.column("label").to_pylist(), table.column("index").to_pylist()):
+            assert label not in t
+            t[label] = index
+    assert t == {"x": 0, "y": 1, "z": 0, "w": 2}  # w keeps its index in b.fasta although x before it was left out
+    manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    assert manifest["written"] == 4 and manifest["skipped"] == 1 and manifest["records"] == 5
+    assert "\tx\t3\tduplicate label" in (tmp_path / "ray" / "skipped.tsv").read_text()

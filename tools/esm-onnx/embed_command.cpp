@@ -144,7 +144,7 @@ class ExtractCommand final : public Command {
   }
   int run() override {
     if (nogpu) ext.runtime.device = esm_onnx::Device::Cpu;
-    ext.model = esm_onnx::cached_model(ext.model, true, [](const std::string& m) { fmt::print(stderr, "{}\n", m); });
+    ext.model = esm_onnx::cached_model(ext.model, cache_request(esm_onnx::CachedGraph::Everything));
     return run_embed(ext, no_progress, false);
   }
   bool embeds() const override { return true; }

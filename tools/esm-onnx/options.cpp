@@ -38,4 +38,9 @@ void tiling_options(CLI::App* app, esm_onnx::TilingOptions& tiling) {
                "s of the tiles' sigmoid edge weights");
 }
 
+esm_onnx::CacheRequest cache_request(esm_onnx::CachedGraph graph) {
+  auto to_stderr = [](const std::string& m) { fmt::print(stderr, "{}\n", m); };
+  return {.graph = graph, .progress = true, .log = to_stderr, .notice = to_stderr};
+}
+
 }  // namespace esm_onnx::cli

@@ -10,6 +10,7 @@
 
 #include "esm_onnx/embed.h"
 #include "esm_onnx/errors.h"
+#include "esm_onnx/model_cache.h"
 #include "util/numbers.h"
 
 namespace esm_onnx::cli {
@@ -56,5 +57,7 @@ void runtime_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime);
 void tiling_options(CLI::App* app, esm_onnx::TilingOptions& tiling);
 // --engine, --compute, --cache-dir, --no-cache.
 void engine_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime);
+// The model cache as the commands use it: downloads with a progress bar, its lines and notices on stderr.
+esm_onnx::CacheRequest cache_request(esm_onnx::CachedGraph graph);
 
 }  // namespace esm_onnx::cli

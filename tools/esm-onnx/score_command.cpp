@@ -46,7 +46,8 @@ class ScoreCommand final : public Command {
     s->add_option("model", models,
                   "converted .onnx files, fair-esm checkpoints, transformers folders or released names (converted once "
                   "into the cache); each adds a column named as written");
-    s->add_option("--model-location", models, "predict.py's spelling of MODEL (several for an ensemble)");
+    // A vector of its own: two options bound to one vector keep only the last one's values.
+    s->add_option("--model-location", location_models, "predict.py's spelling of MODEL (several for an ensemble)");
     s->add_option("--model-name", model_name,
                   "esm-variants' spelling of MODEL (its default, esm1b_t33_650M_UR50S, when no model is given with "
                   "--input-fasta-file)");
@@ -94,6 +95,7 @@ class ScoreCommand final : public Command {
       throw esm_onnx::UnsupportedError("--msa-path: the MSA Transformer is not supported (esm-onnx runs the "
                                        "single-sequence models: ESM-1, ESM-1b, ESM-1v, ESM-2, ESM C)");
     }
+    models.insert(models.end(), location_models.begin(), location_models.end());
     if (!model_name.empty()) models.push_back(model_name);
     const bool scan = !dms.input.empty() || !dms.output.empty() || !dms.sequence.empty();
     const bool fasta = !missense.fasta.empty() || !missense.output_csv.empty();
@@ -113,8 +115,7 @@ class ScoreCommand final : public Command {
     std::vector<std::string> out;
     for (const auto& m : models) {
       // Scoring reads only the logits: the cache's conversion for it leaves contacts out (the fused layers).
-      out.push_back(esm_onnx::cached_model(m, true, [](const std::string& line) { fmt::print(stderr, "{}\n", line); },
-                                           esm_onnx::CachedGraph::Logits));
+      out.push_back(esm_onnx::cached_model(m, cache_request(esm_onnx::CachedGraph::Logits)));
     }
     return out;
   }
@@ -143,7 +144,7 @@ class ScoreCommand final : public Command {
         j["skipped"].push_back({{"row", k.index}, {"line", k.line}, {"mutant", k.mutant}, {"reason", k.reason}});
       }
       j["strategy"] = esm_onnx::strategy_name(request.strategy);
-      j["models"] = models;
+      j["models"] = summary.columns;
       j["load_seconds"] = summary.load_seconds;
       j.update(counters_json(summary.counters));
       j["output"] = dms.output;
@@ -152,7 +153,7 @@ class ScoreCommand final : public Command {
       const auto& c = summary.counters;
       fmt::print("scored {} of {} rows with {} model{} ({}): {} passes ({} tokens, {} batches) in {:.3f} s, {:.0f} "
                  "tokens/s; {} skipped -> {}\n",
-                 summary.scored, summary.rows, models.size(), models.size() > 1 ? "s" : "",
+                 summary.scored, summary.rows, summary.columns.size(), summary.columns.size() > 1 ? "s" : "",
                  esm_onnx::strategy_name(request.strategy), c.passes, c.tokens, c.batches, c.seconds,
                  c.seconds > 0 ? static_cast<double>(c.tokens) / c.seconds : 0.0, summary.skipped.size(), dms.output);
     }
@@ -178,7 +179,9 @@ class ScoreCommand final : public Command {
   }
 
   int run_missense() {
-    if (models.size() != 1) throw esm_onnx::UsageError("score --input-fasta-file: one MODEL at a time");
+    if (models.size() != 1) {
+      throw esm_onnx::UsageError(fmt::format("score --input-fasta-file: one MODEL at a time (given: {})", fmt::join(models, ", ")));
+    }
     const bool tty = isatty(fileno(stderr)) && !no_progress;
     missense.model = resolved().front();
     missense.request = request;
@@ -225,7 +228,7 @@ class ScoreCommand final : public Command {
     return summary.skipped.empty() ? kOk : kSkipped;
   }
 
-  std::vector<std::string> models;
+  std::vector<std::string> models, location_models;
   std::string model_name, msa_path, lowercase_type;
   int64_t msa_samples{0};
   esm_onnx::ScoreRequest request;

@@ -8,8 +8,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .._api import Model
+from .._args import layers as _layers
+from .._args import token_ids
 from .._errors import UnsupportedError, UsageError
-from ._arrays import as_numpy, is_torch, warn_once
+from ._arrays import is_torch, warn_once
 from ._unsupported import unsupported_class
 from .data import Alphabet
 
@@ -84,14 +86,17 @@ class ESM:
     def __call__(self, tokens: Any, repr_layers: Iterable[int] = (), need_head_weights: bool = False,
                  return_contacts: bool = False) -> dict[str, Any]:
         as_torch = is_torch(tokens)
-        arr = as_numpy(tokens)
+        arr = token_ids(tokens)  # integer ids only, as fair-esm's embedding takes them: a UsageError naming them
+        return_contacts, need_head_weights = bool(return_contacts), bool(need_head_weights)
         max_tokens = self.onnx_model.info.max_residues + int(self.prepend_bos) + int(self.append_eos)
         if arr.ndim == 2 and self.onnx_model.info.max_residues > 0 and arr.shape[1] > max_tokens:
             # fair-esm's LearnedPositionalEmbedding, word for word (ESM-1b, ESM-1v).
-            raise ValueError(f"Sequence length {arr.shape[1]} above maximum  sequence length of {max_tokens}")
+            raise UsageError(f"Sequence length {arr.shape[1]} above maximum  sequence length of {max_tokens}")
         model = self._attention_model() if need_head_weights else self.onnx_model
-        # fair-esm's numbering (negatives from the end), checked as esm-onnx checks it everywhere.
-        wanted = list(repr_layers)
+        # fair-esm's forward takes set(repr_layers) and keeps the layers 0..num_layers found in it: any other
+        # number (a negative, a layer beyond the model) is ignored, not an error (esm-variants passes [33] to every
+        # model). A layer the model has but this .onnx did not export is still refused by resolve_layers.
+        wanted = sorted({n for n in _layers(repr_layers) if 0 <= n <= self.num_layers})
         layers = model.resolve_layers(wanted) if wanted else []
         out = model.forward(arr, repr_layers=layers, logits=True, contacts=return_contacts,
                             attentions=need_head_weights)

@@ -1,59 +1,30 @@
 """fair-esm's esm.pretrained loaders. A .pt checkpoint is converted once (every layer, contacts when its
--contact-regression.pt is beside it, fp32) into a cache directory keyed by the checkpoint's SHA-256:
-$ESM_ONNX_CACHE, else $XDG_CACHE_HOME/esm-onnx, else ~/.cache/esm-onnx. The named loaders
+-contact-regression.pt is beside it, fp32) into the library's model cache (esm_onnx.cached_model), which the CLI
+shares. The named loaders
 (`esm2_t33_650M_UR50D()`, ...) fetch the released files first, into torch hub's folder as fair-esm does."""
 from __future__ import annotations
 
 import os
 import pathlib
-import shutil
-import tempfile
 
-from .._api import Model, convert, download, releases
-from .._digest import sha256_file
-from .._errors import FileError, UsageError
+from .._api import Model, cached_model, download, model_cache_root, releases
+from .._errors import UsageError
 from .data import Alphabet
 from ._unsupported import unsupported_error
 from .model import ESM, model_class
 
 
 def cache_dir() -> pathlib.Path:
-    if os.environ.get("ESM_ONNX_CACHE"):
-        return pathlib.Path(os.environ["ESM_ONNX_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return pathlib.Path(base) / "esm-onnx"
+    """The model cache's folder (the library's rule: $ESM_ONNX_CACHE, else $XDG_CACHE_HOME/esm-onnx, else
+    ~/.cache/esm-onnx)."""
+    return pathlib.Path(model_cache_root())
 
 
 def converted_model(checkpoint: str | os.PathLike[str], attentions: bool = False) -> pathlib.Path:
-    """The cached .onnx of a fair-esm checkpoint, converted on first use (with the attentions output when
-    asked: a graph of its own, since the engine computes every output of a graph at each call)."""
-    ckpt = pathlib.Path(checkpoint)
-    if not ckpt.is_file():
-        raise FileError(f"{ckpt}: no such checkpoint file")
-    regression = ckpt.with_name(ckpt.stem + "-contact-regression.pt")
-    key = sha256_file(ckpt)
-    if regression.is_file():
-        key += "-" + sha256_file(regression)[:16]
-    if attentions:
-        key += "-attentions"
-    final = cache_dir() / key
-    model = final / "model.onnx"
-    if model.is_file():
-        return model
-    final.parent.mkdir(parents=True, exist_ok=True)
-    # Converted in a private folder and renamed into place: a concurrent or interrupted conversion never
-    # leaves a half-written model under the final name.
-    work = pathlib.Path(tempfile.mkdtemp(prefix=key[:16] + ".", dir=final.parent))
-    try:
-        convert(ckpt, work / "model.onnx", repr_layers=("all",), precision="fp32", contacts=True, attentions=attentions)
-        try:
-            os.rename(work, final)
-        except OSError:
-            if not model.is_file():
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return model
+    """The cached .onnx of a fair-esm checkpoint, converted on first use by the library's model cache (with the
+    attentions output when asked: a graph of its own, since the engine computes every output of a graph at
+    each call)."""
+    return pathlib.Path(cached_model(checkpoint, "attentions" if attentions else "everything"))
 
 
 def load_model_and_alphabet_local(model_location: str | os.PathLike[str], threads: int = 0,

@@ -29,7 +29,7 @@ from .. import DEFAULTS as _DEFAULTS
 from .._errors import UsageError
 from . import parts as _parts
 from .._digest import sha256_file
-from .shards import Shard, expand_inputs, scan
+from .shards import RecordKeys, Shard, expand_inputs, scan
 
 FORMATS = ("parquet", "npz", "pt")
 
@@ -107,7 +107,7 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
     part_options = {**options, "model_sha256": model_sha256}
 
     t0 = time.perf_counter()
-    shards: list[Shard] = [s for f in files for s in scan(f, shard_records)]
+    shards = _scan_inputs(files, shard_records, "label")
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
     todo = _todo(out, shards, part_options, say)
     say(f"esm-onnx-ray: {len(files)} input file(s), {sum(s.records for s in shards)} records in {len(shards)} shards; "
@@ -119,6 +119,14 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
                                                 "threads": threads_per_worker},
                           workers, threads_per_worker, address, say, "records")
     return _finish(out, files, model_path, options, shards, len(todo), time.perf_counter() - t0, compute, say)
+
+
+def _scan_inputs(files: list[pathlib.Path], shard_records: int, key: str) -> list[Shard]:
+    """The shards of every input, with the records whose key (embed: the label, score: the seq_id) an earlier record
+    of any input already has marked to be left out: decided once, here, before any worker starts, so that no two
+    workers write one output and the counts add up."""
+    keys = RecordKeys(key)
+    return keys.mark_duplicates([s for f in files for s in scan(f, shard_records, keys)])
 
 
 def _todo(out: pathlib.Path, shards: list[Shard], part_options: dict, say, also_needs: str = "") -> list[Shard]:

@@ -25,10 +25,22 @@ def summary_path(outdir: pathlib.Path, name: str) -> pathlib.Path:
     return outdir / "parts" / f"{name}.summary.json"
 
 
+def publish(tmp: pathlib.Path, path: pathlib.Path) -> None:
+    """`tmp` renamed over `path` by the library's rule for every output (a regular file or nothing is replaced;
+    a device, FIFO, socket or folder there is refused with a FileError)."""
+    from .. import _core
+
+    _core.publish(str(tmp), str(path), "")
+
+
 def write_atomic(path: pathlib.Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    publish(tmp, path)
 
 
 def _columns(include: list[str], layers: list[int]) -> list[tuple[str, dict, int | None]]:
@@ -192,7 +204,7 @@ class ParquetPart:
 
     def commit(self) -> None:
         """The finished file under its own name: from here on the shard counts as done."""
-        os.replace(self.tmp, self.path)
+        publish(self.tmp, self.path)
 
     def abort(self) -> None:
         if self.writer.is_open:

@@ -19,10 +19,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._errors import UsageError
-from . import _check_engine, _check_run, _map_shards, _model_digest, _model_file, _require_ray, _todo
+from . import _check_engine, _check_run, _map_shards, _model_digest, _model_file, _require_ray, _scan_inputs, _todo
 from . import parts as _parts
 from .._score import SCORE_TOKS_PER_BATCH
-from .shards import Shard, expand_inputs, scan
+from .shards import Shard, expand_inputs
 
 
 def score(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLike[str],
@@ -59,7 +59,7 @@ def score(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
     part_options = {**options, "model_sha256": model_sha256}
 
     t0 = time.perf_counter()
-    shards: list[Shard] = [s for f in files for s in scan(f, shard_records)]
+    shards = _scan_inputs(files, shard_records, "seq_id")
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
     todo = _todo(out, shards, part_options, say, also_needs=".csv")
     say(f"esm-onnx-ray: {len(files)} input file(s), {sum(s.records for s in shards)} proteins in {len(shards)} shards; "
@@ -75,8 +75,7 @@ def score(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
 
 def _finish(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, options: dict, shards: list[Shard],
             redone: int, seconds: float, compute: float, say) -> dict[str, Any]:
-    """scores.csv from the parts in the inputs' order (streamed), skipped.tsv and manifest.json. A seq_id that an
-    earlier shard already had is a conflict the shards could not see: its rows are left out and listed."""
+    """scores.csv from the parts in the inputs' order (streamed), skipped.tsv and manifest.json."""
     import json
 
     for pattern in (".*.tmp", "*.partial-*"):  # what killed attempts left (every writer has finished now)
@@ -84,7 +83,6 @@ def _finish(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, o
             stale.unlink(missing_ok=True)
     totals = {"records": 0, "scored": 0, "already_present": 0, "skipped": 0, "tokens": 0, "csv_rows": 0}
     lines = ["file\tlabel\tline\treason"]
-    seen: set[str] = set()
     tmp = out / f".scores.csv.{os.getpid()}.tmp"
     with open(tmp, "w", newline="") as csv_out:
         csv_out.write("seq_id,mut_name,esm_score\n")
@@ -93,24 +91,13 @@ def _finish(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, o
             for k in ("records", "scored", "already_present", "skipped", "tokens"):
                 totals[k] += int(summary.get(k, 0))
             lines += [f"{s.path}\t{label}\t{line}\t{reason}" for label, line, reason in summary["skipped_records"]]
-            dropped: set[str] = set()
-            part_ids: set[str] = set()
+            # Duplicate seq_ids were left out by the driver before any work (_scan_inputs): the parts are disjoint.
             with open(out / "parts" / f"{s.name}.csv", newline="") as part:
                 next(part)  # its header
                 for row in part:
-                    seq_id = row.split(",", 1)[0]
-                    if seq_id in seen:
-                        dropped.add(seq_id)
-                        continue
-                    part_ids.add(seq_id)
                     csv_out.write(row)
                     totals["csv_rows"] += 1
-            seen |= part_ids
-            for seq_id in sorted(dropped):
-                totals["skipped"] += 1
-                lines.append(f"{s.path}\t{seq_id}\t0\tduplicate seq_id: an earlier shard has the same one, and "
-                             "matrices are keyed by it")
-    os.replace(tmp, out / "scores.csv")
+    _parts.publish(tmp, out / "scores.csv")
     _parts.write_atomic(out / "skipped.tsv", "\n".join(lines) + "\n")
     run = json.loads((out / "run.json").read_text())
     manifest = {"model": str(model), "model_sha256": run["model_sha256"], "options": options,

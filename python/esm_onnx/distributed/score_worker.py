@@ -31,7 +31,7 @@ class ShardScorer(ShardActor):
         o = self.options
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="esm-onnx-shard-") as tmp:
-            fasta, digest = copy_shard(shard, pathlib.Path(tmp))
+            fasta, digest, dropped = copy_shard(shard, pathlib.Path(tmp))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # skipped proteins are in the summary
                 s = score_missense(self.model, fasta, csv, matrix_dir=self.outdir / "matrices",
@@ -39,10 +39,11 @@ class ShardScorer(ShardActor):
                                    tile_length=o["tile_length"] or None, tile_overlap=o["tile_overlap"],
                                    tile_sharpness=o["tile_sharpness"])
         line0 = int(shard["first_line"]) - 1
+        skipped = sorted([*s["skipped"], *dropped], key=lambda k: k[1])
         summary = {"name": name, "path": str(shard["path"]), "records": int(shard["records"]), "scored": s["scored"],
-                   "already_present": s["already_present"], "skipped": len(s["skipped"]), "tokens": s["tokens"],
+                   "already_present": s["already_present"], "skipped": len(skipped), "tokens": s["tokens"],
                    "seconds": time.perf_counter() - t0,
-                   "skipped_records": [[label, line + line0 if line else 0, reason] for label, line, reason in s["skipped"]],
+                   "skipped_records": [[label, line + line0 if line else 0, reason] for label, line, reason in skipped],
                    "input_sha256": digest, "options": o}
         # The CSV is in place (written atomically); the summary, then the marker, make the part count as done.
         write_atomic(summary_path(self.outdir, name), json.dumps(summary))

@@ -2,9 +2,12 @@
 finished shard's output part is recognised on a rerun and memory per worker is bounded by the shard."""
 from __future__ import annotations
 
+import array
+import bisect
 import dataclasses
 import glob
 import hashlib
+import json
 import os
 import pathlib
 
@@ -22,7 +25,8 @@ class Shard:
     first_index: int  # 0-based position of its first record in the file
     records: int
     name: str         # "<file stem>.<shard number, 6 digits>": the output part's name
-    digest: str = ""  # SHA-256 of the shard's bytes: a part made from other bytes is not this shard's
+    digest: str = ""  # SHA-256 of the shard's bytes (+ the records left out): a part made otherwise is not this shard's
+    drop: str = ""    # JSON [[index in the shard, reason], ...]: records left out as duplicates of earlier ones
 
     def as_row(self) -> dict:
         return dataclasses.asdict(self)
@@ -59,8 +63,8 @@ def expand_inputs(inputs: list[str]) -> list[pathlib.Path]:
     return resolved
 
 
-def scan(path: pathlib.Path, records_per_shard: int) -> list[Shard]:
-    """The shards of one FASTA file, found by one pass over its header lines."""
+def scan(path: pathlib.Path, records_per_shard: int, keys: RecordKeys | None = None) -> list[Shard]:
+    """The shards of one FASTA file, found by one pass over its header lines (each header's key noted in `keys`)."""
     if records_per_shard <= 0:
         raise UsageError(f"--shard-records {records_per_shard}: must be positive")
     size = path.stat().st_size
@@ -83,6 +87,8 @@ def scan(path: pathlib.Path, records_per_shard: int) -> list[Shard]:
                                         f"{path.name}.{len(shards):06d}", digest.hexdigest()))
                     start, start_line, start_index, count = offset, line_no, index, 0
                     digest = hashlib.sha256()
+                if keys is not None:
+                    keys.add(line, line_no)
                 count += 1
                 index += 1
             elif not seen_header and line.strip():
@@ -97,17 +103,122 @@ def scan(path: pathlib.Path, records_per_shard: int) -> list[Shard]:
     return shards
 
 
+# How a record is named where its outputs are kept, as the library's jobs name it: embed keys outputs by the
+# label (the header after '>', trimmed; "seqnum<0-based line>" when empty, fair-esm's), score by the seq_id (its
+# first word, esm-variants'). Each with the reason a later record of the same name is left out, the jobs' own.
+KEYS = {
+    "label": "duplicate label: an earlier record has the same one, and outputs are keyed by label",
+    "seq_id": "duplicate seq_id '{key}': an earlier record has the same first word, and matrices are keyed by it",
+}
+
+
+def record_key(header: bytes, line_no: int, kind: str) -> str:
+    label = header.decode("utf-8", "replace")[1:].strip()
+    if not label:
+        label = f"seqnum{line_no - 1:09d}"
+    return label.split(None, 1)[0] if kind == "seq_id" else label
+
+
+class RecordKeys:
+    """The keys of every record of a run's inputs, in input order, as 8-byte hashes (memory: 8 bytes a record, so
+    a driver holds UniRef50's 60 million in 0.5 GB); the few hashes seen twice are resolved to names by a second
+    pass over the headers, so a hash collision never drops a record."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.hashes = array.array("Q")
+
+    def _hash(self, key: str) -> int:
+        return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "little")
+
+    def add(self, header: bytes, line_no: int) -> None:
+        self.hashes.append(self._hash(record_key(header, line_no, self.kind)))
+
+    def mark_duplicates(self, shards: list[Shard]) -> list[Shard]:
+        """The shards with `drop` set for every record whose key an earlier record of the inputs has (the first
+        one in input order is kept), decided here once for the whole run, before any worker starts."""
+        import numpy as np
+
+        hashes = np.frombuffer(self.hashes, dtype=np.uint64) if len(self.hashes) else np.zeros(0, np.uint64)
+        values, counts = np.unique(hashes, return_counts=True)
+        candidates = set(values[counts > 1].tolist())
+        if not candidates:
+            return shards
+        firsts = [0]
+        for s in shards:
+            firsts.append(firsts[-1] + s.records)
+        first_seen: dict[str, str] = {}
+        drops: dict[int, list] = {}
+        g = 0
+        for path in dict.fromkeys(s.path for s in shards):
+            with open(path, "rb", buffering=1 << 20) as f:
+                for line_no, line in enumerate(f, 1):
+                    if not line.startswith(b">"):
+                        continue
+                    if int(hashes[g]) in candidates:
+                        key = record_key(line, line_no, self.kind)
+                        if key in first_seen:
+                            k = bisect.bisect_right(firsts, g) - 1
+                            reason = KEYS[self.kind].format(key=key) + f" ({first_seen[key]})"
+                            drops.setdefault(k, []).append([g - firsts[k], reason])
+                        else:
+                            first_seen[key] = f"first at {path}, line {line_no}"
+                    g += 1
+        out = []
+        for k, s in enumerate(shards):
+            if k in drops:
+                drop = json.dumps(drops[k])
+                s = dataclasses.replace(s, drop=drop, digest=shard_identity(s.digest, drop))
+            out.append(s)
+        return out
+
+
+def shard_identity(data_digest: str, drop: str) -> str:
+    """A shard's digest: its bytes', and what it leaves out when it does."""
+    return data_digest if not drop else data_digest + "+" + hashlib.sha256(drop.encode()).hexdigest()[:16]
+
+
 def shard_digest(data: bytes) -> str:
     """The digest scan() gives the shard made of these bytes."""
     return hashlib.sha256(data).hexdigest()
 
 
-def copy_shard(shard: dict, folder: pathlib.Path) -> tuple[pathlib.Path, str]:
-    """A worker's copy of its shard: the bytes as `folder/<name>.fasta`, and their digest (when the file changed
-    since the driver scanned it, the part says so and the next run redoes it)."""
+def copy_shard(shard: dict, folder: pathlib.Path) -> tuple[pathlib.Path, str, list[tuple[str, int, str]]]:
+    """A worker's copy of its shard: the bytes as `folder/<name>.fasta`, their digest (when the file changed since
+    the driver scanned it, the part says so and the next run redoes it), and the records the driver left out as
+    duplicates, (label, line in the shard, reason): their lines are blanked in the copy, so that every other
+    record keeps its line number."""
     fasta = folder / f"{shard['name']}.fasta"
     with open(shard["path"], "rb") as src:
         src.seek(int(shard["start"]))
         data = src.read(int(shard["end"]) - int(shard["start"]))
-    fasta.write_bytes(data)
-    return fasta, shard_digest(data)
+    drop = str(shard.get("drop") or "")
+    dropped: list[tuple[str, int, str]] = []
+    if drop:
+        reasons = {int(i): str(r) for i, r in json.loads(drop)}
+        lines = data.splitlines(keepends=True)
+        index, blank = -1, False
+        for n, line in enumerate(lines):
+            if line.startswith(b">"):
+                index += 1
+                blank = index in reasons
+                if blank:
+                    label = line.decode("utf-8", "replace")[1:].strip() or f"seqnum{int(shard['first_line']) + n - 1:09d}"
+                    dropped.append((label, n + 1, reasons[index]))
+            if blank:
+                lines[n] = b"\n"
+        copy = b"".join(lines)
+    else:
+        copy = data
+    fasta.write_bytes(copy)
+    return fasta, shard_identity(shard_digest(data), drop), dropped
+
+
+def kept_indices(shard: dict) -> list[int] | None:
+    """The indices in the shard of the records its copy holds, in order (None when it holds them all): a record's
+    index in the copy -> its index in the shard."""
+    drop = str(shard.get("drop") or "")
+    if not drop:
+        return None
+    left_out = {int(i) for i, _ in json.loads(drop)}
+    return [i for i in range(int(shard["records"])) if i not in left_out]

@@ -11,7 +11,7 @@ from typing import Any
 
 from .parts import (ParquetPart, arrow_schema, part_identity, part_is_done, part_path, read_summary, remove_part,
                     summary_path, write_atomic)
-from .shards import copy_shard
+from .shards import copy_shard, kept_indices
 
 
 class ShardActor:
@@ -60,12 +60,13 @@ class ShardEmbedder(ShardActor):
         remove_part(self.outdir, name, fmt)  # what is there is not this shard's finished part
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="esm-onnx-shard-") as tmp:
-            fasta, digest = copy_shard(shard, pathlib.Path(tmp))
+            fasta, digest, dropped = copy_shard(shard, pathlib.Path(tmp))
             part = None
             if fmt == "parquet":
                 counts, skipped, part = self._parquet(fasta, shard, part_identity(digest, self.options))
             else:
                 counts, skipped = self._files(fasta, shard)
+            skipped = sorted([*skipped, *dropped], key=lambda k: k[1])
         # Lines and indices in the shard's own file are relative: make them the input file's.
         line0, index0 = int(shard["first_line"]) - 1, int(shard["first_index"])
         summary = {"name": name, "path": str(shard["path"]), "records": int(shard["records"]), **counts,
@@ -94,6 +95,7 @@ class ShardEmbedder(ShardActor):
                            identity)
         written = tokens = 0
         index0 = int(shard["first_index"])
+        kept = kept_indices(shard)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # skipped records are collected from the iterator
@@ -102,7 +104,7 @@ class ShardEmbedder(ShardActor):
                                             truncation_seq_length=o["truncation_seq_length"],
                                             window=max(1, int(shard["records"])), **_long(o))
                 for e in it:
-                    part.add(_Shifted(e, index0))
+                    part.add(_Shifted(e, index0, kept))
                     written += 1
                     tokens += e.length + self.specials
             part.finish()
@@ -131,8 +133,9 @@ def _long(o: dict[str, Any]) -> dict[str, Any]:
 class _Shifted:
     """An Embedding whose index counts from the start of the input file, not of the shard."""
 
-    def __init__(self, e: Any, offset: int) -> None:
-        self._e, self.index = e, e.index + offset
+    def __init__(self, e: Any, offset: int, kept: list[int] | None = None) -> None:
+        # kept: the shard's indices of the records its copy holds (the driver left duplicates out)
+        self._e, self.index = e, (e.index if kept is None else kept[e.index]) + offset
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._e, name)

@@ -1,0 +1,331 @@
+"""Hostile input, round three: output paths naming devices, FIFOs, sockets and folders; resumed work and cache
+entries that are not what they claim; a model named twice; arguments of the wrong type at the Python boundary.
+Each case failed (a replaced device, a silent drop, an untyped error, a stuck rerun) before its fix. The
+duplicate-id case on Ray lives in test_distributed.py, esm-variants' script through the drop-in in
+test_compat_scripts.py."""
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import socket
+import stat
+
+import numpy as np
+import pytest
+
+import esm_onnx
+from conftest import run_cli
+
+SEQ = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
+
+
+@pytest.fixture(scope="module")
+def model(onnx_models) -> pathlib.Path:
+    return onnx_models["esm2_t3_48_zip"]
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory) -> pathlib.Path:
+    p = tmp_path_factory.mktemp("scan") / "dms.csv"
+    p.write_text("mutant\nM1A\nK2W\nT3P\n")
+    return p
+
+
+def _special(kind: str, path: pathlib.Path) -> pathlib.Path:
+    """A path holding something that is not a regular file; returns the path to check it is still that thing."""
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(str(path))
+        s.close()
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "device":
+        if os.geteuid() == 0:  # a null device of our own: the real one is not put at risk
+            os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        else:
+            path.symlink_to("/dev/null")  # followed, and refused; an unprivileged rename could not replace it anyway
+            return pathlib.Path("/dev/null")
+    elif kind == "link-to-device":
+        path.symlink_to("/dev/null")
+        return pathlib.Path("/dev/null")
+    return path
+
+
+def _kind(path: pathlib.Path) -> int:
+    return stat.S_IFMT(os.stat(path).st_mode)
+
+
+WRITERS = {
+    # name -> the command that writes OUT, given (model, checkpoint, scan, fasta, OUT)
+    "dms-output": lambda m, ckpt, scan, fasta, out: ("score", m, "--sequence", SEQ, "--dms-input", scan, "--dms-output", out,
+                                                 "--offset-idx", "1"),
+    "output-csv-file": lambda m, ckpt, scan, fasta, out: ("score", m, "--input-fasta-file", fasta, "--output-csv-file",
+                                                          out, "--matrix-dir", out.parent / "matrices"),
+    "matrix": lambda m, ckpt, scan, fasta, out: ("score", m, "--input-fasta-file", fasta, "--output-csv-file",
+                                                 out.parent.parent / "m.csv", "--matrix-dir", out.parent),
+    "convert": lambda m, ckpt, scan, fasta, out: ("convert", ckpt, "-o", out),
+    "h5": lambda m, ckpt, scan, fasta, out: ("embed", m, fasta, out.parent, "--format", "h5"),
+    "npz-record": lambda m, ckpt, scan, fasta, out: ("embed", m, fasta, out.parent, "--format", "npz"),
+    "pt-record": lambda m, ckpt, scan, fasta, out: ("embed", m, fasta, out.parent, "--format", "pt"),
+}
+FILE_NAME = {"h5": "embeddings.h5", "npz-record": "a.npz", "pt-record": "a.pt", "matrix": "a.npz"}
+KINDS = ["fifo", "socket", "folder", "device", "link-to-device"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("writer", list(WRITERS))
+def test_every_writer_replaces_only_a_regular_file(model, checkpoints, scan, tmp_path, writer, kind):
+    """The output rule, on every writer: a device, FIFO, socket or folder at the path (directly or through a link) is
+    refused naming the path, left as it was, and no scratch file stays behind."""
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">a\n{SEQ}\n")
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    out = outdir / FILE_NAME.get(writer, "result.out")
+    checked = _special(kind, out)
+    before = _kind(checked) if kind != "folder" else None
+    p = run_cli(*WRITERS[writer](model, checkpoints["esm2_t3_48_zip"], scan, fasta, out), check=False, timeout=300)
+    if writer == "convert" and kind == "folder":
+        assert p.returncode == 2 and "is a folder" in p.stderr, p.stderr
+    else:
+        assert p.returncode == 1, (p.returncode, p.stderr)
+        assert str(out) in p.stderr, p.stderr
+        assert "Success" not in p.stderr and "internal error" not in p.stderr
+    if kind == "folder":
+        assert out.is_dir()
+    else:
+        assert _kind(checked) == before, f"{checked} was replaced"
+    assert not list(outdir.glob("*.partial*")), list(outdir.iterdir())
+
+
+@pytest.mark.parametrize("writer", ["dms-output", "output-csv-file", "convert"])
+def test_a_link_to_a_regular_file_is_written_through(model, checkpoints, scan, tmp_path, writer):
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">a\n{SEQ}\n")
+    target = tmp_path / "real.out"
+    target.write_text("old")
+    link = tmp_path / "link.out"
+    link.symlink_to(target)
+    run_cli(*WRITERS[writer](model, checkpoints["esm2_t3_48_zip"], scan, fasta, link), timeout=300)
+    assert link.is_symlink() and target.read_bytes() != b"old" and target.stat().st_size > 10
+
+
+def test_an_unwritable_folder_names_the_reason(model, scan, tmp_path):
+    p = run_cli("score", model, "--sequence", SEQ, "--dms-input", scan, "--dms-output", "/proc/self/esm-onnx.csv",
+                check=False)
+    assert p.returncode == 1 and "/proc/self/esm-onnx.csv" in p.stderr and "Success" not in p.stderr, p.stderr
+
+
+def test_dms_output_naming_a_folder_says_so(model, scan, tmp_path):
+    """Case 11: "cannot move the finished CSV into place: Success" before."""
+    (tmp_path / "folder").mkdir()
+    p = run_cli("score", model, "--sequence", SEQ, "--dms-input", scan, "--dms-output", tmp_path / "folder",
+                check=False)
+    assert p.returncode == 1 and "--dms-output" in p.stderr and "a folder" in p.stderr and "Success" not in p.stderr
+
+
+def test_a_model_given_twice_is_scored_once(model, onnx_models, scan, tmp_path):
+    """Case 2: `score a.onnx --model-location b.onnx` scored only b.onnx; one file in two spellings weighed twice."""
+    other = onnx_models["esm1v_t2_32_zip"]
+    out = tmp_path / "two.csv"
+    p = run_cli("score", model, "--model-location", other, "--sequence", SEQ, "--dms-input", scan, "--dms-output", out,
+                "--offset-idx", "1", "--json")
+    assert '"models":[' in p.stdout
+    header = out.read_text().splitlines()[0].split(",")
+    assert header == ["mutant", str(model), str(other), esm_onnx.ENSEMBLE_COLUMN]
+    link = tmp_path / "same.onnx"
+    link.symlink_to(model)
+    for spelling in (link, pathlib.Path(os.path.relpath(model))):
+        out = tmp_path / "once.csv"
+        p = run_cli("score", model, "--model-location", spelling, "--sequence", SEQ, "--dms-input", scan,
+                    "--dms-output", out, "--offset-idx", "1")
+        assert "scored once" in p.stderr and "with 1 model " in p.stdout, (p.stdout, p.stderr)
+        assert out.read_text().splitlines()[0].split(",") == ["mutant", str(model)]
+
+
+def _missense(model, fasta, out, *extra, check=True):
+    return run_cli("score", model, "--input-fasta-file", fasta, "--output-csv-file", out, "--json", *extra, check=check)
+
+
+@pytest.mark.parametrize("damage", ["float64", "shape", "truncated", "fortran"])
+def test_resume_redoes_a_matrix_that_is_not_what_it_claims(model, tmp_path, damage):
+    """Case 3: a matrix of the wrong shape or dtype (right sequence and provenance) was trusted, then every rerun
+    failed at the CSV step with "changed while the job ran"."""
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">a\n{SEQ}\n>b\nGSHMSDNGPQ\n")
+    out = tmp_path / "s.csv"
+    _missense(model, fasta, out)
+    want = out.read_text()
+    matrix = tmp_path / "s.csv.d" / "a.npz"
+    z = dict(np.load(matrix))
+    if damage == "float64":
+        z["scores"] = z["scores"].astype(np.float64)
+    elif damage == "shape":
+        z["scores"] = z["scores"][:, :19].copy()
+    elif damage == "fortran":
+        z["scores"] = np.asfortranarray(z["scores"])
+    if damage == "truncated":
+        data = matrix.read_bytes()
+        matrix.write_bytes(data[: len(data) // 2])
+    else:
+        np.savez(matrix, **z)
+    p = _missense(model, fasta, out)
+    assert '"scored":1,"already_present":1' in p.stdout and "scoring record 'a' again" in p.stderr, p.stderr
+    got = out.read_text().splitlines()
+    assert [l.rsplit(",", 1)[0] for l in got] == [l.rsplit(",", 1)[0] for l in want.splitlines()]
+    # rescored alone rather than batched with b: equal within rounding
+    np.testing.assert_allclose([float(l.rsplit(",", 1)[1]) for l in got[1:]],
+                               [float(l.rsplit(",", 1)[1]) for l in want.splitlines()[1:]], atol=1e-5, rtol=0)
+
+
+def test_a_stale_scratch_csv_is_removed_and_a_failed_run_leaves_none(model, tmp_path):
+    """Case 4: OUT.csv.partial-<host>-<pid> of a failed run stayed forever."""
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">a\n{SEQ}\n")
+    out = tmp_path / "s.csv"
+    host = socket.gethostname().replace("-", "_").replace("/", "_")
+    stale = tmp_path / f"s.csv.partial-{host}-999999"  # a pid that does not run
+    stale.write_text("half")
+    foreign = tmp_path / "s.csv.partial-otherhost-1"  # another host's: never judged from here
+    foreign.write_text("theirs")
+    _missense(model, fasta, out)
+    assert not stale.exists() and foreign.exists()
+    # a failure at the CSV step (its matrix removed under it is simulated by a matrix folder that is a file next
+    # time) leaves no scratch file either
+    os.mkfifo(tmp_path / "fifo.csv")
+    p = _missense(model, fasta, tmp_path / "fifo.csv", check=False)
+    assert p.returncode == 1 and not list(tmp_path.glob("fifo.csv.partial*"))
+
+
+def test_tile_overlap_zero_names_the_overlap(model, tmp_path):
+    """Case 5: reported as "--tile-length 1: must be at least 2 residues", a value nobody gave."""
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">a\n{SEQ}\n")
+    for cmd in (("score", model, "--input-fasta-file", fasta, "--output-csv-file", tmp_path / "o.csv"),
+                ("embed", model, fasta, tmp_path / "emb", "--long-sequences", "tile")):
+        p = run_cli(*cmd, "--tile-overlap", "0", check=False)
+        assert p.returncode == 2 and "--tile-overlap 0" in p.stderr and "--tile-length" not in p.stderr, p.stderr
+    with pytest.raises(esm_onnx.UsageError, match="tile_overlap|--tile-overlap 0"):
+        esm_onnx.Model(model).score(SEQ, ["M1A"], tile_overlap=0)
+
+
+def _extract(ckpt, fasta, outdir, cache, check=True):
+    env = dict(os.environ, ESM_ONNX_CACHE=str(cache))
+    return run_cli("extract", ckpt, fasta, outdir, "--include", "mean", "--repr_layers", "-1", env=env, check=check)
+
+
+def _means(outdir: pathlib.Path) -> dict:
+    import torch
+
+    return {f.name: torch.load(f, weights_only=True)["mean_representations"] for f in sorted(outdir.glob("*.pt"))}
+
+
+@pytest.mark.parametrize("damage", ["truncated", "replaced", "no-entry-record", "model-swapped"])
+def test_a_cache_entry_that_is_not_what_its_name_says_is_rebuilt(checkpoints, tmp_path, damage):
+    """Cases 6 and 7: a truncated entry failed every later run with "convert the checkpoint again"; another
+    checkpoint's conversion under this one's key was used (other numbers, even another width)."""
+    import torch
+
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">a\n{SEQ}\n>b\nGSHMSDNGPQ\n")
+    cache = tmp_path / "cache"
+    mine, theirs = checkpoints["esm2_t3_48_zip"], checkpoints["esm2_t2_32_legacy"]
+    _extract(mine, fasta, tmp_path / "ref", cache)
+    _extract(theirs, fasta, tmp_path / "other", cache)
+    entries = {e.name: e for e in cache.iterdir() if not e.name.startswith(".")}
+    import hashlib
+
+    key = next(k for k in entries if k.startswith(hashlib.sha256(mine.read_bytes()).hexdigest()))
+    entry, other = entries[key], next(e for k, e in entries.items() if k != key)
+    if damage == "truncated":
+        data = (entry / "model.onnx").read_bytes()
+        (entry / "model.onnx").write_bytes(data[: len(data) // 3])
+    elif damage == "replaced":
+        shutil.rmtree(entry)
+        shutil.copytree(other, entry)
+    elif damage == "no-entry-record":
+        (entry / "entry.json").unlink()
+    else:  # only the model swapped, the record left
+        shutil.copy(other / "model.onnx", entry / "model.onnx")
+    p = _extract(mine, fasta, tmp_path / "again", cache)
+    assert "cannot be used" in p.stderr and "converting" in p.stderr, p.stderr
+    ref, again = _means(tmp_path / "ref"), _means(tmp_path / "again")
+    assert ref.keys() == again.keys()
+    for name in ref:
+        for layer in ref[name]:
+            torch.testing.assert_close(again[name][layer], ref[name][layer], atol=1e-6, rtol=0)
+    # and the rebuilt entry is trusted again, silently
+    p = _extract(mine, fasta, tmp_path / "third", cache)
+    assert "cannot be used" not in p.stderr
+
+
+def test_the_drop_in_and_the_cli_share_one_cache(checkpoints, tmp_path, monkeypatch):
+    from esm_onnx import compat
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ESM_ONNX_CACHE", str(cache))
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">a\n{SEQ}\n")
+    _extract(checkpoints["esm2_t3_48_zip"], fasta, tmp_path / "o", cache)
+    before = sorted(p.name for p in cache.iterdir())
+    compat.pretrained.load_model_and_alphabet_local(checkpoints["esm2_t3_48_zip"])
+    assert sorted(p.name for p in cache.iterdir()) == before  # the CLI's entry, reused
+    assert str(compat.pretrained.cache_dir()) == esm_onnx.model_cache_root() == str(cache)
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "unwritable"])
+def test_the_drop_in_with_an_unusable_cache_raises_our_error(checkpoints, tmp_path, monkeypatch, where):
+    """Case 8 (drop-in): NotADirectoryError and PermissionError before."""
+    from esm_onnx import compat
+
+    if where == "under-a-file":
+        (tmp_path / "file").write_text("x")
+        monkeypatch.setenv("ESM_ONNX_CACHE", str(tmp_path / "file" / "cache"))
+    else:
+        monkeypatch.setenv("ESM_ONNX_CACHE", "/proc/self/esm-onnx-cache")  # unwritable even for root
+    with pytest.raises(esm_onnx.FileError, match="ESM_ONNX_CACHE"):
+        compat.pretrained.load_model_and_alphabet_local(checkpoints["esm2_t3_48_zip"])
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda m: m.forward([["M", "K"]]), "tokens"),
+    (lambda m: m.forward([[0, 5, 2], [0, 2]]), "tokens"),
+    (lambda m: m.forward([[0, 5.5, 2]]), "integers"),
+    (lambda m: m.forward(np.array([[0, np.nan, 2]])), "integers"),
+    (lambda m: m.forward(np.array([[0, 2**64 - 1, 2]], dtype=np.uint64)), "beyond"),
+    (lambda m: m.forward([[0, 2**70, 2]]), "64 bits"),
+    (lambda m: m.forward([[0, 5, 2]], logits="yes"), "logits"),
+    (lambda m: m.score(SEQ, None), "mutants"),
+    (lambda m: m.score(SEQ, ["M1A", 5]), r"mutants\[1\]"),
+    (lambda m: m.score(SEQ, ["M1A"], offset_idx=2**70), "offset_idx"),
+    (lambda m: m.score(SEQ, ["M1A"], offset_idx=1.0), "offset_idx"),
+    (lambda m: m.score(123, ["M1A"]), "sequence"),
+    (lambda m: m.score(SEQ, ["M1A"], toks_per_batch="big"), "toks_per_batch"),
+    (lambda m: m.score(SEQ, ["M1A"], tile_sharpness=float("nan")), "tile_sharpness"),
+    (lambda m: m.score_missense(None), "sequence"),
+    (lambda m: m.embed(["MKT"], include=5), "include"),
+    (lambda m: m.embed(["MKT"], repr_layers="all"), "repr_layers"),
+    (lambda m: m.embed(["MKT"], tile_overlap=2**64), "tile_overlap"),
+    (lambda m: m.embed_fasta(b"/x.fasta"), "path"),
+    (lambda m: esm_onnx.Model(m.path, threads=-1), "threads"),
+    (lambda m: esm_onnx.Model(m.path, device=None), "device"),
+    (lambda m: esm_onnx.tile_sequence(10, window="a"), "window"),
+    (lambda m: esm_onnx.cached_model(m.path, graph=3), "graph"),
+])
+def test_python_arguments_of_the_wrong_kind_are_usage_errors(model, call, match):
+    """Cases 8 and 9: ValueError and TypeError from numpy and the binding; float ids truncated (5.5 ran token 5),
+    NaN reported as id -9223372036854775808 and uint64 2**64-1 as -1."""
+    m = esm_onnx.Model(model)
+    with pytest.raises(esm_onnx.UsageError, match=match):
+        call(m)
+
+
+def test_integer_token_ids_of_any_integer_type_still_run(model):
+    m = esm_onnx.Model(model)
+    want = m.forward(np.array([[0, 5, 6, 2]], dtype=np.int64))["logits"]
+    for dtype in (np.int32, np.uint8, np.uint64):
+        np.testing.assert_array_equal(m.forward(np.array([[0, 5, 6, 2]], dtype=dtype))["logits"], want)
+    np.testing.assert_array_equal(m.forward([[0, 5, 6, 2]])["logits"], want)
