@@ -273,3 +273,92 @@ def test_model_to_takes_a_device_and_a_dtype_together(checkpoints, tmp_path, mon
     assert model.to("cuda", torch.float16) is model
     said = [str(w.message) for w in recwarn.list]
     assert sum("model.cuda()" in s for s in said) == 1 and sum("model.half()" in s for s in said) == 1
+
+
+def _esm_variants_main(esm_module: types.ModuleType, model_location: str, records: list[tuple[str, str]]):
+    """esm-variants' esm_score_missense_mutations.py main() with get_wt_LLR as esm_variants_utils.py writes it: the
+    model called with repr_layers=[33] whatever its depth, `.to(device)` on the model and the tokens, proteins beyond
+    1,022 residues tiled (get_intervals_and_weights, chunks of 20 tiles), the LLR table stacked into its CSV rows.
+    The loader is fair-esm's pretrained.load_model_and_alphabet (the script's torch.hub.load needs the network);
+    the FASTA is given as its (id, seq) records (the script's Bio.SeqIO is not installed here)."""
+    import pandas as pd
+
+    from oracle import esm_variants_tiles
+
+    AAorder = ['K', 'R', 'H', 'E', 'D', 'N', 'Q', 'T', 'S', 'C', 'G', 'A', 'V', 'L', 'I', 'M', 'P', 'Y', 'F', 'W']
+    device = "cpu"
+    model, alphabet = esm_module.pretrained.load_model_and_alphabet(model_location)
+    model = model.eval().to(device)
+    batch_converter = alphabet.get_batch_converter()
+    input_df = pd.DataFrame({"id": [r[0] for r in records], "seq": [r[1] for r in records],
+                             "length": [len(r[1]) for r in records]})
+    LLRs, input_df_ids = [], []
+    for gname in input_df.id.values:
+        seq_length = input_df[input_df.id == gname].length.values[0]
+        seq = input_df[input_df.id == gname].seq.values[0]
+        if seq_length <= 1022:
+            batch_labels, batch_strs, batch_tokens = batch_converter([(gname + '_WT', seq)])
+            with torch.no_grad():
+                results_ = torch.log_softmax(model(batch_tokens.to(device), repr_layers=[33], return_contacts=False)['logits'], dim=-1)
+            WTlogits = pd.DataFrame(results_[0, :, :].cpu().numpy()[1:-1, :], columns=alphabet.all_toks, index=list(seq)).T.iloc[4:24].loc[AAorder]
+        else:
+            ints, M_norm = esm_variants_tiles(len(seq), min_overlap=512, max_len=1022, s=20)
+            dt = [(gname + '_WT_' + str(i), ''.join(list(np.array(list(seq))[idx]))) for i, idx in enumerate(ints)]
+            logit_parts = []
+            for start in range(0, len(dt), 20):
+                batch_labels, batch_strs, batch_tokens = batch_converter(dt[start:start + 20])
+                with torch.no_grad():
+                    results_ = torch.log_softmax(model(batch_tokens.to(device), repr_layers=[33], return_contacts=False)['logits'], dim=-1)
+                for i in range(results_.shape[0]):
+                    logit_parts += [results_[i, :, :].cpu().numpy()[1:-1, :]]
+            logits_full = np.zeros((len(seq), 33))
+            for i in range(len(ints)):
+                logit = np.zeros((len(seq), 33))
+                logit[ints[i]] = logit_parts[i][:len(ints[i])].copy()
+                logit = np.multiply(logit.T, M_norm[i, :]).T
+                logits_full += logit
+            WTlogits = pd.DataFrame(logits_full, columns=alphabet.all_toks, index=list(seq)).T.iloc[4:24].loc[AAorder]
+        WTlogits.columns = [j.split('.')[0] + ' ' + str(i + 1) for i, j in enumerate(WTlogits.columns)]
+        wt_norm = np.diag(WTlogits.loc[[i.split(' ')[0] for i in WTlogits.columns]])
+        LLRs += [WTlogits - wt_norm]
+        input_df_ids += [gname]
+    results = []
+    for seq_id, LLR in zip(input_df_ids, LLRs):
+        raw = LLR.transpose().stack().reset_index().rename(columns={'level_0': 'wt_aa_and_pos', 'level_1': 'mut_aa', 0: 'esm_score'})
+        results.append(pd.DataFrame({'seq_id': seq_id, 'mut_name': raw['wt_aa_and_pos'].str.replace(' ', '') + raw['mut_aa'],
+                                     'esm_score': raw['esm_score']}))
+    return pd.concat(results).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("key", ["esm2_t3_48_zip", "esm1b_t2_48_zip"])
+def test_esm_variants_script_through_the_drop_in(checkpoints, fair_esm_on_cpu, tmp_path, monkeypatch, key):
+    """Round three, case 12: get_wt_LLR passes repr_layers=[33] to every model; fair-esm's forward returns the layers
+    that exist and ignores the rest, the drop-in raised "layer 33 does not exist" for any smaller model."""
+    monkeypatch.setenv("ESM_ONNX_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(7)
+    aa = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
+    records = [("p1", SEQUENCE), ("p2", "".join(rng.choice(aa, 25))), ("long", "".join(rng.choice(aa, 1100)))]
+    want = fair_esm_on_cpu(_esm_variants_main, esm, str(checkpoints[key]), records)
+    got = _esm_variants_main(compat, str(checkpoints[key]), records)
+    assert list(got.columns) == ["seq_id", "mut_name", "esm_score"] and len(got) == 20 * sum(len(s) for _, s in records)
+    assert (got["mut_name"] == want["mut_name"]).all() and (got["seq_id"] == want["seq_id"]).all()
+    np.testing.assert_allclose(got["esm_score"], want["esm_score"], atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("layers", [[33], [-1], [0, 2, 99], [1, 1, 3]])
+def test_repr_layers_are_treated_as_fair_esms_forward_treats_them(checkpoints, fair_esm_on_cpu, tmp_path, monkeypatch,
+                                                                  layers):
+    monkeypatch.setenv("ESM_ONNX_CACHE", str(tmp_path / "cache"))
+    ckpt = str(checkpoints["esm2_t3_48_zip"])
+
+    def run(module):
+        model, alphabet = module.pretrained.load_model_and_alphabet(ckpt)
+        tokens = alphabet.get_batch_converter()([("a", SEQUENCE)])[2]
+        with torch.no_grad():
+            return {k: np.asarray(v) for k, v in model(tokens, repr_layers=layers)["representations"].items()}
+
+    want = fair_esm_on_cpu(run, esm)
+    got = run(compat)
+    assert sorted(got) == sorted(want)
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], atol=TOL, rtol=0)
