@@ -359,7 +359,7 @@ def test_a_seq_id_in_two_inputs_is_decided_once_before_any_work(cluster, onnx_mo
     # matrices/ holds each seq_id once, computed from its first record
     matrices = {f.stem: str(np.load(f)["sequence"].item().decode() if np.load(f)["sequence"].dtype.kind == "S"
                             else np.load(f)["sequence"].item()) for f in (tmp_path / "ray" / "matrices").glob("*.npz")}
-    assert sorted(matrices) == sorted(seqs) and all(matrices[k] == seqs[k] for k in ("s3", "s5"))
+    assert sorted(matrices) == sorted(k for k in seqs if k != "s8") and all(matrices[k] == seqs[k] for k in ("s3", "s5"))
     assert matrices["s9"] == seqs["s9"][::-1]
 
 

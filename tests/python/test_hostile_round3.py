@@ -72,7 +72,7 @@ WRITERS = {
     "pt-record": lambda m, ckpt, scan, fasta, out: ("embed", m, fasta, out.parent, "--format", "pt"),
 }
 FILE_NAME = {"h5": "embeddings.h5", "npz-record": "a.npz", "pt-record": "a.pt", "matrix": "a.npz"}
-KINDS = ["fifo", "socket", "folder", "device", "link-to-device"]
+KINDS = ["fifo", "socket", "folder", "device", "link-to-device", "read-only-folder"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -83,17 +83,23 @@ def test_every_writer_replaces_only_a_regular_file(model, checkpoints, scan, tmp
     fasta = tmp_path / "in.fasta"
     fasta.write_text(f">a\n{SEQ}\n")
     outdir = tmp_path / "out"
-    outdir.mkdir()
+    if kind == "read-only-folder":  # /proc/self takes no new file, even from root (for whom chmod changes nothing)
+        outdir = pathlib.Path("/proc/self/esm-onnx-out")
+    else:
+        outdir.mkdir()
     out = outdir / FILE_NAME.get(writer, "result.out")
-    checked = _special(kind, out)
-    before = _kind(checked) if kind != "folder" else None
+    checked = _special(kind, out) if kind != "read-only-folder" else None
+    before = _kind(checked) if checked is not None and kind != "folder" else None
     p = run_cli(*WRITERS[writer](model, checkpoints["esm2_t3_48_zip"], scan, fasta, out), check=False, timeout=300)
     if writer == "convert" and kind == "folder":
         assert p.returncode == 2 and "is a folder" in p.stderr, p.stderr
     else:
         assert p.returncode == 1, (p.returncode, p.stderr)
-        assert str(out) in p.stderr, p.stderr
+        assert str(out) in p.stderr or kind == "read-only-folder", p.stderr
         assert "Success" not in p.stderr and "internal error" not in p.stderr
+    if kind == "read-only-folder":
+        assert str(outdir) in p.stderr, p.stderr
+        return
     if kind == "folder":
         assert out.is_dir()
     else:
@@ -329,3 +335,19 @@ def test_integer_token_ids_of_any_integer_type_still_run(model):
     for dtype in (np.int32, np.uint8, np.uint64):
         np.testing.assert_array_equal(m.forward(np.array([[0, 5, 6, 2]], dtype=dtype))["logits"], want)
     np.testing.assert_array_equal(m.forward([[0, 5, 6, 2]])["logits"], want)
+
+
+@pytest.mark.parametrize("fmt", ["npz", "pt"])
+@pytest.mark.parametrize("damage", ["truncated", "empty", "not-a-zip"])
+def test_embed_resume_redoes_a_record_file_that_is_not_whole(model, tmp_path, fmt, damage):
+    """The resume check of embed's per-record formats: a file that is there counted as done, whatever it held."""
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">a\n{SEQ}\n>b\nGSHMSDNGPQ\n")
+    out = tmp_path / "out"
+    run_cli("embed", model, fasta, out, "--format", fmt, "--include", "mean")
+    record = out / f"a.{fmt}"
+    want = record.read_bytes()
+    record.write_bytes({"truncated": want[: len(want) // 2], "empty": b"", "not-a-zip": b"x" * len(want)}[damage])
+    p = run_cli("embed", model, fasta, out, "--format", fmt, "--include", "mean", "--json")
+    assert '"written":1' in p.stdout and '"already_present":1' in p.stdout, p.stdout
+    assert len(record.read_bytes()) == len(want)

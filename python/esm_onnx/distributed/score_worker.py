@@ -11,7 +11,7 @@ import warnings
 from typing import Any
 
 from .parts import part_is_done, part_path, read_summary, remove_part, summary_path, write_atomic
-from .shards import copy_shard
+from .shards import copy_shard, kept_indices
 from .worker import ShardActor
 
 
@@ -32,12 +32,16 @@ class ShardScorer(ShardActor):
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="esm-onnx-shard-") as tmp:
             fasta, digest, dropped = copy_shard(shard, pathlib.Path(tmp))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # skipped proteins are in the summary
-                s = score_missense(self.model, fasta, csv, matrix_dir=self.outdir / "matrices",
-                                   toks_per_batch=o["toks_per_batch"], long_sequences=o["long_sequences"],
-                                   tile_length=o["tile_length"] or None, tile_overlap=o["tile_overlap"],
-                                   tile_sharpness=o["tile_sharpness"])
+            if kept_indices(shard) == []:  # every protein left out as a duplicate: an empty part
+                write_atomic(csv, "seq_id,mut_name,esm_score\n")
+                s = {"scored": 0, "already_present": 0, "skipped": [], "tokens": 0}
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # skipped proteins are in the summary
+                    s = score_missense(self.model, fasta, csv, matrix_dir=self.outdir / "matrices",
+                                       toks_per_batch=o["toks_per_batch"], long_sequences=o["long_sequences"],
+                                       tile_length=o["tile_length"] or None, tile_overlap=o["tile_overlap"],
+                                       tile_sharpness=o["tile_sharpness"])
         line0 = int(shard["first_line"]) - 1
         skipped = sorted([*s["skipped"], *dropped], key=lambda k: k[1])
         summary = {"name": name, "path": str(shard["path"]), "records": int(shard["records"]), "scored": s["scored"],

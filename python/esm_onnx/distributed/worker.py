@@ -64,6 +64,8 @@ class ShardEmbedder(ShardActor):
             part = None
             if fmt == "parquet":
                 counts, skipped, part = self._parquet(fasta, shard, part_identity(digest, self.options))
+            elif kept_indices(shard) == []:  # every record left out as a duplicate: nothing to run
+                counts, skipped = {"written": 0, "already_present": 0, "tokens": 0}, []
             else:
                 counts, skipped = self._files(fasta, shard)
             skipped = sorted([*skipped, *dropped], key=lambda k: k[1])
@@ -96,6 +98,9 @@ class ShardEmbedder(ShardActor):
         written = tokens = 0
         index0 = int(shard["first_index"])
         kept = kept_indices(shard)
+        if kept == []:  # every record left out as a duplicate: an empty part
+            part.finish()
+            return {"written": 0, "already_present": 0, "tokens": 0}, [], part
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # skipped records are collected from the iterator
