@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "esm_onnx/message.h"
 #include "esm_onnx/model.h"
 #include "esm_onnx/options.h"
 #include "esm_onnx/record.h"
@@ -51,7 +52,6 @@ struct EmbedSummary {
 };
 
 using ProgressFn = std::function<void(const EmbedProgress&)>;
-using MessageFn = std::function<void(const std::string&)>;
 
 // Throws for problems with the model, the options, the FASTA as a whole or the output folder; bad
 // records are reported through `message`, counted in the summary, and skipped (unless options.strict).

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "esm_onnx/message.h"
 #include "esm_onnx/model.h"
 #include "esm_onnx/options.h"
 #include "esm_onnx/record.h"
@@ -138,9 +139,8 @@ struct DmsSummary {
   std::vector<EngineInfo> engines;
 };
 
-using MessageLineFn = std::function<void(const std::string&)>;
 DmsSummary score_dms_file(const DmsOptions& options, const PassProgressFn& progress = {},
-                          const MessageLineFn& message = {});
+                          const MessageFn& message = {});
 
 // The every-missense-variant job (`esm-onnx score MODEL --input-fasta-file`): esm-variants' interface.
 struct MissenseOptions {
@@ -177,11 +177,11 @@ struct MissenseSummary {
 
 MissenseSummary score_missense_file(const MissenseOptions& options,
                                     const std::function<void(const MissenseProgress&)>& progress = {},
-                                    const MessageLineFn& message = {});
+                                    const MessageFn& message = {});
 // The same on a model already loaded (options.model and options.runtime unused): a worker loads it once.
 MissenseSummary score_missense_file(const Model& model, const MissenseOptions& options,
                                     const std::function<void(const MissenseProgress&)>& progress = {},
-                                    const MessageLineFn& message = {});
+                                    const MessageFn& message = {});
 
 // esm-variants' seq_id of a FASTA record: the header's first word (Biopython's record.id).
 std::string fasta_id(const std::string& header);

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Union
 
 from . import _args, _core
-from ._errors import SkippedRecordWarning, UsageError
+from ._errors import SkippedRecordWarning, UsageError, warn_message
 from ._score import SCORE_TOKS_PER_BATCH
 
 ModelInfo = _core.ModelInfo
@@ -68,11 +68,6 @@ def _records(sequences: Sequence[Record]) -> tuple[list[str], list[str]]:
             raise UsageError(f"sequences[{i}]: expected a sequence string or a (label, sequence) pair of strings, "
                              f"got {type(item).__name__}")
     return labels, seqs
-
-
-def _warn_skipped(message: str) -> None:
-    """The embed job's messages: skipped records as SkippedRecordWarning, notes as UserWarning."""
-    warnings.warn(message, SkippedRecordWarning if message.startswith("skipped") else UserWarning, stacklevel=3)
 
 
 class FastaEmbeddings(Iterator["Embedding"]):
@@ -196,7 +191,7 @@ class Model:
                                      _request(include, None, toks_per_batch, truncation_seq_length, long),
                                      [str(i) for i in _layers(repr_layers)], _str("format", format), _core.RuntimeOptions(),
                                      _args.flag("strict", strict), _int("window", window, 1))
-        return self._core.embed_to_dir(options, _warn_skipped)
+        return self._core.embed_to_dir(options, warn_message)
 
     def score(self, sequence: str, mutants: Sequence[str], strategy: str = "wt-marginals", offset_idx: int = 0,
               strict: bool = False, toks_per_batch: int = SCORE_TOKS_PER_BATCH, long_sequences: str = "tile",
@@ -284,7 +279,7 @@ def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: st
                                  [str(i) for i in _layers(repr_layers)], _str("format", format),
                                  _runtime(threads, device, engine, compute, cache_dir, cache), _args.flag("strict", strict),
                                  _int("window", window, 1))
-    return _core.embed_to_dir(options, _warn_skipped)
+    return _core.embed_to_dir(options, warn_message)
 
 
 def outputs() -> list[dict[str, Any]]:

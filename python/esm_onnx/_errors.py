@@ -37,4 +37,15 @@ class SkippedRecordWarning(UserWarning):
     """embed_fasta skipped a bad record (strict=False); the message names it and says why."""
 
 
+WARNINGS = {"skipped": SkippedRecordWarning, "notice": UserWarning}
+
+
+def warn_message(kind: str, text: str) -> None:
+    """A job's message as the library types it (esm_onnx/message.h): a skipped record as a SkippedRecordWarning, a
+    notice as a UserWarning."""
+    import warnings
+
+    warnings.warn(text, WARNINGS[kind], stacklevel=3)
+
+
 ALL = {c.__name__: c for c in (Error, UsageError, InputError, FormatError, UnsupportedError, FileError, RuntimeFailure)}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from . import _args, _core
-from ._errors import SkippedRecordWarning, UsageError
+from ._errors import SkippedRecordWarning, UsageError, warn_message
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
@@ -49,10 +49,6 @@ def _score_request(strategy: str, toks_per_batch: int, long_sequences: str, tile
                               _args.text("long_sequences", long_sequences),
                               0 if tile_length is None else _args.integer("tile_length", tile_length),
                               _args.integer("tile_overlap", tile_overlap), _args.number("tile_sharpness", tile_sharpness))
-
-
-def _warn(message: str) -> None:
-    warnings.warn(message, SkippedRecordWarning if message.startswith("skipped") else UserWarning, stacklevel=3)
 
 
 def tile_sequence(length: int, window: int = 1022, min_overlap: int = 512,
@@ -147,7 +143,7 @@ def score_missense(model: Union[PathLike, Model], fasta: PathLike, output_csv: P
     request = _score_request("wt-marginals", toks_per_batch, long_sequences, tile_length, tile_overlap, tile_sharpness)
     summary = dict(_core.score_missense_file(model._core, _args.path("fasta", fasta), _args.path("output_csv", output_csv),
                                              _args.optional_path("matrix_dir", matrix_dir), request,
-                                             _args.integer("window", window, 1), _args.flag("strict", strict), _warn))
+                                             _args.integer("window", window, 1), _args.flag("strict", strict), warn_message))
     if heatmaps:
         summary["heatmaps"] = plot_matrix_dir(summary["matrix_dir"])
     return summary

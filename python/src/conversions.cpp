@@ -60,9 +60,10 @@ nb::dict engine_dict(const EngineInfo& e) {
 // The job's messages (skipped records, notes) handed to a Python callable, from whatever thread.
 MessageFn python_messages(nb::object callback) {
   if (callback.is_none()) return {};
-  return [callback](const std::string& msg) {
+  // The kind by name ("skipped", "notice"): Python picks the warning class from it, not from the wording.
+  return [callback](const Message& msg) {
     nb::gil_scoped_acquire acquire;
-    callback(msg);
+    callback(message_kind_name(msg.kind), msg.text);
   };
 }
 

@@ -47,8 +47,8 @@ EmbedSummary run_job(const Model& model, const EmbedOptions& opt, const Progress
   sum.outdir = opt.outdir;
   sum.long_sequences = plan_long_sequences(model.info(), opt.request).to_string();
   if (info.precision == Precision::Fp16 && model.options().device == Device::Cpu && message) {
-    message(fmt::format("note: {} is an fp16 graph, meant for GPUs (--device cuda); ONNX Runtime runs it on the CPU too, "
-                        "at about fp32 speed and fp16 fidelity", model.path()));
+    message({MessageKind::Notice, fmt::format("note: {} is an fp16 graph, meant for GPUs (--device cuda); ONNX Runtime runs it on the CPU too, "
+                                              "at about fp32 speed and fp16 fidelity", model.path())});
   }
   EmbedRequest request = opt.request;
   if (opt.request.include.representations() && !opt.repr_layers.empty()) {
@@ -69,7 +69,7 @@ EmbedSummary run_job(const Model& model, const EmbedOptions& opt, const Progress
   };
   so.done = [&](const SequenceRecord& r) { return writer.exists(r.label); };
   so.on_skip = [&](const SkippedRecord& s) {
-    if (message) message(fmt::format("skipped {}: record '{}' (line {}): {}", opt.fasta, s.label, s.line, s.reason));
+    if (message) message({MessageKind::Skipped, fmt::format("skipped {}: record '{}' (line {}): {}", opt.fasta, s.label, s.line, s.reason)});
   };
   EmbedStream stream(model, *source, request, std::move(so));
   sum.layers = stream.layers();

@@ -33,7 +33,7 @@ namespace {
 // The models of an ensemble, each once: two spellings of one file (a relative and an absolute path, a link, a
 // name and the cache entry it resolves to) would weigh that model twice in the mean. Files are compared by
 // device and inode; the first spelling names the column.
-void drop_repeated_models(std::vector<std::string>& files, std::vector<std::string>& columns, const MessageLineFn& message) {
+void drop_repeated_models(std::vector<std::string>& files, std::vector<std::string>& columns, const MessageFn& message) {
   std::vector<std::pair<dev_t, ino_t>> seen;  // of kept_files, in order
   std::vector<std::string> kept_files, kept_columns;
   for (std::size_t k = 0; k < files.size(); ++k) {
@@ -43,7 +43,10 @@ void drop_repeated_models(std::vector<std::string>& files, std::vector<std::stri
       const auto it = std::find(seen.begin(), seen.end(), id);
       if (it != seen.end()) {
         const std::string& first = kept_columns[static_cast<std::size_t>(it - seen.begin())];
-        if (message) message(fmt::format("notice: MODEL {} is the model {} already names: scored once, in column {}", columns[k], first, first));
+        if (message) {
+          message({MessageKind::Notice, fmt::format("notice: MODEL {} is the model {} already names: scored once, in column {}",
+                                                    columns[k], first, first)});
+        }
         continue;
       }
       seen.push_back(id);
@@ -70,7 +73,7 @@ std::size_t column_for(CsvTable& table, const std::string& name) {
 
 }  // namespace
 
-DmsSummary score_dms_file(const DmsOptions& options, const PassProgressFn& progress, const MessageLineFn& message) {
+DmsSummary score_dms_file(const DmsOptions& options, const PassProgressFn& progress, const MessageFn& message) {
   options.validate();
   DmsOptions opt = options;
   if (opt.column_names.empty()) opt.column_names = opt.models;
@@ -89,7 +92,7 @@ DmsSummary score_dms_file(const DmsOptions& options, const PassProgressFn& progr
     const Model model(opt.models[k], opt.runtime);
     sum.load_seconds += model.load_seconds();
     sum.engines.push_back(model.engine());
-    if (const auto note = scoring::unused_outputs_note(model.info(), model.path()); !note.empty() && message) message(note);
+    if (const auto note = scoring::unused_outputs_note(model.info(), model.path()); !note.empty() && message) message({MessageKind::Notice, note});
     MutantScores s;
     try {
       s = score_mutants(model, opt.sequence, mutants, opt.request, opt.offset, opt.strict, progress);
@@ -102,7 +105,7 @@ DmsSummary score_dms_file(const DmsOptions& options, const PassProgressFn& progr
       sum.skipped = s.skipped;
       if (message) {
         for (const auto& r : s.skipped) {
-          message(fmt::format("skipped {}: line {} ('{}'): {}", opt.input, r.line, r.mutant, r.reason));
+          message({MessageKind::Skipped, fmt::format("skipped {}: line {} ('{}'): {}", opt.input, r.line, r.mutant, r.reason)});
         }
       }
     }

@@ -109,7 +109,7 @@ struct Job {
   const Model& model;
   const MissenseOptions& opt;
   const std::function<void(const MissenseProgress&)>& progress;
-  const MessageLineFn& message;
+  const MessageFn& message;
   RecordFiles files;
   std::string provenance;
   MissenseSummary sum;
@@ -120,7 +120,7 @@ struct Job {
   std::chrono::steady_clock::time_point t0{std::chrono::steady_clock::now()};
 
   Job(const Model& m, const MissenseOptions& o, const std::function<void(const MissenseProgress&)>& p,
-      const MessageLineFn& msg)
+      const MessageFn& msg)
       : model(m), opt(o), progress(p), message(msg), files(o.matrices(), ".npz") {
     const TilingOptions t = resolve_tiling(m.info(), o.request);
     provenance = fmt::format("model sha256 {} ({}, {}, {} compute); wild-type marginals; tiles of {} residues, overlap {}, s {}",
@@ -139,7 +139,7 @@ struct Job {
     if (opt.strict) throw InputError(fmt::format("{}: record '{}' (line {}): {}", opt.fasta, r.label, r.line, reason));
     sum.skipped.push_back({r.label, r.line, reason, r.index});
     ++prog.proteins_done;
-    if (message) message(fmt::format("skipped {}: record '{}' (line {}): {}", opt.fasta, r.label, r.line, reason));
+    if (message) message({MessageKind::Skipped, fmt::format("skipped {}: record '{}' (line {}): {}", opt.fasta, r.label, r.line, reason)});
   }
 
   void write(const std::string& id, const std::string& sequence, const FloatArray& scores) {
@@ -219,9 +219,9 @@ struct Job {
           continue;
         }
         if (message) {
-          message(fmt::format("{}: made for {}; scoring record '{}' again", files.location(id),
+          message({MessageKind::Notice, fmt::format("{}: made for {}; scoring record '{}' again", files.location(id),
                               !stored ? "an unreadable or damaged file" : stored->sequence != r.sequence ? "another sequence" : "another model or tiling",
-                              r.label));
+                              r.label)});
         }
       }
       order << id << '\n';
@@ -280,11 +280,11 @@ struct Job {
 };
 
 MissenseSummary run_job(const Model& model, const MissenseOptions& opt,
-                        const std::function<void(const MissenseProgress&)>& progress, const MessageLineFn& message,
+                        const std::function<void(const MissenseProgress&)>& progress, const MessageFn& message,
                         double load_seconds) {
   opt.validate();
   scoring::require_language_model(model.info(), model.path());
-  if (const auto note = scoring::unused_outputs_note(model.info(), model.path()); !note.empty() && message) message(note);
+  if (const auto note = scoring::unused_outputs_note(model.info(), model.path()); !note.empty() && message) message({MessageKind::Notice, note});
   Job job(model, opt, progress, message);
   job.run();
   job.sum.load_seconds = load_seconds;
@@ -296,7 +296,7 @@ MissenseSummary run_job(const Model& model, const MissenseOptions& opt,
 }  // namespace
 
 MissenseSummary score_missense_file(const MissenseOptions& opt, const std::function<void(const MissenseProgress&)>& progress,
-                                    const MessageLineFn& message) {
+                                    const MessageFn& message) {
   if (opt.model.empty()) throw UsageError("score: MODEL is required");
   opt.validate();
   const Model model(opt.model, opt.runtime);
@@ -305,7 +305,7 @@ MissenseSummary score_missense_file(const MissenseOptions& opt, const std::funct
 
 MissenseSummary score_missense_file(const Model& model, const MissenseOptions& opt,
                                     const std::function<void(const MissenseProgress&)>& progress,
-                                    const MessageLineFn& message) {
+                                    const MessageFn& message) {
   return run_job(model, opt, progress, message, 0.0);
 }
 

@@ -53,9 +53,9 @@ int run_embed(const esm_onnx::EmbedOptions& opt, bool no_progress, bool json) {
   }
   auto summary = esm_onnx::embed(
       model, opt, [&](const esm_onnx::EmbedProgress& p) { bar.update(p); },
-      [&](const std::string& m) {
+      [&](const esm_onnx::Message& m) {
         bar.finish();
-        fmt::print(stderr, "{}\n", m);
+        fmt::print(stderr, "{}\n", m.text);
       });
   summary.load_seconds = model.load_seconds();
   summary.seconds += model.load_seconds();

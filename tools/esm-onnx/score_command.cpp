@@ -172,9 +172,9 @@ class ScoreCommand final : public Command {
           p.seconds = c.seconds;
           bar.update(p);
         },
-        [&](const std::string& m) {
+        [&](const esm_onnx::Message& m) {
           bar.finish();
-          fmt::print(stderr, "{}\n", m);
+          fmt::print(stderr, "{}\n", m.text);
         });
   }
 
@@ -199,9 +199,9 @@ class ScoreCommand final : public Command {
           p.seconds = m.seconds;
           bar.update(p);
         },
-        [&](const std::string& m) {
+        [&](const esm_onnx::Message& m) {
           bar.finish();
-          fmt::print(stderr, "{}\n", m);
+          fmt::print(stderr, "{}\n", m.text);
         });
     bar.finish();
     if (json) {
