@@ -51,6 +51,13 @@ class InputError : public Error {
   using Error::Error;
 };
 
+// A bug in esm-onnx itself: a state the code should never reach (an enum value outside its table, a tile stitched
+// twice). Nothing the user gave can fix it; the boundary says so and asks for a report (exit 70, EX_SOFTWARE).
+class InternalError : public Error {
+ public:
+  using Error::Error;
+};
+
 // ONNX Runtime or the ONNX library failed; the message carries theirs.
 class RuntimeFailure : public Error {
  public:

@@ -21,6 +21,7 @@ from ._errors import (  # noqa: E402
     FileError,
     FormatError,
     InputError,
+    InternalError,
     RuntimeFailure,
     SkippedRecordWarning,
     UnsupportedError,
@@ -44,7 +45,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Model", "ModelInfo", "Embedding", "EmbedSummary", "FastaEmbeddings", "convert", "download", "embed_to_dir", "inspect",
     "outputs", "graph_outputs", "releases", "read_model_info", "check_request", "check_engine_options", "Alphabet", "DEFAULTS",
-    "Error", "UsageError", "InputError", "FormatError", "UnsupportedError", "FileError", "RuntimeFailure",
+    "Error", "UsageError", "InputError", "FormatError", "UnsupportedError", "FileError", "RuntimeFailure", "InternalError",
     "SkippedRecordWarning", "ONNXRUNTIME_LIBRARY", "score_dms", "score_missense", "scoring_strategies", "missense_frame",
     "plot_missense", "read_matrix", "tile_sequence", "MISSENSE_ORDER", "ENSEMBLE_COLUMN", "cached_model", "model_cache_root",
 ]

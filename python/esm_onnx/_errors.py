@@ -33,6 +33,10 @@ class RuntimeFailure(Error, RuntimeError):
     """ONNX Runtime failed; the message carries its own."""
 
 
+class InternalError(Error, RuntimeError):
+    """A bug in esm-onnx itself (the message starts with "internal error"): please report it."""
+
+
 class SkippedRecordWarning(UserWarning):
     """embed_fasta skipped a bad record (strict=False); the message names it and says why."""
 
@@ -48,4 +52,5 @@ def warn_message(kind: str, text: str) -> None:
     warnings.warn(text, WARNINGS[kind], stacklevel=3)
 
 
-ALL = {c.__name__: c for c in (Error, UsageError, InputError, FormatError, UnsupportedError, FileError, RuntimeFailure)}
+ALL = {c.__name__: c for c in (Error, UsageError, InputError, FormatError, UnsupportedError, FileError, RuntimeFailure,
+                               InternalError)}

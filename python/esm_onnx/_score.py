@@ -233,8 +233,11 @@ def heatmap_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.output and (len(args.paths) != 1 or os.path.isdir(args.paths[0])):
         parser.error("--output takes one matrix file")
+    import sys
+
     from ._errors import Error
 
+    codes = _core.EXIT_CODES  # the CLI's exit codes, one home (tools/esm-onnx/cli.h)
     try:
         for p in args.paths:
             if os.path.isdir(p):
@@ -247,9 +250,9 @@ def heatmap_main(argv: list[str] | None = None) -> int:
                 plot_missense(p, path=out)
                 print(out)
     except UsageError as e:
-        print(f"error: {e}", file=__import__("sys").stderr)
-        return 2
+        print(f"error: {e}", file=sys.stderr)
+        return codes["usage"]
     except (Error, OSError, ValueError) as e:  # a file that is not a matrix of score_missense
-        print(f"error: {e}", file=__import__("sys").stderr)
-        return 1
-    return 0
+        print(f"error: {e}", file=sys.stderr)
+        return codes["error"]
+    return codes["ok"]

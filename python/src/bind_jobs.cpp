@@ -96,6 +96,14 @@ void bind_jobs(nb::module_& m) {
         }, "info"_a, "path"_a, "include"_a, "repr_layers"_a);
   m.def("inspect_json", &inspect_json, nb::call_guard<nb::gil_scoped_release>(), "path"_a);
 
+  // The CLI's exit codes (tools/esm-onnx/cli.h), for the Python front ends that exit the same way.
+  nb::dict codes;
+  codes["ok"] = cli::kOk;
+  codes["error"] = cli::kError;
+  codes["usage"] = cli::kUsage;
+  codes["skipped"] = cli::kSkipped;
+  codes["internal"] = cli::kInternal;
+  m.attr("EXIT_CODES") = codes;
   m.def("cli_main", [](const std::vector<std::string>& argv) {
     std::vector<const char*> args;
     for (const auto& a : argv) args.push_back(a.c_str());

@@ -9,7 +9,7 @@ namespace {
 
 // The Python classes our C++ errors become; set once by esm_onnx/__init__.py.
 struct PyErrors {
-  nb::object base, usage, format, unsupported, input, file, runtime;
+  nb::object base, usage, format, unsupported, input, file, runtime, internal;
 } g_errors;
 
 void translate(const std::exception_ptr& p, void*) {
@@ -30,13 +30,15 @@ void translate(const std::exception_ptr& p, void*) {
     raise(g_errors.file, e.what());
   } catch (const RuntimeFailure& e) {
     raise(g_errors.runtime, e.what());
+  } catch (const InternalError& e) {
+    raise(g_errors.internal, (std::string("internal error: ") + e.what() + " (a bug in esm-onnx: please report it)").c_str());
   } catch (const Error& e) {
     raise(g_errors.base, e.what());
   } catch (const std::bad_alloc&) {
     throw;  // nanobind's MemoryError
   } catch (const std::exception& e) {
     // Not one of ours: still an esm_onnx.Error, as the API promises, saying it is a bug to report.
-    raise(g_errors.base, (std::string("internal error: ") + e.what() + " (please report it)").c_str());
+    raise(g_errors.internal, (std::string("internal error: ") + e.what() + " (a bug in esm-onnx: please report it)").c_str());
   }
 }
 
@@ -47,7 +49,7 @@ void bind_errors(nb::module_& m) {
   nb::register_exception_translator(translate);
   m.def("_set_errors", [](nb::dict d) {
     g_errors = {d["Error"], d["UsageError"], d["FormatError"], d["UnsupportedError"], d["InputError"], d["FileError"],
-                d["RuntimeFailure"]};
+                d["RuntimeFailure"], d["InternalError"]};
   }, "classes"_a);
 }
 

@@ -16,7 +16,7 @@ std::unique_ptr<OutputWriter> make_writer(OutputFormat format, const std::string
     case OutputFormat::Pt: return make_pt_writer(outdir);
     case OutputFormat::H5: return make_h5_writer(outdir);
   }
-  throw UsageError("unknown output format");
+  throw InternalError("an output format outside the table");
 }
 
 }  // namespace esm_onnx

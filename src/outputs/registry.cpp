@@ -45,14 +45,14 @@ const OutputSpec& output_spec(Output output) {
   for (const auto& s : kOutputs) {
     if (s.id == output) return s;
   }
-  throw UsageError(fmt::format("unknown output {}", static_cast<unsigned>(output)));
+  throw InternalError(fmt::format("unknown output {}", static_cast<unsigned>(output)));
 }
 
 const GraphOutputSpec& graph_output_spec(GraphOutput output) {
   for (const auto& s : kGraphOutputs) {
     if (s.id == output) return s;
   }
-  throw UsageError(fmt::format("unknown graph output {}", static_cast<unsigned>(output)));
+  throw InternalError(fmt::format("unknown graph output {}", static_cast<unsigned>(output)));
 }
 
 std::string array_key(Output output, int64_t layer) {

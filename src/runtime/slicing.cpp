@@ -40,7 +40,7 @@ FloatArray per_layer(SliceRule rule, const BatchView& v, const BatchTensor& reps
     case SliceRule::FirstToken: return {{E}, std::vector<float>(base, base + E)};
     default: break;
   }
-  throw UsageError("slicing: not a per-layer rule");
+  throw InternalError("slicing: not a per-layer rule");
 }
 
 FloatArray whole(SliceRule rule, const BatchView& v, const BatchTensor& t, int64_t b, int64_t L) {
@@ -68,7 +68,7 @@ FloatArray whole(SliceRule rule, const BatchView& v, const BatchTensor& t, int64
     }
     default: break;
   }
-  throw UsageError("slicing: not a whole-output rule");
+  throw InternalError("slicing: not a whole-output rule");
 }
 
 }  // namespace

@@ -33,7 +33,7 @@ Includes TileStitch::tile_includes(Includes include) {
 }
 
 void TileStitch::add(std::size_t k, const RecordOutput& tile) {
-  if (k >= seen_.size() || seen_[k]) throw UsageError(fmt::format("{}: tile {} added twice", record_.label, k));
+  if (k >= seen_.size() || seen_[k]) throw InternalError(fmt::format("{}: tile {} added twice", record_.label, k));
   seen_[k] = true;
   ++added_;
   const int64_t L = record_.length, start = tiling_.tiles[k].start, n = tiling_.tiles[k].length;
@@ -82,7 +82,7 @@ void TileStitch::add(std::size_t k, const RecordOutput& tile) {
 }
 
 RecordOutput TileStitch::finish() {
-  if (!complete()) throw UsageError(fmt::format("{}: {} of {} tiles stitched", record_.label, added_, tiles()));
+  if (!complete()) throw InternalError(fmt::format("{}: {} of {} tiles stitched", record_.label, added_, tiles()));
   const int64_t L = record_.length;
   for (const auto& spec : output_specs()) {
     if (!include_.has(spec.id)) continue;

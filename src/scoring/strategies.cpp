@@ -40,7 +40,7 @@ const StrategySpec& strategy_spec(ScoringStrategy strategy) {
   for (const auto& s : kStrategies) {
     if (s.id == strategy) return s;
   }
-  throw UsageError("unknown scoring strategy");
+  throw InternalError("a scoring strategy outside the table");
 }
 
 ScoringStrategy parse_scoring_strategy(std::string_view text, std::string_view option) {

@@ -39,21 +39,21 @@ const EngineTraits& engine_traits(Engine engine) {
   for (const auto& t : kEngines) {
     if (t.engine == engine) return t;
   }
-  throw UsageError("unknown engine");
+  throw InternalError("engine_traits: an engine outside the table");
 }
 
 const PrecisionTraits& precision_traits(Precision precision) {
   for (const auto& t : kPrecisions) {
     if (t.precision == precision) return t;
   }
-  throw UsageError("unknown precision");
+  throw InternalError("precision_traits: a precision outside the table");
 }
 
 const FamilyTraits& family_traits(Family family) {
   for (const auto& t : kFamilies) {
     if (t.family == family) return t;
   }
-  throw UsageError("unknown family");
+  throw InternalError("family_traits: a family outside the table");
 }
 
 const FidelityFloor& bf16_compute_floor() { return kBf16Compute; }

@@ -40,7 +40,7 @@ TEST(TileStitch, AgreedValuesSurviveAndUnheldPairsAreNan) {
     EXPECT_FALSE(stitch.complete());
     stitch.add(k, tile_output(tiles[k], k));
   }
-  EXPECT_THROW(stitch.add(0, tile_output(tiles[0], 0)), UsageError);
+  EXPECT_THROW(stitch.add(0, tile_output(tiles[0], 0)), InternalError);
   const RecordOutput r = stitch.finish();
   EXPECT_EQ(r.index, 7);
   const FloatArray* rows = r.find(Output::PerTok, 4);
@@ -61,7 +61,7 @@ TEST(TileStitch, AgreedValuesSurviveAndUnheldPairsAreNan) {
 
 TEST(TileStitch, AnUnfinishedRecordIsAnError) {
   TileStitch stitch("r", 0, kLength, tile_sequence(kLength, {12, 6, 20}), Output::PerTok, {4});
-  EXPECT_THROW(stitch.finish(), UsageError);
+  EXPECT_THROW(stitch.finish(), InternalError);
 }
 
 // Contacts need [L, L] arrays (and a pass one layer's [heads, T, T] maps): a record beyond the machine is named.

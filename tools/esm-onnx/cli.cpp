@@ -60,6 +60,9 @@ int main(int argc, const char* const* argv) {
   } catch (const esm_onnx::UsageError& err) {
     fmt::print(stderr, "error: {}\n", err.what());
     return kUsage;
+  } catch (const esm_onnx::InternalError& err) {
+    fmt::print(stderr, "internal error: {} (a bug in esm-onnx: please report it, with the command line)\n", err.what());
+    return kInternal;
   } catch (const esm_onnx::Error& err) {
     fmt::print(stderr, "error: {}\n", err.what());
     return kError;
@@ -72,8 +75,8 @@ int main(int argc, const char* const* argv) {
     }
     return kError;
   } catch (const std::exception& err) {
-    fmt::print(stderr, "internal error: {} (please report it, with the command line)\n", err.what());
-    return kError;
+    fmt::print(stderr, "internal error: {} (a bug in esm-onnx: please report it, with the command line)\n", err.what());
+    return kInternal;
   }
   return kOk;
 }

@@ -8,6 +8,7 @@ inline constexpr int kOk = 0;
 inline constexpr int kError = 1;    // the run failed: a bad file, a failed write, a bad record under --strict
 inline constexpr int kUsage = 2;    // the command line is wrong
 inline constexpr int kSkipped = 3;  // embed finished, but skipped some records
+inline constexpr int kInternal = 70;  // a bug in esm-onnx (EX_SOFTWARE): please report it
 
 int main(int argc, const char* const* argv);
 

@@ -8,7 +8,10 @@ import sys
 from .. import DEFAULTS as _DEFAULTS
 from .. import outputs
 from .._score import SCORE_TOKS_PER_BATCH
-from .._errors import Error, FileError, InputError, UsageError
+from .. import _core
+from .._errors import Error, FileError, InputError, InternalError, UsageError
+
+EXIT: dict[str, int] = dict(_core.EXIT_CODES)  # the CLI's exit codes, one home (tools/esm-onnx/cli.h)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,14 +75,17 @@ def main(argv: list[str] | None = None) -> int:
                       tile_sharpness=a.tile_sharpness)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return EXIT["usage"]
+    except InternalError as err:
+        print(f"{err}", file=sys.stderr)
+        return EXIT["internal"]
     except (FileError, InputError, Error) as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1
+        return EXIT["error"]
     except Exception as err:  # noqa: BLE001 - Ray's own failures (a worker that cannot start, a lost cluster)
         print(f"error: the Ray run failed ({type(err).__name__}): {err}", file=sys.stderr)
-        return 1
-    return 3 if m["skipped"] else 0
+        return EXIT["error"]
+    return EXIT["skipped"] if m["skipped"] else EXIT["ok"]
 
 
 if __name__ == "__main__":
