@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import os
 import pathlib
-import sys
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from .._errors import UsageError
-from . import _check_engine, _check_run, _map_shards, _model_digest, _model_file, _require_ray, _scan_inputs, _todo
+from . import driver
 from . import parts as _parts
 from .._score import SCORE_TOKS_PER_BATCH
-from .shards import Shard, expand_inputs
+from .shards import Shard
 
 
 def score(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLike[str],
@@ -33,44 +31,27 @@ def score(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
     """Scores every missense variant of every protein of `inputs` (FASTA files, folders, globs) into `outdir` with
     `workers` Ray actors of `threads_per_worker` engine threads each (see esm_onnx.score_missense for the scores
     and the tiling). Returns the manifest's counts."""
-    _require_ray()
+    driver.require_ray()
     import esm_onnx
 
-    model_path = _model_file(model)
+    model_path = driver.model_file(model)
     for name, value, low in (("--workers", workers, 1), ("--threads-per-worker", threads_per_worker, 1),
                              ("--toks-per-batch", toks_per_batch, 1), ("--shard-records", shard_records, 1)):
         if not isinstance(value, int) or value < low:
             raise UsageError(f"{name} {value}: must be an integer >= {low}")
-    _check_engine(engine, compute)
+    driver.check_engine(engine, compute)
     info = esm_onnx.read_model_info(model_path)
     if not info.has_logits:
         raise UsageError(f"{model}: scoring needs a masked language-model head (logits); this model has none")
     # the request as the library checks it, before any worker starts
     esm_onnx._score._score_request("wt-marginals", toks_per_batch, long_sequences, tile_length, tile_overlap,
                                    tile_sharpness)
-    out = pathlib.Path(outdir).resolve()
-    files = expand_inputs([str(i) for i in inputs])
     options = {"job": "score missense", "format": "csv", "toks_per_batch": toks_per_batch,
                "long_sequences": long_sequences, "tile_length": tile_length or 0, "tile_overlap": tile_overlap,
                "tile_sharpness": float(tile_sharpness), "shard_records": shard_records, "engine": engine,
                "compute": "fp32" if engine == "ort" else compute}
-    model_sha256 = _model_digest(model_path)
-    _check_run(out, {"model": str(model_path), "model_sha256": model_sha256, "options": options})
-    part_options = {**options, "model_sha256": model_sha256}
-
-    t0 = time.perf_counter()
-    shards = _scan_inputs(files, shard_records, "seq_id")
-    say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
-    todo = _todo(out, shards, part_options, say, also_needs=".csv")
-    say(f"esm-onnx-ray: {len(files)} input file(s), {sum(s.records for s in shards)} proteins in {len(shards)} shards; "
-        f"{len(shards) - len(todo)} already done, {len(todo)} to run on {workers} worker(s) x {threads_per_worker} "
-        "thread(s)")
-    from .score_worker import ShardScorer
-
-    compute_seconds = _map_shards(ShardScorer, todo, {"model": str(model_path), "options": part_options,
-                                                      "outdir": str(out), "threads": threads_per_worker},
-                                  workers, threads_per_worker, address, say, "proteins")
-    return _finish(out, files, model_path, options, shards, len(todo), time.perf_counter() - t0, compute_seconds, say)
+    return driver.run(JOB, model_path, inputs, outdir, options, workers, threads_per_worker, address, shard_records,
+                      progress)
 
 
 def _finish(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, options: dict, shards: list[Shard],
@@ -108,3 +89,12 @@ def _finish(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, o
         f"present, {totals['skipped']} skipped ({out / 'skipped.tsv'}); {totals['csv_rows']} rows in "
         f"{out / 'scores.csv'}; {redone} of {len(shards)} parts run in {seconds:.1f} s")
     return manifest
+
+
+def _actor() -> type:
+    from .score_worker import ShardScorer
+
+    return ShardScorer
+
+
+JOB = driver.ShardedJob(key="seq_id", unit="proteins", actor=_actor, finish=_finish, also_needs=".csv")
