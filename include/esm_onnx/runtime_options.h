@@ -7,6 +7,9 @@
 
 namespace esm_onnx {
 
+// The most engine threads a run may ask for (--threads, threads=): far above any machine's cores.
+inline constexpr int kMaxThreads = 4096;
+
 struct RuntimeOptions {
   int threads{0};  // the engine's threads; 0 = its default (one per core)
   Device device{Device::Cpu};

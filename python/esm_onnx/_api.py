@@ -31,7 +31,7 @@ _str = _args.text
 
 def _runtime(threads: Any, device: Any, engine: Any, compute: Any, cache_dir: PathLike | None,
              cache: Any) -> _core.RuntimeOptions:
-    return _core.RuntimeOptions(_int("threads", threads), _str("device", device), _str("engine", engine),
+    return _core.RuntimeOptions(_int("threads", threads, maximum=_core.MAX_THREADS), _str("device", device), _str("engine", engine),
                                 _str("compute", compute), _args.optional_path("cache_dir", cache_dir),
                                 _args.flag("cache", cache))
 
@@ -56,14 +56,18 @@ def _long(long_sequences: str | None, tile_length: int | None, tile_overlap: int
 def _records(sequences: Sequence[Record]) -> tuple[list[str], list[str]]:
     if isinstance(sequences, (str, bytes)):
         raise UsageError("sequences: pass a list of sequences (or of (label, sequence) pairs), not one string")
+    try:
+        items = list(sequences)
+    except TypeError:
+        raise UsageError(f"sequences={sequences!r}: expected a list of sequences (or of (label, sequence) pairs)") from None
     labels, seqs = [], []
-    for i, item in enumerate(sequences):
+    for i, item in enumerate(items):
         if isinstance(item, str):
             labels.append(str(i))
-            seqs.append(item)
+            seqs.append(_str(f"sequences[{i}]", item))
         elif isinstance(item, tuple) and len(item) == 2 and all(isinstance(x, str) for x in item):
-            labels.append(item[0])
-            seqs.append(item[1])
+            labels.append(_str(f"sequences[{i}] label", item[0]))
+            seqs.append(_str(f"sequences[{i}] sequence", item[1]))
         else:
             raise UsageError(f"sequences[{i}]: expected a sequence string or a (label, sequence) pair of strings, "
                              f"got {type(item).__name__}")
@@ -136,7 +140,7 @@ class Model:
     def resolve_layers(self, repr_layers: Iterable[int]) -> list[int]:
         """fair-esm's layer numbers (negatives from the end) as this model's layers, checked against what it
         exports (UsageError naming the layer otherwise)."""
-        return self._core.resolve_layers(_layers(list(repr_layers)))
+        return self._core.resolve_layers(_layers(repr_layers))
 
     @property
     def info(self) -> ModelInfo:
@@ -251,10 +255,10 @@ def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | 
     regression weights. attentions: add fair-esm's need_head_weights output (every layer's attention maps;
     the graph then computes them with standard ops). optimize: ONNX Runtime's fused ops where the outputs
     allow. engine: "ort", or "openvino" for a graph OpenVINO runs (standard ops, fp32 weights)."""
-    specs = [repr_layers] if isinstance(repr_layers, (int, str)) else list(repr_layers)
-    for s in specs:
-        if isinstance(s, bool) or not isinstance(s, (int, str)):
-            raise UsageError(f"repr_layers={repr_layers!r}: expected layer numbers or 'all'")
+    if repr_layers is None or isinstance(repr_layers, bool):
+        raise UsageError(f"repr_layers={repr_layers!r}: expected layer numbers or 'all'")
+    specs = [repr_layers] if isinstance(repr_layers, str) or hasattr(repr_layers, "__index__") else list(repr_layers)
+    specs = [s if isinstance(s, str) else _args.integer("repr_layers", s, minimum=_args.INT64[0]) for s in specs]
     options = _core.ConvertOptions(_path("checkpoint", checkpoint), _path("output", output), [str(s) for s in specs],
                                    _str("precision", precision), _args.flag("contacts", contacts),
                                    ["attentions"] if _args.flag("attentions", attentions) else [],

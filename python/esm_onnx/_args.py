@@ -15,13 +15,19 @@ PathLike = Union[str, "os.PathLike[str]"]
 INT64 = (-(2**63), 2**63 - 1)
 
 
-def integer(name: str, value: Any, minimum: int = 0) -> int:
-    """A Python or numpy integer (not a bool, not a float) from `minimum` to 2**63 - 1."""
+def integer(name: str, value: Any, minimum: int = 0, maximum: int = INT64[1]) -> int:
+    """A Python or numpy integer (not a bool, not a float, not an array) from `minimum` to `maximum`."""
     if isinstance(value, bool) or not hasattr(value, "__index__") or isinstance(value, float):
         raise UsageError(f"{name}={value!r}: expected an integer")
-    value = value.__index__()
-    if not (max(minimum, INT64[0]) <= value <= INT64[1]):
-        raise UsageError(f"{name}={value}: must be at least {minimum} (and fit in 64 bits)")
+    try:
+        value = value.__index__()
+    except (TypeError, ValueError):  # a numpy array of several values, an __index__ returning no int
+        raise UsageError(f"{name}={value!r}: expected one integer") from None
+    if not isinstance(value, int):
+        raise UsageError(f"{name}={value!r}: expected an integer")
+    if not (max(minimum, INT64[0]) <= value <= min(maximum, INT64[1])):
+        most = "fit in 64 bits" if maximum >= INT64[1] else f"at most {maximum}"
+        raise UsageError(f"{name}={value}: must be at least {minimum} ({most})")
     return value
 
 
@@ -42,10 +48,19 @@ def number(name: str, value: Any) -> float:
     return out
 
 
+def _encodable(name: str, value: str) -> str:
+    """A string the library can take: UTF-8 (a lone surrogate, as os.fsdecode makes of undecodable bytes, is not)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{name}={value!r}: not valid text (a lone surrogate); pass UTF-8 text") from None
+    return value
+
+
 def text(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise UsageError(f"{name}={value!r}: expected a string")
-    return value
+    return _encodable(name, value)
 
 
 def optional_text(name: str, value: Any) -> str | None:
@@ -54,7 +69,8 @@ def optional_text(name: str, value: Any) -> str | None:
 
 def flag(name: str, value: Any) -> bool:
     """True or False (1 and 0, numpy's bools too)."""
-    if type(value).__name__ == "bool_" or isinstance(value, int) and value in (0, 1):
+    numpy_bool = type(value).__module__ == "numpy" and type(value).__name__ in ("bool_", "bool")
+    if numpy_bool or isinstance(value, int) and value in (0, 1):
         return bool(value)
     raise UsageError(f"{name}={value!r}: expected True or False")
 
@@ -69,7 +85,7 @@ def names(name: str, value: Any) -> list[str]:
         raise UsageError(f"{name}={value!r}: expected a name or a list of names") from None
     if not all(isinstance(i, str) for i in items):
         raise UsageError(f"{name}={value!r}: expected names (strings)")
-    return items
+    return [_encodable(name, i) for i in items]
 
 
 def strings(name: str, value: Any, example: str) -> list[str]:
@@ -83,6 +99,7 @@ def strings(name: str, value: Any, example: str) -> list[str]:
     for i, item in enumerate(items):
         if not isinstance(item, str):
             raise UsageError(f"{name}[{i}]={item!r}: expected a string ({example})")
+        _encodable(f"{name}[{i}]", item)
     return items
 
 
@@ -92,7 +109,7 @@ def layers(value: int | Iterable[int] | None) -> list[int]:
         return []
     if isinstance(value, bool) or isinstance(value, (str, bytes)):
         raise UsageError(f"repr_layers={value!r}: expected layer numbers")
-    if hasattr(value, "__index__"):
+    if hasattr(value, "__index__") and not hasattr(value, "__len__"):
         return [integer("repr_layers", value, minimum=INT64[0])]
     try:
         items = list(value)
@@ -110,7 +127,7 @@ def path(name: str, value: Any) -> str:
         raise UsageError(f"{name}={value!r}: expected a path as text, not bytes")
     if "\0" in out:
         raise UsageError(f"{name}={value!r}: a path cannot hold a NUL character")
-    return out
+    return _encodable(name, out)
 
 
 def optional_path(name: str, value: Any) -> str:

@@ -7,6 +7,8 @@ import numpy
 from numpy.typing import NDArray
 
 
+MAX_THREADS: int = 4096
+
 class RuntimeOptions:
     def __init__(self, threads: int = 0, device: str = 'cpu', engine: str = 'ort', compute: str = 'auto', cache_dir: str = '', cache: bool = True) -> None: ...
 

@@ -55,7 +55,8 @@ def tile_sequence(length: int, window: int = 1022, min_overlap: int = 512,
                   sharpness: float = 20.0) -> list[tuple[int, int, np.ndarray]]:
     """esm-variants' tiles of a sequence of `length` residues: (start, length, weights) per tile, sorted by start,
     each residue's weights summing to 1 over the tiles that hold it. One tile when the sequence fits the window."""
-    return list(_core.tile_sequence(_args.integer("length", length), _args.integer("window", window),
+    # a protein of 10 million residues is 300 times the longest known; beyond it the weights would not fit in memory
+    return list(_core.tile_sequence(_args.integer("length", length, 1, 10_000_000), _args.integer("window", window),
                                     _args.integer("min_overlap", min_overlap), _args.number("sharpness", sharpness)))
 
 
@@ -88,6 +89,7 @@ def missense_frame(matrix: np.ndarray, sequence: str, seq_id: str = "") -> panda
     import pandas as pd
 
     matrix = np.asarray(matrix)
+    sequence, seq_id = _args.text("sequence", sequence), _args.text("seq_id", seq_id)
     if matrix.shape != (len(sequence), 20):
         raise UsageError(f"matrix: shape {matrix.shape}, expected ({len(sequence)}, 20) for the sequence given")
     names = [f"{wt}{i + 1}{aa}" for i, wt in enumerate(sequence) for aa in MISSENSE_ORDER]
@@ -107,14 +109,53 @@ def score_dms(models: Union[PathLike, Model, Iterable[Union[PathLike, Model]]], 
 
     from ._api import Model
 
-    frame = pd.read_csv(dms) if isinstance(dms, (str, os.PathLike)) else dms.copy()
+    if isinstance(dms, (str, os.PathLike)):
+        path = _args.path("dms", dms)
+        if not os.path.isfile(path):
+            from ._errors import FileError
+
+            raise FileError(f"dms={path}: no such CSV file" + (" (a folder)" if os.path.isdir(path) else ""))
+        try:
+            frame = pd.read_csv(path)
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
+            from ._errors import FormatError
+
+            raise FormatError(f"dms={path}: not a CSV file pandas can read ({e})") from None
+    elif isinstance(dms, pd.DataFrame):
+        frame = dms.copy()
+    else:
+        raise UsageError(f"dms={dms!r}: expected a pandas DataFrame or the path of a CSV file")
+    mutation_col = _args.text("mutation_col", mutation_col)
     if mutation_col not in frame.columns:
         raise UsageError(f"mutation_col {mutation_col}: no such column (the columns are: {', '.join(map(str, frame.columns))})")
     if isinstance(models, (str, os.PathLike, Model)):
         models = [models]
+    try:
+        models = list(models)
+    except TypeError:
+        raise UsageError(f"models={models!r}: expected model paths or Models") from None
+    # Each model once, whatever its spelling (a relative and an absolute path, a link): the library's rule for the
+    # CLI's ensembles (score_dms_file), so that the mean does not weigh one model twice.
+    unique, seen = [], {}
+    for i, item in enumerate(models):
+        if not isinstance(item, Model):
+            item = _args.path(f"models[{i}]", item)
+        where = item.path if isinstance(item, Model) else item
+        try:
+            st = os.stat(where)
+            identity = (st.st_dev, st.st_ino)
+        except OSError:
+            identity = ("missing", i)  # its load says what is wrong
+        name = where if isinstance(item, Model) else item
+        if identity in seen:
+            warnings.warn(f"notice: MODEL {name} is the model {seen[identity]} already names: scored once, in column "
+                          f"{seen[identity]}", UserWarning, stacklevel=2)
+            continue
+        seen[identity] = name
+        unique.append(item)
     mutants = [str(m) for m in frame[mutation_col]]
     columns = []
-    for item in models:
+    for item in unique:
         model = item if isinstance(item, Model) else Model(item, threads=threads)
         name = model.path if isinstance(item, Model) else os.fspath(item)
         frame[name] = score_mutants(model, sequence, mutants, strategy, offset_idx, strict, toks_per_batch,
@@ -151,8 +192,16 @@ def score_missense(model: Union[PathLike, Model], fasta: PathLike, output_csv: P
 
 def read_matrix(path: PathLike) -> dict[str, Any]:
     """A matrix file of score_missense: {"label", "sequence", "scores" ([L, 20]), "amino_acids", "provenance"}."""
-    with np.load(path) as z:
-        return {k: (z[k].item().decode() if z[k].dtype.kind == "S" else z[k]) for k in z.files}
+    from ._errors import FileError, FormatError
+
+    where = _args.path("path", path)
+    if not os.path.isfile(where):
+        raise FileError(f"{where}: no such matrix file")
+    try:
+        with np.load(where) as z:
+            return {k: (z[k].item().decode() if z[k].dtype.kind == "S" else z[k]) for k in z.files}
+    except (ValueError, OSError, EOFError, __import__("zipfile").BadZipFile) as e:
+        raise FormatError(f"{where}: not a matrix file of score_missense ({e})") from None
 
 
 def plot_missense(matrix: Union[np.ndarray, PathLike], sequence: str | None = None, path: PathLike | None = None,

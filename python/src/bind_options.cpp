@@ -29,6 +29,7 @@ GraphOutputs on_request_outputs(const std::vector<std::string>& names) {
 }  // namespace
 
 void bind_options(nb::module_& m) {
+  m.attr("MAX_THREADS") = kMaxThreads;
   nb::class_<RuntimeOptions>(m, "RuntimeOptions")
       .def(
           "__init__",

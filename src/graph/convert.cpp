@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
@@ -40,6 +41,10 @@ void ConvertOptions::validate() const {
   std::error_code ec;
   if (fs::is_directory(output, ec)) throw UsageError(fmt::format("--output {}: is a folder; name the .onnx file to write", output));
   io::output_destination(output, "--output");
+  io::refuse_input(output, "--output", checkpoint, "the checkpoint");
+  if (fs::is_directory(checkpoint, ec)) {  // a transformers folder: none of its files
+    for (const auto& e : fs::directory_iterator(checkpoint, ec)) io::refuse_input(output, "--output", e.path().string(), "the checkpoint's file");
+  }
 }
 
 std::string ConvertOptions::to_string() const {
@@ -259,6 +264,10 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   const std::string data_name = fs::path(opt.output).filename().string() + ".data";
   const std::string data_path = (fs::path(opt.output).parent_path() / data_name).string();
   const std::string tmp_data = data_path + ".partial";
+  // The scratch names are predictable: whatever was placed there in advance (a link, a FIFO) is removed, not
+  // written through or waited on.
+  std::remove(tmp_onnx.c_str());
+  std::remove(tmp_data.c_str());
   graph::WeightSink sink(rep.external_data ? tmp_data : std::string(), rep.external_data ? data_name : std::string());
   try {
     build_graph(model, sink, opt, ckpt, rep, log);

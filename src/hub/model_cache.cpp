@@ -1,17 +1,20 @@
 #include "esm_onnx/model_cache.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <vector>
 
 #include "esm_onnx/download.h"
 #include "esm_onnx/errors.h"
 #include "esm_onnx/model_info.h"
+#include "io/process_tag.h"
 #include "util/bounded_json.h"
 #include "util/cache_root.h"
 #include "util/sha256.h"
@@ -62,22 +65,41 @@ std::string source_key(const fs::path& checkpoint) {
   return key;
 }
 
-// The files of a finished conversion with their sizes: what entry.json records and a later use checks.
-jsonin::Json file_sizes(const fs::path& dir) {
-  jsonin::Json sizes = jsonin::Json::object();
+// What a file was when its entry was written: its size and SHA-256, and its inode and change time, which a
+// later use compares first (any write to the file changes its ctime, which no user can set back), so that the
+// digest is recomputed only for a file that was touched since.
+struct FileStamp {
+  uint64_t size{0}, inode{0};
+  int64_t ctime_ns{0};
+};
+
+std::optional<FileStamp> stamp_of(const fs::path& f) {
+  struct stat st {};
+  if (stat(f.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return FileStamp{static_cast<uint64_t>(st.st_size), static_cast<uint64_t>(st.st_ino),
+                   static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec};
+}
+
+// The files of a finished conversion as entry.json records them.
+jsonin::Json file_records(const fs::path& dir) {
+  jsonin::Json files = jsonin::Json::object();
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
-    if (name == kEntryFile || !e.is_regular_file(ec)) continue;
-    sizes[name] = static_cast<uint64_t>(e.file_size(ec));
+    const auto st = stamp_of(e.path());
+    if (name == kEntryFile || !st) continue;
+    files[name] = {{"size", st->size}, {"sha256", sha256_file(e.path().string())}, {"inode", st->inode},
+                   {"ctime_ns", st->ctime_ns}};
   }
-  return sizes;
+  return files;
 }
 
 // Why the entry at `dir` cannot be used (empty when it can): it must be whole (every file entry.json lists, at
 // its size) and what its name says (the key, the variant, and a model whose metadata names the source that
 // entry.json records; for a single file, the checkpoint's own digest).
 std::string entry_problem(const fs::path& dir, const std::string& key, const GraphVariant& v, bool single_file) {
+  std::error_code ec;
+  if (fs::is_symlink(dir, ec)) return "it is a link, not a folder the cache made";
   const fs::path entry = dir / kEntryFile;
   if (files::path_kind(entry.string()) != files::PathKind::Regular) return "it has no entry.json (an older esm-onnx, or an unfinished entry)";
   try {
@@ -86,14 +108,22 @@ std::string entry_problem(const fs::path& dir, const std::string& key, const Gra
     if (jsonin::get_string(j, "key", where).value_or("") != key) return "entry.json names another key: it is another checkpoint's conversion";
     if (jsonin::get_string(j, "graph", where).value_or("") != v.name) return "entry.json names another variant";
     const std::string source = jsonin::get_string(j, "source_sha256", where).value_or("");
-    const jsonin::Json* sizes = jsonin::get_object(j, "files", where);
-    if (!sizes || !sizes->contains(kModelFile)) return "entry.json lists no model.onnx";
-    for (const auto& [name, size] : sizes->items()) {
-      if (name.find('/') != std::string::npos || name == ".." || !size.is_number_unsigned()) return "entry.json is malformed";
-      const fs::path f = dir / name;
-      if (files::path_kind(f.string()) != files::PathKind::Regular) return fmt::format("{} is missing", name);
-      std::error_code ec;
-      if (fs::file_size(f, ec) != size.get<uint64_t>()) return fmt::format("{} is not the size it was written with (truncated or changed)", name);
+    const jsonin::Json* records = jsonin::get_object(j, "files", where);
+    if (!records || !records->contains(kModelFile)) return "entry.json lists no model.onnx";
+    for (const auto& [name, rec] : records->items()) {
+      if (name.empty() || name.find('/') != std::string::npos || name == "." || name == ".." || !rec.is_object()) {
+        return "entry.json is malformed";
+      }
+      const auto size = jsonin::get_int(rec, "size", where);
+      const auto digest = jsonin::get_string(rec, "sha256", where);
+      const auto inode = jsonin::get_int(rec, "inode", where);
+      const auto ctime = jsonin::get_int(rec, "ctime_ns", where);
+      if (!size || !digest || !inode || !ctime) return "entry.json is malformed";
+      const auto st = stamp_of(dir / name);
+      if (!st) return fmt::format("{} is missing", name);
+      if (st->size != static_cast<uint64_t>(*size)) return fmt::format("{} is not the size it was written with (truncated or changed)", name);
+      if (st->inode == static_cast<uint64_t>(*inode) && st->ctime_ns == *ctime) continue;  // untouched since
+      if (sha256_file((dir / name).string()) != *digest) return fmt::format("{} was changed since it was written", name);
     }
     const ModelInfo info = read_model_info((dir / kModelFile).string());
     if (info.source_sha256 != source) return "its model was converted from another source than entry.json records";
@@ -109,7 +139,7 @@ void write_entry(const fs::path& work, const std::string& key, const GraphVarian
   j["key"] = key;
   j["graph"] = v.name;
   j["source_sha256"] = rep.source_sha256;
-  j["files"] = file_sizes(work);
+  j["files"] = file_records(work);
   const fs::path path = work / kEntryFile;
   std::ofstream out(path, std::ios::trunc);
   out << j.dump(1) << '\n';
@@ -119,10 +149,27 @@ void write_entry(const fs::path& work, const std::string& key, const GraphVarian
 
 // Moves a damaged entry out of the way (a rename, so that a process reading it keeps its files), then removes it.
 void discard(const fs::path& dir) {
-  const fs::path gone = dir.parent_path() / fmt::format(".{}.{}.discarded", dir.filename().string(), getpid());
+  const fs::path gone = dir.parent_path() / fmt::format(".{}.{}.discarded", dir.filename().string(), io::process_tag());
   std::error_code ec;
   fs::rename(dir, gone, ec);
   fs::remove_all(ec ? dir : gone, ec);
+}
+
+// What killed conversions and discards left: ".<key>.<host>-<pid>.tmp" and ".discarded" folders of processes of
+// this host that no longer run (keys hold no '.', so the tag is what lies between the key and the suffix).
+void remove_stale_work(const fs::path& root) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root, ec)) {
+    const std::string name = e.path().filename().string();
+    for (const std::string suffix : {".tmp", ".discarded"}) {
+      if (name.size() < 2 + suffix.size() || name[0] != '.' || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+      const auto dot = name.find('.', 1);
+      if (dot == std::string::npos || dot + 1 >= name.size() - suffix.size()) continue;
+      if (!io::is_stale_tag(name.substr(dot + 1, name.size() - suffix.size() - dot - 1))) continue;
+      std::error_code rm;
+      fs::remove_all(e.path(), rm);
+    }
+  }
 }
 
 }  // namespace
@@ -153,7 +200,9 @@ std::string cached_model(const std::string& location, const CacheRequest& reques
   const std::string key = source_key(checkpoint) + v.suffix;
   const fs::path final_dir = root / key;
   const fs::path model = final_dir / kModelFile;
-  if (files::path_kind(final_dir.string()) != files::PathKind::Missing) {
+  remove_stale_work(root);
+  std::error_code lec;
+  if (fs::symlink_status(final_dir, lec).type() != fs::file_type::not_found) {  // a dangling link counts too
     const std::string problem = entry_problem(final_dir, key, v, single_file);
     if (problem.empty()) return model.string();
     if (request.notice) request.notice(fmt::format("notice: the cache entry {} cannot be used ({}): converting {} again", final_dir.string(), problem, checkpoint.string()));
@@ -167,7 +216,7 @@ std::string cached_model(const std::string& location, const CacheRequest& reques
   }
   // Converted in a folder of this process and renamed into place: a concurrent or interrupted conversion never
   // leaves a half-written model under the final name.
-  const fs::path work = root / fmt::format(".{}.{}.tmp", key, getpid());
+  const fs::path work = root / fmt::format(".{}.{}.tmp", key, io::process_tag());
   fs::remove_all(work, ec);
   fs::create_directory(work, ec);
   if (ec) {

@@ -178,7 +178,13 @@ class H5Writer final : public OutputWriter {
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
     for (const auto& p : staged) {
-      const StagedRecord rec = read_staged(p.string());
+      StagedRecord rec;
+      try {
+        rec = read_staged(p.string());
+      } catch (const FormatError&) {  // damaged: its record was done again by a run that found it so (exists())
+        fs::remove(p, ec);
+        continue;
+      }
       if (H5Lexists(out, rec.label.c_str(), H5P_DEFAULT) > 0) continue;
       if (!add_group(out, lcpl, rec)) {
         // The handle is dropped, not closed: after a failed write HDF5 crashes closing it.
@@ -234,7 +240,22 @@ class H5Writer final : public OutputWriter {
       const fs::path p = folder / (base + (i ? fmt::format("-{}", i) : std::string()) + ".rec");
       std::error_code ec;
       if (!fs::exists(p, ec)) return existing ? std::string() : p.string();
-      if (read_staged_label(p.string()) == label) return p.string();
+      // A staged file is trusted only whole (a killed run's, cut by a full disk or by hand, is done again); one
+      // whose label cannot even be read is no record's.
+      std::string held;
+      try {
+        held = read_staged_label(p.string());
+      } catch (const FormatError&) {
+        continue;
+      }
+      if (held != label) continue;
+      if (!existing) return p.string();
+      try {
+        (void)read_staged(p.string());
+        return p.string();
+      } catch (const FormatError&) {
+        return std::string();
+      }
     }
   }
 

@@ -1,6 +1,7 @@
 #include "io/output_file.h"
 
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <cstdint>
 
 #include "esm_onnx/errors.h"
 #include "io/process_tag.h"
@@ -75,6 +77,53 @@ void check_output_folder(const std::string& path, const std::string& what) {
   }
 }
 
+void refuse_input(const std::string& dest, const std::string& what, const std::string& input, const std::string& input_what) {
+  struct stat a {}, b {};
+  if (dest.empty() || input.empty() || stat(dest.c_str(), &a) != 0 || stat(input.c_str(), &b) != 0) return;
+  if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+    throw FileError(fmt::format("{} is {} {}, which this run reads: writing there would destroy it; give another path",
+                                named(what, dest), input_what, input));
+  }
+}
+
+namespace {
+
+// `tmp` renamed to `target`; across file systems (a link to another disk), a copy made beside the target first.
+int move_into_place(const std::string& tmp, const std::string& target) {
+  if (std::rename(tmp.c_str(), target.c_str()) == 0) return 0;
+  if (errno != EXDEV) return errno;
+  const std::string near = scratch_name(target);
+  std::error_code ec;
+  fs::remove(near, ec);
+  fs::copy_file(tmp, near, ec);
+  if (ec) {
+    fs::remove(near, ec);
+    return ec.value() ? ec.value() : EIO;
+  }
+  if (std::rename(near.c_str(), target.c_str()) != 0) {
+    const int e = errno;
+    fs::remove(near, ec);
+    return e;
+  }
+  std::remove(tmp.c_str());
+  return 0;
+}
+
+// Scratch files are named after their destination ("<name>.partial-<host>-<pid>"), or, where that name would pass
+// the 255-byte limit of a file name, after a digest of it (".<16 hex>.partial-<host>-<pid>").
+std::string scratch_prefix(const fs::path& target) {
+  const std::string name = target.filename().string();
+  constexpr std::size_t kRoom = 255 - 64;  // what the tag may take, and then some
+  if (name.size() + 9 <= kRoom) return name + ".partial-";
+  uint64_t h = 1469598103934665603ull;  // FNV-1a: the same name gives the same scratch name in every build
+  for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+  return fmt::format(".{:016x}.partial-", h);
+}
+
+fs::path folder_of(const fs::path& p) { return p.has_parent_path() ? p.parent_path() : fs::path("."); }
+
+}  // namespace
+
 void publish(const std::string& tmp, const std::string& dest, const std::string& what) {
   std::string target;
   try {
@@ -83,21 +132,22 @@ void publish(const std::string& tmp, const std::string& dest, const std::string&
     std::remove(tmp.c_str());
     throw;
   }
-  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
-    const int e = errno;
+  if (const int e = move_into_place(tmp, target); e != 0) {
     std::remove(tmp.c_str());
     throw FileError(fmt::format("{}: cannot move the finished file into place: {}", named(what, dest), std::strerror(e)));
   }
 }
 
-std::string scratch_name(const std::string& dest) { return fmt::format("{}.partial-{}", dest, process_tag()); }
+std::string scratch_name(const std::string& dest) {
+  const fs::path d(dest);
+  return (folder_of(d) / (scratch_prefix(d) + process_tag())).string();
+}
 
 void remove_stale_scratch(const std::string& dest) {
   const fs::path d(dest);
-  const fs::path folder = d.has_parent_path() ? d.parent_path() : fs::path(".");
-  const std::string prefix = d.filename().string() + ".partial-";
+  const std::string prefix = scratch_prefix(d);
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(folder, ec)) {
+  for (const auto& e : fs::directory_iterator(folder_of(d), ec)) {
     const std::string name = e.path().filename().string();
     if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
     std::error_code type_ec;
@@ -107,8 +157,21 @@ void remove_stale_scratch(const std::string& dest) {
   }
 }
 
-ScratchFile::ScratchFile(std::string dest) : dest_(std::move(dest)), path_(scratch_name(dest_)) {
-  remove_stale_scratch(dest_);
+ScratchFile::ScratchFile(std::string dest, const std::string& what) : dest_(std::move(dest)) {
+  // Beside the file that will be replaced (a link's target), so that the rename stays on one file system.
+  const std::string target = output_destination(dest_, what);
+  path_ = scratch_name(target);
+  remove_stale_scratch(target);
+  // The name is predictable: whatever is there (a link, a FIFO placed in advance) is removed, and the file is
+  // created anew, never opened through a link.
+  std::remove(path_.c_str());
+  const int fd = ::open(path_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    const int e = errno;
+    throw FileError(fmt::format("{}: cannot create a file there: {} (the scratch file {})", named(what, dest_),
+                                std::strerror(e), path_));
+  }
+  ::close(fd);
 }
 
 ScratchFile::~ScratchFile() {
@@ -116,8 +179,8 @@ ScratchFile::~ScratchFile() {
 }
 
 void ScratchFile::publish(const std::string& what) {
+  published_ = true;  // publish removes the scratch file when it fails
   io::publish(path_, dest_, what);
-  published_ = true;
 }
 
 }  // namespace esm_onnx::io

@@ -17,11 +17,17 @@ std::string output_destination(const std::string& path, const std::string& what)
 // is a FileError naming `what` and `path`.
 void check_output_folder(const std::string& path, const std::string& what);
 
+// An output must not be a file the run reads: `convert -o` naming the checkpoint, `--dms-output` naming a model,
+// `--output-csv-file` naming the FASTA would each destroy an input (the same file in any spelling: device and
+// inode). FileError naming both when `dest` is `input`.
+void refuse_input(const std::string& dest, const std::string& what, const std::string& input, const std::string& input_what);
+
 // Renames the finished `tmp` to output_destination(dest), checked again now (a check at the job's start may
 // be hours old). On failure `tmp` is removed and the FileError names `dest` and the system's reason.
 void publish(const std::string& tmp, const std::string& dest, const std::string& what);
 
-// "<dest>.partial-<host>-<pid>": this process's scratch name for `dest`.
+// "<dest>.partial-<host>-<pid>": this process's scratch name for `dest` (for a name too long to take the suffix,
+// ".<digest of the name>.partial-<host>-<pid>" beside it).
 std::string scratch_name(const std::string& dest);
 // Removes the scratch files of `dest` left by processes of this host that no longer run (scratch_name's).
 void remove_stale_scratch(const std::string& dest);
@@ -30,7 +36,9 @@ void remove_stale_scratch(const std::string& dest);
 // leaves nothing behind.
 class ScratchFile {
  public:
-  explicit ScratchFile(std::string dest);  // scratch_name(dest); stale ones of dest removed first
+  // scratch_name of dest (of its link's target), created anew; stale ones of dest removed first. FileError naming
+  // `what` when it cannot be created.
+  ScratchFile(std::string dest, const std::string& what);
   ~ScratchFile();
   ScratchFile(const ScratchFile&) = delete;
   ScratchFile& operator=(const ScratchFile&) = delete;

@@ -26,6 +26,7 @@ void DmsOptions::validate() const {
   request.validate();
   runtime.validate();
   io::output_destination(output, "--dms-output");
+  for (const auto& m : models) io::refuse_input(output, "--dms-output", m, "MODEL");
 }
 
 namespace {

@@ -41,6 +41,12 @@ void MissenseOptions::validate() const {
   runtime.validate();
   io::output_destination(output_csv, "--output-csv-file");
   io::check_output_folder(matrices(), matrix_dir.empty() ? "the matrix folder (--output-csv-file + .d)" : "--matrix-dir");
+  io::refuse_input(output_csv, "--output-csv-file", fasta, "--input-fasta-file");
+  io::refuse_input(output_csv, "--output-csv-file", model, "MODEL");
+  if (std::filesystem::path(matrices()).lexically_normal() == std::filesystem::path(output_csv).lexically_normal()) {
+    throw UsageError(fmt::format("--matrix-dir {}: the same path as --output-csv-file; give the matrices a folder of their own",
+                                 matrix_dir));
+  }
 }
 
 std::string MissenseOptions::matrices() const { return matrix_dir.empty() ? output_csv + ".d" : matrix_dir; }
@@ -247,7 +253,7 @@ struct Job {
   // The CSV, in the FASTA's order, from the matrix files: seq_id, mut_name (wild type, 1-based position, mutant),
   // esm_score; 20 rows per position in esm-variants' order.
   void write_csv_file() {
-    io::ScratchFile tmp(opt.output_csv);  // removed on every exit path, and stale ones of this name first
+    io::ScratchFile tmp(opt.output_csv, "--output-csv-file");  // removed on every exit path, and stale ones of this name first
     std::ofstream out(tmp.path(), std::ios::binary | std::ios::trunc);
     if (!out) throw FileError(fmt::format("--output-csv-file {}: cannot create the CSV file: {}", opt.output_csv, std::strerror(errno)));
     out << "seq_id,mut_name,esm_score\n";

@@ -15,6 +15,8 @@ namespace esm_onnx {
 
 void RuntimeOptions::validate() const {
   if (threads < 0) throw UsageError(fmt::format("--threads {}: must be 0 (the engine's default) or positive", threads));
+  // Far above any machine's cores; beyond it the engine's thread pool fails with a bare bad_alloc.
+  if (threads > kMaxThreads) throw UsageError(fmt::format("--threads {}: at most {}", threads, kMaxThreads));
 }
 
 std::string RuntimeOptions::to_string() const {

@@ -47,9 +47,29 @@ uint64_t ZipReader::size(const std::string& name) const {
   return st.size;
 }
 
+// A whole entry, its CRC-32 checked: libzip compares it only when a read reaches the entry's end, so one read
+// past the last byte is made (a changed byte of the same file size is then a FormatError, not trusted data).
 std::string ZipReader::read_all(const std::string& name) const {
   std::string buf(size(name), '\0');
-  read(name, 0, buf.size(), buf.data());
+  std::unique_ptr<zip_file_t, int (*)(zip_file_t*)> f(zip_fopen(archive_, name.c_str(), 0), zip_fclose);
+  if (!f) throw FormatError(fmt::format("{}: cannot open entry {}: {}", path_, name, zip_strerror(archive_)));
+  uint64_t done = 0;
+  for (;;) {
+    char extra = 0;
+    char* dst = done < buf.size() ? buf.data() + done : &extra;
+    const uint64_t want = done < buf.size() ? buf.size() - done : 1;
+    const zip_int64_t got = zip_fread(f.get(), dst, want);
+    if (got < 0) {
+      throw FormatError(fmt::format("{}: entry {} is corrupt (read {} of {} bytes): {}", path_, name, done, buf.size(),
+                                    zip_file_strerror(f.get())));
+    }
+    if (got == 0) break;
+    if (done >= buf.size()) throw FormatError(fmt::format("{}: entry {} holds more than its {} bytes", path_, name, buf.size()));
+    done += static_cast<uint64_t>(got);
+  }
+  if (done != buf.size()) {
+    throw FormatError(fmt::format("{}: entry {} is truncated (read {} of {} bytes)", path_, name, done, buf.size()));
+  }
   return buf;
 }
 

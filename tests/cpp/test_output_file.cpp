@@ -108,7 +108,7 @@ TEST(OutputFile, ScratchFilesGoOnEveryPathAndStaleOnesOfDeadProcessesToo) {
   for (const auto& p : {stale, foreign, other}) write(p, "x");
   std::string path;
   try {
-    io::ScratchFile tmp(dest);
+    io::ScratchFile tmp(dest, "--x");
     path = tmp.path();
     write(path, "half");
     throw std::runtime_error("failed mid-way");
@@ -119,10 +119,55 @@ TEST(OutputFile, ScratchFilesGoOnEveryPathAndStaleOnesOfDeadProcessesToo) {
   EXPECT_TRUE(fs::exists(foreign));  // another host's: its process cannot be checked from here
   EXPECT_TRUE(fs::exists(other));    // another output's
   {
-    io::ScratchFile tmp(dest);
+    io::ScratchFile tmp(dest, "--x");
     write(tmp.path(), "done");
     tmp.publish("--x");
   }
   EXPECT_EQ(read(dest), "done");
   fs::remove_all(d);
+}
+
+TEST(OutputFile, APrePlacedLinkOrFifoAtTheScratchNameIsNotFollowed) {
+  const fs::path d = fresh("esm_onnx_output_preplaced");
+  const std::string dest = (d / "out.csv").string();
+  write(d / "victim.txt", "keep");
+  fs::create_symlink(d / "victim.txt", io::scratch_name(dest));
+  {
+    io::ScratchFile tmp(dest, "--x");
+    EXPECT_FALSE(fs::is_symlink(tmp.path()));
+    write(tmp.path(), "result");
+    tmp.publish("--x");
+  }
+  EXPECT_EQ(read(d / "victim.txt"), "keep");
+  EXPECT_EQ(read(dest), "result");
+  ASSERT_EQ(mkfifo(io::scratch_name(dest).c_str(), 0600), 0);
+  {
+    io::ScratchFile tmp(dest, "--x");  // would block on open() were the FIFO kept
+    EXPECT_TRUE(fs::is_regular_file(tmp.path()));
+  }
+  fs::remove_all(d);
+}
+
+TEST(OutputFile, ANameTooLongForTheSuffixGetsAShortScratchName) {
+  const fs::path d = fresh("esm_onnx_output_long");
+  const std::string dest = (d / std::string(250, 'n')).string();
+  {
+    io::ScratchFile tmp(dest, "--x");
+    EXPECT_LE(fs::path(tmp.path()).filename().string().size(), 255u);
+    write(tmp.path(), "ok");
+    tmp.publish("--x");
+  }
+  EXPECT_EQ(read(dest), "ok");
+  fs::remove_all(d);
+}
+
+TEST(OutputFile, OnlyExactScratchNamesOfDeadProcessesAreStale) {
+  std::string host = io::process_tag();
+  host = host.substr(0, host.rfind('-'));
+  EXPECT_TRUE(io::is_stale_tag(host + "-999999999"));
+  EXPECT_TRUE(io::is_stale_tag(host + "-999999999.3"));
+  EXPECT_FALSE(io::is_stale_tag(host + "-999999999.npz"));  // a record's file that looks like one
+  EXPECT_FALSE(io::is_stale_tag(host + "-999999999x"));
+  EXPECT_FALSE(io::is_stale_tag(host + "-"));
+  EXPECT_FALSE(io::is_stale_tag(io::process_tag()));  // this process runs
 }

@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -22,6 +23,9 @@ namespace {
 }  // namespace
 
 int main(int argc, const char* const* argv) {
+  // A file-size limit (ulimit -f) would kill the process at the first write past it, with no message and its
+  // scratch files left; ignored, the write fails with EFBIG and the error boundary names the file.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"esm-onnx: run Meta's ESM protein language models with ONNX Runtime"};
   app.set_version_flag("--version", std::string("esm-onnx ") + ESM_ONNX_VERSION);
   app.require_subcommand(1);
