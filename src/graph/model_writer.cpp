@@ -4,6 +4,8 @@
 #include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 #include "esm_onnx/errors.h"
@@ -17,10 +19,14 @@ void save_model(const onnx::ModelProto& model, const std::string& path) {
                                  "use --external-data always", path, size));
   }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw FileError(fmt::format("{}: cannot create the file", path));
-  if (!model.SerializeToOstream(&out)) throw FileError(fmt::format("{}: writing the model failed", path));
+  if (!out) throw FileError(fmt::format("{}: cannot create the file: {}", path, std::strerror(errno)));
+  errno = 0;
+  const bool written = model.SerializeToOstream(&out);
   out.close();
-  if (!out) throw FileError(fmt::format("{}: writing the model failed (disk full?)", path));
+  // The system's reason (a full disk, a file-size limit) is errno's of the failed write.
+  if (!written || !out) {
+    throw FileError(fmt::format("{}: writing the model failed: {}", path, errno ? std::strerror(errno) : "disk full?"));
+  }
 }
 
 void check_model(onnx::ModelProto& model, const std::string& name, bool external_data) {

@@ -351,3 +351,218 @@ def test_embed_resume_redoes_a_record_file_that_is_not_whole(model, tmp_path, fm
     p = run_cli("embed", model, fasta, out, "--format", fmt, "--include", "mean", "--json")
     assert '"written":1' in p.stdout and '"already_present":1' in p.stdout, p.stdout
     assert len(record.read_bytes()) == len(want)
+
+
+# --- an attacker's probe of the fixes above (each case reproduced before its fix) -------------------------------
+
+def test_an_input_is_never_the_output(model, checkpoints, scan, tmp_path):
+    ckpt = tmp_path / "ck.pt"
+    shutil.copy(checkpoints["esm2_t3_48_zip"], ckpt)
+    before = ckpt.read_bytes()
+    p = run_cli("convert", ckpt, "-o", ckpt, check=False)
+    assert p.returncode == 1 and "which this run reads" in p.stderr and ckpt.read_bytes() == before, p.stderr
+    m = tmp_path / "m.onnx"
+    shutil.copy(model, m)
+    p = run_cli("score", m, "--sequence", SEQ, "--dms-input", scan, "--dms-output", m, "--offset-idx", "1", check=False)
+    assert p.returncode == 1 and "MODEL" in p.stderr and m.read_bytes() == model.read_bytes(), p.stderr
+    fasta = tmp_path / "f.fasta"
+    fasta.write_text(f">a\n{SEQ}\n")
+    p = _missense(m, fasta, fasta, check=False)
+    assert p.returncode == 1 and "--input-fasta-file" in p.stderr and fasta.read_text().startswith(">a"), p.stderr
+    p = _missense(m, fasta, tmp_path / "o.csv", "--matrix-dir", tmp_path / "o.csv", check=False)
+    assert p.returncode == 2 and "--matrix-dir" in p.stderr and not (tmp_path / "o.csv").exists(), p.stderr
+
+
+@pytest.mark.parametrize("fmt", ["npz", "pt"])
+def test_a_record_file_of_another_record_or_a_checkpoint_is_not_taken_for_done(model, checkpoints, tmp_path, fmt):
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">a\n{SEQ}\n>b\nGSHMSDNGPQ\n")
+    out = tmp_path / "out"
+    run_cli("embed", model, fasta, out, "--format", fmt, "--include", "mean")
+    shutil.copy(out / f"b.{fmt}", out / f"a.{fmt}")
+    p = run_cli("embed", model, fasta, out, "--format", fmt, "--include", "mean", "--json")
+    assert '"written":1' in p.stdout, p.stdout
+    if fmt == "npz":
+        assert np.load(out / "a.npz")["label"].item().decode() == "a"
+        d = np.load(out / "b.npz")
+        d_bytes = bytearray((out / "b.npz").read_bytes())
+        i = d_bytes.find(np.asarray(d["mean_representations/3"], np.float32).tobytes()[:8])
+        d_bytes[i] ^= 0x40  # one byte of the array changed, same size: the zip's CRC no longer matches
+        (out / "b.npz").write_bytes(bytes(d_bytes))
+    else:
+        shutil.copy(checkpoints["esm2_t3_48_zip"], out / "a.pt")  # a checkpoint named like the record
+        p = run_cli("embed", model, fasta, out, "--format", fmt, "--include", "mean", "--json")
+        assert '"written":1' in p.stdout, p.stdout
+        import torch
+
+        assert torch.load(out / "a.pt", weights_only=True)["label"] == "a"
+
+
+def test_a_matrix_changed_at_the_same_size_is_scored_again(model, tmp_path):
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">a\n{SEQ}\n")
+    out = tmp_path / "s.csv"
+    _missense(model, fasta, out)
+    want = out.read_text()
+    matrix = tmp_path / "s.csv.d" / "a.npz"
+    data = bytearray(matrix.read_bytes())
+    scores = np.load(matrix)["scores"]
+    i = data.find(scores.tobytes()[:8])
+    data[i:i + 4] = np.float32(-100.0).tobytes()
+    matrix.write_bytes(bytes(data))
+    p = _missense(model, fasta, out)
+    assert '"scored":1' in p.stdout and "-100" not in out.read_text()
+    assert out.read_text().splitlines()[0] == want.splitlines()[0]
+
+
+@pytest.mark.parametrize("damage", ["bytes-flipped", "dangling-link", "killed-conversion"])
+def test_the_cache_survives_what_a_probe_did_to_it(checkpoints, tmp_path, damage):
+    import hashlib
+
+    import torch
+
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">a\n{SEQ}\n")
+    cache = tmp_path / "cache"
+    ckpt = checkpoints["esm2_t3_48_zip"]
+    key = hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    if damage == "dangling-link":
+        cache.mkdir()
+        _extract(ckpt, fasta, tmp_path / "ref", tmp_path / "other-cache")
+        entry = next(p for p in (tmp_path / "other-cache").iterdir() if p.name.startswith(key))
+        (cache / entry.name).symlink_to(tmp_path / "nowhere")
+    else:
+        _extract(ckpt, fasta, tmp_path / "ref", cache)
+        entry = next(p for p in cache.iterdir() if p.name.startswith(key))
+    if damage == "bytes-flipped":
+        data = bytearray((entry / "model.onnx").read_bytes())
+        for k in range(len(data) // 2, len(data) // 2 + 4000, 4):
+            data[k] ^= 0x20
+        (entry / "model.onnx").write_bytes(bytes(data))  # same size
+    host = socket.gethostname().replace("-", "_").replace("/", "_")
+    stale = cache / f".{entry.name}.{host}-999999999.tmp"
+    if damage == "killed-conversion":
+        stale.mkdir()
+        (stale / "model.onnx.partial").write_text("half")
+    p = _extract(ckpt, fasta, tmp_path / "again", cache)
+    if damage != "killed-conversion":
+        assert "cannot be used" in p.stderr, p.stderr
+    assert not stale.exists()
+    ref, again = _means(tmp_path / "ref"), _means(tmp_path / "again")
+    for name in ref:
+        for layer in ref[name]:
+            torch.testing.assert_close(again[name][layer], ref[name][layer], atol=1e-6, rtol=0)
+
+
+def test_scratch_names_placed_in_advance_are_not_followed(checkpoints, model, scan, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    out = tmp_path / "x.onnx"
+    (tmp_path / "x.onnx.partial").symlink_to(victim)
+    os.mkfifo(tmp_path / "x.onnx.data.partial")
+    run_cli("convert", checkpoints["esm2_t3_48_zip"], "-o", out, timeout=120)
+    assert victim.read_text() == "keep" and out.is_file() and not out.is_symlink()
+    esm_onnx.read_model_info(out)
+
+
+def test_long_names_links_to_other_disks_and_seq_ids_that_look_like_scratch_files(model, scan, tmp_path):
+    long_name = tmp_path / ("n" * 250)
+    run_cli("score", model, "--sequence", SEQ, "--dms-input", scan, "--dms-output", long_name, "--offset-idx", "1")
+    assert long_name.read_text().startswith("mutant,")
+    elsewhere = pathlib.Path("/dev/shm") if pathlib.Path("/dev/shm").is_dir() else tmp_path / "sub"
+    elsewhere.mkdir(exist_ok=True)
+    target = elsewhere / f"esm-onnx-test-{os.getpid()}.csv"
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    try:
+        run_cli("score", model, "--sequence", SEQ, "--dms-input", scan, "--dms-output", link, "--offset-idx", "1")
+        assert target.read_text().startswith("mutant,") and link.is_symlink()
+    finally:
+        target.unlink(missing_ok=True)
+    host = socket.gethostname().replace("-", "_").replace("/", "_")
+    fasta = tmp_path / "ids.fasta"
+    fasta.write_text(f">o.csv.partial-{host}-999999\n{SEQ}\n>x\nGSHMSDNGPQ\n")
+    os.chdir(tmp_path)
+    p = _missense(model, fasta, tmp_path / "o.csv", "--matrix-dir", tmp_path)
+    assert '"scored":2' in p.stdout and (tmp_path / f"o.csv.partial-{host}-999999.npz").exists()
+
+
+def test_a_damaged_staged_h5_record_does_not_block_every_rerun(model, tmp_path):
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">a\n{SEQ}\n>b\nGSHMSDNGPQ\n")
+    out = tmp_path / "out"
+    host = socket.gethostname().replace("-", "_").replace("/", "_")
+    staged = out / ".embeddings.h5.staging" / f"{host}-999999999"
+    staged.mkdir(parents=True)
+    (staged / "0123456789abcdef.rec").write_bytes(b"ESMREC01" + b"\x05" * 7)  # cut short
+    p = run_cli("embed", model, fasta, out, "--format", "h5", "--include", "mean", "--json")
+    assert '"written":2' in p.stdout, p.stderr
+    import h5py
+
+    with h5py.File(out / "embeddings.h5") as f:
+        assert sorted(f) == ["a", "b"]
+
+
+def test_a_file_size_limit_is_an_error_with_a_message_and_leaves_nothing(checkpoints, tmp_path):
+    import resource
+    import subprocess
+
+    from conftest import CLI
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    out = tmp_path / "c.onnx"
+    p = subprocess.run([str(CLI), "convert", str(checkpoints["esm2_t3_48_zip"]), "-o", str(out)], capture_output=True,
+                       text=True, preexec_fn=limit, timeout=120)
+    assert p.returncode == 1 and "File too large" in p.stderr, (p.returncode, p.stderr)
+    assert not list(tmp_path.iterdir())
+
+
+def test_threads_beyond_any_machine_are_refused_naming_the_option(model, tmp_path):
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">a\n{SEQ}\n")
+    p = run_cli("embed", model, fasta, tmp_path / "o", "--threads", "2147483647", check=False)
+    assert p.returncode == 2 and "--threads 2147483647" in p.stderr, p.stderr
+    with pytest.raises(esm_onnx.UsageError, match="threads"):
+        esm_onnx.Model(model, threads=2**40)
+
+
+@pytest.mark.parametrize("call,error,match", [
+    (lambda m, d: m.embed(5), esm_onnx.UsageError, "sequences"),
+    (lambda m, d: m.embed(None), esm_onnx.UsageError, "sequences"),
+    (lambda m, d: m.embed(["MK\udc80T"]), esm_onnx.UsageError, "surrogate"),
+    (lambda m, d: m.embed([("\udc80", "MKT")]), esm_onnx.UsageError, "surrogate"),
+    (lambda m, d: esm_onnx.Model("/tmp/\udc80.onnx"), esm_onnx.UsageError, "surrogate"),
+    (lambda m, d: m.score(SEQ, ["K2\udc80"]), esm_onnx.UsageError, "surrogate"),
+    (lambda m, d: m.embed(["MKT"], toks_per_batch=np.array([5, 6])), esm_onnx.UsageError, "toks_per_batch"),
+    (lambda m, d: m.embed(["MKT"], repr_layers=np.array([[1]])), esm_onnx.UsageError, "repr_layers"),
+    (lambda m, d: esm_onnx.tile_sequence(0), esm_onnx.UsageError, "length"),
+    (lambda m, d: esm_onnx.tile_sequence(10**12, window=3, min_overlap=1), esm_onnx.UsageError, "length"),
+    (lambda m, d: esm_onnx.score_dms(None, SEQ, d), esm_onnx.UsageError, "models"),
+    (lambda m, d: esm_onnx.score_dms(m, SEQ, 5), esm_onnx.UsageError, "dms"),
+    (lambda m, d: esm_onnx.score_dms(m, SEQ, "/no/such.csv"), esm_onnx.FileError, "dms"),
+    (lambda m, d: esm_onnx.score_dms(m, SEQ, d, mutation_col=["mutant"]), esm_onnx.UsageError, "mutation_col"),
+    (lambda m, d: esm_onnx.convert("x.pt", "y.onnx", repr_layers=None), esm_onnx.UsageError, "repr_layers"),
+    (lambda m, d: esm_onnx.read_matrix("/no/such.npz"), esm_onnx.FileError, "no such matrix"),
+    (lambda m, d: esm_onnx.read_matrix(d), esm_onnx.FormatError, "not a matrix"),
+    (lambda m, d: esm_onnx.missense_frame(np.zeros((3, 20)), None), esm_onnx.UsageError, "sequence"),
+])
+def test_more_python_arguments_of_the_wrong_kind(model, scan, call, error, match):
+    with pytest.raises(error, match=match):
+        call(esm_onnx.Model(model), scan)
+
+
+def test_numpy_scalars_are_the_numbers_they_hold(model, scan):
+    m = esm_onnx.Model(model)
+    a = m.score(SEQ, ["K2A"], offset_idx=np.int64(1), strict=np.True_)
+    b = m.score(SEQ, ["K2A"], offset_idx=1, strict=True)
+    np.testing.assert_array_equal(a, b)
+    assert m.embed(["MKT"], toks_per_batch=np.int32(64), repr_layers=[np.int64(3)])[0].mean[3].shape == (48,)
+
+
+def test_score_dms_in_python_scores_a_model_once_whatever_its_spelling(model, scan, tmp_path):
+    other = os.path.relpath(model)
+    with pytest.warns(UserWarning, match="scored once"):
+        frame = esm_onnx.score_dms([str(model), other], SEQ, scan, offset_idx=1)
+    assert list(frame.columns) == ["mutant", str(model)]
