@@ -49,6 +49,10 @@ struct EmbedSummary {
   std::vector<int64_t> layers;
   std::string outdir;
   std::string long_sequences;  // what long records got: "truncate at 1022 residues", "tile (1022-residue tiles, ...)"
+  OutputFormat format{OutputFormat::Npz};
+
+  // The report `embed --json` prints and Python's EmbedSummary.to_json() returns: one builder for both.
+  std::string to_json() const;
 };
 
 using ProgressFn = std::function<void(const EmbedProgress&)>;

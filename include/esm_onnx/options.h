@@ -57,6 +57,11 @@ inline constexpr int64_t kDefaultToksPerBatch = 1024;  // esm-extract's is 4096;
 inline constexpr int64_t kDefaultTruncation = 1022;    // residues kept per record: fair-esm's 1,024 positions less BOS/EOS
 inline constexpr int64_t kDefaultWindow = 20000;       // records read, sorted by length and batched together
 
+// The rate every report gives (summaries, progress bars): tokens over seconds, 0 before any time has passed.
+inline double tokens_per_second(int64_t tokens, double seconds) {
+  return seconds > 0 ? static_cast<double>(tokens) / seconds : 0.0;
+}
+
 // The files `embed` writes.
 enum class OutputFormat { Npz, Pt, H5 };
 OutputFormat parse_output_format(std::string_view text, std::string_view option = "--format");

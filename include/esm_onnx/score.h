@@ -84,6 +84,7 @@ struct PassCounters {
   int64_t tokens{0};   // their tokens, BOS/EOS included, padding not
   int64_t batches{0};
   double seconds{0};
+  double tokens_per_second() const { return esm_onnx::tokens_per_second(tokens, seconds); }
 };
 
 struct MutantScores {
@@ -137,6 +138,10 @@ struct DmsSummary {
   PassCounters counters;            // all models
   double load_seconds{0};
   std::vector<EngineInfo> engines;
+  ScoringStrategy strategy{ScoringStrategy::WtMarginals};
+  std::string output;
+
+  std::string to_json() const;  // `score --json`'s report of the scan
 };
 
 DmsSummary score_dms_file(const DmsOptions& options, const PassProgressFn& progress = {},
@@ -173,6 +178,9 @@ struct MissenseSummary {
   double load_seconds{0};
   EngineInfo engine;
   std::string matrix_dir;
+  std::string output_csv;
+
+  std::string to_json() const;  // `score --json`'s report of the missense job
 };
 
 MissenseSummary score_missense_file(const MissenseOptions& options,

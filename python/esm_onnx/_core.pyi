@@ -141,6 +141,15 @@ class Alphabet:
 
 class ModelInfo:
     @property
+    def has_logits(self) -> bool: ...
+
+    @property
+    def has_contacts(self) -> bool: ...
+
+    @property
+    def has_attentions(self) -> bool: ...
+
+    @property
     def family(self) -> str: ...
 
     @property
@@ -163,15 +172,6 @@ class ModelInfo:
 
     @property
     def repr_layers(self) -> list[int]: ...
-
-    @property
-    def has_contacts(self) -> bool: ...
-
-    @property
-    def has_logits(self) -> bool: ...
-
-    @property
-    def has_attentions(self) -> bool: ...
 
     @property
     def outputs(self) -> list[str]: ...
@@ -321,6 +321,9 @@ class EmbedSummary:
 
     @property
     def engine(self) -> dict: ...
+
+    def to_json(self) -> str:
+        """The report `esm-onnx embed --json` prints, as a JSON string."""
 
     def __repr__(self) -> str: ...
 

@@ -33,6 +33,7 @@ void bind_jobs(nb::module_& m) {
       .def_prop_ro("layers", [](const EmbedSummary& s) { return s.layers; })
       .def_prop_ro("outdir", [](const EmbedSummary& s) { return s.outdir; })
       .def_prop_ro("engine", [](const EmbedSummary& s) { return engine_dict(s.engine); })
+      .def("to_json", &EmbedSummary::to_json, "The report `esm-onnx embed --json` prints, as a JSON string.")
       .def("__repr__", [](const EmbedSummary& s) {
         return "EmbedSummary(written=" + std::to_string(s.written) + ", already_present=" + std::to_string(s.already_present) +
                ", skipped=" + std::to_string(s.skipped.size()) + ", tokens=" + std::to_string(s.tokens) + ")";

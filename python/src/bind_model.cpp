@@ -143,7 +143,15 @@ void bind_alphabet(nb::module_& m) {
 
 // What a converted model says about itself.
 void bind_model_info(nb::module_& m) {
-  nb::class_<ModelInfo>(m, "ModelInfo")
+  auto info = nb::class_<ModelInfo>(m, "ModelInfo");
+  // has_<output> for each graph output with a metadata flag, named as the flag is: the registry's rows, not a
+  // hand-written list (a new output gets its property with its row).
+  for (const auto& g : graph_output_specs()) {
+    if (g.metadata_key.empty()) continue;
+    const GraphOutput id = g.id;
+    info.def_prop_ro(g.metadata_key.data(), [id](const ModelInfo& i) { return i.has(id); });
+  }
+  info
       .def_prop_ro("family", [](const ModelInfo& i) { return std::string(family_name(i.family)); })
       .def_prop_ro("variant", [](const ModelInfo& i) { return i.variant; })
       .def_prop_ro("alphabet", [](const ModelInfo& i) { return Alphabet::for_kind(i.alphabet).name(); })
@@ -152,9 +160,6 @@ void bind_model_info(nb::module_& m) {
       .def_ro("attention_heads", &ModelInfo::attention_heads)
       .def_ro("vocab_size", &ModelInfo::vocab_size)
       .def_prop_ro("repr_layers", [](const ModelInfo& i) { return i.repr_layers; })
-      .def_prop_ro("has_contacts", [](const ModelInfo& i) { return i.has(GraphOutput::Contacts); })
-      .def_prop_ro("has_logits", [](const ModelInfo& i) { return i.has(GraphOutput::Logits); })
-      .def_prop_ro("has_attentions", [](const ModelInfo& i) { return i.has(GraphOutput::Attentions); })
       .def_prop_ro("outputs", [](const ModelInfo& i) { return i.outputs.names(); })
       .def_prop_ro("head", [](const ModelInfo& i) { return std::string(output_head_name(i.head)); })
       .def_prop_ro("labels", [](const ModelInfo& i) { return i.labels; })

@@ -1,15 +1,15 @@
 #include "io/output_file.h"
 
-#include <fmt/format.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <cstdint>
 
 #include "esm_onnx/errors.h"
 #include "io/process_tag.h"

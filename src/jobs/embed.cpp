@@ -2,6 +2,8 @@
 #include "esm_onnx/embed.h"
 
 #include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
 #include <fmt/ranges.h>
 
 #include <chrono>
@@ -45,6 +47,7 @@ EmbedSummary run_job(const Model& model, const EmbedOptions& opt, const Progress
   sum.load_seconds = load_seconds;
   sum.engine = model.engine();
   sum.outdir = opt.outdir;
+  sum.format = opt.format;
   sum.long_sequences = plan_long_sequences(model.info(), opt.request).to_string();
   if (info.precision == Precision::Fp16 && model.options().device == Device::Cpu && message) {
     message({MessageKind::Notice, fmt::format("note: {} is an fp16 graph, meant for GPUs (--device cuda); ONNX Runtime runs it on the CPU too, "
@@ -115,6 +118,30 @@ EmbedSummary embed(const EmbedOptions& opt, const ProgressFn& progress, const Me
 EmbedSummary embed(const Model& model, const EmbedOptions& opt, const ProgressFn& progress, const MessageFn& message) {
   opt.validate();
   return run_job(model, opt, progress, message, 0.0);
+}
+
+std::string EmbedSummary::to_json() const {
+  nlohmann::ordered_json j;
+  j["written"] = written;
+  j["already_present"] = already_present;
+  j["skipped"] = nlohmann::json::array();
+  for (const auto& k : skipped) j["skipped"].push_back({{"label", k.label}, {"line", k.line}, {"reason", k.reason}});
+  j["tokens"] = tokens;
+  j["batches"] = batches;
+  j["seconds"] = seconds;
+  j["load_seconds"] = load_seconds;
+  j["tokens_per_second"] = tokens_per_second(tokens, seconds);
+  j["layers"] = layers;
+  j["outdir"] = outdir;
+  j["format"] = format_name(format);
+  j["engine"] = engine_name(engine.engine);
+  j["engine_version"] = engine.version;
+  j["compute"] = compute_name(engine.compute);
+  j["cache_dir"] = engine.cache_dir.empty() ? nlohmann::json() : nlohmann::json(engine.cache_dir);
+  j["from_cache"] = engine.from_cache;
+  j["long_sequences"] = long_sequences;
+  // Labels and reasons come from the input; invalid UTF-8 is replaced rather than thrown on.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace esm_onnx

@@ -89,11 +89,12 @@ nlohmann::ordered_json describe_onnx(const std::string& path) {
   j["vocab_size"] = info.vocab_size;
   j["alphabet"] = Alphabet::for_kind(info.alphabet).name();
   j["exported_layers"] = info.repr_layers;
-  j["logits"] = info.has(GraphOutput::Logits);
+  // Each optional graph output by its registry name: true when the model has it.
+  for (const auto& g : graph_output_specs()) {
+    if (!g.metadata_key.empty()) j[std::string(g.name)] = info.has(g.id);
+  }
   j["head"] = output_head_name(info.head);
   if (!info.labels.empty()) j["labels"] = info.labels;
-  j["contacts"] = info.has(GraphOutput::Contacts);
-  j["attentions"] = info.has(GraphOutput::Attentions);
   j["precision"] = precision_name(info.precision);
   j["attention"] = attention_name(info.attention);
   if (info.int4_block > 0) j["int4_block"] = info.int4_block;

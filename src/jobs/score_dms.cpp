@@ -86,6 +86,8 @@ DmsSummary score_dms_file(const DmsOptions& options, const PassProgressFn& progr
   for (const auto& row : table.rows) mutants.push_back(row[col]);
   DmsSummary sum;
   sum.columns = opt.column_names;
+  sum.strategy = opt.request.strategy;
+  sum.output = opt.output;
   sum.rows = static_cast<int64_t>(mutants.size());
   std::vector<double> total(mutants.size(), 0.0);
   for (std::size_t k = 0; k < opt.models.size(); ++k) {

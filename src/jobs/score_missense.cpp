@@ -296,6 +296,7 @@ MissenseSummary run_job(const Model& model, const MissenseOptions& opt,
   job.sum.load_seconds = load_seconds;
   job.sum.engine = model.engine();
   job.sum.matrix_dir = opt.matrices();
+  job.sum.output_csv = opt.output_csv;
   return job.sum;
 }
 

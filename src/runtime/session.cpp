@@ -73,7 +73,7 @@ void Session::check_against_graph(const std::string& path) const {
   }
   for (const auto& out : engine_->outputs()) {
     const auto& shape = out.shape;
-    if (out.name == "logits") {
+    if (out.name == graph_output_spec(GraphOutput::Logits).name) {
       const bool per_token = info_.head != OutputHead::SequenceClassification;
       const int64_t width = info_.head == OutputHead::LanguageModel ? info_.vocab_size : static_cast<int64_t>(info_.labels.size());
       if (shape.size() != (per_token ? 3u : 2u)) {
@@ -84,7 +84,7 @@ void Session::check_against_graph(const std::string& path) const {
         throw bad(fmt::format("'logits' is {} wide; the {} head's metadata says {}", shape.back(), output_head_name(info_.head), width));
       }
     }
-    if (out.name != "representations") continue;
+    if (out.name != graph_output_spec(GraphOutput::Representations).name) continue;
     if (shape.size() != 4) throw bad(fmt::format("'representations' has {} dimensions, not 4", shape.size()));
     if (shape[0] != static_cast<int64_t>(layers.size())) {
       throw bad(fmt::format("'representations' holds {} layers, esm_onnx.repr_layers lists {}", shape[0], layers.size()));

@@ -239,3 +239,20 @@ def test_embed_fasta_iterator_abandoned_midway(onnx_models, tmp_path):
         for e in model.embed_fasta(bad, strict=True, window=2):
             got.append(e.label)
     assert sorted(got) == ["a", "b"]
+
+
+def test_one_report_for_the_cli_and_python(onnx_models, tmp_path):
+    """embed's summary is built once (EmbedSummary::to_json): `embed --json` prints it, Python returns it."""
+    import json
+
+    from conftest import run_cli
+
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(">a\nMKTAYIAKQR\n>bad\nMK*\n")
+    p = run_cli("embed", onnx_models["esm2_t3_48_zip"], fasta, tmp_path / "cli", "--json", check=False)
+    cli = json.loads(p.stdout)
+    with pytest.warns(esm_onnx.SkippedRecordWarning):
+        summary = esm_onnx.embed_to_dir(onnx_models["esm2_t3_48_zip"], fasta, tmp_path / "py")
+    py = json.loads(summary.to_json())
+    assert list(py) == list(cli) and py["written"] == cli["written"] == 1 and py["skipped"] == cli["skipped"]
+    assert py["tokens_per_second"] > 0 and py["format"] == "npz"

@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 
 #include "cli.h"
@@ -17,30 +15,6 @@
 
 namespace esm_onnx::cli {
 namespace {
-
-std::string summary_json(const esm_onnx::EmbedSummary& s, const esm_onnx::EmbedOptions& opt) {
-  nlohmann::ordered_json j;
-  j["written"] = s.written;
-  j["already_present"] = s.already_present;
-  j["skipped"] = nlohmann::json::array();
-  for (const auto& k : s.skipped) j["skipped"].push_back({{"label", k.label}, {"line", k.line}, {"reason", k.reason}});
-  j["tokens"] = s.tokens;
-  j["batches"] = s.batches;
-  j["seconds"] = s.seconds;
-  j["load_seconds"] = s.load_seconds;
-  j["tokens_per_second"] = s.seconds > 0 ? static_cast<double>(s.tokens) / s.seconds : 0.0;
-  j["layers"] = s.layers;
-  j["outdir"] = s.outdir;
-  j["format"] = esm_onnx::format_name(opt.format);
-  j["engine"] = esm_onnx::engine_name(s.engine.engine);
-  j["engine_version"] = s.engine.version;
-  j["compute"] = esm_onnx::compute_name(s.engine.compute);
-  j["cache_dir"] = s.engine.cache_dir.empty() ? nlohmann::json() : nlohmann::json(s.engine.cache_dir);
-  j["from_cache"] = s.engine.from_cache;
-  j["long_sequences"] = s.long_sequences;
-  // Labels and reasons come from the input; invalid UTF-8 is replaced rather than thrown on.
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 int run_embed(const esm_onnx::EmbedOptions& opt, bool no_progress, bool json) {
   const bool tty = isatty(fileno(stderr)) && !no_progress;
@@ -61,10 +35,10 @@ int run_embed(const esm_onnx::EmbedOptions& opt, bool no_progress, bool json) {
   summary.seconds += model.load_seconds();
   bar.finish();
   if (json) {
-    fmt::print("{}\n", summary_json(summary, opt));
+    fmt::print("{}\n", summary.to_json());
     return summary.skipped.empty() ? kOk : kSkipped;
   }
-  const double rate = summary.seconds > 0 ? static_cast<double>(summary.tokens) / summary.seconds : 0.0;
+  const double rate = esm_onnx::tokens_per_second(summary.tokens, summary.seconds);
   fmt::print("embedded {} records ({} tokens, {} batches) in {:.3f} s (model loaded in {:.3f} s), {:.0f} tokens/s: "
              "{} written, {} already present, {} skipped -> {} ({}); engine: {}; long records: {}\n",
              summary.written + summary.already_present + static_cast<int64_t>(summary.skipped.size()), summary.tokens,

@@ -19,7 +19,7 @@ void ProgressBar::update(const EmbedProgress& p) {
   if (!enabled_) return;
   if (p.seconds - last_ < 0.2 && !(p.input_finished && p.records_done == total_)) return;
   last_ = p.seconds;
-  const double rate = p.seconds > 0 ? static_cast<double>(p.tokens_done) / p.seconds : 0.0;
+  const double rate = esm_onnx::tokens_per_second(p.tokens_done, p.seconds);
   const double frac = total_ > 0 ? static_cast<double>(p.records_done) / static_cast<double>(total_) : 0.0;
   const int width = 30;
   const int filled = static_cast<int>(frac * width);

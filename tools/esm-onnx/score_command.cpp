@@ -5,8 +5,6 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 
 #include "cli.h"
@@ -24,16 +22,6 @@ std::string strategies_help() {
   std::string out = "how a mutation is scored:";
   for (const auto& s : esm_onnx::scoring_strategies()) out += fmt::format("\n  {}: {}", s.name, s.formula);
   return out;
-}
-
-nlohmann::ordered_json counters_json(const esm_onnx::PassCounters& c) {
-  nlohmann::ordered_json j;
-  j["passes"] = c.passes;
-  j["tokens"] = c.tokens;
-  j["batches"] = c.batches;
-  j["seconds"] = c.seconds;
-  j["tokens_per_second"] = c.seconds > 0 ? static_cast<double>(c.tokens) / c.seconds : 0.0;
-  return j;
 }
 
 class ScoreCommand final : public Command {
@@ -136,26 +124,14 @@ class ScoreCommand final : public Command {
     auto summary = run_models(opt, bar, p);
     bar.finish();
     if (json) {
-      nlohmann::ordered_json j;
-      j["rows"] = summary.rows;
-      j["scored"] = summary.scored;
-      j["skipped"] = nlohmann::json::array();
-      for (const auto& k : summary.skipped) {
-        j["skipped"].push_back({{"row", k.index}, {"line", k.line}, {"mutant", k.mutant}, {"reason", k.reason}});
-      }
-      j["strategy"] = esm_onnx::strategy_name(request.strategy);
-      j["models"] = summary.columns;
-      j["load_seconds"] = summary.load_seconds;
-      j.update(counters_json(summary.counters));
-      j["output"] = dms.output;
-      fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      fmt::print("{}\n", summary.to_json());
     } else {
       const auto& c = summary.counters;
       fmt::print("scored {} of {} rows with {} model{} ({}): {} passes ({} tokens, {} batches) in {:.3f} s, {:.0f} "
                  "tokens/s; {} skipped -> {}\n",
                  summary.scored, summary.rows, summary.columns.size(), summary.columns.size() > 1 ? "s" : "",
                  esm_onnx::strategy_name(request.strategy), c.passes, c.tokens, c.batches, c.seconds,
-                 c.seconds > 0 ? static_cast<double>(c.tokens) / c.seconds : 0.0, summary.skipped.size(), dms.output);
+                 c.tokens_per_second(), summary.skipped.size(), dms.output);
     }
     return summary.skipped.empty() ? kOk : kSkipped;
   }
@@ -205,24 +181,13 @@ class ScoreCommand final : public Command {
         });
     bar.finish();
     if (json) {
-      nlohmann::ordered_json j;
-      j["scored"] = summary.scored;
-      j["already_present"] = summary.already_present;
-      j["skipped"] = nlohmann::json::array();
-      for (const auto& k : summary.skipped) j["skipped"].push_back({{"label", k.label}, {"line", k.line}, {"reason", k.reason}});
-      j["csv_rows"] = summary.csv_rows;
-      j["load_seconds"] = summary.load_seconds;
-      j.update(counters_json(summary.counters));
-      j["output_csv"] = missense.output_csv;
-      j["matrix_dir"] = summary.matrix_dir;
-      j["engine"] = summary.engine.to_string();
-      fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      fmt::print("{}\n", summary.to_json());
     } else {
       const auto& c = summary.counters;
       fmt::print("scored {} proteins ({} passes, {} tokens, {} batches) in {:.3f} s (model loaded in {:.3f} s), {:.0f} "
                  "tokens/s: {} already present, {} skipped -> {} ({} rows), {}\n",
                  summary.scored, c.passes, c.tokens, c.batches, c.seconds, summary.load_seconds,
-                 c.seconds > 0 ? static_cast<double>(c.tokens) / c.seconds : 0.0, summary.already_present,
+                 c.tokens_per_second(), summary.already_present,
                  summary.skipped.size(), missense.output_csv, summary.csv_rows, summary.matrix_dir);
     }
     return summary.skipped.empty() ? kOk : kSkipped;
