@@ -482,7 +482,6 @@ def test_long_names_links_to_other_disks_and_seq_ids_that_look_like_scratch_file
     host = socket.gethostname().replace("-", "_").replace("/", "_")
     fasta = tmp_path / "ids.fasta"
     fasta.write_text(f">o.csv.partial-{host}-999999\n{SEQ}\n>x\nGSHMSDNGPQ\n")
-    os.chdir(tmp_path)
     p = _missense(model, fasta, tmp_path / "o.csv", "--matrix-dir", tmp_path)
     assert '"scored":2' in p.stdout and (tmp_path / f"o.csv.partial-{host}-999999.npz").exists()
 
