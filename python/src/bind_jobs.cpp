@@ -80,7 +80,6 @@ void bind_jobs(nb::module_& m) {
   m.def("model_cache_root", &model_cache_root);
   // The one rule for every file written (io/output_file.h), for the files the Python layers write themselves.
   m.def("publish", &io::publish, "tmp"_a, "dest"_a, "what"_a);
-  m.def("output_destination", &io::output_destination, "path"_a, "what"_a);
   m.def("read_model_info", &read_model_info, nb::call_guard<nb::gil_scoped_release>(), "path"_a);
   // The engine options as the CLI checks them, without a model or this machine's CPU (a Ray driver checks the
   // workers' options): UsageError for an unknown name or for bf16 on ONNX Runtime.

@@ -116,8 +116,6 @@ std::string source_digest(const Checkpoint& ckpt) {
   return sha256_files(ckpt.files());
 }
 
-void rename_into_place(const std::string& from, const std::string& to) { io::publish(from, to, "--output"); }
-
 // What convert will build: layers, outputs, fused or explicit layers, and where the weights go.
 ConvertReport plan(const ConvertOptions& opt, const Checkpoint& ckpt) {
   const ModelConfig& cfg = ckpt.config();
@@ -232,11 +230,11 @@ void write_atomically(onnx::ModelProto& model, graph::WeightSink& sink, const st
   model.Clear();
   if (rep.external_data) {
     // The checker resolves external data next to the model under its final name.
-    rename_into_place(tmp_data, data_path);
+    io::publish(tmp_data, data_path, "--output");
     rep.external_data_file = data_path;
     graph::check_external_model_file(tmp_onnx);
   }
-  rename_into_place(tmp_onnx, output);
+  io::publish(tmp_onnx, output, "--output");
 }
 
 }  // namespace

@@ -141,8 +141,7 @@ std::string csv_line(const std::vector<std::string>& fields) {
 }
 
 void write_csv(const CsvTable& table, const std::string& path, const std::string& what) {
-  io::output_destination(path, what);  // refused before a byte is written
-  io::ScratchFile tmp(path, what);
+  io::ScratchFile tmp(path, what);  // the output rule: refused before a byte is written
   {
     std::ofstream out(tmp.path(), std::ios::binary | std::ios::trunc);
     if (!out) throw FileError(fmt::format("{} {}: cannot create the CSV file: {}", what, path, std::strerror(errno)));

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "esm_onnx/writer.h"
+#include "io/npy_read.h"
 
 namespace esm_onnx {
 
@@ -42,5 +43,25 @@ std::string npy_bytes(const FloatArray& a) {
   std::memcpy(out.data() + off, a.data.data(), a.data.size() * sizeof(float));
   return out;
 }
+
+namespace io {
+
+std::optional<NpyView> parse_npy(std::string_view bytes) {
+  if (bytes.size() < 10 || bytes.substr(0, 6) != "\x93NUMPY" || bytes[6] != '\x01') return std::nullopt;
+  const std::size_t header =
+      static_cast<unsigned char>(bytes[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8);
+  if (10 + header > bytes.size()) return std::nullopt;
+  return NpyView{bytes.substr(10, header), bytes.substr(10 + header)};
+}
+
+std::string npy_text(std::string_view bytes) {
+  const auto v = parse_npy(bytes);
+  if (!v) return {};
+  std::string_view s = v->payload;
+  while (!s.empty() && s.back() == '\0') s.remove_suffix(1);
+  return std::string(s);
+}
+
+}  // namespace io
 
 }  // namespace esm_onnx

@@ -9,16 +9,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <memory>
-#include <optional>
 #include <string_view>
 
 #include "esm_onnx/errors.h"
 #include "io/label_names.h"
+#include "io/npy_read.h"
 #include "io/output_file.h"
 #include "io/process_tag.h"
 #include "io/stored_zip.h"
 #include "io/writers.h"
+#include "io/zip_entry.h"
 #include "util/untrusted_file.h"
 
 namespace esm_onnx {
@@ -84,45 +84,20 @@ std::string RecordFiles::location(const std::string& label) const {
 
 namespace {
 
-// One entry of an open zip, whole (libzip checks its CRC-32 at the end); nullopt when it is absent, larger than
-// `limit` or damaged.
-std::optional<std::string> zip_entry(zip_t* z, const std::string& name, uint64_t limit) {
-  zip_stat_t st;
-  if (zip_stat(z, name.c_str(), 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE) || st.size > limit) return std::nullopt;
-  std::unique_ptr<zip_file_t, int (*)(zip_file_t*)> f(zip_fopen(z, name.c_str(), 0), zip_fclose);
-  if (!f) return std::nullopt;
-  std::string out(st.size, '\0');
-  uint64_t done = 0;
-  char extra = 0;
-  for (;;) {
-    const bool past = done >= out.size();
-    const zip_int64_t got = zip_fread(f.get(), past ? &extra : out.data() + done, past ? 1 : out.size() - done);
-    if (got < 0 || (past && got > 0)) return std::nullopt;
-    if (got == 0) break;
-    done += static_cast<uint64_t>(got);
-  }
-  if (done != out.size()) return std::nullopt;
-  return out;
-}
-
 // Whether the zip holds `label`'s record as this writer makes it: npz's label.npy is the label; pt's data.pkl
 // pickles the dict {"label": <label>, ...} first (Pickler::string: 'X', a 4-byte length, the bytes).
 bool holds_label(zip_t* z, const std::string& ext, const std::string& label) {
   constexpr uint64_t kLimit = uint64_t{1} << 20;
+  std::string why;  // what is wrong with an entry: here, only that the record is not taken for done
   if (ext == ".npz") {
-    const auto npy = zip_entry(z, "label.npy", kLimit + 128);
-    if (!npy || npy->size() < 10 || npy->compare(0, 6, "\x93NUMPY") != 0) return false;
-    const std::size_t header = static_cast<unsigned char>((*npy)[8]) | (static_cast<std::size_t>(static_cast<unsigned char>((*npy)[9])) << 8);
-    if (10 + header > npy->size()) return false;
-    std::string text = npy->substr(10 + header);
-    while (!text.empty() && text.back() == '\0') text.pop_back();
-    return text == label;
+    const auto npy = io::read_zip_entry(z, "label.npy", kLimit + 128, why);
+    return npy && io::parse_npy(*npy) && io::npy_text(*npy) == label;
   }
   for (zip_int64_t i = 0, n = zip_get_num_entries(z, 0); i < n; ++i) {
     const char* name = zip_get_name(z, static_cast<zip_uint64_t>(i), 0);
     const std::string_view entry = name ? name : "";
     if (entry.size() < 8 || entry.substr(entry.size() - 8) != "data.pkl") continue;
-    const auto pkl = zip_entry(z, std::string(entry), kLimit * 16);
+    const auto pkl = io::read_zip_entry(z, std::string(entry), kLimit * 16, why);
     if (!pkl) return false;
     auto pickled = [](const std::string& text) {
       std::string out(1, 'X');

@@ -2,9 +2,9 @@
 #include "esm_onnx/embed.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <nlohmann/json.hpp>
-#include <fmt/ranges.h>
 
 #include <chrono>
 #include <unordered_set>

@@ -18,6 +18,7 @@
 #include "esm_onnx/writer.h"
 #include "io/csv_table.h"
 #include "io/label_names.h"
+#include "io/npy_read.h"
 #include "io/output_file.h"
 #include "io/process_tag.h"
 #include "io/stored_zip.h"
@@ -53,31 +54,6 @@ std::string MissenseOptions::matrices() const { return matrix_dir.empty() ? outp
 
 namespace {
 
-// The header and payload of an .npy entry this job wrote (format 1.0), or nullopt when it is not one.
-struct NpyEntry {
-  std::string_view header, payload;
-};
-std::optional<NpyEntry> npy_entry(const std::string& bytes) {
-  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0 || bytes[6] != '\x01') return std::nullopt;
-  const std::size_t header = static_cast<unsigned char>(bytes[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8);
-  if (10 + header > bytes.size()) return std::nullopt;
-  return NpyEntry{std::string_view(bytes).substr(10, header), std::string_view(bytes).substr(10 + header)};
-}
-
-std::optional<std::string_view> npy_payload(const std::string& bytes) {
-  auto e = npy_entry(bytes);
-  if (!e) return std::nullopt;
-  return e->payload;
-}
-
-std::string npy_text(const std::string& bytes) {
-  auto p = npy_payload(bytes);
-  if (!p) return {};
-  std::string s(*p);
-  while (!s.empty() && s.back() == '\0') s.pop_back();
-  return s;
-}
-
 // What a matrix file holds: the protein's sequence and what computed it (a rerun with another model or tiling
 // scores again rather than mixing results).
 struct StoredMatrix {
@@ -92,10 +68,10 @@ std::optional<StoredMatrix> read_matrix(const std::string& path) {
   try {
     torchfile::ZipReader zip(path);
     StoredMatrix m;
-    m.sequence = npy_text(zip.read_all("sequence.npy"));
-    m.provenance = npy_text(zip.read_all("provenance.npy"));
+    m.sequence = io::npy_text(zip.read_all("sequence.npy"));
+    m.provenance = io::npy_text(zip.read_all("provenance.npy"));
     const std::string bytes = zip.read_all("scores.npy");
-    const auto e = npy_entry(bytes);
+    const auto e = io::parse_npy(bytes);
     const std::size_t want = m.sequence.size() * 20 * sizeof(float);
     const std::string shape = fmt::format("'shape': ({}, 20)", m.sequence.size());
     if (m.sequence.empty() || !e || e->payload.size() != want || e->header.find("'descr': '<f4'") == std::string_view::npos ||

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "esm_onnx/errors.h"
+#include "io/zip_entry.h"
 
 namespace esm_onnx::torchfile {
 
@@ -47,30 +48,13 @@ uint64_t ZipReader::size(const std::string& name) const {
   return st.size;
 }
 
-// A whole entry, its CRC-32 checked: libzip compares it only when a read reaches the entry's end, so one read
-// past the last byte is made (a changed byte of the same file size is then a FormatError, not trusted data).
+// A whole entry, its CRC-32 checked (io::read_zip_entry): a changed byte of the same file size is a FormatError.
 std::string ZipReader::read_all(const std::string& name) const {
-  std::string buf(size(name), '\0');
-  std::unique_ptr<zip_file_t, int (*)(zip_file_t*)> f(zip_fopen(archive_, name.c_str(), 0), zip_fclose);
-  if (!f) throw FormatError(fmt::format("{}: cannot open entry {}: {}", path_, name, zip_strerror(archive_)));
-  uint64_t done = 0;
-  for (;;) {
-    char extra = 0;
-    char* dst = done < buf.size() ? buf.data() + done : &extra;
-    const uint64_t want = done < buf.size() ? buf.size() - done : 1;
-    const zip_int64_t got = zip_fread(f.get(), dst, want);
-    if (got < 0) {
-      throw FormatError(fmt::format("{}: entry {} is corrupt (read {} of {} bytes): {}", path_, name, done, buf.size(),
-                                    zip_file_strerror(f.get())));
-    }
-    if (got == 0) break;
-    if (done >= buf.size()) throw FormatError(fmt::format("{}: entry {} holds more than its {} bytes", path_, name, buf.size()));
-    done += static_cast<uint64_t>(got);
-  }
-  if (done != buf.size()) {
-    throw FormatError(fmt::format("{}: entry {} is truncated (read {} of {} bytes)", path_, name, done, buf.size()));
-  }
-  return buf;
+  const uint64_t total = size(name);  // a missing entry named as this reader names it
+  std::string why;
+  auto bytes = io::read_zip_entry(archive_, name, total, why);
+  if (!bytes) throw FormatError(fmt::format("{}: entry {} {}", path_, name, why));
+  return std::move(*bytes);
 }
 
 void ZipReader::read(const std::string& name, uint64_t offset, uint64_t nbytes, void* out) const {

@@ -384,11 +384,6 @@ def test_a_record_file_of_another_record_or_a_checkpoint_is_not_taken_for_done(m
     assert '"written":1' in p.stdout, p.stdout
     if fmt == "npz":
         assert np.load(out / "a.npz")["label"].item().decode() == "a"
-        d = np.load(out / "b.npz")
-        d_bytes = bytearray((out / "b.npz").read_bytes())
-        i = d_bytes.find(np.asarray(d["mean_representations/3"], np.float32).tobytes()[:8])
-        d_bytes[i] ^= 0x40  # one byte of the array changed, same size: the zip's CRC no longer matches
-        (out / "b.npz").write_bytes(bytes(d_bytes))
     else:
         shutil.copy(checkpoints["esm2_t3_48_zip"], out / "a.pt")  # a checkpoint named like the record
         p = run_cli("embed", model, fasta, out, "--format", fmt, "--include", "mean", "--json")

@@ -156,3 +156,15 @@ def map_shards(actor: type, todo: list[Shard], kwargs: dict[str, Any], workers: 
         say(f"esm-onnx-ray: part {row['name']} done; {done} {unit}, {done / dt:.1f} {unit}/s, {tokens / dt:.0f} "
             "tokens/s across the cluster")
     return time.perf_counter() - t_up
+
+
+def write_manifest(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, options: dict[str, Any], parts: int,
+                   redone: int, seconds: float, compute: float, totals: dict[str, int]) -> dict[str, Any]:
+    """manifest.json, written last, when the run is complete: what ran (model, options, inputs), the parts, the
+    times and the job's counts. Returns it."""
+    run = json.loads((out / "run.json").read_text())
+    manifest = {"model": str(model), "model_sha256": run["model_sha256"], "options": options,
+                "inputs": [str(f) for f in files], "parts": parts, "parts_run": redone, "seconds": seconds,
+                "compute_seconds": compute, **totals}
+    _parts.write_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
+    return manifest

@@ -1,7 +1,6 @@
 """`esm-onnx-ray embed`: embeddings of many FASTA files on Ray (the layout of OUTDIR: the package's docstring)."""
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 from collections.abc import Iterable
@@ -72,12 +71,7 @@ def _finish(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, o
             totals[k] += int(summary.get(k, 0))
         lines += [f"{s.path}\t{label}\t{line}\t{reason}" for label, line, reason in summary["skipped_records"]]
     _parts.write_atomic(out / "skipped.tsv", "\n".join(lines) + "\n")
-    run = json.loads((out / "run.json").read_text())
-    manifest = {"model": str(model), "model_sha256": run["model_sha256"], "options": options,
-                "inputs": [str(f) for f in files], "parts": len(shards), "parts_run": redone, "seconds": seconds,
-                "compute_seconds": compute,
-                **totals}
-    _parts.write_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
+    manifest = driver.write_manifest(out, files, model, options, len(shards), redone, seconds, compute, totals)
     say(f"esm-onnx-ray: {totals['records']} records: {totals['written']} written, {totals['already_present']} already "
         f"present, {totals['skipped']} skipped ({out / 'skipped.tsv'}); {redone} of {len(shards)} parts run in "
         f"{seconds:.1f} s")

@@ -57,8 +57,6 @@ def score(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
 def _finish(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, options: dict, shards: list[Shard],
             redone: int, seconds: float, compute: float, say) -> dict[str, Any]:
     """scores.csv from the parts in the inputs' order (streamed), skipped.tsv and manifest.json."""
-    import json
-
     for pattern in (".*.tmp", "*.partial-*"):  # what killed attempts left (every writer has finished now)
         for stale in (out / "parts").glob(pattern):
             stale.unlink(missing_ok=True)
@@ -72,7 +70,7 @@ def _finish(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, o
             for k in ("records", "scored", "already_present", "skipped", "tokens"):
                 totals[k] += int(summary.get(k, 0))
             lines += [f"{s.path}\t{label}\t{line}\t{reason}" for label, line, reason in summary["skipped_records"]]
-            # Duplicate seq_ids were left out by the driver before any work (_scan_inputs): the parts are disjoint.
+            # Duplicate seq_ids were left out by the driver before any work (driver.scan_inputs): the parts are disjoint.
             with open(out / "parts" / f"{s.name}.csv", newline="") as part:
                 next(part)  # its header
                 for row in part:
@@ -80,11 +78,7 @@ def _finish(out: pathlib.Path, files: list[pathlib.Path], model: pathlib.Path, o
                     totals["csv_rows"] += 1
     _parts.publish(tmp, out / "scores.csv")
     _parts.write_atomic(out / "skipped.tsv", "\n".join(lines) + "\n")
-    run = json.loads((out / "run.json").read_text())
-    manifest = {"model": str(model), "model_sha256": run["model_sha256"], "options": options,
-                "inputs": [str(f) for f in files], "parts": len(shards), "parts_run": redone, "seconds": seconds,
-                "compute_seconds": compute, **totals}
-    _parts.write_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
+    manifest = driver.write_manifest(out, files, model, options, len(shards), redone, seconds, compute, totals)
     say(f"esm-onnx-ray: {totals['records']} proteins: {totals['scored']} scored, {totals['already_present']} already "
         f"present, {totals['skipped']} skipped ({out / 'skipped.tsv'}); {totals['csv_rows']} rows in "
         f"{out / 'scores.csv'}; {redone} of {len(shards)} parts run in {seconds:.1f} s")
