@@ -13,7 +13,7 @@ import sys
 # Folder (src/<folder>) or public header (include/esm_onnx/<name>.h) -> layer, lowest first.
 LAYERS: list[tuple[str, set[str], set[str]]] = [
     ("base", {"util", "outputs"},
-     {"errors", "options", "outputs", "layers", "record", "message", "architecture", "tensor_role", "model_config", "alphabet",
+     {"errors", "options", "option_specs", "outputs", "layers", "record", "message", "architecture", "tensor_role", "model_config", "alphabet",
       "runtime_options", "model_info", "traits", "tiles", "mutations"}),
     ("formats", {"pickle", "torch", "source", "io", "vocab"}, {"batching", "fasta", "writer"}),
     ("tensors", {"tensors", "families"}, set()),

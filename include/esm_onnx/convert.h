@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "esm_onnx/checkpoint.h"
+#include "esm_onnx/message.h"
 #include "esm_onnx/options.h"
 #include "esm_onnx/outputs.h"
 
@@ -47,7 +48,8 @@ struct ConvertReport {
 
 using LogFn = std::function<void(const std::string&)>;
 
-// Throws UsageError / FormatError / UnsupportedError with the option or file at fault named.
-ConvertReport convert(const ConvertOptions& options, const LogFn& log = {});
+// Throws UsageError / FormatError / UnsupportedError with the option or file at fault named. `message` hears
+// the steps (read, wrote), the checkpoint's notices and each layer written (Progress), typed (message.h).
+ConvertReport convert(const ConvertOptions& options, const MessageFn& message = {});
 
 }  // namespace esm_onnx

@@ -34,7 +34,7 @@ struct EmbedRequest {
   // Records longer than one pass takes: truncate (esm-extract's), tile (tiles.h, stitched as OutputSpec::tile
   // says) or full (one pass). Unset: the family's default (FamilyTraits::long_sequences).
   std::optional<LongSequences> long_sequences;
-  TilingOptions tiling{0, 512, 20};  // window 0: the family's training length, at most the model's positions
+  Tiling tiling;  // length 0: the family's training length, at most the model's positions
 
   void validate() const;  // UsageError naming the option
   std::string to_string() const;
@@ -44,7 +44,7 @@ struct EmbedRequest {
 struct LongSequencePlan {
   LongSequences mode{LongSequences::Truncate};
   int64_t truncate{kDefaultTruncation};
-  TilingOptions tiling;  // window resolved; used with Tile
+  Tiling tiling;  // length resolved; used with Tile
   std::string to_string() const;  // "tile (1022-residue tiles, overlap >= 512, s = 20)"
 };
 LongSequencePlan plan_long_sequences(const ModelInfo& info, const EmbedRequest& request);
@@ -121,9 +121,9 @@ std::unique_ptr<RecordSource> vector_source(const std::vector<SequenceRecord>& r
 struct StreamSettings {
   bool strict{false};     // throw InputError at the first bad record instead of skipping it
   std::string strict_note{" (strict mode stops at the first bad record)"};  // appended to that error
-  int64_t window{kDefaultWindow};  // records read, sorted by length and batched together
+  int64_t read_ahead{kDefaultReadAhead};  // records read, sorted by length and batched together
 
-  void validate() const;  // UsageError naming --window
+  void validate() const;  // UsageError naming --read-ahead
 };
 
 // The settings and the job's hooks into the stream.
@@ -154,7 +154,7 @@ class EmbedStream {
   EmbedStream(const EmbedStream&) = delete;
   EmbedStream& operator=(const EmbedStream&) = delete;
 
-  // The next batch's records (shortest first within a window); false once the input is exhausted.
+  // The next batch's records (shortest first within a window; at least one); false once the input is exhausted.
   bool next(std::vector<RecordOutput>& batch);
 
   const std::vector<int64_t>& layers() const;

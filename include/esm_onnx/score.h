@@ -49,10 +49,6 @@ const StrategySpec& strategy_spec(ScoringStrategy strategy);
 ScoringStrategy parse_scoring_strategy(std::string_view text, std::string_view option = "--scoring-strategy");
 const char* strategy_name(ScoringStrategy strategy);
 
-// The token budget of a scoring batch. Every pass of a scan has the same length, so there is no padding to save;
-// measured on a 263-residue scan (ESM-2 35M size, 2 threads), 1,024 to 4,096 tokens run alike and 8,192 is
-// slower in fp32, while memory grows with the budget: 2,048 (seven masked copies of such a protein).
-inline constexpr int64_t kDefaultScoreToksPerBatch = 2048;
 
 // How to score, whatever the job.
 struct ScoreRequest {
@@ -60,8 +56,8 @@ struct ScoreRequest {
   int64_t toks_per_batch{kDefaultScoreToksPerBatch};
   // Records longer than the tile length: Tile (esm-variants' windows) or Full (one pass; rotary models only).
   LongSequences long_sequences{LongSequences::Tile};
-  // window 0: the family's training length (1,022 residues; ESM C 2,048), capped by what the model's positions take.
-  TilingOptions tiling{0, 512, 20};
+  // length 0: the family's training length (FamilyTraits), capped by what the model's positions take.
+  Tiling tiling;
 
   void validate() const;  // UsageError naming the option
   std::string to_string() const;
@@ -69,7 +65,7 @@ struct ScoreRequest {
 
 // The tiling a request gives for `model`: its tile length resolved. UsageError for Full on a model with learned
 // positions when `length` exceeds them (naming tile), and for Truncate (scores need every residue).
-TilingOptions resolve_tiling(const ModelInfo& info, const ScoreRequest& request);
+Tiling resolve_tiling(const ModelInfo& info, const ScoreRequest& request);
 
 // A row of a scan that was not scored, and why.
 struct SkippedRow {
@@ -155,7 +151,7 @@ struct MissenseOptions {
   std::string matrix_dir;  // <seq_id>.npz per protein ([L, 20] `scores`); empty: the CSV's path + ".d"
   ScoreRequest request;
   RuntimeOptions runtime;
-  int64_t window{256};     // proteins read, sorted by length and batched together
+  int64_t read_ahead{kDefaultScoreReadAhead};  // proteins read, sorted by length and batched together
   bool strict{false};      // stop at the first protein that cannot be scored
 
   void validate() const;

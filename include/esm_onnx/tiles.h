@@ -4,42 +4,49 @@
 // convention of the genome-wide ESM-1b catalogue. `score` uses it for long proteins; one implementation for
 // every job that tiles.
 //
-// Windows of `window` residues are laid from both ends inward, each pair overlapping the next by at least
+// Tiles of `length` residues are laid from both ends inward, each pair overlapping the next by at least
 // `min_overlap`; when the two innermost ones overlap by less, one more window is centred between them. Each
 // window weighs its residues with sigmoid edges (sharpness `s`, over round(min_overlap / 2) residues) except at
 // the sequence's own ends, and each residue's weights are normalised to sum to 1 over the windows that hold it.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace esm_onnx {
 
-struct TilingOptions {
-  int64_t window{1022};      // residues per window (esm-variants: 1022, ESM-1b's limit)
-  int64_t min_overlap{512};  // residues two neighbouring windows share at least
-  double sharpness{20};      // s of the sigmoid edges
+// esm-variants' tiling parameters (its defaults), the one home of these defaults for every front end.
+inline constexpr int64_t kDefaultTileOverlap = 512;
+inline constexpr double kDefaultTileSharpness = 20;
 
-  void validate() const;  // UsageError naming the option
-  // The same for a request, where window 0 stands for the model's tile length (tiling_for_model).
-  void validate_request() const;
+// How a job tiles records longer than one pass: passed whole from every front end (CLI, Python, Ray).
+struct Tiling {
+  int64_t length{0};  // residues per tile; 0: the model's (its family's training length, at most its positions)
+  int64_t min_overlap{kDefaultTileOverlap};  // residues two neighbouring tiles share at least
+  double sharpness{kDefaultTileSharpness};   // s of the sigmoid edges
+
+  void validate() const;  // UsageError naming the option; length 0 (the model's) is checked once resolved
+  void validate_resolved() const;  // the same with the length known (>= 2)
+  bool operator==(const Tiling&) const = default;
+  std::string to_string() const;  // "tile_length=model tile_overlap=512 tile_sharpness=20", as reports name it
 };
 
 struct ModelInfo;
-// A request's tiling on one model: window 0 becomes the family's training length, at most what the model's
-// positions take; a window given beyond them is a UsageError naming --tile-length.
-TilingOptions tiling_for_model(const ModelInfo& info, TilingOptions requested);
+// A request's tiling on one model: length 0 becomes the family's training length, at most what the model's
+// positions take; a length given beyond them is a UsageError naming --tile-length.
+Tiling tiling_for_model(const ModelInfo& info, Tiling requested);
 
 struct Tile {
   int64_t start{0};   // first residue (0-based)
   int64_t length{0};  // residues
 };
 
-struct Tiling {
+struct TileLayout {
   std::vector<Tile> tiles;  // sorted by start; one tile covering everything when the sequence fits the window
   // weights[k][i]: the normalised weight of residue tiles[k].start + i in tile k.
   std::vector<std::vector<double>> weights;
 };
 
-// The tiles of a sequence of `length` residues (>= 1).
-Tiling tile_sequence(int64_t length, const TilingOptions& options = {});
+// The tiles of a sequence of `length` residues (>= 1); `tiling.length` resolved (>= 2).
+TileLayout tile_sequence(int64_t length, const Tiling& tiling);
 
 }  // namespace esm_onnx

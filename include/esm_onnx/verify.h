@@ -39,6 +39,6 @@ VerifyReport verify_against(const std::string& candidate, const std::string& ref
 
 // Writes the fp32 standard-op reference of `converted` to a temporary folder beside the output, verifies
 // the output against it, and removes the reference.
-VerifyReport verify_conversion(const ConvertOptions& converted, const VerifyOptions& options, const LogFn& log = {});
+VerifyReport verify_conversion(const ConvertOptions& converted, const VerifyOptions& options, const MessageFn& message = {});
 
 }  // namespace esm_onnx

@@ -32,8 +32,8 @@ _core._set_errors(_ALL_ERRORS)
 
 from ._api import (  # noqa: E402
     DEFAULTS, Alphabet, Embedding, EmbedSummary, FastaEmbeddings, Model, ModelInfo, cached_model, check_engine_options,
-    check_request, convert, download, embed_to_dir, graph_outputs, inspect, model_cache_root, outputs, read_model_info,
-    releases,
+    check_request, convert, download, embed_to_dir, graph_outputs, inspect, model_cache_root, options, outputs,
+    read_model_info, releases, Tiling,
 )
 from ._score import (  # noqa: E402
     ENSEMBLE_COLUMN, MISSENSE_ORDER, missense_frame, plot_missense, read_matrix, score_dms, score_missense, scoring_strategies,
@@ -45,6 +45,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Model", "ModelInfo", "Embedding", "EmbedSummary", "FastaEmbeddings", "convert", "download", "embed_to_dir", "inspect",
     "outputs", "graph_outputs", "releases", "read_model_info", "check_request", "check_engine_options", "Alphabet", "DEFAULTS",
+    "Tiling", "options",
     "Error", "UsageError", "InputError", "FormatError", "UnsupportedError", "FileError", "RuntimeFailure", "InternalError",
     "SkippedRecordWarning", "ONNXRUNTIME_LIBRARY", "score_dms", "score_missense", "scoring_strategies", "missense_frame",
     "plot_missense", "read_matrix", "tile_sequence", "MISSENSE_ORDER", "ENSEMBLE_COLUMN", "cached_model", "model_cache_root",

@@ -8,14 +8,17 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Union
 
-from . import _args, _core
+from . import _args, _core, _options
 from ._errors import SkippedRecordWarning, UsageError, warn_message
-from ._score import SCORE_TOKS_PER_BATCH
+from ._options import EMBED as _E
+from ._options import SCORE as _S
 
 ModelInfo = _core.ModelInfo
 Alphabet = _core.Alphabet
-# The library's batching defaults (toks_per_batch, truncation_seq_length, window): one value each, in C++.
-DEFAULTS: dict[str, int] = dict(_core.DEFAULTS)
+# The defaults of the shared options for embedding (toks_per_batch, truncation_seq_length, read_ahead, ...): one
+# value each, in C++ (esm_onnx/option_specs.h); esm_onnx.options() lists every row.
+DEFAULTS: dict[str, Any] = dict(_E)
+Tiling = _options.Tiling
 Embedding = _core.Embedding
 EmbedSummary = _core.EmbedSummary
 
@@ -31,26 +34,16 @@ _str = _args.text
 
 def _runtime(threads: Any, device: Any, engine: Any, compute: Any, cache_dir: PathLike | None,
              cache: Any) -> _core.RuntimeOptions:
-    return _core.RuntimeOptions(_int("threads", threads, maximum=_core.MAX_THREADS), _str("device", device), _str("engine", engine),
+    return _core.RuntimeOptions(_options.count("threads", threads), _str("device", device), _str("engine", engine),
                                 _str("compute", compute), _args.optional_path("cache_dir", cache_dir),
                                 _args.flag("cache", cache))
 
 
 def _request(include: Any, repr_layers: Any, toks_per_batch: Any, truncation_seq_length: Any,
-             long: dict[str, Any] | None = None) -> _core.EmbedRequest:
-    long = long or {}
-    tile_length = long.get("tile_length")
-    return _core.EmbedRequest(_names("include", include), _layers(repr_layers), _int("toks_per_batch", toks_per_batch, 1),
-                              None if truncation_seq_length is None else _int("truncation_seq_length", truncation_seq_length),
-                              _args.optional_text("long_sequences", long.get("long_sequences")),
-                              0 if tile_length is None else _int("tile_length", tile_length),
-                              _int("tile_overlap", long.get("tile_overlap", 512)),
-                              _args.number("tile_sharpness", long.get("tile_sharpness", 20.0)))
-
-
-def _long(long_sequences: str | None, tile_length: int | None, tile_overlap: int, tile_sharpness: float) -> dict[str, Any]:
-    return {"long_sequences": long_sequences, "tile_length": tile_length, "tile_overlap": tile_overlap,
-            "tile_sharpness": tile_sharpness}
+             long_sequences: Any = None, tiling: Any = None) -> _core.EmbedRequest:
+    return _core.EmbedRequest(_names("include", include), _layers(repr_layers), _options.count("toks_per_batch", toks_per_batch),
+                              None if truncation_seq_length is None else _options.count("truncation_seq_length", truncation_seq_length),
+                              _args.optional_text("long_sequences", long_sequences), _options.tiling(tiling))
 
 
 def _records(sequences: Sequence[Record]) -> tuple[list[str], list[str]]:
@@ -76,7 +69,7 @@ def _records(sequences: Sequence[Record]) -> tuple[list[str], list[str]]:
 
 class FastaEmbeddings(Iterator["Embedding"]):
     """Embeddings of a FASTA file's records, computed one batch at a time as you iterate, so memory is
-    bounded by the batch. Records come shortest first within each window of `window` records (esm-extract's
+    bounded by the batch. Records come shortest first within each `read_ahead` records (esm-extract's
     packing); `Embedding.index` is the record's position in the file. Bad records are skipped with a
     SkippedRecordWarning (or raise InputError when strict=True) and listed in `skipped`."""
 
@@ -118,8 +111,8 @@ class Model:
     ~/.cache/esm-onnx/openvino); cache=False compiles at every load.
     """
 
-    def __init__(self, path: PathLike, threads: int = 0, device: str = "cpu", engine: str = "ort",
-                 compute: str = "auto", cache_dir: PathLike | None = None, cache: bool = True) -> None:
+    def __init__(self, path: PathLike, threads: int = _E["threads"], device: str = _E["device"], engine: str = _E["engine"],
+                 compute: str = _E["compute"], cache_dir: PathLike | None = _E["cache_dir"], cache: bool = _E["cache"]) -> None:
         self._core = _core.Model(_path("path", path), _runtime(threads, device, engine, compute, cache_dir, cache))
 
     @property
@@ -152,10 +145,9 @@ class Model:
         return self._core.path
 
     def embed(self, sequences: Sequence[Record], include: str | Iterable[str] = ("mean",),
-              repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = DEFAULTS["toks_per_batch"],
-              truncation_seq_length: int | None = DEFAULTS["truncation_seq_length"],
-              long_sequences: str | None = None, tile_length: int | None = None, tile_overlap: int = 512,
-              tile_sharpness: float = 20.0) -> list[Embedding]:
+              repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _E["toks_per_batch"],
+              truncation_seq_length: int | None = _E["truncation_seq_length"],
+              long_sequences: str | None = _E["long_sequences"], tiling: Tiling | None = None) -> list[Embedding]:
         """Embeds sequences (strings, or (label, sequence) pairs) and returns one Embedding per item, in input
         order. A bare string's label is its position in the list ("0", "1", ...).
 
@@ -163,43 +155,40 @@ class Model:
         (0 = embeddings, -1 = last); None = every layer the model exports. toks_per_batch and
         truncation_seq_length as in esm-extract (0 = no truncation; None: 1022 with long_sequences="truncate", none
         with "tile" and "full"). long_sequences: what records longer than one pass take get: "truncate"
-        (esm-extract's), "tile" (esm-variants' overlapping windows of tile_length residues, at least tile_overlap
-        shared, stitched with sigmoid weights of sharpness tile_sharpness) or "full" (one pass; ESM-2, ESM C);
+        (esm-extract's), "tile" (esm-variants' overlapping windows as `tiling` says: esm_onnx.Tiling(length, min_overlap,
+        sharpness), None for the model's length and esm-variants' overlap and edges) or "full" (one pass; ESM-2, ESM C);
         None: the model's default (ESM C tiles at 2,048, the others truncate). A bad sequence raises InputError.
         """
         labels, seqs = _records(sequences)
         return self._core.embed(labels, seqs, _request(include, repr_layers, toks_per_batch, truncation_seq_length,
-                                                       _long(long_sequences, tile_length, tile_overlap, tile_sharpness)))
+                                                       long_sequences, tiling))
 
     def embed_fasta(self, path: PathLike, include: str | Iterable[str] = ("mean",),
-                    repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = DEFAULTS["toks_per_batch"],
-                    truncation_seq_length: int | None = DEFAULTS["truncation_seq_length"], strict: bool = False,
-                    window: int = DEFAULTS["window"], long_sequences: str | None = None, tile_length: int | None = None,
-                    tile_overlap: int = 512, tile_sharpness: float = 20.0) -> FastaEmbeddings:
+                    repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _E["toks_per_batch"],
+                    truncation_seq_length: int | None = _E["truncation_seq_length"], strict: bool = _E["strict"],
+                    read_ahead: int = _E["read_ahead"], long_sequences: str | None = _E["long_sequences"], tiling: Tiling | None = None) -> FastaEmbeddings:
         """Streams the embeddings of a FASTA file's records (see FastaEmbeddings); long_sequences and the tile
         options as for embed."""
-        long = _long(long_sequences, tile_length, tile_overlap, tile_sharpness)
         inner = self._core.embed_fasta(_path("path", path), _request(include, repr_layers, toks_per_batch,
-                                                                     truncation_seq_length, long),
-                                       _args.flag("strict", strict), _int("window", window, 1))
+                                                                     truncation_seq_length, long_sequences, tiling),
+                                       _args.flag("strict", strict), _options.count("read_ahead", read_ahead))
         return FastaEmbeddings(inner)
 
     def embed_to_dir(self, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
-                     format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = DEFAULTS["toks_per_batch"],
-                     truncation_seq_length: int | None = DEFAULTS["truncation_seq_length"], strict: bool = False,
-                     window: int = DEFAULTS["window"], long_sequences: str | None = None, tile_length: int | None = None,
-                     tile_overlap: int = 512, tile_sharpness: float = 20.0) -> EmbedSummary:
+                     format: str = _E["format"], repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _E["toks_per_batch"],
+                     truncation_seq_length: int | None = _E["truncation_seq_length"], strict: bool = _E["strict"],
+                     read_ahead: int = _E["read_ahead"], long_sequences: str | None = _E["long_sequences"],
+                     tiling: Tiling | None = None) -> EmbedSummary:
         """esm_onnx.embed_to_dir with this already loaded model (a worker that embeds many files loads it once)."""
-        long = _long(long_sequences, tile_length, tile_overlap, tile_sharpness)
         options = _core.EmbedOptions("", _path("fasta", fasta), _path("outdir", outdir),
-                                     _request(include, None, toks_per_batch, truncation_seq_length, long),
+                                     _request(include, None, toks_per_batch, truncation_seq_length, long_sequences, tiling),
                                      [str(i) for i in _layers(repr_layers)], _str("format", format), _core.RuntimeOptions(),
-                                     _args.flag("strict", strict), _int("window", window, 1))
+                                     _args.flag("strict", strict), _options.count("read_ahead", read_ahead))
         return self._core.embed_to_dir(options, warn_message)
 
     def score(self, sequence: str, mutants: Sequence[str], strategy: str = "wt-marginals", offset_idx: int = 0,
-              strict: bool = False, toks_per_batch: int = SCORE_TOKS_PER_BATCH, long_sequences: str = "tile",
-              tile_length: int | None = None, tile_overlap: int = 512, tile_sharpness: float = 20.0) -> Any:
+              strict: bool = _S["strict"], toks_per_batch: int = _S["toks_per_batch"],
+              long_sequences: str = _S["long_sequences"], tiling: Tiling | None = None) -> Any:
         """Scores mutations of `sequence` as predict.py does: a float64 numpy array, one score per mutant, in order.
 
         mutants: "A24C" (wild type, position, mutant) or "A24C:G30W"; a position minus offset_idx indexes the
@@ -212,16 +201,15 @@ class Model:
         """
         from ._score import score_mutants
         return score_mutants(self, sequence, mutants, strategy, offset_idx, strict, toks_per_batch, long_sequences,
-                             tile_length, tile_overlap, tile_sharpness)
+                             tiling)
 
-    def score_missense(self, sequence: str, toks_per_batch: int = SCORE_TOKS_PER_BATCH, long_sequences: str = "tile",
-                       tile_length: int | None = None, tile_overlap: int = 512, tile_sharpness: float = 20.0) -> Any:
+    def score_missense(self, sequence: str, toks_per_batch: int = _S["toks_per_batch"],
+                       long_sequences: str = _S["long_sequences"], tiling: Tiling | None = None) -> Any:
         """esm-variants' matrix of one protein: [L, 20] float32, log p(mutant) - log p(wild type) at each position
         from the wild type's pass, amino acids in esm_onnx.MISSENSE_ORDER (the wild type's entry 0). Tiled as
         esm-variants tiles beyond the tile length. InputError for a residue outside the 20 amino acids."""
         from ._score import score_missense_matrix
-        return score_missense_matrix(self, sequence, toks_per_batch, long_sequences, tile_length, tile_overlap,
-                                     tile_sharpness)
+        return score_missense_matrix(self, sequence, toks_per_batch, long_sequences, tiling)
 
     def forward(self, tokens: Any, repr_layers: Iterable[int] = (), logits: bool = True,
                 contacts: bool = False, attentions: bool = False) -> dict[str, Any]:
@@ -267,23 +255,32 @@ def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | 
 
 
 def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
-                 format: str = "npz", repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = DEFAULTS["toks_per_batch"],
-                 truncation_seq_length: int | None = DEFAULTS["truncation_seq_length"], threads: int = 0, device: str = "cpu",
-                 strict: bool = False, window: int = DEFAULTS["window"], engine: str = "ort", compute: str = "auto",
-                 cache_dir: PathLike | None = None, cache: bool = True, long_sequences: str | None = None,
-                 tile_length: int | None = None, tile_overlap: int = 512, tile_sharpness: float = 20.0) -> EmbedSummary:
+                 format: str = _E["format"], repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _E["toks_per_batch"],
+                 truncation_seq_length: int | None = _E["truncation_seq_length"], threads: int = _E["threads"], device: str = _E["device"],
+                 strict: bool = _E["strict"], read_ahead: int = _E["read_ahead"], engine: str = _E["engine"],
+                 compute: str = _E["compute"], cache_dir: PathLike | None = _E["cache_dir"], cache: bool = _E["cache"],
+                 long_sequences: str | None = _E["long_sequences"], tiling: Tiling | None = None) -> EmbedSummary:
     """The `esm-onnx embed` job: every record of `fasta` embedded into `outdir` as npz, pt or h5, resumable
     (records already written are left as they are), bad records skipped with a SkippedRecordWarning (or
     InputError when strict=True). engine, compute, cache_dir and cache as for Model. Returns the summary
-    (written, already_present, skipped, tokens, engine, ...). long_sequences and the tile options as for
-    Model.embed."""
+    (written, already_present, skipped, tokens, engine, ...). long_sequences and tiling as for Model.embed."""
     options = _core.EmbedOptions(_path("model", model), _path("fasta", fasta), _path("outdir", outdir),
                                  _request(include, None, toks_per_batch, truncation_seq_length,
-                                          _long(long_sequences, tile_length, tile_overlap, tile_sharpness)),
+                                          long_sequences, tiling),
                                  [str(i) for i in _layers(repr_layers)], _str("format", format),
                                  _runtime(threads, device, engine, compute, cache_dir, cache), _args.flag("strict", strict),
-                                 _int("window", window, 1))
+                                 _options.count("read_ahead", read_ahead))
     return _core.embed_to_dir(options, warn_message)
+
+
+def options(job: str = "embed") -> list[dict[str, Any]]:
+    """The options every front end shares (keywords here, flags of `esm-onnx` and `esm-onnx-ray`), from the library's
+    one table, as `job` ("embed" or "score") takes them: each a dict with "key" (the keyword), "flags", "default"
+    (None: the model or the job decides, "shown" says how), "help", "minimum" and "maximum"."""
+    job = _str("job", job)
+    if job not in ("embed", "score"):
+        raise UsageError(f"job={job!r}: use 'embed' or 'score'")
+    return [_options.spec(key, job) for key in dict.fromkeys(r["key"] for r in _options.SPECS if r["job"] in (job, None))]
 
 
 def outputs() -> list[dict[str, Any]]:

@@ -46,10 +46,11 @@ WARNINGS = {"skipped": SkippedRecordWarning, "notice": UserWarning}
 
 def warn_message(kind: str, text: str) -> None:
     """A job's message as the library types it (esm_onnx/message.h): a skipped record as a SkippedRecordWarning, a
-    notice as a UserWarning."""
+    notice as a UserWarning; steps and progress are the CLI's lines, not warnings."""
     import warnings
 
-    warnings.warn(text, WARNINGS[kind], stacklevel=3)
+    if kind in WARNINGS:
+        warnings.warn(text, WARNINGS[kind], stacklevel=3)
 
 
 ALL = {c.__name__: c for c in (Error, UsageError, InputError, FormatError, UnsupportedError, FileError, RuntimeFailure,

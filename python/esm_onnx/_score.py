@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from . import _args, _core
+from . import _args, _core, _options
 from ._errors import SkippedRecordWarning, UsageError, warn_message
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -18,12 +18,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._api import Model
 
+_S = _options.SCORE  # the scoring jobs' defaults (esm_onnx/option_specs.h)
+Tiling = _options.Tiling
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: esm-variants' amino-acid order: the columns of every [L, 20] matrix and the rows of its CSV.
 MISSENSE_ORDER: str = _core.MISSENSE_ORDER
 #: The token budget of a scoring batch (the library's default).
-SCORE_TOKS_PER_BATCH: int = _core.SCORE_TOKS_PER_BATCH
+SCORE_TOKS_PER_BATCH: int = _S["toks_per_batch"]
 #: The column with the mean of several models' scores (the ESM-1v ensemble).
 ENSEMBLE_COLUMN: str = _core.ENSEMBLE_COLUMN
 
@@ -43,29 +46,29 @@ def scoring_strategies() -> list[dict[str, str]]:
     return list(_core.scoring_strategies())
 
 
-def _score_request(strategy: str, toks_per_batch: int, long_sequences: str, tile_length: int | None,
-                   tile_overlap: int, tile_sharpness: float) -> _core.ScoreRequest:
-    return _core.ScoreRequest(_args.text("strategy", strategy), _args.integer("toks_per_batch", toks_per_batch, 1),
-                              _args.text("long_sequences", long_sequences),
-                              0 if tile_length is None else _args.integer("tile_length", tile_length),
-                              _args.integer("tile_overlap", tile_overlap), _args.number("tile_sharpness", tile_sharpness))
+def _score_request(strategy: str, toks_per_batch: int, long_sequences: str, tiling: Any) -> _core.ScoreRequest:
+    return _core.ScoreRequest(_args.text("strategy", strategy), _options.count("toks_per_batch", toks_per_batch, "score"),
+                              _args.text("long_sequences", long_sequences), _options.tiling(tiling))
 
 
-def tile_sequence(length: int, window: int = 1022, min_overlap: int = 512,
-                  sharpness: float = 20.0) -> list[tuple[int, int, np.ndarray]]:
+def tile_sequence(length: int, tiling: Tiling | None = None) -> list[tuple[int, int, np.ndarray]]:
     """esm-variants' tiles of a sequence of `length` residues: (start, length, weights) per tile, sorted by start,
-    each residue's weights summing to 1 over the tiles that hold it. One tile when the sequence fits the window."""
+    each residue's weights summing to 1 over the tiles that hold it; one tile when the sequence fits a tile.
+    tiling: esm_onnx.Tiling; its length None (and tiling None) is esm-variants' 1,022 residues."""
     # a protein of 10 million residues is 300 times the longest known; beyond it the weights would not fit in memory
-    return list(_core.tile_sequence(_args.integer("length", length, 1, 10_000_000), _args.integer("window", window),
-                                    _args.integer("min_overlap", min_overlap), _args.number("sharpness", sharpness)))
+    n = _args.integer("length", length, 1, 10_000_000)
+    t = _options.tiling(tiling)
+    if t.length is None:
+        t = Tiling(_core.TRUNCATION, t.min_overlap, t.sharpness)
+    return list(_core.tile_sequence(n, t))
 
 
 def score_mutants(model: Model, sequence: str, mutants: Sequence[str], strategy: str = "wt-marginals",
-                  offset_idx: int = 0, strict: bool = False, toks_per_batch: int = SCORE_TOKS_PER_BATCH, long_sequences: str = "tile",
-                  tile_length: int | None = None, tile_overlap: int = 512, tile_sharpness: float = 20.0) -> np.ndarray:
+                  offset_idx: int = 0, strict: bool = _S["strict"], toks_per_batch: int = _S["toks_per_batch"],
+                  long_sequences: str = _S["long_sequences"], tiling: Tiling | None = None) -> np.ndarray:
     """See Model.score."""
     mutants = _args.strings("mutants", mutants, 'mutations such as "A24C" or "A24C:G30W"')
-    request = _score_request(strategy, toks_per_batch, long_sequences, tile_length, tile_overlap, tile_sharpness)
+    request = _score_request(strategy, toks_per_batch, long_sequences, tiling)
     scores, skipped, _ = _core.score_mutants(model._core, _args.text("sequence", sequence), mutants, request,
                                              _args.integer("offset_idx", offset_idx, minimum=_args.INT64[0]),
                                              _args.flag("strict", strict))
@@ -74,11 +77,10 @@ def score_mutants(model: Model, sequence: str, mutants: Sequence[str], strategy:
     return scores
 
 
-def score_missense_matrix(model: Model, sequence: str, toks_per_batch: int = SCORE_TOKS_PER_BATCH, long_sequences: str = "tile",
-                          tile_length: int | None = None, tile_overlap: int = 512,
-                          tile_sharpness: float = 20.0) -> np.ndarray:
+def score_missense_matrix(model: Model, sequence: str, toks_per_batch: int = _S["toks_per_batch"],
+                          long_sequences: str = _S["long_sequences"], tiling: Tiling | None = None) -> np.ndarray:
     """See Model.score_missense."""
-    request = _score_request("wt-marginals", toks_per_batch, long_sequences, tile_length, tile_overlap, tile_sharpness)
+    request = _score_request("wt-marginals", toks_per_batch, long_sequences, tiling)
     matrix, _ = _core.score_missense(model._core, _args.text("sequence", sequence), request)
     return matrix
 
@@ -98,9 +100,9 @@ def missense_frame(matrix: np.ndarray, sequence: str, seq_id: str = "") -> panda
 
 def score_dms(models: Union[PathLike, Model, Iterable[Union[PathLike, Model]]], sequence: str,
               dms: Union[PathLike, pandas.DataFrame], mutation_col: str = "mutant", offset_idx: int = 0,
-              strategy: str = "wt-marginals", strict: bool = False, toks_per_batch: int = SCORE_TOKS_PER_BATCH,
-              long_sequences: str = "tile", tile_length: int | None = None, tile_overlap: int = 512,
-              tile_sharpness: float = 20.0, threads: int = 0) -> pandas.DataFrame:
+              strategy: str = "wt-marginals", strict: bool = _S["strict"], toks_per_batch: int = _S["toks_per_batch"],
+              long_sequences: str = _S["long_sequences"], tiling: Tiling | None = None,
+              threads: int = _S["threads"]) -> pandas.DataFrame:
     """predict.py in a call: the scan `dms` (a DataFrame, or a CSV file read with pandas) with a column of scores
     per model, named as predict.py names it (the model's path as given; a Model's path), and ENSEMBLE_COLUMN, their
     mean, for several models. Rows that cannot be scored get NaN and a SkippedRecordWarning (strict: InputError).
@@ -159,7 +161,7 @@ def score_dms(models: Union[PathLike, Model, Iterable[Union[PathLike, Model]]], 
         model = item if isinstance(item, Model) else Model(item, threads=threads)
         name = model.path if isinstance(item, Model) else os.fspath(item)
         frame[name] = score_mutants(model, sequence, mutants, strategy, offset_idx, strict, toks_per_batch,
-                                    long_sequences, tile_length, tile_overlap, tile_sharpness)
+                                    long_sequences, tiling)
         columns.append(name)
     if not columns:
         raise UsageError("models: at least one model is needed")
@@ -169,10 +171,9 @@ def score_dms(models: Union[PathLike, Model, Iterable[Union[PathLike, Model]]], 
 
 
 def score_missense(model: Union[PathLike, Model], fasta: PathLike, output_csv: PathLike,
-                   matrix_dir: PathLike | None = None, window: int = 256, strict: bool = False,
-                   toks_per_batch: int = SCORE_TOKS_PER_BATCH, long_sequences: str = "tile", tile_length: int | None = None,
-                   tile_overlap: int = 512, tile_sharpness: float = 20.0, heatmaps: bool = False,
-                   threads: int = 0) -> dict[str, Any]:
+                   matrix_dir: PathLike | None = None, read_ahead: int = _S["read_ahead"], strict: bool = _S["strict"],
+                   toks_per_batch: int = _S["toks_per_batch"], long_sequences: str = _S["long_sequences"],
+                   tiling: Tiling | None = None, heatmaps: bool = False, threads: int = _S["threads"]) -> dict[str, Any]:
     """esm-variants' job: every missense variant of every protein of `fasta`, written to `output_csv` (seq_id,
     mut_name, esm_score) and to matrix_dir/<seq_id>.npz (default: output_csv + ".d"; a rerun skips the proteins
     found there). heatmaps: also a <seq_id>.png beside each matrix (matplotlib). Returns the summary: scored,
@@ -181,10 +182,10 @@ def score_missense(model: Union[PathLike, Model], fasta: PathLike, output_csv: P
 
     if not isinstance(model, Model):
         model = Model(model, threads=threads)
-    request = _score_request("wt-marginals", toks_per_batch, long_sequences, tile_length, tile_overlap, tile_sharpness)
+    request = _score_request("wt-marginals", toks_per_batch, long_sequences, tiling)
     summary = dict(_core.score_missense_file(model._core, _args.path("fasta", fasta), _args.path("output_csv", output_csv),
                                              _args.optional_path("matrix_dir", matrix_dir), request,
-                                             _args.integer("window", window, 1), _args.flag("strict", strict), warn_message))
+                                             _options.count("read_ahead", read_ahead, "score"), _args.flag("strict", strict), warn_message))
     if heatmaps:
         summary["heatmaps"] = plot_matrix_dir(summary["matrix_dir"])
     return summary

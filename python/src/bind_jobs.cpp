@@ -92,7 +92,7 @@ void bind_jobs(nb::module_& m) {
   m.def("resolve_request",
         [](const ModelInfo& info, const std::string& path, const std::vector<std::string>& include,
            const std::vector<int64_t>& repr_layers) {
-          return resolve_request(info, path, make_request(include, repr_layers, 1, 0, std::nullopt, 0, 512, 20.0));
+          return resolve_request(info, path, make_request(include, repr_layers, 1, 0, std::nullopt, Tiling{}));
         }, "info"_a, "path"_a, "include"_a, "repr_layers"_a);
   m.def("inspect_json", &inspect_json, nb::call_guard<nb::gil_scoped_release>(), "path"_a);
 

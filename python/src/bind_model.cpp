@@ -22,11 +22,11 @@ using namespace nb::literals;
 class FastaEmbeddings {
  public:
   FastaEmbeddings(nb::object model_owner, const Model& model, const std::string& path, const EmbedRequest& request,
-                  bool strict, int64_t window)
+                  bool strict, int64_t read_ahead)
       : owner_(std::move(model_owner)), source_(fasta_source(path)) {
     StreamOptions so;
     so.strict = strict;
-    so.window = window;
+    so.read_ahead = read_ahead;
     stream_ = std::make_unique<EmbedStream>(model, *source_, request, std::move(so));
   }
 
@@ -268,10 +268,10 @@ void bind_model_class(nb::module_& m) {
              return embed(self, options, {}, message);
            }, "options"_a, "on_skip"_a)
       .def("embed_fasta",
-           [](nb::object self, const std::string& path, const EmbedRequest& request, bool strict, int64_t window) {
+           [](nb::object self, const std::string& path, const EmbedRequest& request, bool strict, int64_t read_ahead) {
              const Model& model = nb::cast<const Model&>(self);
-             return new FastaEmbeddings(self, model, path, request, strict, window);
-           }, "path"_a, "request"_a, "strict"_a, "window"_a)
+             return new FastaEmbeddings(self, model, path, request, strict, read_ahead);
+           }, "path"_a, "request"_a, "strict"_a, "read_ahead"_a)
       .def("forward",
            [](const Model& self, nb::ndarray<const int64_t, nb::ndim<2>, nb::c_contig, nb::device::cpu> tokens,
               const std::vector<std::string>& include, const std::vector<int64_t>& layers) {

@@ -4,6 +4,10 @@
 #include "esm_onnx/convert.h"
 #include "esm_onnx/errors.h"
 #include "esm_onnx/outputs.h"
+#include "esm_onnx/tiles.h"
+
+#include <fmt/format.h>
+#include <nanobind/operators.h>
 
 namespace esm_onnx::python {
 
@@ -56,23 +60,41 @@ void bind_options(nb::module_& m) {
       .def("validate", &RuntimeOptions::validate)
       .def("__repr__", [](const RuntimeOptions& o) { return "RuntimeOptions(" + o.to_string() + ")"; });
 
+  // Tiling, passed whole by every call that tiles: length None is the model's (0 in C++).
+  nb::class_<Tiling>(m, "Tiling")
+      .def(
+          "__init__",
+          [](Tiling* self, std::optional<int64_t> length, int64_t min_overlap, double sharpness) {
+            Tiling t{.length = length.value_or(0), .min_overlap = min_overlap, .sharpness = sharpness};
+            t.validate();
+            new (self) Tiling(t);
+          },
+          "length"_a = nb::none(), "min_overlap"_a = kDefaultTileOverlap, "sharpness"_a = kDefaultTileSharpness)
+      .def_prop_ro("length", [](const Tiling& t) { return t.length == 0 ? std::nullopt : std::optional<int64_t>(t.length); })
+      .def_ro("min_overlap", &Tiling::min_overlap)
+      .def_ro("sharpness", &Tiling::sharpness)
+      .def(nb::self == nb::self)
+      .def("__repr__", [](const Tiling& t) {
+        return fmt::format("Tiling(length={}, min_overlap={}, sharpness={})",
+                           t.length == 0 ? std::string("None") : std::to_string(t.length), t.min_overlap, t.sharpness);
+      });
+
   nb::class_<EmbedRequest>(m, "EmbedRequest")
       .def(
           "__init__",
           [](EmbedRequest* self, const std::vector<std::string>& include, const std::vector<int64_t>& repr_layers,
              int64_t toks_per_batch, std::optional<int64_t> truncation_seq_length,
-             const std::optional<std::string>& long_sequences, int64_t tile_length, int64_t tile_overlap,
-             double tile_sharpness) {
+             const std::optional<std::string>& long_sequences, const Tiling& tiling) {
             new (self) EmbedRequest(make_request(include, repr_layers, toks_per_batch, truncation_seq_length,
-                                                 long_sequences, tile_length, tile_overlap, tile_sharpness));
+                                                 long_sequences, tiling));
           },
           "include"_a, "repr_layers"_a, "toks_per_batch"_a = kDefaultToksPerBatch,
-          "truncation_seq_length"_a = nb::none(), "long_sequences"_a = nb::none(), "tile_length"_a = 0,
-          "tile_overlap"_a = 512, "tile_sharpness"_a = 20.0)
+          "truncation_seq_length"_a = nb::none(), "long_sequences"_a = nb::none(), "tiling"_a.sig("Tiling()") = Tiling{})
       .def_prop_ro("include", [](const EmbedRequest& r) { return r.include.names(); })
       .def_ro("repr_layers", &EmbedRequest::repr_layers)
       .def_ro("toks_per_batch", &EmbedRequest::toks_per_batch)
       .def_ro("truncation_seq_length", &EmbedRequest::truncation_seq_length)
+      .def_ro("tiling", &EmbedRequest::tiling)
       .def_prop_ro("long_sequences", [](const EmbedRequest& r) -> std::optional<std::string> {
         if (!r.long_sequences) return std::nullopt;
         return std::string(long_sequences_name(*r.long_sequences));
@@ -85,7 +107,7 @@ void bind_options(nb::module_& m) {
           "__init__",
           [](EmbedOptions* self, const std::string& model, const std::string& fasta, const std::string& outdir,
              const EmbedRequest& request, const std::vector<std::string>& repr_layers, const std::string& format,
-             const RuntimeOptions& runtime, bool strict, int64_t window) {
+             const RuntimeOptions& runtime, bool strict, int64_t read_ahead) {
             EmbedOptions o;
             o.model = model;
             o.fasta = fasta;
@@ -95,12 +117,12 @@ void bind_options(nb::module_& m) {
             o.format = parse_output_format(format, "format");
             o.runtime = runtime;
             o.stream.strict = strict;
-            o.stream.window = window;
+            o.stream.read_ahead = read_ahead;
             o.validate();
             new (self) EmbedOptions(std::move(o));
           },
           "model"_a, "fasta"_a, "outdir"_a, "request"_a, "repr_layers"_a, "format"_a = "npz", "runtime"_a = RuntimeOptions(),
-          "strict"_a = false, "window"_a = kDefaultWindow)
+          "strict"_a = false, "read_ahead"_a = kDefaultReadAhead)
       .def_ro("model", &EmbedOptions::model)
       .def_ro("fasta", &EmbedOptions::fasta)
       .def_ro("outdir", &EmbedOptions::outdir)
@@ -108,7 +130,7 @@ void bind_options(nb::module_& m) {
       .def_prop_ro("format", [](const EmbedOptions& o) { return std::string(format_name(o.format)); })
       .def_ro("runtime", &EmbedOptions::runtime)
       .def_prop_ro("strict", [](const EmbedOptions& o) { return o.stream.strict; })
-      .def_prop_ro("window", [](const EmbedOptions& o) { return o.stream.window; })
+      .def_prop_ro("read_ahead", [](const EmbedOptions& o) { return o.stream.read_ahead; })
       .def("validate", &EmbedOptions::validate)
       .def("__repr__", [](const EmbedOptions& o) { return "EmbedOptions(" + o.to_string() + ")"; });
 

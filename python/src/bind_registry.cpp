@@ -1,7 +1,11 @@
 // The output registry and the release catalog, for the package's writers, the drop-in and the Ray parts.
 #include "binding.h"
 #include "esm_onnx/download.h"
+#include "esm_onnx/option_specs.h"
 #include "esm_onnx/outputs.h"
+
+#include <type_traits>
+#include <variant>
 
 namespace esm_onnx::python {
 
@@ -33,13 +37,36 @@ void bind_registry(nb::module_& m) {
     return out;
   });
 
-  // The batching defaults, so that the package's keyword defaults are the library's.
-  nb::dict defaults;
-  defaults["toks_per_batch"] = kDefaultToksPerBatch;
-  defaults["truncation_seq_length"] = nb::none();  // kDefaultTruncation with truncate, none with tile and full
-  defaults["truncation"] = kDefaultTruncation;
-  defaults["window"] = kDefaultWindow;
-  m.attr("DEFAULTS") = defaults;
+  // The shared options (esm_onnx/option_specs.h), so that the package's keyword defaults, its argument checks
+  // and the Ray command line are the library's: one dict per row.
+  m.def("option_specs", [] {
+    nb::list out;
+    for (const auto& o : option_specs()) {
+      nb::dict d;
+      d["key"] = std::string(o.key);
+      nb::list flags;
+      for (std::string_view rest = o.flags; !rest.empty();) {
+        const auto comma = rest.find(',');
+        flags.append(std::string(rest.substr(0, comma)));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      }
+      d["flags"] = flags;
+      d["default"] = std::visit([](const auto& v) -> nb::object {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<V, std::monostate>) return nb::none();
+        else if constexpr (std::is_same_v<V, std::string_view>) return nb::cast(std::string(v));
+        else return nb::cast(v);
+      }, o.value);
+      d["shown"] = o.default_text();
+      d["help"] = o.help;
+      d["minimum"] = o.minimum;
+      d["maximum"] = o.maximum;
+      d["job"] = o.job ? nb::cast(std::string(option_job_name(*o.job))) : nb::none();
+      out.append(d);
+    }
+    return out;
+  });
+  m.attr("TRUNCATION") = kDefaultTruncation;  // what truncation_seq_length None becomes with truncate
 
   m.def("fair_esm_releases", &fair_esm_releases);
   m.def("esmc_releases", &esmc_releases);

@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "binding.h"
 #include "esm_onnx/score.h"
 #include "esm_onnx/tiles.h"
@@ -35,19 +37,20 @@ void bind_score(nb::module_& m) {
       .def(
           "__init__",
           [](ScoreRequest* self, const std::string& strategy, int64_t toks_per_batch, const std::string& long_sequences,
-             int64_t tile_length, int64_t tile_overlap, double tile_sharpness) {
+             const Tiling& tiling) {
             ScoreRequest r;
             r.strategy = parse_scoring_strategy(strategy, "strategy");
             r.toks_per_batch = toks_per_batch;
             r.long_sequences = parse_long_sequences(long_sequences, "long_sequences");
-            r.tiling = {tile_length, tile_overlap, tile_sharpness};
+            r.tiling = tiling;
             r.validate();
             new (self) ScoreRequest(r);
           },
           "strategy"_a = "wt-marginals", "toks_per_batch"_a = kDefaultScoreToksPerBatch, "long_sequences"_a = "tile",
-          "tile_length"_a = 0, "tile_overlap"_a = 512, "tile_sharpness"_a = 20.0)
+          "tiling"_a.sig("Tiling()") = Tiling{})
       .def_prop_ro("strategy", [](const ScoreRequest& r) { return std::string(strategy_name(r.strategy)); })
       .def_ro("toks_per_batch", &ScoreRequest::toks_per_batch)
+      .def_ro("tiling", &ScoreRequest::tiling)
       .def("__repr__", [](const ScoreRequest& r) { return "ScoreRequest(" + r.to_string() + ")"; });
 
   m.def("scoring_strategies", [] {
@@ -96,13 +99,13 @@ void bind_score(nb::module_& m) {
 
   m.def("score_missense_file",
         [](const Model& model, const std::string& fasta, const std::string& output_csv, const std::string& matrix_dir,
-           const ScoreRequest& request, int64_t window, bool strict, nb::object on_skip) {
+           const ScoreRequest& request, int64_t read_ahead, bool strict, nb::object on_skip) {
           MissenseOptions o;
           o.fasta = fasta;
           o.output_csv = output_csv;
           o.matrix_dir = matrix_dir;
           o.request = request;
-          o.window = window;
+          o.read_ahead = read_ahead;
           o.strict = strict;
           const MessageFn message = python_messages(on_skip);
           MissenseSummary s;
@@ -122,11 +125,12 @@ void bind_score(nb::module_& m) {
           d.update(counters_dict(s.counters));
           return d;
         },
-        "model"_a, "fasta"_a, "output_csv"_a, "matrix_dir"_a, "request"_a, "window"_a, "strict"_a, "on_skip"_a);
+        "model"_a, "fasta"_a, "output_csv"_a, "matrix_dir"_a, "request"_a, "read_ahead"_a, "strict"_a, "on_skip"_a);
 
+  static const std::string esm_variants_tiling = fmt::format("Tiling(length={})", kDefaultTruncation);
   m.def("tile_sequence",
-        [](int64_t length, int64_t window, int64_t min_overlap, double sharpness) {
-          const Tiling t = tile_sequence(length, {window, min_overlap, sharpness});
+        [](int64_t length, const Tiling& tiling) {
+          const TileLayout t = tile_sequence(length, tiling);
           nb::list out;
           for (std::size_t k = 0; k < t.tiles.size(); ++k) {
             FloatArray w{{t.tiles[k].length}, std::vector<float>(t.weights[k].begin(), t.weights[k].end())};
@@ -134,7 +138,8 @@ void bind_score(nb::module_& m) {
           }
           return out;
         },
-        "length"_a, "window"_a = 1022, "min_overlap"_a = 512, "sharpness"_a = 20.0);
+        // esm-variants' tiles: fair-esm's 1,022 residues per pass unless the tiling says otherwise.
+        "length"_a, "tiling"_a.sig(esm_variants_tiling.c_str()) = Tiling{.length = kDefaultTruncation});
 }
 
 }  // namespace esm_onnx::python

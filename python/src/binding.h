@@ -39,8 +39,7 @@ struct Embedding {
 // An EmbedRequest from the Python API's spellings; every text parsed here once.
 EmbedRequest make_request(const std::vector<std::string>& include, const std::vector<int64_t>& repr_layers,
                           int64_t toks_per_batch, std::optional<int64_t> truncation_seq_length,
-                          const std::optional<std::string>& long_sequences, int64_t tile_length, int64_t tile_overlap,
-                          double tile_sharpness);
+                          const std::optional<std::string>& long_sequences, const Tiling& tiling);
 nb::dict engine_dict(const EngineInfo& e);
 // The job's messages (skipped records, notes) handed to a Python callable, from whatever thread.
 MessageFn python_messages(nb::object callback);

@@ -34,15 +34,14 @@ Embedding Embedding::from(RecordOutput&& r) {
 
 EmbedRequest make_request(const std::vector<std::string>& include, const std::vector<int64_t>& repr_layers,
                           int64_t toks_per_batch, std::optional<int64_t> truncation_seq_length,
-                          const std::optional<std::string>& long_sequences, int64_t tile_length, int64_t tile_overlap,
-                          double tile_sharpness) {
+                          const std::optional<std::string>& long_sequences, const Tiling& tiling) {
   EmbedRequest r;
   r.include = Includes::parse(include, "include");
   r.repr_layers = repr_layers;
   r.toks_per_batch = toks_per_batch;
   r.truncation_seq_length = truncation_seq_length;
   if (long_sequences) r.long_sequences = parse_long_sequences(*long_sequences, "long_sequences");
-  r.tiling = {tile_length, tile_overlap, tile_sharpness};
+  r.tiling = tiling;
   r.validate();
   return r;
 }

@@ -201,7 +201,7 @@ onnx::ModelProto empty_model(const ConvertOptions& opt, const Checkpoint& ckpt, 
 
 // The forward pass and each planned output (its hook) added to the model's graph, weights streamed to `sink`.
 void build_graph(onnx::ModelProto& model, graph::WeightSink& sink, const ConvertOptions& opt, const Checkpoint& ckpt,
-                 const ConvertReport& rep, const LogFn& log) {
+                 const ConvertReport& rep, const MessageFn& message) {
   auto& g = *model.mutable_graph();
   graph::Builder b(g, sink);
   graph::Ctx ctx{.b = b,
@@ -212,7 +212,7 @@ void build_graph(onnx::ModelProto& model, graph::WeightSink& sink, const Convert
                  .opt = {graph_weights(opt.precision, opt.engine).weights, rep.fused, opt.int4_block},
                  .act = opt.precision == Precision::Fp16 ? onnx::TensorProto::FLOAT16 : onnx::TensorProto::FLOAT};
   add_value_info(g.add_input(), "tokens", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
-  for (auto& [spec, out] : graph::build_forward(ctx, rep.repr_layers, rep.outputs, rep.fused, log)) {
+  for (auto& [spec, out] : graph::build_forward(ctx, rep.repr_layers, rep.outputs, rep.fused, message)) {
     const std::string name(spec->name);
     b.node("Identity", {out.tensor}, {}, name);
     g.mutable_node(g.node_size() - 1)->set_output(0, name);
@@ -239,9 +239,9 @@ void write_atomically(onnx::ModelProto& model, graph::WeightSink& sink, const st
 
 }  // namespace
 
-ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
-  auto say = [&](const std::string& m) {
-    if (log) log(m);
+ConvertReport convert(const ConvertOptions& opt, const MessageFn& message) {
+  auto say = [&](MessageKind kind, const std::string& m) {
+    if (message) message({kind, m});
   };
   opt.validate();
   // A local file or folder: names are resolved (downloaded) at the CLI and Python boundary, by esm_onnx::hub.
@@ -252,8 +252,8 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     if (ec) throw FileError(fmt::format("--output {}: cannot create folder {}: {}", opt.output, parent.string(), ec.message()));
   }
   ConvertReport rep = plan(opt, ckpt);
-  say(fmt::format("read {} ({} {}): {}", opt.checkpoint, ckpt.source(), ckpt.serialization(), rep.config.to_string()));
-  for (const auto& n : rep.notices) say("notice: " + n);
+  say(MessageKind::Step, fmt::format("read {} ({} {}): {}", opt.checkpoint, ckpt.source(), ckpt.serialization(), rep.config.to_string()));
+  for (const auto& n : rep.notices) say(MessageKind::Notice, "notice: " + n);
   rep.source_sha256 = source_digest(ckpt);
   const ModelInfo info = describe(opt, ckpt, rep);
 
@@ -268,7 +268,7 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
   std::remove(tmp_data.c_str());
   graph::WeightSink sink(rep.external_data ? tmp_data : std::string(), rep.external_data ? data_name : std::string());
   try {
-    build_graph(model, sink, opt, ckpt, rep, log);
+    build_graph(model, sink, opt, ckpt, rep, message);
     write_atomically(model, sink, opt.output, rep, tmp_onnx, tmp_data, data_path);
   } catch (...) {
     std::error_code ec;
@@ -277,7 +277,7 @@ ConvertReport convert(const ConvertOptions& opt, const LogFn& log) {
     if (!rep.external_data_file.empty()) fs::remove(data_path, ec);
     throw;
   }
-  say(fmt::format("wrote {} ({} MB of weights{})", opt.output, rep.weight_bytes >> 20,
+  say(MessageKind::Step, fmt::format("wrote {} ({} MB of weights{})", opt.output, rep.weight_bytes >> 20,
                   rep.external_data ? ", external data in " + data_name : ""));
   return rep;
 }

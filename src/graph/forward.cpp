@@ -11,11 +11,11 @@ namespace esm_onnx::graph {
 
 std::vector<std::pair<const GraphOutputSpec*, BuiltOutput>> build_forward(
     Ctx& ctx, const std::vector<int64_t>& repr_layers, const GraphOutputs& outputs, bool fused,
-    const std::function<void(const std::string&)>& log) {
+    const MessageFn& message) {
   auto& b = ctx.b;
   const int64_t n = ctx.cfg.num_layers;
   auto say_layer = [&](int64_t layer) {
-    if (log) log(fmt::format("layer {}/{} written", layer, n));
+    if (message) message({MessageKind::Progress, fmt::format("layer {}/{} written", layer, n)});
   };
   build_masks(ctx);
   std::vector<std::pair<const GraphOutputSpec*, std::unique_ptr<OutputHook>>> hooks;

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "esm_onnx/message.h"
 #include "esm_onnx/outputs.h"
 #include "graph/output_hooks.h"
 
@@ -17,9 +18,9 @@ struct BuiltOutput {
   std::vector<Dim> dims;  // its declared shape
 };
 
-// `outputs` in the registry's order; `log` hears "layer i/N written".
+// `outputs` in the registry's order; `message` hears "layer i/N written" (Progress).
 std::vector<std::pair<const GraphOutputSpec*, BuiltOutput>> build_forward(
     Ctx& ctx, const std::vector<int64_t>& repr_layers, const GraphOutputs& outputs, bool fused,
-    const std::function<void(const std::string&)>& log);
+    const MessageFn& message);
 
 }  // namespace esm_onnx::graph

@@ -231,8 +231,9 @@ std::string cached_model(const std::string& location, const CacheRequest& reques
     opt.contacts = v.contacts;
     if (v.attentions) opt.on_request.set(GraphOutput::Attentions);
     if (request.log) request.log(fmt::format("{}: converting it once into {}", checkpoint.string(), final_dir.string()));
-    const ConvertReport rep = convert(opt, [&](const std::string& m) {
-      if (request.log && m.rfind("layer ", 0) != 0) request.log(m);
+    const ConvertReport rep = convert(opt, [&](const Message& m) {
+      if (m.kind == MessageKind::Notice && request.notice) request.notice(m.text);
+      else if (m.kind == MessageKind::Step && request.log) request.log(m.text);
     });
     write_entry(work, key, v, rep);
     fs::rename(work, final_dir, ec);

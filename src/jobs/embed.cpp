@@ -30,7 +30,7 @@ std::string EmbedOptions::to_string() const {
                      "window={}",
                      model, fasta, outdir, repr_layers.empty() ? "exported" : fmt::format("{}", fmt::join(repr_layers, ",")),
                      request.to_string(), format_name(format), runtime.threads, device_name(runtime.device),
-                     engine_name(runtime.engine), compute_name(runtime.compute), stream.strict, stream.window);
+                     engine_name(runtime.engine), compute_name(runtime.compute), stream.strict, stream.read_ahead);
 }
 
 namespace {

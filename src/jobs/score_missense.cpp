@@ -37,7 +37,7 @@ std::string fasta_id(const std::string& header) {
 
 void MissenseOptions::validate() const {
   if (fasta.empty() || output_csv.empty()) throw UsageError("score: --input-fasta-file and --output-csv-file are required");
-  if (window < 1) throw UsageError(fmt::format("--window {}: must be at least 1", window));
+  if (read_ahead < 1) throw UsageError(fmt::format("--read-ahead {}: must be at least 1", read_ahead));
   request.validate();
   runtime.validate();
   io::output_destination(output_csv, "--output-csv-file");
@@ -104,10 +104,10 @@ struct Job {
   Job(const Model& m, const MissenseOptions& o, const std::function<void(const MissenseProgress&)>& p,
       const MessageFn& msg)
       : model(m), opt(o), progress(p), message(msg), files(o.matrices(), ".npz") {
-    const TilingOptions t = resolve_tiling(m.info(), o.request);
+    const Tiling t = resolve_tiling(m.info(), o.request);
     provenance = fmt::format("model sha256 {} ({}, {}, {} compute); wild-type marginals; tiles of {} residues, overlap {}, s {}",
                              m.info().source_sha256, m.info().variant, precision_name(m.info().precision),
-                             compute_name(m.engine().compute), o.request.long_sequences == LongSequences::Full ? 0 : t.window,
+                             compute_name(m.engine().compute), o.request.long_sequences == LongSequences::Full ? 0 : t.length,
                              t.min_overlap, t.sharpness);
   }
 
@@ -209,7 +209,7 @@ struct Job {
       order << id << '\n';
       window.emplace_back(std::move(r), std::move(id));
       r = {};
-      if (static_cast<int64_t>(window.size()) >= opt.window) run_window(runner, window);
+      if (static_cast<int64_t>(window.size()) >= opt.read_ahead) run_window(runner, window);
     }
     run_window(runner, window);
     runner.flush();

@@ -179,7 +179,7 @@ VerifyReport verify_against(const std::string& candidate, const std::string& ref
   return rep;
 }
 
-VerifyReport verify_conversion(const ConvertOptions& converted, const VerifyOptions& options, const LogFn& log) {
+VerifyReport verify_conversion(const ConvertOptions& converted, const VerifyOptions& options, const MessageFn& message) {
   const fs::path out(converted.output);
   const fs::path dir = out.parent_path() / (out.filename().string() + ".verify");
   std::error_code ec;
@@ -192,7 +192,7 @@ VerifyReport verify_conversion(const ConvertOptions& converted, const VerifyOpti
   ref.contacts = false;
   ref.on_request = {};
   try {
-    if (log) log("verify: writing the fp32 reference graph");
+    if (message) message({MessageKind::Step, "verify: writing the fp32 reference graph"});
     convert(ref);
     auto report = verify_against(converted.output, ref.output, options);
     fs::remove_all(dir, ec);

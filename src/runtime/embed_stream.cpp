@@ -68,7 +68,7 @@ struct Pending {
 }  // namespace
 
 void StreamSettings::validate() const {
-  if (window <= 0) throw UsageError(fmt::format("--window {}: must be positive", window));
+  if (read_ahead <= 0) throw UsageError(fmt::format("--read-ahead {}: must be positive", read_ahead));
 }
 
 std::unique_ptr<RecordSource> fasta_source(const std::string& path) { return std::make_unique<FastaSource>(path); }
@@ -107,7 +107,7 @@ struct EmbedStream::State {
     const int64_t max_res = model.info().max_residues();
     const int64_t truncate = plan.truncate;
     SequenceRecord rec;
-    while (static_cast<int64_t>(window.size()) < options.window) {
+    while (static_cast<int64_t>(window.size()) < options.read_ahead) {
       if (!source.next(rec)) {
         counters.input_finished = true;
         break;
@@ -132,7 +132,7 @@ struct EmbedStream::State {
       }
       if (truncate > 0 && static_cast<int64_t>(ids.size()) > truncate) ids.resize(static_cast<std::size_t>(truncate));
       const auto length = static_cast<int64_t>(ids.size());
-      const bool tiled = plan.mode == LongSequences::Tile && length > plan.tiling.window;
+      const bool tiled = plan.mode == LongSequences::Tile && length > plan.tiling.length;
       if (!tiled && max_res > 0 && length > max_res) {
         skip(rec, plan.mode == LongSequences::Truncate
                       ? fmt::format("{} residues, more than {} allows ({}); embed it in tiles (--long-sequences tile) or "
@@ -142,14 +142,14 @@ struct EmbedStream::State {
                                     "--long-sequences tile", length, model.info().variant, max_res));
         continue;
       }
-      if (auto why = runtime::pair_memory_problem(model.info(), request.include, length, !tiled, plan.tiling.window, memory);
+      if (auto why = runtime::pair_memory_problem(model.info(), request.include, length, !tiled, plan.tiling.length, memory);
           !why.empty()) {
         skip(rec, why);
         continue;
       }
       if (tiled && request.include.has(Output::Attentions)) {
         skip(rec, fmt::format("{} residues need tiles of {}, and attentions come from one pass; use --long-sequences "
-                              "full{} or truncate", length, plan.tiling.window, max_res > 0 ? " (ESM-2, ESM C)" : ""));
+                              "full{} or truncate", length, plan.tiling.length, max_res > 0 ? " (ESM-2, ESM C)" : ""));
         continue;
       }
       if (options.done && options.done(rec)) {
@@ -160,7 +160,7 @@ struct EmbedStream::State {
         window.push_back({rec.label, rec.line, rec.index, std::vector<uint8_t>(ids.begin(), ids.end())});
         continue;
       }
-      Tiling t = tile_sequence(length, plan.tiling);
+      TileLayout t = tile_sequence(length, plan.tiling);
       const auto slot = static_cast<int64_t>(stitches.size());
       for (std::size_t k = 0; k < t.tiles.size(); ++k) {
         const auto first = ids.begin() + t.tiles[k].start;
@@ -233,14 +233,19 @@ EmbedStream::EmbedStream(const Model& model, RecordSource& source, const EmbedRe
 EmbedStream::~EmbedStream() = default;
 
 bool EmbedStream::next(std::vector<RecordOutput>& batch) {
-  while (s_->batches.empty()) {
-    if (s_->counters.input_finished) return false;
-    s_->fill();
+  // A batch of tiles may complete no record yet (its record's other tiles are in a later batch): run on until
+  // one does, so that a caller that stops at an empty batch loses nothing. Every tile of a record is in the same
+  // window, so the window's last batch completes all of them.
+  for (;;) {
+    while (s_->batches.empty()) {
+      if (s_->counters.input_finished) return false;
+      s_->fill();
+    }
+    const auto b = std::move(s_->batches.front());
+    s_->batches.pop_front();
+    s_->run(b, batch);
+    if (!batch.empty()) return true;
   }
-  const auto b = std::move(s_->batches.front());
-  s_->batches.pop_front();
-  s_->run(b, batch);
-  return true;
 }
 
 const std::vector<int64_t>& EmbedStream::layers() const { return s_->layers; }

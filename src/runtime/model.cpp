@@ -25,13 +25,10 @@ std::string RuntimeOptions::to_string() const {
 }
 
 std::string EmbedRequest::to_string() const {
-  return fmt::format("include={} repr_layers={} toks_per_batch={} truncation_seq_length={} long_sequences={} tile_length={} "
-                     "tile_overlap={} tile_sharpness={}",
+  return fmt::format("include={} repr_layers={} toks_per_batch={} truncation_seq_length={} long_sequences={} {}",
                      include.to_string(), repr_layers.empty() ? "exported" : fmt::format("{}", fmt::join(repr_layers, ",")),
                      toks_per_batch, truncation_seq_length ? std::to_string(*truncation_seq_length) : std::string("default"),
-                     long_sequences ? long_sequences_name(*long_sequences) : "default",
-                     tiling.window == 0 ? std::string("model") : std::to_string(tiling.window), tiling.min_overlap,
-                     tiling.sharpness);
+                     long_sequences ? long_sequences_name(*long_sequences) : "default", tiling.to_string());
 }
 
 std::string LongSequencePlan::to_string() const {
@@ -40,7 +37,7 @@ std::string LongSequencePlan::to_string() const {
     case LongSequences::Truncate: return truncate > 0 ? fmt::format("truncate at {} residues", truncate) : "truncate: none";
     case LongSequences::Full: return "full (one pass per record)" + cut;
     case LongSequences::Tile:
-      return fmt::format("tile ({}-residue tiles, overlap >= {}, s = {}{})", tiling.window, tiling.min_overlap,
+      return fmt::format("tile ({}-residue tiles, overlap >= {}, s = {}{})", tiling.length, tiling.min_overlap,
                          tiling.sharpness, cut);
   }
   return "";
@@ -68,7 +65,7 @@ void EmbedRequest::validate() const {
   if (truncation_seq_length && *truncation_seq_length < 0) {
     throw UsageError(fmt::format("--truncation-seq-length {}: must be 0 (no truncation) or positive", *truncation_seq_length));
   }
-  tiling.validate_request();
+  tiling.validate();
 }
 
 Model::Model(const std::string& path, const RuntimeOptions& options) {
@@ -137,7 +134,7 @@ std::vector<RecordOutput> Model::embed(const std::vector<SequenceRecord>& record
   StreamOptions so;
   so.strict = true;  // a list in memory has no "rest" worth running without the bad one
   so.strict_note = "";
-  so.window = std::max<int64_t>(1, static_cast<int64_t>(records.size()));
+  so.read_ahead = std::max<int64_t>(1, static_cast<int64_t>(records.size()));
   EmbedStream stream(*this, *source, request, std::move(so));
   std::vector<RecordOutput> out(records.size());
   std::vector<RecordOutput> batch;

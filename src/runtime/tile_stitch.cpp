@@ -10,7 +10,7 @@
 
 namespace esm_onnx::runtime {
 
-TileStitch::TileStitch(std::string label, int64_t index, int64_t length, Tiling tiling, Includes include,
+TileStitch::TileStitch(std::string label, int64_t index, int64_t length, TileLayout tiling, Includes include,
                        std::vector<int64_t> layers)
     : tiling_(std::move(tiling)), include_(include), seen_(tiling_.tiles.size(), false) {
   record_.label = std::move(label);

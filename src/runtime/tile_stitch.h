@@ -13,7 +13,7 @@ namespace esm_onnx::runtime {
 
 class TileStitch {
  public:
-  TileStitch(std::string label, int64_t index, int64_t length, Tiling tiling, Includes include, std::vector<int64_t> layers);
+  TileStitch(std::string label, int64_t index, int64_t length, TileLayout tiling, Includes include, std::vector<int64_t> layers);
 
   // What each tile must be sliced with: per_tok rows stand in for mean, attentions are never tiled.
   static Includes tile_includes(Includes include);
@@ -33,7 +33,7 @@ class TileStitch {
     std::vector<float> bos;   // the first tile's
   };
   RecordOutput record_;
-  Tiling tiling_;
+  TileLayout tiling_;
   Includes include_;
   std::vector<Layer> layers_;
   std::vector<float> logits_;  // [L, V] weighted, or [V] summed over tiles (a sequence classifier)

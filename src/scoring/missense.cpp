@@ -27,7 +27,7 @@ void queue_missense(PassRunner& runner, const ModelInfo& info, const ScoreReques
     }
   }
   const std::vector<uint8_t> ids = residue_ids(a, sequence, what);
-  const Tiling tiling = tiles_for(info, request, n, what);
+  const TileLayout tiling = tiles_for(info, request, n, what);
   if (runner.dry()) {
     for (std::size_t k = 0; k < tiling.tiles.size(); ++k) runner.add({}, {});
     return;

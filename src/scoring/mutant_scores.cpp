@@ -180,7 +180,7 @@ class Scorer {
   const std::vector<Parsed>& mutants_;
   ScoreRequest request_;
   std::vector<uint8_t> wt_;
-  Tiling tiling_;
+  TileLayout tiling_;
   int64_t vocab_{0};
   SiteRows sites_;
   std::map<std::vector<int64_t>, SiteRows> site_sets_;

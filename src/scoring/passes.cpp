@@ -86,7 +86,7 @@ void PassRunner::run() {
   if (progress) progress(counters, total_passes);
 }
 
-void add_tiled(PassRunner& runner, const Tiling& tiling, const std::vector<uint8_t>& ids,
+void add_tiled(PassRunner& runner, const TileLayout& tiling, const std::vector<uint8_t>& ids,
                const std::vector<int64_t>& masked, const std::vector<SiteQuery>& queries,
                const std::function<void()>& done) {
   const Alphabet& a = runner.alphabet();
@@ -153,12 +153,12 @@ std::vector<uint8_t> residue_ids(const Alphabet& alphabet, const std::string& se
 }  // namespace esm_onnx::scoring
 
 namespace esm_onnx::scoring {
-Tiling tiles_for(const ModelInfo& info, const ScoreRequest& request, int64_t length, const std::string& what) {
-  const TilingOptions t = resolve_tiling(info, request);
-  if (request.long_sequences == LongSequences::Full && length > t.window) {
+TileLayout tiles_for(const ModelInfo& info, const ScoreRequest& request, int64_t length, const std::string& what) {
+  const Tiling t = resolve_tiling(info, request);
+  if (request.long_sequences == LongSequences::Full && length > t.length) {
     throw UsageError(fmt::format("{}: {} residues, more than the {} that {}'s learned positions take in one pass; "
                                  "use --long-sequences tile (esm-variants' overlapping windows)",
-                                 what, length, t.window, info.variant));
+                                 what, length, t.length, info.variant));
   }
   return tile_sequence(length, t);
 }

@@ -68,7 +68,7 @@ struct SiteQuery {
 // Queues the passes that answer `queries` on the residues `ids` (alphabet ids, no BOS/EOS) with the residues
 // `masked` replaced by <mask>: one per tile holding a queried residue, each answer the tiles' weighted sum.
 // `done` runs once every pass has been accumulated.
-void add_tiled(PassRunner& runner, const Tiling& tiling, const std::vector<uint8_t>& ids,
+void add_tiled(PassRunner& runner, const TileLayout& tiling, const std::vector<uint8_t>& ids,
                const std::vector<int64_t>& masked, const std::vector<SiteQuery>& queries,
                const std::function<void()>& done = {});
 
@@ -86,7 +86,7 @@ namespace esm_onnx::scoring {
 std::string unused_outputs_note(const ModelInfo& info, const std::string& path);
 // UsageError unless `info`'s model has a masked language-model head.
 void require_language_model(const ModelInfo& info, const std::string& path);
-Tiling tiles_for(const ModelInfo& info, const ScoreRequest& request, int64_t length, const std::string& what);
+TileLayout tiles_for(const ModelInfo& info, const ScoreRequest& request, int64_t length, const std::string& what);
 }  // namespace esm_onnx::scoring
 
 namespace esm_onnx::scoring {

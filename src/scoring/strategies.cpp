@@ -59,22 +59,20 @@ void ScoreRequest::validate() const {
   if (long_sequences == LongSequences::Truncate) {
     throw UsageError("--long-sequences truncate: scores need every residue; use tile (esm-variants' windows) or full");
   }
-  tiling.validate_request();
+  tiling.validate();
 }
 
 std::string ScoreRequest::to_string() const {
-  return fmt::format("strategy={} toks_per_batch={} long_sequences={} tile_length={} tile_overlap={} tile_sharpness={}",
-                     strategy_name(strategy), toks_per_batch, long_sequences_name(long_sequences),
-                     tiling.window == 0 ? std::string("model") : std::to_string(tiling.window), tiling.min_overlap,
-                     tiling.sharpness);
+  return fmt::format("strategy={} toks_per_batch={} long_sequences={} {}", strategy_name(strategy), toks_per_batch,
+                     long_sequences_name(long_sequences), tiling.to_string());
 }
 
-TilingOptions resolve_tiling(const ModelInfo& info, const ScoreRequest& request) {
+Tiling resolve_tiling(const ModelInfo& info, const ScoreRequest& request) {
   request.validate();
   const int64_t limit = info.max_residues();  // 0: positions without a limit
-  TilingOptions t = request.tiling;
+  Tiling t = request.tiling;
   if (request.long_sequences == LongSequences::Full) {
-    t.window = limit > 0 ? limit : std::numeric_limits<int32_t>::max();
+    t.length = limit > 0 ? limit : std::numeric_limits<int32_t>::max();
     return t;
   }
   return tiling_for_model(info, t);

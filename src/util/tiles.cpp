@@ -25,28 +25,33 @@ void check_overlap_and_sharpness(int64_t min_overlap, double sharpness) {
 
 }  // namespace
 
-void TilingOptions::validate() const {
-  if (window < 2) throw UsageError(fmt::format("--tile-length {}: must be at least 2 residues", window));
+void Tiling::validate_resolved() const {
+  if (length < 2) throw UsageError(fmt::format("--tile-length {}: must be at least 2 residues", length));
   check_overlap_and_sharpness(min_overlap, sharpness);
-  if (min_overlap >= window) {
-    throw UsageError(fmt::format("--tile-overlap {}: must be less than the tile length ({})", min_overlap, window));
+  if (min_overlap >= length) {
+    throw UsageError(fmt::format("--tile-overlap {}: must be less than the tile length ({})", min_overlap, length));
   }
 }
 
-// Window 0 (the model's tile length) is resolved later, against the model: only what holds for any length now.
-void TilingOptions::validate_request() const {
-  if (window != 0) validate();
+// Length 0 (the model's tile length) is resolved later, against the model: only what holds for any length now.
+void Tiling::validate() const {
+  if (length != 0) validate_resolved();
   else check_overlap_and_sharpness(min_overlap, sharpness);
 }
 
-TilingOptions tiling_for_model(const ModelInfo& info, TilingOptions t) {
+std::string Tiling::to_string() const {
+  return fmt::format("tile_length={} tile_overlap={} tile_sharpness={}",
+                     length == 0 ? std::string("model") : std::to_string(length), min_overlap, sharpness);
+}
+
+Tiling tiling_for_model(const ModelInfo& info, Tiling t) {
   const int64_t limit = info.max_residues();  // 0: positions without a limit
-  if (t.window == 0) t.window = limit > 0 ? std::min(limit, family_traits(info.family).training_residues)
+  if (t.length == 0) t.length = limit > 0 ? std::min(limit, family_traits(info.family).training_residues)
                                           : family_traits(info.family).training_residues;
-  if (limit > 0 && t.window > limit) {
-    throw UsageError(fmt::format("--tile-length {}: {} takes at most {} residues per pass", t.window, info.variant, limit));
+  if (limit > 0 && t.length > limit) {
+    throw UsageError(fmt::format("--tile-length {}: {} takes at most {} residues per pass", t.length, info.variant, limit));
   }
-  t.validate();
+  t.validate_resolved();
   return t;
 }
 
@@ -54,12 +59,12 @@ namespace {
 
 // intervals(L, ...) for L = the residues [lo, hi): the two outer windows of each level, recursing on what
 // chop() leaves between them, and the centred window when the innermost pair overlaps too little.
-void intervals(int64_t lo, int64_t hi, const TilingOptions& o, std::vector<Tile>& parts) {
-  while (hi - lo > o.window) {
-    parts.push_back({lo, o.window});
-    parts.push_back({hi - o.window, o.window});
-    lo += o.window - o.min_overlap;  // chop(): L[max_len - min_overlap : -(max_len - min_overlap)]
-    hi -= o.window - o.min_overlap;
+void intervals(int64_t lo, int64_t hi, const Tiling& o, std::vector<Tile>& parts) {
+  while (hi - lo > o.length) {
+    parts.push_back({lo, o.length});
+    parts.push_back({hi - o.length, o.length});
+    lo += o.length - o.min_overlap;  // chop(): L[max_len - min_overlap : -(max_len - min_overlap)]
+    hi -= o.length - o.min_overlap;
     if (hi < lo) hi = lo;  // an empty slice; the innermost pair then overlaps by more than min_overlap
   }
   const Tile& left = parts[parts.size() - 2];
@@ -67,17 +72,17 @@ void intervals(int64_t lo, int64_t hi, const TilingOptions& o, std::vector<Tile>
   const int64_t overlap = (left.start + left.length - 1) - right.start;
   if (overlap < o.min_overlap) {
     const int64_t centre = lo + (hi - lo) / 2;
-    parts.push_back({centre - o.window / 2, o.window});
+    parts.push_back({centre - o.length / 2, o.length});
   }
 }
 
 }  // namespace
 
-Tiling tile_sequence(int64_t length, const TilingOptions& o) {
-  o.validate();
+TileLayout tile_sequence(int64_t length, const Tiling& o) {
+  o.validate_resolved();
   if (length < 1) throw std::logic_error(fmt::format("tile_sequence: length {}", length));
-  Tiling t;
-  if (length <= o.window) {
+  TileLayout t;
+  if (length <= o.length) {
     t.tiles.push_back({0, length});
     t.weights.emplace_back(static_cast<std::size_t>(length), 1.0);
     return t;

@@ -159,7 +159,7 @@ TEST(EmbedStream, HooksSkipAndCountRecords) {
   auto source = vector_source(records);
   std::vector<SkippedRecord> told;
   StreamOptions so;
-  so.window = 2;  // several windows
+  so.read_ahead = 2;  // several windows
   so.check = [](const SequenceRecord& r) { return r.label == "refused" ? std::string("refused by the hook") : std::string(); };
   so.done = [](const SequenceRecord& r) { return r.label == "done"; };
   so.on_skip = [&](const SkippedRecord& s) { told.push_back(s); };

@@ -52,8 +52,9 @@ const std::string kSequence = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRV";
 }  // namespace
 
 TEST(Tiles, EachResiduesWeightsSumToOneAndEveryResidueIsCovered) {
+  const Tiling esm_variants{.length = 1022};  // esm-variants' defaults: 1,022 residues, overlap >= 512, s = 20
   for (int64_t n : {1, 1022, 1023, 1531, 1532, 1600, 2100, 5003, 20000}) {
-    const Tiling t = tile_sequence(n);
+    const TileLayout t = tile_sequence(n, esm_variants);
     std::vector<double> sum(static_cast<std::size_t>(n), 0.0);
     for (std::size_t k = 0; k < t.tiles.size(); ++k) {
       EXPECT_LE(t.tiles[k].length, 1022);
@@ -64,11 +65,13 @@ TEST(Tiles, EachResiduesWeightsSumToOneAndEveryResidueIsCovered) {
     }
     for (double s : sum) ASSERT_NEAR(s, 1.0, 1e-12) << n;
   }
-  EXPECT_EQ(tile_sequence(1022).tiles.size(), 1u);
-  EXPECT_EQ(tile_sequence(1023).tiles.size(), 2u);
-  EXPECT_EQ(tile_sequence(1600).tiles.size(), 3u);  // the innermost pair overlaps by less than 512: a centred window
+  EXPECT_EQ(tile_sequence(1022, esm_variants).tiles.size(), 1u);
+  EXPECT_EQ(tile_sequence(1023, esm_variants).tiles.size(), 2u);
+  EXPECT_EQ(tile_sequence(1600, esm_variants).tiles.size(), 3u);  // the innermost pair overlaps by less than 512: a centred window
   EXPECT_THROW(tile_sequence(100, {10, 10, 20}), UsageError);
   EXPECT_THROW(tile_sequence(100, {10, 5, 0}), UsageError);
+  EXPECT_THROW(tile_sequence(100, Tiling{}), UsageError);  // length 0 (the model's) must be resolved first
+  EXPECT_NO_THROW(Tiling{}.validate());
 }
 
 TEST(Mutations, ParsesScansAsTheyAreWrittenAndNamesWhatIsWrong) {

@@ -29,8 +29,8 @@ RecordOutput tile_output(const Tile& t, std::size_t k) {
 }
 
 TEST(TileStitch, AgreedValuesSurviveAndUnheldPairsAreNan) {
-  const TilingOptions opt{12, 6, 20};
-  Tiling tiling = tile_sequence(kLength, opt);
+  const Tiling opt{12, 6, 20};
+  TileLayout tiling = tile_sequence(kLength, opt);
   ASSERT_GE(tiling.tiles.size(), 3u);
   const auto tiles = tiling.tiles;
   const Includes include = Output::Mean | Output::PerTok | Output::Bos | Output::Contacts;

@@ -236,7 +236,7 @@ def test_embed_fasta_iterator_abandoned_midway(onnx_models, tmp_path):
     bad.write_text(">a\nMKTAYIAKQR\n>b\nMKV\n>c\nMK*\n")
     got = []
     with pytest.raises(esm_onnx.InputError, match="'c'"):
-        for e in model.embed_fasta(bad, strict=True, window=2):
+        for e in model.embed_fasta(bad, strict=True, read_ahead=2):
             got.append(e.label)
     assert sorted(got) == ["a", "b"]
 

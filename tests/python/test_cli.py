@@ -323,9 +323,11 @@ def test_partial_files_of_a_killed_run_are_removed(cli, esm2_onnx, tmp_path, fmt
 def test_small_command_line_mistakes(cli, esm2_onnx, checkpoints, tmp_path):
     p = run_cli("emebd", esm2_onnx, FASTA, tmp_path / "o", check=False)
     assert p.returncode == 2 and "'emebd' is not a command" in p.stderr and "embed" in p.stderr
-    for opt in ("--toks-per-batch", "--window", "--truncation-seq-length", "--threads"):
+    # --window is the read-ahead's former spelling: still taken, named by its current one
+    for opt, named in (("--toks-per-batch",) * 2, ("--window", "--read-ahead"), ("--read-ahead",) * 2,
+                       ("--truncation-seq-length",) * 2, ("--threads",) * 2):
         p = run_cli("embed", esm2_onnx, FASTA, tmp_path / "o", opt, "99999999999999999999", check=False)
-        assert p.returncode == 2 and opt in p.stderr and "whole number" in p.stderr, p.stderr
+        assert p.returncode == 2 and named in p.stderr and "whole number" in p.stderr, p.stderr
     p = run_cli("embed", esm2_onnx, FASTA, tmp_path / "o", "--toks-per-batch", "-5", check=False)
     assert p.returncode == 2
     # A conversion that fails on its input leaves no output folder behind.

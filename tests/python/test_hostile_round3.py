@@ -215,7 +215,7 @@ def test_tile_overlap_zero_names_the_overlap(model, tmp_path):
         p = run_cli(*cmd, "--tile-overlap", "0", check=False)
         assert p.returncode == 2 and "--tile-overlap 0" in p.stderr and "--tile-length" not in p.stderr, p.stderr
     with pytest.raises(esm_onnx.UsageError, match="tile_overlap|--tile-overlap 0"):
-        esm_onnx.Model(model).score(SEQ, ["M1A"], tile_overlap=0)
+        esm_onnx.Model(model).score(SEQ, ["M1A"], tiling=esm_onnx.Tiling(min_overlap=0))
 
 
 def _extract(ckpt, fasta, outdir, cache, check=True):
@@ -310,15 +310,18 @@ def test_the_drop_in_with_an_unusable_cache_raises_our_error(checkpoints, tmp_pa
     (lambda m: m.score(SEQ, ["M1A"], offset_idx=1.0), "offset_idx"),
     (lambda m: m.score(123, ["M1A"]), "sequence"),
     (lambda m: m.score(SEQ, ["M1A"], toks_per_batch="big"), "toks_per_batch"),
-    (lambda m: m.score(SEQ, ["M1A"], tile_sharpness=float("nan")), "tile_sharpness"),
+    (lambda m: m.score(SEQ, ["M1A"], tiling=esm_onnx.Tiling(sharpness=float("nan"))), "tile_sharpness"),
+    (lambda m: m.score(SEQ, ["M1A"], tiling={"length": 800, "overlap": 5}), "overlap"),
+    (lambda m: m.score(SEQ, ["M1A"], tiling=800), "tiling"),
     (lambda m: m.score_missense(None), "sequence"),
     (lambda m: m.embed(["MKT"], include=5), "include"),
     (lambda m: m.embed(["MKT"], repr_layers="all"), "repr_layers"),
-    (lambda m: m.embed(["MKT"], tile_overlap=2**64), "tile_overlap"),
+    (lambda m: m.embed(["MKT"], tiling=esm_onnx.Tiling(min_overlap=2**64)), "tile_overlap"),
+    (lambda m: m.embed(["MKT"], tiling={"length": 1.5}), "tile_length"),
     (lambda m: m.embed_fasta(b"/x.fasta"), "path"),
     (lambda m: esm_onnx.Model(m.path, threads=-1), "threads"),
     (lambda m: esm_onnx.Model(m.path, device=None), "device"),
-    (lambda m: esm_onnx.tile_sequence(10, window="a"), "window"),
+    (lambda m: esm_onnx.tile_sequence(10, tiling="a"), "tiling"),
     (lambda m: esm_onnx.cached_model(m.path, graph=3), "graph"),
 ])
 def test_python_arguments_of_the_wrong_kind_are_usage_errors(model, call, match):
@@ -532,7 +535,7 @@ def test_threads_beyond_any_machine_are_refused_naming_the_option(model, tmp_pat
     (lambda m, d: m.embed(["MKT"], toks_per_batch=np.array([5, 6])), esm_onnx.UsageError, "toks_per_batch"),
     (lambda m, d: m.embed(["MKT"], repr_layers=np.array([[1]])), esm_onnx.UsageError, "repr_layers"),
     (lambda m, d: esm_onnx.tile_sequence(0), esm_onnx.UsageError, "length"),
-    (lambda m, d: esm_onnx.tile_sequence(10**12, window=3, min_overlap=1), esm_onnx.UsageError, "length"),
+    (lambda m, d: esm_onnx.tile_sequence(10**12, esm_onnx.Tiling(3, 1)), esm_onnx.UsageError, "length"),
     (lambda m, d: esm_onnx.score_dms(None, SEQ, d), esm_onnx.UsageError, "models"),
     (lambda m, d: esm_onnx.score_dms(m, SEQ, 5), esm_onnx.UsageError, "dms"),
     (lambda m, d: esm_onnx.score_dms(m, SEQ, "/no/such.csv"), esm_onnx.FileError, "dms"),

@@ -11,7 +11,7 @@ import esm_checkpoints
 import hf_checkpoints as hf
 from conftest import run_cli
 from oracle import esm_variants_tiles, reference_outputs
-from test_score import _random_protein
+from test_score import _esm_variants_llr, _random_protein
 
 import esm_onnx
 
@@ -45,9 +45,9 @@ def _stitch(parts: list[dict[str, np.ndarray]], tiles, weights, length: int) -> 
     return out
 
 
-def _fair_tiled(ckpt, seq: str, window: int = 1022) -> dict[str, np.ndarray]:
+def _fair_tiled(ckpt, seq: str, window: int = 1022, overlap: int = 512) -> dict[str, np.ndarray]:
     model, alphabet = esm_checkpoints.load_with_fair_esm(ckpt)
-    tiles, weights = esm_variants_tiles(len(seq), 512, window)
+    tiles, weights = esm_variants_tiles(len(seq), overlap, window)
     parts = [reference_outputs(model, alphabet, [("t", seq[int(i[0]):int(i[-1]) + 1])], truncation=None)["t"] for i in tiles]
     return _stitch(parts, tiles, weights, len(seq))
 
@@ -91,6 +91,32 @@ def test_tiles_match_fair_esm_on_each_tile(checkpoints, onnx_models, key, length
     # A pair that no tile holds is NaN; every pair a tile holds has a value.
     tiles, _ = esm_variants_tiles(length)
     assert np.isnan(e.contacts[0, length - 1]) == (not any(t[0] == 0 and t[-1] == length - 1 for t in tiles))
+
+
+@pytest.mark.parametrize("tiling", [esm_onnx.Tiling(300, 200), {"length": 300, "min_overlap": 200}])
+def test_a_tiling_passed_whole_reaches_every_job(checkpoints, onnx_models, tiling, tmp_path):
+    """One Tiling (or a dict of its fields) through embed, the FASTA job and the scoring calls: the numbers of
+    fair-esm on esm-variants' tiles of that length and overlap, not the defaults'."""
+    key, length = "esm2_t3_48_zip", 700
+    seq = _random_protein(length, seed=7)
+    model = esm_onnx.Model(onnx_models[key], threads=2)
+    expected = _fair_tiled(checkpoints[key], seq, window=300, overlap=200)
+    (e,) = model.embed([("long", seq)], include=INCLUDE, long_sequences="tile", tiling=tiling)
+    _assert_close(_ours(e), expected)
+    fasta = tmp_path / "long.fasta"
+    fasta.write_text(f">long\n{seq}\n")
+    (f,) = list(model.embed_fasta(fasta, include=INCLUDE, long_sequences="tile", tiling=tiling, read_ahead=1))
+    _assert_close(_ours(f), expected)
+    # A record whose tiles fill several batches, then more records: each batch before its last completes no record,
+    # which once ended the iteration there (this record and every later one silently lost).
+    fasta.write_text(f">long\n{seq}\n>short\nMKTAYIAK\n>long2\n{seq[::-1]}\n")
+    got = list(model.embed_fasta(fasta, include=["mean"], long_sequences="tile", tiling=tiling, toks_per_batch=310))
+    assert sorted(e.label for e in got) == ["long", "long2", "short"]
+    # esm-variants' get_wt_LLR with the same max_len and min_overlap
+    ref, alphabet = esm_checkpoints.load_with_fair_esm(checkpoints[key])
+    np.testing.assert_allclose(model.score_missense(seq, tiling=tiling),
+                               _esm_variants_llr(ref, alphabet, seq, window=300, overlap=200), atol=1e-4)
+    assert not np.allclose(model.score_missense(seq), model.score_missense(seq, tiling=tiling), atol=1e-3)
 
 
 def test_tiles_of_many_records_batch_together_and_change_nothing(checkpoints, onnx_models, tmp_path):

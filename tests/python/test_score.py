@@ -227,7 +227,7 @@ def test_usage_errors_name_the_option(scoring_models, tmp_path):
 
 # --- esm-variants ---------------------------------------------------------------------------------------------------
 
-def _esm_variants_llr(ref_model, alphabet, seq):
+def _esm_variants_llr(ref_model, alphabet, seq, window=1022, overlap=512):
     """get_wt_LLR for one protein: log-softmax of the wild type (tiled beyond 1,022 residues, weighted sums), the
     20 amino acids in esm-variants' order, less the wild type's."""
     convert = alphabet.get_batch_converter()
@@ -236,10 +236,10 @@ def _esm_variants_llr(ref_model, alphabet, seq):
         with torch.no_grad():
             return torch.log_softmax(ref_model(convert([("p", s)])[2])["logits"], dim=-1)[0].numpy()[1:-1]
 
-    if len(seq) <= 1022:
+    if len(seq) <= window:
         full = lp(seq).astype(np.float64)
     else:
-        ints, M_norm = esm_variants_tiles(len(seq))
+        ints, M_norm = esm_variants_tiles(len(seq), overlap, window)
         full = np.zeros((len(seq), len(alphabet.all_toks)))
         for k, idx in enumerate(ints):
             part = np.zeros_like(full)
@@ -254,11 +254,11 @@ def _esm_variants_llr(ref_model, alphabet, seq):
 def test_tiles_are_esm_variants_tiles(window, overlap):
     for n in list(range(window + 1, window + 40)) + [1500, 1531, 1532, 1600, 2100, 3000, 5003, 12345]:
         ints, M_norm = esm_variants_tiles(n, overlap, window)
-        tiles = esm_onnx.tile_sequence(n, window, overlap, 20.0)
+        tiles = esm_onnx.tile_sequence(n, esm_onnx.Tiling(window, overlap, 20.0))
         assert [(int(i[0]), len(i)) for i in ints] == [(s, l) for s, l, _ in tiles], n
         for k, (start, length, w) in enumerate(tiles):
             np.testing.assert_allclose(w, M_norm[k, start:start + length], atol=1e-6)
-    assert [(s, l) for s, l, _ in esm_onnx.tile_sequence(window, window, overlap)] == [(0, window)]
+    assert [(s, l) for s, l, _ in esm_onnx.tile_sequence(window, esm_onnx.Tiling(window, overlap))] == [(0, window)]
 
 
 def _random_protein(n: int, seed: int) -> str:

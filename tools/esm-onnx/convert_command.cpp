@@ -16,8 +16,9 @@ namespace esm_onnx::cli {
 namespace {
 
 int run_convert(const esm_onnx::ConvertOptions& opt, bool quiet, bool verify, const esm_onnx::RuntimeOptions& verify_runtime) {
-  auto log = [&](const std::string& m) {
-    if (!quiet && m.rfind("layer ", 0) != 0) fmt::print(stderr, "{}\n", m);
+  // Each layer written is a Progress message: too many lines for a terminal, so only the steps and notices.
+  auto log = [&](const esm_onnx::Message& m) {
+    if (!quiet && m.kind != esm_onnx::MessageKind::Progress) fmt::print(stderr, "{}\n", m.text);
   };
   auto report = esm_onnx::convert(opt, log);
   const auto& cfg = report.config;

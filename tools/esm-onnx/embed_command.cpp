@@ -57,34 +57,30 @@ class EmbedCommand final : public Command {
     include_option(e, emb, "outputs: any of " + esm_onnx::output_names_text())->default_str("mean");
     e->add_option("--repr-layers,--repr_layers", emb.repr_layers,
                   "layers to write (fair-esm numbering, all); default: every layer the model exports");
-    count_option(e, "--toks-per-batch,--toks_per_batch", emb.request.toks_per_batch, "token budget of a batch");
-    count_option(e, "--truncation-seq-length,--truncation_seq_length", emb.request.truncation_seq_length, "1022 (truncate)",
-                 "residues kept per record (0: no truncation); default 1022 with --long-sequences truncate, none with tile "
-                 "and full");
-    typed_option(e, "--long-sequences", emb.request.long_sequences, "truncate (ESM C: tile)",
-                 [](const std::string& t, const std::string& o) {
-                   return std::optional<esm_onnx::LongSequences>(esm_onnx::parse_long_sequences(t, o));
-                 },
-                 "records longer than one pass takes: truncate (esm-extract's), tile (esm-variants' overlapping windows, "
-                 "stitched with their weights) or full (one pass; ESM-2 and ESM C)");
-    tiling_options(e, emb.request.tiling);
-    typed_option(e, "--format", emb.format, "npz", esm_onnx::parse_output_format,
-                 "npz (one file per record), pt (esm-extract's), h5 (one file)");
-    runtime_options(e, emb.runtime);
-    engine_options(e, emb.runtime);
-    e->add_flag("--strict", emb.stream.strict, "stop at the first bad record instead of skipping it");
-    count_option(e, "--window", emb.stream.window, "records read, sorted by length and batched together");
-    e->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
+    constexpr auto job = esm_onnx::OptionJob::Embed;
+    count_option(e, option_spec("toks_per_batch", job), emb.request.toks_per_batch);
+    count_option(e, option_spec("truncation_seq_length", job), emb.request.truncation_seq_length);
+    long_sequences_option(e, emb.request.long_sequences);
+    tiling_options(e, emb.request.tiling, job);
+    typed_option(e, option_spec("format", job), emb.format, esm_onnx::parse_output_format);
+    runtime_options(e, emb.runtime, job);
+    engine_options(e, emb.runtime, job);
+    flag_option(e, option_spec("strict", job), emb.stream.strict);
+    count_option(e, option_spec("read_ahead", job), emb.stream.read_ahead);
+    flag_option(e, option_spec("progress", job), progress);
     e->add_flag("--json", embed_json, "print the summary as JSON (engine, compute, load time, counts, skipped records)");
     return e;
   }
-  int run() override { return run_embed(emb, no_progress, embed_json); }
+  int run() override { return run_embed(emb, !progress, embed_json); }
   bool embeds() const override { return true; }
 
  private:
   esm_onnx::EmbedOptions emb;
-  bool no_progress = false, embed_json = false;
+  bool progress = true, embed_json = false;
 };
+
+// esm-extract's own default (scripts/extract.py), which its command line keeps; `embed` batches smaller.
+constexpr int64_t kEsmExtractToksPerBatch = 4096;
 
 // esm-extract's command line (fair-esm's scripts/extract.py): its arguments, spellings and defaults, its .pt
 // files; MODEL_LOCATION may be a checkpoint or a released name (converted once into the cache) or an .onnx.
@@ -92,7 +88,7 @@ class ExtractCommand final : public Command {
  public:
   ExtractCommand() {
     ext.format = esm_onnx::OutputFormat::Pt;
-    ext.request.toks_per_batch = 4096;
+    ext.request.toks_per_batch = kEsmExtractToksPerBatch;
     ext.request.truncation_seq_length = esm_onnx::kDefaultTruncation;  // esm-extract's, whatever the family
     ext.repr_layers = {"-1"};
   }
@@ -109,23 +105,24 @@ class ExtractCommand final : public Command {
                   "layers indices from which to extract representations (0 to num_layers, inclusive)")
         ->capture_default_str();
     include_option(x, ext, "specify which representations to return: mean per_tok bos contacts (and logits)")->required();
-    count_option(x, "--truncation_seq_length,--truncation-seq-length", ext.request.truncation_seq_length, "1022",
+    count_option(x, "--truncation_seq_length,--truncation-seq-length", ext.request.truncation_seq_length,
+                 std::to_string(esm_onnx::kDefaultTruncation),
                  "truncate sequences longer than the given value");
     x->add_flag("--nogpu", nogpu, "do not use GPU even if available (esm-onnx runs on the CPU unless --device cuda)");
-    runtime_options(x, ext.runtime);
-    x->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
+    runtime_options(x, ext.runtime, esm_onnx::OptionJob::Embed);
+    flag_option(x, option_spec("progress", esm_onnx::OptionJob::Embed), progress);
     return x;
   }
   int run() override {
     if (nogpu) ext.runtime.device = esm_onnx::Device::Cpu;
     ext.model = esm_onnx::cached_model(ext.model, cache_request(esm_onnx::CachedGraph::Everything));
-    return run_embed(ext, no_progress, false);
+    return run_embed(ext, !progress, false);
   }
   bool embeds() const override { return true; }
 
  private:
   esm_onnx::EmbedOptions ext;
-  bool nogpu = false, no_progress = false;
+  bool nogpu = false, progress = true;
 };
 
 }  // namespace

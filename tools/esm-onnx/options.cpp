@@ -2,40 +2,51 @@
 
 namespace esm_onnx::cli {
 
+using esm_onnx::option_spec;
+using esm_onnx::OptionJob;
+
+CLI::Option* flag_option(CLI::App* app, const esm_onnx::OptionSpec& spec, bool& value) {
+  const bool clears = spec.name().starts_with("--no-");
+  return app->add_flag_callback(std::string(spec.flags), [&value, clears] { value = !clears; }, spec.help);
+}
+
 CLI::Option* include_option(CLI::App* app, esm_onnx::EmbedOptions& opt, const std::string& help) {
   return app->add_option_function<std::vector<std::string>>(
       "--include", [&opt](const std::vector<std::string>& v) { opt.request.include = esm_onnx::Includes::parse(v, "--include"); },
       help);
 }
 
-void runtime_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime) {
-  count_option(app, "--threads", runtime.threads, "the engine's threads (0: its default, one per core)");
-  typed_option(app, "--device", runtime.device, "cpu", esm_onnx::parse_device,
-               "cpu, or cuda (needs an ONNX Runtime with CUDA)");
+void runtime_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime, OptionJob job) {
+  count_option(app, option_spec("threads", job), runtime.threads);
+  typed_option(app, option_spec("device", job), runtime.device, esm_onnx::parse_device);
 }
 
-void engine_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime) {
-  typed_option(app, "--engine", runtime.engine, "ort", esm_onnx::parse_engine,
-               "ort (ONNX Runtime: every graph), or openvino (graphs from convert --engine openvino)");
-  typed_option(app, "--compute", runtime.compute, "auto", esm_onnx::parse_compute,
-               "openvino: bf16 or fp32; auto = bf16 where the CPU has AVX512_BF16 or AMX-BF16, else fp32");
-  app->add_option("--cache-dir", runtime.cache_dir,
-                  "openvino: compiled-model cache (default $ESM_ONNX_CACHE/openvino, else ~/.cache/esm-onnx/openvino)");
-  app->add_flag("--no-cache", [&runtime](int64_t) { runtime.cache = false; }, "openvino: compile at every start, cache nothing");
+void engine_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime, OptionJob job) {
+  typed_option(app, option_spec("engine", job), runtime.engine, esm_onnx::parse_engine);
+  typed_option(app, option_spec("compute", job), runtime.compute, esm_onnx::parse_compute);
+  const auto& dir = option_spec("cache_dir", job);
+  app->add_option(std::string(dir.flags), runtime.cache_dir, dir.help);
+  flag_option(app, option_spec("cache", job), runtime.cache);
 }
 
-void tiling_options(CLI::App* app, esm_onnx::TilingOptions& tiling) {
-  count_option(app, "--tile-length", tiling.window,
-               "residues per tile (default: 1022, ESM C 2048, at most what the model's positions take)")
-      ->default_str("model");
-  count_option(app, "--tile-overlap", tiling.min_overlap, "residues neighbouring tiles share at least");
-  typed_option(app, "--tile-sharpness", tiling.sharpness, "20",
-               [](const std::string& t, const std::string& o) {
-                 const auto v = esm_onnx::text::parse_number<double>(t);
-                 if (!v) throw esm_onnx::UsageError(fmt::format("{} {}: expected a number", o, t));
-                 return *v;
-               },
-               "s of the tiles' sigmoid edge weights");
+void tiling_options(CLI::App* app, esm_onnx::Tiling& tiling, OptionJob job) {
+  count_option(app, option_spec("tile_length", job), tiling.length);
+  count_option(app, option_spec("tile_overlap", job), tiling.min_overlap);
+  typed_option(app, option_spec("tile_sharpness", job), tiling.sharpness, [](const std::string& t, const std::string& o) {
+    const auto v = esm_onnx::text::parse_number<double>(t);
+    if (!v) throw esm_onnx::UsageError(fmt::format("{} {}: expected a number", o, t));
+    return *v;
+  });
+}
+
+void long_sequences_option(CLI::App* app, std::optional<esm_onnx::LongSequences>& mode) {
+  typed_option(app, option_spec("long_sequences", OptionJob::Embed), mode, [](const std::string& t, const std::string& o) {
+    return std::optional<esm_onnx::LongSequences>(esm_onnx::parse_long_sequences(t, o));
+  });
+}
+
+void long_sequences_option(CLI::App* app, esm_onnx::LongSequences& mode) {
+  typed_option(app, option_spec("long_sequences", OptionJob::Score), mode, esm_onnx::parse_long_sequences);
 }
 
 esm_onnx::CacheRequest cache_request(esm_onnx::CachedGraph graph) {

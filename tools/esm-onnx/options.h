@@ -11,6 +11,7 @@
 #include "esm_onnx/embed.h"
 #include "esm_onnx/errors.h"
 #include "esm_onnx/model_cache.h"
+#include "esm_onnx/option_specs.h"
 #include "util/numbers.h"
 
 namespace esm_onnx::cli {
@@ -50,13 +51,37 @@ CLI::Option* count_option(CLI::App* app, const std::string& name, std::optional<
       ->type_name("N");
 }
 
+// The shared options (esm_onnx/option_specs.h), registered from their rows: spellings, help and default text.
+// `spellings` replaces the row's where a command keeps another program's order (extract: fair-esm's first).
+template <typename T>
+CLI::Option* count_option(CLI::App* app, const esm_onnx::OptionSpec& spec, T& value, const std::string& spellings = {}) {
+  return typed_option(app, spellings.empty() ? std::string(spec.flags) : spellings, value, spec.default_text(),
+                      parse_count<T>, spec.help)
+      ->type_name("N");
+}
+template <typename T>
+CLI::Option* count_option(CLI::App* app, const esm_onnx::OptionSpec& spec, std::optional<T>& value,
+                          const std::string& spellings = {}) {
+  return count_option(app, spellings.empty() ? std::string(spec.flags) : spellings, value, spec.default_text(), spec.help);
+}
+template <typename T, typename Parse>
+CLI::Option* typed_option(CLI::App* app, const esm_onnx::OptionSpec& spec, T& value, Parse parse) {
+  return typed_option(app, std::string(spec.flags), value, spec.default_text(), parse, spec.help);
+}
+// A flag: --x sets `value`, a row spelled --no-x (default true) clears it.
+CLI::Option* flag_option(CLI::App* app, const esm_onnx::OptionSpec& spec, bool& value);
+
 // What `embed` and `extract` share: the outputs to write and what runs them.
 CLI::Option* include_option(CLI::App* app, esm_onnx::EmbedOptions& opt, const std::string& help);
-void runtime_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime);
+// --threads, --device.
+void runtime_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime, esm_onnx::OptionJob job);
 // --tile-length, --tile-overlap, --tile-sharpness (score and embed).
-void tiling_options(CLI::App* app, esm_onnx::TilingOptions& tiling);
+void tiling_options(CLI::App* app, esm_onnx::Tiling& tiling, esm_onnx::OptionJob job);
+// --long-sequences, as each job takes it (embed: unset means the model's).
+void long_sequences_option(CLI::App* app, std::optional<esm_onnx::LongSequences>& mode);
+void long_sequences_option(CLI::App* app, esm_onnx::LongSequences& mode);
 // --engine, --compute, --cache-dir, --no-cache.
-void engine_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime);
+void engine_options(CLI::App* app, esm_onnx::RuntimeOptions& runtime, esm_onnx::OptionJob job);
 // The model cache as the commands use it: downloads with a progress bar, its lines and notices on stderr.
 esm_onnx::CacheRequest cache_request(esm_onnx::CachedGraph graph);
 

@@ -62,17 +62,16 @@ class ScoreCommand final : public Command {
     s->add_option("--matrix-dir", missense.matrix_dir,
                   "a <seq_id>.npz per protein with its [L, 20] matrix (default: the CSV's path + .d); a rerun skips "
                   "the proteins found there");
-    count_option(s, "--window", missense.window, "proteins read, sorted by length and batched together");
+    constexpr auto job = esm_onnx::OptionJob::Score;
+    count_option(s, option_spec("read_ahead", job), missense.read_ahead);
     // both
-    count_option(s, "--toks-per-batch,--toks_per_batch", request.toks_per_batch, "token budget of a batch");
-    typed_option(s, "--long-sequences", request.long_sequences, "tile", esm_onnx::parse_long_sequences,
-                 "sequences longer than the tile length: tile (esm-variants' overlapping windows) or full (one pass; "
-                 "ESM-2 and ESM C only)");
-    tiling_options(s, request.tiling);
-    runtime_options(s, runtime);
-    engine_options(s, runtime);
-    s->add_flag("--strict", strict, "stop at the first mutation or protein that cannot be scored instead of skipping it");
-    s->add_flag("--no-progress", no_progress, "no progress bar even on a terminal");
+    count_option(s, option_spec("toks_per_batch", job), request.toks_per_batch);
+    long_sequences_option(s, request.long_sequences);
+    tiling_options(s, request.tiling, job);
+    runtime_options(s, runtime, job);
+    engine_options(s, runtime, job);
+    flag_option(s, option_spec("strict", job), strict);
+    flag_option(s, option_spec("progress", job), progress);
     s->add_flag("--json", json, "print the summary as JSON");
     return s;
   }
@@ -109,7 +108,7 @@ class ScoreCommand final : public Command {
   }
 
   int run_scan() {
-    const bool tty = isatty(fileno(stderr)) && !no_progress;
+    const bool tty = isatty(fileno(stderr)) && progress;
     dms.request = request;
     dms.runtime = runtime;
     dms.strict = strict;
@@ -158,7 +157,7 @@ class ScoreCommand final : public Command {
     if (models.size() != 1) {
       throw esm_onnx::UsageError(fmt::format("score --input-fasta-file: one MODEL at a time (given: {})", fmt::join(models, ", ")));
     }
-    const bool tty = isatty(fileno(stderr)) && !no_progress;
+    const bool tty = isatty(fileno(stderr)) && progress;
     missense.model = resolved().front();
     missense.request = request;
     missense.runtime = runtime;
@@ -200,7 +199,7 @@ class ScoreCommand final : public Command {
   esm_onnx::RuntimeOptions runtime;
   esm_onnx::DmsOptions dms;
   esm_onnx::MissenseOptions missense;
-  bool nogpu = false, strict = false, no_progress = false, json = false;
+  bool nogpu = false, strict = false, progress = true, json = false;
 };
 
 }  // namespace

@@ -5,16 +5,25 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import DEFAULTS as _DEFAULTS
-from .. import outputs
-from .._score import SCORE_TOKS_PER_BATCH
-from .. import _core
+from .. import _core, outputs
+from .._options import Tiling, add_arguments
 from .._errors import Error, FileError, InputError, InternalError, UsageError
 
 EXIT: dict[str, int] = dict(_core.EXIT_CODES)  # the CLI's exit codes, one home (tools/esm-onnx/cli.h)
 
 
-def main(argv: list[str] | None = None) -> int:
+# The options both Ray jobs share with the CLI, declared in the library's table (esm_onnx/option_specs.h).
+SHARED = ("engine", "compute", "toks_per_batch", "long_sequences", "tile_length", "tile_overlap", "tile_sharpness",
+          "progress")
+RAY_NOTES = {"compute": "said explicitly with openvino: workers on other CPUs must compute alike"}
+
+
+def _tiling(a: argparse.Namespace) -> Tiling:
+    return Tiling(a.tile_length or None, a.tile_overlap, a.tile_sharpness)
+
+
+def parser() -> argparse.ArgumentParser:
+    """esm-onnx-ray's command line: its own arguments, and the shared ones from the library's table."""
     ap = argparse.ArgumentParser(prog="esm-onnx-ray", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     e = sub.add_parser("embed", help="embed FASTA files into OUTDIR with a pool of Ray actors")
@@ -26,35 +35,23 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--format", default="parquet", choices=["parquet", "npz", "pt"])
     e.add_argument("--workers", type=int, default=1, help="Ray actors, each holding the model once")
     e.add_argument("--threads-per-worker", type=int, default=1, help="engine threads (and Ray CPUs) per actor")
-    e.add_argument("--engine", default="ort", help="ort or openvino (graphs from convert --engine openvino)")
-    e.add_argument("--compute", default="auto", help="openvino: bf16 or fp32, said explicitly (workers may differ)")
     e.add_argument("--address", help="join this Ray cluster (host:port or auto); default: start Ray here")
-    e.add_argument("--toks-per-batch", type=int, default=_DEFAULTS["toks_per_batch"])
-    e.add_argument("--truncation-seq-length", type=int, default=_DEFAULTS["truncation_seq_length"],
-                   help="residues kept per record (0: none); default 1022 with truncate, none with tile and full")
-    e.add_argument("--long-sequences", choices=["truncate", "tile", "full"],
-                   help="records longer than one pass takes (default: the model's; ESM C tiles, the others truncate)")
-    e.add_argument("--tile-length", type=int, help="residues per tile (default: the model's)")
-    e.add_argument("--tile-overlap", type=int, default=512)
-    e.add_argument("--tile-sharpness", type=float, default=20.0)
+    add_arguments(e, "embed", SHARED + ("truncation_seq_length",), notes=RAY_NOTES)
     e.add_argument("--shard-records", type=int, default=2048, help="records per shard (and per output part)")
-    e.add_argument("--no-progress", action="store_true")
     s = sub.add_parser("score", help="score every missense variant of FASTA files' proteins into OUTDIR (esm-variants' "
                                      "job) with a pool of Ray actors")
     s.add_argument("model", help="ONNX model with logits from esm-onnx convert")
     s.add_argument("paths", nargs="+", metavar="INPUTS... OUTDIR", help="FASTA files, folders or globs, then OUTDIR")
     s.add_argument("--workers", type=int, default=1, help="Ray actors, each holding the model once")
     s.add_argument("--threads-per-worker", type=int, default=1, help="engine threads (and Ray CPUs) per actor")
-    s.add_argument("--engine", default="ort", help="ort or openvino (graphs from convert --engine openvino)")
-    s.add_argument("--compute", default="auto", help="openvino: bf16 or fp32, said explicitly (workers may differ)")
     s.add_argument("--address", help="join this Ray cluster (host:port or auto); default: start Ray here")
-    s.add_argument("--toks-per-batch", type=int, default=SCORE_TOKS_PER_BATCH)
-    s.add_argument("--long-sequences", default="tile", choices=["tile", "full"])
-    s.add_argument("--tile-length", type=int, help="residues per tile (default: the model's)")
-    s.add_argument("--tile-overlap", type=int, default=512)
-    s.add_argument("--tile-sharpness", type=float, default=20.0)
+    add_arguments(s, "score", SHARED, notes=RAY_NOTES)
     s.add_argument("--shard-records", type=int, default=256, help="proteins per shard (and per output part)")
-    s.add_argument("--no-progress", action="store_true")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser()
     a = ap.parse_args(argv)
     if len(a.paths) < 2:
         ap.error(f"{a.command} needs at least one input and OUTDIR")
@@ -64,15 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         if a.command == "score":
             m = score(a.model, a.paths[:-1], a.paths[-1], workers=a.workers, threads_per_worker=a.threads_per_worker,
                       address=a.address, toks_per_batch=a.toks_per_batch, long_sequences=a.long_sequences,
-                      tile_length=a.tile_length, tile_overlap=a.tile_overlap, tile_sharpness=a.tile_sharpness,
-                      shard_records=a.shard_records, progress=not a.no_progress, engine=a.engine, compute=a.compute)
+                      tiling=_tiling(a), shard_records=a.shard_records, progress=a.progress, engine=a.engine,
+                      compute=a.compute)
         else:
             m = embed(a.model, a.paths[:-1], a.paths[-1], include=a.include, repr_layers=a.repr_layers,
                       format=a.format, workers=a.workers, threads_per_worker=a.threads_per_worker, address=a.address,
                       toks_per_batch=a.toks_per_batch, truncation_seq_length=a.truncation_seq_length,
-                      shard_records=a.shard_records, progress=not a.no_progress, engine=a.engine, compute=a.compute,
-                      long_sequences=a.long_sequences, tile_length=a.tile_length, tile_overlap=a.tile_overlap,
-                      tile_sharpness=a.tile_sharpness)
+                      shard_records=a.shard_records, progress=a.progress, engine=a.engine, compute=a.compute,
+                      long_sequences=a.long_sequences, tiling=_tiling(a))
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT["usage"]

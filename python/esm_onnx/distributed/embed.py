@@ -6,7 +6,9 @@ import pathlib
 from collections.abc import Iterable
 from typing import Any
 
-from .. import DEFAULTS as _DEFAULTS
+from .._options import EMBED as _E
+from .._options import Tiling, tiling_fields
+from .._options import tiling as _tiling
 from .._errors import UsageError
 from . import driver
 from . import parts as _parts
@@ -24,15 +26,16 @@ def _resolve(model: pathlib.Path, include: list[str], repr_layers: Iterable[int]
 
 def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLike[str],
           include: Iterable[str] = ("mean",), repr_layers: Iterable[int] | None = None, format: str = "parquet",
-          workers: int = 1, threads_per_worker: int = 1, address: str | None = None, toks_per_batch: int = _DEFAULTS["toks_per_batch"],
-          truncation_seq_length: int | None = _DEFAULTS["truncation_seq_length"], shard_records: int = 2048,
-          progress: bool = True, engine: str = "ort", compute: str = "auto", long_sequences: str | None = None,
-          tile_length: int | None = None, tile_overlap: int = 512, tile_sharpness: float = 20.0) -> dict[str, Any]:
+          workers: int = 1, threads_per_worker: int = 1, address: str | None = None,
+          toks_per_batch: int = _E["toks_per_batch"], truncation_seq_length: int | None = _E["truncation_seq_length"],
+          shard_records: int = 2048, progress: bool = _E["progress"], engine: str = _E["engine"],
+          compute: str = _E["compute"], long_sequences: str | None = _E["long_sequences"],
+          tiling: Tiling | None = None) -> dict[str, Any]:
     """Embeds every record of `inputs` (FASTA files, folders of them, or globs) into `outdir` with `workers` Ray
     actors of `threads_per_worker` engine threads each. `address` joins an existing cluster ("auto" or
     "host:port"); without it Ray starts on this machine. `engine` and `compute` as for esm_onnx.Model, except
     that OpenVINO needs an explicit compute: every worker must compute alike, whatever its CPU. Returns the
-    manifest's counts. long_sequences and the tile options as for esm_onnx.Model.embed."""
+    manifest's counts. long_sequences and tiling as for esm_onnx.Model.embed."""
     driver.require_ray()
     model_path = driver.model_file(model)
     include = [include] if isinstance(include, str) else list(include)
@@ -43,11 +46,12 @@ def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
                              ("--truncation-seq-length", 0 if truncation_seq_length is None else truncation_seq_length, 0)):
         if not isinstance(value, int) or value < low:
             raise UsageError(f"{name} {value}: must be an integer >= {low}")
-    long = {"long_sequences": long_sequences, "tile_length": tile_length, "tile_overlap": tile_overlap,
-            "tile_sharpness": float(tile_sharpness)}
+    t = _tiling(tiling)
+    # run.json's spelling (the table's keys; a rerun compares them): tile_length None for the model's
+    long = {"long_sequences": long_sequences, **tiling_fields(t)}
     # Checked here, on the driver, before any worker starts.
     from .._api import _request
-    _request(include, None, toks_per_batch, truncation_seq_length, long)
+    _request(include, None, toks_per_batch, truncation_seq_length, long_sequences, t)
 
     driver.check_engine(engine, compute)
     layers = _resolve(model_path, include, repr_layers)

@@ -19,15 +19,17 @@ from typing import Any
 from .._errors import UsageError
 from . import driver
 from . import parts as _parts
-from .._score import SCORE_TOKS_PER_BATCH
+from .._options import SCORE as _S
+from .._options import Tiling
+from .._options import tiling as _tiling
 from .shards import Shard
 
 
 def score(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLike[str],
-          workers: int = 1, threads_per_worker: int = 1, address: str | None = None, toks_per_batch: int = SCORE_TOKS_PER_BATCH,
-          long_sequences: str = "tile", tile_length: int | None = None, tile_overlap: int = 512,
-          tile_sharpness: float = 20.0, shard_records: int = 256, progress: bool = True, engine: str = "ort",
-          compute: str = "auto") -> dict[str, Any]:
+          workers: int = 1, threads_per_worker: int = 1, address: str | None = None,
+          toks_per_batch: int = _S["toks_per_batch"], long_sequences: str = _S["long_sequences"],
+          tiling: Tiling | None = None, shard_records: int = 256, progress: bool = _S["progress"],
+          engine: str = _S["engine"], compute: str = _S["compute"]) -> dict[str, Any]:
     """Scores every missense variant of every protein of `inputs` (FASTA files, folders, globs) into `outdir` with
     `workers` Ray actors of `threads_per_worker` engine threads each (see esm_onnx.score_missense for the scores
     and the tiling). Returns the manifest's counts."""
@@ -44,11 +46,12 @@ def score(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
     if not info.has_logits:
         raise UsageError(f"{model}: scoring needs a masked language-model head (logits); this model has none")
     # the request as the library checks it, before any worker starts
-    esm_onnx._score._score_request("wt-marginals", toks_per_batch, long_sequences, tile_length, tile_overlap,
-                                   tile_sharpness)
+    t = _tiling(tiling)
+    esm_onnx._score._score_request("wt-marginals", toks_per_batch, long_sequences, t)
+    # run.json's spelling (the table's keys; a rerun compares them): tile_length 0 for the model's
     options = {"job": "score missense", "format": "csv", "toks_per_batch": toks_per_batch,
-               "long_sequences": long_sequences, "tile_length": tile_length or 0, "tile_overlap": tile_overlap,
-               "tile_sharpness": float(tile_sharpness), "shard_records": shard_records, "engine": engine,
+               "long_sequences": long_sequences, "tile_length": t.length or 0, "tile_overlap": t.min_overlap,
+               "tile_sharpness": float(t.sharpness), "shard_records": shard_records, "engine": engine,
                "compute": "fp32" if engine == "ort" else compute}
     return driver.run(JOB, model_path, inputs, outdir, options, workers, threads_per_worker, address, shard_records,
                       progress)

@@ -10,6 +10,7 @@ import time
 import warnings
 from typing import Any
 
+from .._options import tiling_of
 from .parts import part_is_done, part_path, read_summary, remove_part, summary_path, write_atomic
 from .shards import copy_shard, kept_indices
 from .worker import ShardActor
@@ -40,8 +41,7 @@ class ShardScorer(ShardActor):
                     warnings.simplefilter("ignore")  # skipped proteins are in the summary
                     s = score_missense(self.model, fasta, csv, matrix_dir=self.outdir / "matrices",
                                        toks_per_batch=o["toks_per_batch"], long_sequences=o["long_sequences"],
-                                       tile_length=o["tile_length"] or None, tile_overlap=o["tile_overlap"],
-                                       tile_sharpness=o["tile_sharpness"])
+                                       tiling=tiling_of(o))
         line0 = int(shard["first_line"]) - 1
         skipped = sorted([*s["skipped"], *dropped], key=lambda k: k[1])
         summary = {"name": name, "path": str(shard["path"]), "records": int(shard["records"]), "scored": s["scored"],

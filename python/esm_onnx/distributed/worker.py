@@ -9,6 +9,7 @@ import time
 import warnings
 from typing import Any
 
+from .._options import tiling_of
 from .parts import (ParquetPart, arrow_schema, part_identity, part_is_done, part_path, read_summary, remove_part,
                     summary_path, write_atomic)
 from .shards import copy_shard, kept_indices
@@ -107,7 +108,7 @@ class ShardEmbedder(ShardActor):
                 it = self.model.embed_fasta(fasta, include=o["include"], repr_layers=self.layers or None,
                                             toks_per_batch=o["toks_per_batch"],
                                             truncation_seq_length=o["truncation_seq_length"],
-                                            window=max(1, int(shard["records"])), **_long(o))
+                                            read_ahead=max(1, int(shard["records"])), **_long(o))
                 for e in it:
                     part.add(_Shifted(e, index0, kept))
                     written += 1
@@ -125,14 +126,13 @@ class ShardEmbedder(ShardActor):
             s = self.model.embed_to_dir(fasta, self.outdir / "records", include=o["include"], format=o["format"],
                                         repr_layers=self.layers or None, toks_per_batch=o["toks_per_batch"],
                                         truncation_seq_length=o["truncation_seq_length"],
-                                        window=max(1, int(shard["records"])), **_long(o))
+                                        read_ahead=max(1, int(shard["records"])), **_long(o))
         return {"written": s.written, "already_present": s.already_present, "tokens": s.tokens}, list(s.skipped)
 
 
 def _long(o: dict[str, Any]) -> dict[str, Any]:
     """The long-sequence options of a run (absent from runs written before they existed: the defaults)."""
-    return {k: o.get(k, d) for k, d in (("long_sequences", None), ("tile_length", None), ("tile_overlap", 512),
-                                        ("tile_sharpness", 20.0))}
+    return {"long_sequences": o.get("long_sequences"), "tiling": tiling_of(o)}
 
 
 class _Shifted:

@@ -1,0 +1,72 @@
+// The shared options' table: every key has a row for each job, the rows' defaults are the structs' own
+// initializers (so the CLI, the bindings and the library cannot disagree), and an unknown key is a bug.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "esm_onnx/errors.h"
+#include "esm_onnx/model.h"
+#include "esm_onnx/option_specs.h"
+#include "esm_onnx/score.h"
+
+using namespace esm_onnx;
+
+namespace {
+
+template <typename T>
+T value_of(std::string_view key, OptionJob job) {
+  return std::get<T>(option_spec(key, job).value);
+}
+
+}  // namespace
+
+TEST(OptionSpecs, DefaultsAreTheStructsOwn) {
+  const EmbedRequest embed;
+  const ScoreRequest score;
+  const StreamOptions stream;
+  const MissenseOptions missense;
+  const RuntimeOptions runtime;
+  EXPECT_EQ(value_of<int64_t>("toks_per_batch", OptionJob::Embed), embed.toks_per_batch);
+  EXPECT_EQ(value_of<int64_t>("toks_per_batch", OptionJob::Score), score.toks_per_batch);
+  EXPECT_EQ(value_of<int64_t>("read_ahead", OptionJob::Embed), stream.read_ahead);
+  EXPECT_EQ(value_of<int64_t>("read_ahead", OptionJob::Score), missense.read_ahead);
+  for (OptionJob job : {OptionJob::Embed, OptionJob::Score}) {
+    const Tiling& t = job == OptionJob::Embed ? embed.tiling : score.tiling;
+    EXPECT_EQ(value_of<int64_t>("tile_length", job), t.length);
+    EXPECT_EQ(value_of<int64_t>("tile_overlap", job), t.min_overlap);
+    EXPECT_EQ(value_of<double>("tile_sharpness", job), t.sharpness);
+    EXPECT_EQ(value_of<int64_t>("threads", job), runtime.threads);
+    EXPECT_EQ(value_of<std::string_view>("engine", job), engine_name(runtime.engine));
+    EXPECT_EQ(value_of<std::string_view>("compute", job), compute_name(runtime.compute));
+    EXPECT_EQ(value_of<std::string_view>("device", job), device_name(runtime.device));
+    EXPECT_EQ(value_of<bool>("cache", job), runtime.cache);
+  }
+  EXPECT_EQ(value_of<std::string_view>("long_sequences", OptionJob::Score), long_sequences_name(score.long_sequences));
+  EXPECT_FALSE(embed.long_sequences.has_value());
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(option_spec("long_sequences", OptionJob::Embed).value));
+}
+
+TEST(OptionSpecs, EveryKeyHasOneRowPerJobAndSpellingsAreUnique) {
+  std::set<std::string> flags;
+  for (const auto& row : option_specs()) {
+    EXPECT_FALSE(row.help.empty()) << row.key;
+    EXPECT_TRUE(row.name().starts_with("--")) << row.key;
+    if (!row.job) {
+      for (std::string_view rest = row.flags; !rest.empty();) {
+        const auto comma = rest.find(',');
+        EXPECT_TRUE(flags.insert(std::string(rest.substr(0, comma))).second) << row.flags;
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      }
+    }
+    // a job's own row never hides a shared one of the same key (one would be dead)
+    if (row.job) {
+      int shared = 0;
+      for (const auto& other : option_specs()) shared += other.key == row.key && !other.job;
+      EXPECT_EQ(shared, 0) << row.key;
+    }
+  }
+  EXPECT_THROW(option_spec("no_such_option", OptionJob::Embed), InternalError);
+  EXPECT_EQ(option_spec("tile_length", OptionJob::Score).default_text(), "model");
+  EXPECT_EQ(option_spec("tile_overlap", OptionJob::Embed).default_text(), std::to_string(kDefaultTileOverlap));
+}
