@@ -106,6 +106,8 @@ class Includes {
   constexpr bool empty() const { return bits_ == 0; }
   // Whether any output cut from `source` is wanted.
   bool needs(GraphOutput source) const;
+  // The graph outputs a run must fetch for these outputs, by ONNX name, in the registry's order.
+  std::vector<std::string> graph_output_names() const;
   // Whether any representation (mean, per_tok, bos) is wanted.
   bool representations() const { return needs(GraphOutput::Representations); }
   constexpr Includes& add(Output o) {

@@ -96,6 +96,14 @@ bool Includes::needs(GraphOutput source) const {
   return false;
 }
 
+std::vector<std::string> Includes::graph_output_names() const {
+  std::vector<std::string> out;
+  for (const auto& g : kGraphOutputs) {
+    if (needs(g.id)) out.emplace_back(g.name);
+  }
+  return out;
+}
+
 std::vector<std::string> Includes::names() const {
   std::vector<std::string> out;
   for (const auto& s : kOutputs) {

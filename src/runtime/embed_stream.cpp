@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
 
 #include "esm_onnx/batching.h"
 #include "esm_onnx/errors.h"
@@ -87,6 +88,7 @@ struct EmbedStream::State {
   std::deque<std::vector<std::size_t>> batches;  // of the current window
   LongSequencePlan plan;
   Includes tile_include;
+  std::optional<Output> one_pass_output;  // a requested output that tiles cannot give (TileRule::OnePass)
   uint64_t memory{0};  // physical memory, for the pair outputs' check
   std::vector<std::unique_ptr<runtime::TileStitch>> stitches;  // of the current window's tiled records
 
@@ -147,9 +149,10 @@ struct EmbedStream::State {
         skip(rec, why);
         continue;
       }
-      if (tiled && request.include.has(Output::Attentions)) {
-        skip(rec, fmt::format("{} residues need tiles of {}, and attentions come from one pass; use --long-sequences "
-                              "full{} or truncate", length, plan.tiling.length, max_res > 0 ? " (ESM-2, ESM C)" : ""));
+      if (tiled && one_pass_output) {
+        skip(rec, fmt::format("{} residues need tiles of {}, and {} come from one pass; use --long-sequences "
+                              "full{} or truncate", length, plan.tiling.length, output_name(*one_pass_output),
+                              max_res > 0 ? " (ESM-2, ESM C)" : ""));
         continue;
       }
       if (options.done && options.done(rec)) {
@@ -217,17 +220,18 @@ struct EmbedStream::State {
 };
 
 EmbedStream::EmbedStream(const Model& model, RecordSource& source, const EmbedRequest& request, StreamOptions options)
-    : s_(std::make_unique<State>(State{model, source, request, std::move(options), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}})) {
+    : s_(std::make_unique<State>(State{model, source, request, std::move(options), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}})) {
   s_->options.validate();
   s_->layers = model.resolve(request);
   s_->plan = plan_long_sequences(model.info(), request);
   s_->memory = runtime::physical_memory();
   s_->tile_include = runtime::TileStitch::tile_includes(request.include);
+  for (const auto& spec : output_specs()) {  // an output tiles cannot give (the registry's OnePass rule)
+    if (request.include.has(spec.id) && spec.tile == TileRule::OnePass) s_->one_pass_output = spec.id;
+  }
   const auto& exported = model.info().repr_layers;
   for (auto l : s_->layers) s_->layer_pos.push_back(std::find(exported.begin(), exported.end(), l) - exported.begin());
-  for (const auto& g : graph_output_specs()) {
-    if (request.include.needs(g.id)) s_->outputs.emplace_back(g.name);  // tile_include reads the same graph outputs
-  }
+  s_->outputs = request.include.graph_output_names();  // tile_include reads the same graph outputs
 }
 
 EmbedStream::~EmbedStream() = default;

@@ -168,10 +168,7 @@ ForwardOutputs Model::forward(const std::vector<int64_t>& tokens, int64_t batch,
   }
   check_outputs(info(), path(), include);
   ForwardOutputs out;
-  std::vector<std::string> names;
-  for (const auto& g : graph_output_specs()) {
-    if (include.needs(g.id)) names.emplace_back(g.name);
-  }
+  const std::vector<std::string> names = include.graph_output_names();
   if (include.representations()) out.layers = resolve_exported(info(), path(), layers);
   if (names.empty()) return out;
   const auto result = impl_->session.run(tokens, batch, length, names);

@@ -22,10 +22,13 @@ std::string pair_memory_problem(const ModelInfo& info, Includes include, int64_t
   double need = 3.0 * heads * sq(pass) + (one_pass ? 2.0 : 3.0) * sq(length);
   if (include.has(Output::Attentions)) need += 2.0 * layers * heads * sq(pass);
   if (need <= 0.8 * static_cast<double>(memory)) return {};
-  const std::string what = include.has(Output::Attentions) ? "attentions" : "contacts";
+  // Named as the registry names them; only contacts can come from tiles (attentions are one pass's maps).
+  const Output biggest = include.has(Output::Attentions) ? Output::Attentions : Output::Contacts;
+  const char* what = output_name(biggest);
   return fmt::format("{} residues: its {} would need about {:.0f} GB, more than this machine's {:.0f} GB; leave {} out "
                      "(--include) or embed fewer residues (--truncation-seq-length{})", length, what, need / 1e9,
-                     static_cast<double>(memory) / 1e9, what, one_pass && what == "contacts" ? ", or --long-sequences tile" : "");
+                     static_cast<double>(memory) / 1e9, what,
+                     one_pass && output_spec(biggest).tile != TileRule::OnePass ? ", or --long-sequences tile" : "");
 }
 
 }  // namespace esm_onnx::runtime
