@@ -232,7 +232,7 @@ def fasta_flops(spec: tuple[str, int, int, int], lengths: list[int]) -> dict[str
             "attention": sum(t * attention_flops_per_token(layers, dim, t) for t in tokens)}
 
 
-# embed's kAloneFromTokens (src/runtime/embed_stream.cpp), for the fused graphs on ONNX Runtime's CPU.
+# embed's kAloneFromTokens (src/engines/runtime/embed_stream.cpp), for the fused graphs on ONNX Runtime's CPU.
 EMBED_ALONE_FROM_TOKENS = 128
 
 

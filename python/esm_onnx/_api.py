@@ -16,7 +16,7 @@ from ._options import SCORE as _S
 ModelInfo = _core.ModelInfo
 Alphabet = _core.Alphabet
 # The defaults of the shared options for embedding (toks_per_batch, truncation_seq_length, read_ahead, ...): one
-# value each, in C++ (esm_onnx/option_specs.h); esm_onnx.options() lists every row.
+# value each, in C++ (esm_onnx/base/option_specs.h); esm_onnx.options() lists every row.
 DEFAULTS: dict[str, Any] = dict(_E)
 Tiling = _options.Tiling
 Embedding = _core.Embedding

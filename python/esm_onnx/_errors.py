@@ -45,7 +45,7 @@ WARNINGS = {"skipped": SkippedRecordWarning, "notice": UserWarning}
 
 
 def warn_message(kind: str, text: str) -> None:
-    """A job's message as the library types it (esm_onnx/message.h): a skipped record as a SkippedRecordWarning, a
+    """A job's message as the library types it (esm_onnx/base/message.h): a skipped record as a SkippedRecordWarning, a
     notice as a UserWarning; steps and progress are the CLI's lines, not warnings."""
     import warnings
 

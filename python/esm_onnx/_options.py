@@ -1,4 +1,4 @@
-"""The options every front end shares, read from the library's one table (esm_onnx/option_specs.h): each
+"""The options every front end shares, read from the library's one table (esm_onnx/base/option_specs.h): each
 option's keyword, command-line spellings, default, bounds and help. The package's signatures take their
 defaults from EMBED and SCORE, its argument checks their bounds from `count`, and the Ray command line its
 arguments from `add_arguments`, so a default or a spelling changes in C++ alone."""

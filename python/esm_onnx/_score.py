@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._api import Model
 
-_S = _options.SCORE  # the scoring jobs' defaults (esm_onnx/option_specs.h)
+_S = _options.SCORE  # the scoring jobs' defaults (esm_onnx/base/option_specs.h)
 Tiling = _options.Tiling
 
 PathLike = Union[str, "os.PathLike[str]"]

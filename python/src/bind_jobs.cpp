@@ -1,15 +1,15 @@
 // The jobs half of the module: the embed job, convert, download, inspect and the CLI.
 #include "binding.h"
 #include "cli.h"
-#include "esm_onnx/convert.h"
-#include "esm_onnx/download.h"
-#include "esm_onnx/errors.h"
-#include "esm_onnx/inspect.h"
-#include "esm_onnx/model_cache.h"
-#include "esm_onnx/outputs.h"
-#include "esm_onnx/traits.h"
-#include "io/output_file.h"
-#include "runtime/cpu_features.h"
+#include "engines/runtime/cpu_features.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/base/outputs.h"
+#include "esm_onnx/base/traits.h"
+#include "esm_onnx/engines/convert.h"
+#include "esm_onnx/hub/download.h"
+#include "esm_onnx/hub/model_cache.h"
+#include "esm_onnx/jobs/inspect.h"
+#include "formats/io/output_file.h"
 
 namespace esm_onnx::python {
 

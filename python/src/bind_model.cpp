@@ -8,8 +8,8 @@
 #include <utility>
 
 #include "binding.h"
-#include "esm_onnx/errors.h"
-#include "esm_onnx/outputs.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/base/outputs.h"
 
 namespace esm_onnx::python {
 namespace {

@@ -1,10 +1,10 @@
 // The option structs as Python classes: built from keywords (text parsed once, here), checked by the
 // library's own validate(), shown by its to_string(). The package builds these and hands them to the calls.
 #include "binding.h"
-#include "esm_onnx/convert.h"
-#include "esm_onnx/errors.h"
-#include "esm_onnx/outputs.h"
-#include "esm_onnx/tiles.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/base/outputs.h"
+#include "esm_onnx/base/tiles.h"
+#include "esm_onnx/engines/convert.h"
 
 #include <fmt/format.h>
 #include <nanobind/operators.h>

@@ -1,8 +1,8 @@
 // The output registry and the release catalog, for the package's writers, the drop-in and the Ray parts.
 #include "binding.h"
-#include "esm_onnx/download.h"
-#include "esm_onnx/option_specs.h"
-#include "esm_onnx/outputs.h"
+#include "esm_onnx/base/option_specs.h"
+#include "esm_onnx/base/outputs.h"
+#include "esm_onnx/hub/download.h"
 
 #include <type_traits>
 #include <variant>

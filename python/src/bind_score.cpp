@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 
 #include "binding.h"
-#include "esm_onnx/score.h"
-#include "esm_onnx/tiles.h"
+#include "esm_onnx/base/tiles.h"
+#include "esm_onnx/jobs/score.h"
 
 namespace esm_onnx::python {
 

@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "esm_onnx/embed.h"
-#include "esm_onnx/model.h"
-#include "esm_onnx/record.h"
+#include "esm_onnx/base/record.h"
+#include "esm_onnx/engines/model.h"
+#include "esm_onnx/jobs/embed.h"
 
 namespace esm_onnx::python {
 

@@ -1,6 +1,6 @@
 // The type conversions between the library and Python.
 #include "binding.h"
-#include "esm_onnx/outputs.h"
+#include "esm_onnx/base/outputs.h"
 
 namespace esm_onnx::python {
 

@@ -1,6 +1,6 @@
 // C++ errors as the package's exception classes (set once by esm_onnx/__init__.py through _set_errors).
 #include "binding.h"
-#include "esm_onnx/errors.h"
+#include "esm_onnx/base/errors.h"
 
 namespace esm_onnx::python {
 

@@ -1,7 +1,7 @@
 // Binds a checkpoint's tensors to roles: each source reader (src/layouts/) yields a config and its
 // tensors under a layout's names; the specs (src/model/tensor_specs.cpp) say which roles the config
 // needs and at which shapes. Everything missing, mis-shaped or unexpected is reported in one error.
-#include "esm_onnx/checkpoint.h"
+#include "esm_onnx/checkpoint/checkpoint.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -12,10 +12,10 @@
 #include <map>
 #include <set>
 
-#include "esm_onnx/errors.h"
+#include "base/util/untrusted_file.h"
+#include "esm_onnx/base/errors.h"
 #include "layouts/layouts.h"
 #include "tensors/tensor_specs.h"
-#include "util/untrusted_file.h"
 
 namespace esm_onnx {
 

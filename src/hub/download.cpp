@@ -1,6 +1,6 @@
 // `esm-onnx download`: the catalogue of released names, fair-esm's URLs and torch hub folder, and the
 // hub's cache layout (models--owner--name/{blobs,snapshots,refs}) that transformers reads too.
-#include "esm_onnx/download.h"
+#include "esm_onnx/hub/download.h"
 
 #include <fmt/format.h>
 
@@ -13,12 +13,12 @@
 #include <fstream>
 #include <regex>
 
+#include "base/util/untrusted_file.h"
+#include "esm_onnx/base/errors.h"
+#include "formats/torch/torch_file.h"
 #include "hub/fetch.h"
-#include "torch/torch_file.h"
-#include "util/untrusted_file.h"
-#include "esm_onnx/errors.h"
-#include "families/families.h"
 #include "layouts/transformers_folder.h"
+#include "tensors/families/families.h"
 
 namespace esm_onnx {
 namespace {

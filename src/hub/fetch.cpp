@@ -9,10 +9,10 @@
 #include <filesystem>
 #include <thread>
 
-#include "esm_onnx/errors.h"
-#include "io/output_file.h"
-#include "util/numbers.h"
-#include "util/sha256.h"
+#include "base/util/numbers.h"
+#include "base/util/sha256.h"
+#include "esm_onnx/base/errors.h"
+#include "formats/io/output_file.h"
 
 namespace esm_onnx::net {
 namespace {

@@ -1,4 +1,4 @@
-#include "esm_onnx/model_cache.h"
+#include "esm_onnx/hub/model_cache.h"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -11,14 +11,15 @@
 #include <optional>
 #include <vector>
 
-#include "esm_onnx/download.h"
-#include "esm_onnx/errors.h"
-#include "esm_onnx/model_info.h"
-#include "io/process_tag.h"
-#include "util/bounded_json.h"
-#include "util/cache_root.h"
-#include "util/sha256.h"
-#include "util/untrusted_file.h"
+#include "base/util/bounded_json.h"
+#include "base/util/cache_root.h"
+#include "base/util/sha256.h"
+#include "base/util/untrusted_file.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/base/model_info.h"
+#include "esm_onnx/engines/model.h"
+#include "esm_onnx/hub/download.h"
+#include "formats/io/process_tag.h"
 
 namespace esm_onnx {
 namespace {

@@ -1,5 +1,5 @@
 // The embed job: an EmbedStream over a FASTA file, its batches handed to a writer on its own thread.
-#include "esm_onnx/embed.h"
+#include "esm_onnx/jobs/embed.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -9,11 +9,11 @@
 #include <chrono>
 #include <unordered_set>
 
-#include "esm_onnx/errors.h"
-#include "esm_onnx/layers.h"
-#include "esm_onnx/writer.h"
-#include "io/async_writer.h"
-#include "io/output_file.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/base/layers.h"
+#include "esm_onnx/formats/writer.h"
+#include "formats/io/async_writer.h"
+#include "formats/io/output_file.h"
 
 namespace esm_onnx {
 

@@ -8,11 +8,11 @@
 #include <chrono>
 #include <cmath>
 
-#include "esm_onnx/errors.h"
-#include "esm_onnx/score.h"
-#include "io/csv_table.h"
-#include "io/output_file.h"
-#include "scoring/passes.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/jobs/score.h"
+#include "formats/io/csv_table.h"
+#include "formats/io/output_file.h"
+#include "jobs/scoring/passes.h"
 
 namespace esm_onnx {
 

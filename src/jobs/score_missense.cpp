@@ -12,20 +12,20 @@
 #include <fstream>
 #include <unordered_set>
 
-#include "esm_onnx/errors.h"
-#include "esm_onnx/fasta.h"
-#include "esm_onnx/score.h"
-#include "esm_onnx/writer.h"
-#include "io/csv_table.h"
-#include "io/label_names.h"
-#include "io/npy_read.h"
-#include "io/output_file.h"
-#include "io/process_tag.h"
-#include "io/stored_zip.h"
-#include "io/writers.h"
-#include "scoring/passes.h"
-#include "torch/zip_reader.h"
-#include "util/untrusted_file.h"
+#include "base/util/untrusted_file.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/formats/fasta.h"
+#include "esm_onnx/formats/writer.h"
+#include "esm_onnx/jobs/score.h"
+#include "formats/io/csv_table.h"
+#include "formats/io/label_names.h"
+#include "formats/io/npy_read.h"
+#include "formats/io/output_file.h"
+#include "formats/io/process_tag.h"
+#include "formats/io/stored_zip.h"
+#include "formats/io/writers.h"
+#include "formats/torch/zip_reader.h"
+#include "jobs/scoring/passes.h"
 
 namespace esm_onnx {
 

@@ -2,7 +2,7 @@
 // bindings alike.
 #include <nlohmann/json.hpp>
 
-#include "esm_onnx/score.h"
+#include "esm_onnx/jobs/score.h"
 
 namespace esm_onnx {
 namespace {

@@ -7,10 +7,10 @@
 
 #include <filesystem>
 
-#include "esm_onnx/errors.h"
-#include "families/families.h"
+#include "esm_onnx/base/errors.h"
+#include "formats/source/safetensors.h"
 #include "layouts/transformers_folder.h"
-#include "source/safetensors.h"
+#include "tensors/families/families.h"
 
 namespace esm_onnx::layouts {
 namespace {

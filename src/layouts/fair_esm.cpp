@@ -7,13 +7,13 @@
 #include <filesystem>
 #include <map>
 
-#include "util/untrusted_file.h"
-#include "esm_onnx/errors.h"
-#include "families/families.h"
+#include "base/util/untrusted_file.h"
+#include "esm_onnx/base/errors.h"
+#include "formats/pickle/value.h"
+#include "formats/source/torch_source.h"
+#include "formats/torch/torch_file.h"
 #include "layouts/layouts.h"
-#include "pickle/value.h"
-#include "source/torch_source.h"
-#include "torch/torch_file.h"
+#include "tensors/families/families.h"
 
 namespace esm_onnx::layouts {
 namespace {

@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "esm_onnx/model_config.h"
+#include "base/util/untrusted_file.h"
+#include "esm_onnx/base/model_config.h"
+#include "formats/source/tensor_source.h"
+#include "formats/torch/torch_file.h"
 #include "tensors/layout.h"
-#include "source/tensor_source.h"
-#include "torch/torch_file.h"
-#include "util/untrusted_file.h"
 
 namespace esm_onnx::layouts {
 

@@ -7,9 +7,9 @@
 
 #include <filesystem>
 
-#include "esm_onnx/errors.h"
-#include "families/families.h"
+#include "esm_onnx/base/errors.h"
 #include "layouts/transformers_folder.h"
+#include "tensors/families/families.h"
 
 namespace esm_onnx::layouts {
 namespace {

@@ -5,12 +5,12 @@
 #include <filesystem>
 #include <set>
 
-#include "esm_onnx/errors.h"
-#include "esm_onnx/model_info.h"
-#include "source/safetensors.h"
-#include "source/torch_source.h"
-#include "torch/torch_file.h"
-#include "util/untrusted_file.h"
+#include "base/util/untrusted_file.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/base/model_info.h"
+#include "formats/source/safetensors.h"
+#include "formats/source/torch_source.h"
+#include "formats/torch/torch_file.h"
 
 namespace esm_onnx::layouts::transformers {
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "base/util/bounded_json.h"
 #include "layouts/layouts.h"
-#include "util/bounded_json.h"
 
 namespace esm_onnx::layouts::transformers {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "esm_onnx/tensor_role.h"
-#include "source/tensor_source.h"
+#include "esm_onnx/base/tensor_role.h"
+#include "formats/source/tensor_source.h"
 
 namespace esm_onnx::model {
 

@@ -1,4 +1,4 @@
-#include "esm_onnx/tensor_role.h"
+#include "esm_onnx/base/tensor_role.h"
 
 #include <fmt/format.h>
 

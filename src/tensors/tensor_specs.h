@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "esm_onnx/model_config.h"
-#include "esm_onnx/tensor_role.h"
+#include "esm_onnx/base/model_config.h"
+#include "esm_onnx/base/tensor_role.h"
 
 namespace esm_onnx::model {
 

@@ -1,8 +1,9 @@
 // The full library: convert a fair-esm checkpoint, then read back what was written.
 #include <cstdio>
 
-#include "esm_onnx/convert.h"
-#include "esm_onnx/inspect.h"
+#include "esm_onnx/engines/convert.h"
+#include "esm_onnx/engines/model.h"
+#include "esm_onnx/jobs/inspect.h"
 
 int main(int argc, char** argv) {
   if (argc != 3) return 2;

@@ -1,8 +1,8 @@
 // Only the runtime library: load a converted model, embed two sequences, print their mean embeddings.
 #include <cstdio>
 
-#include "esm_onnx/errors.h"
-#include "esm_onnx/model.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/engines/model.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "esm_onnx/alphabet.h"
-#include "esm_onnx/errors.h"
+#include "esm_onnx/base/alphabet.h"
+#include "esm_onnx/base/errors.h"
 
 using namespace esm_onnx;
 

@@ -3,8 +3,8 @@
 
 #include <stdexcept>
 
-#include "esm_onnx/errors.h"
-#include "io/async_writer.h"
+#include "esm_onnx/base/errors.h"
+#include "formats/io/async_writer.h"
 
 namespace {
 

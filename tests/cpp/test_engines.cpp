@@ -4,9 +4,9 @@
 
 #include <sstream>
 
-#include "esm_onnx/errors.h"
-#include "runtime/cpu_features.h"
-#include "runtime/onnx_header.h"
+#include "engines/runtime/cpu_features.h"
+#include "engines/runtime/onnx_header.h"
+#include "esm_onnx/base/errors.h"
 
 using namespace esm_onnx;
 using namespace esm_onnx::runtime;

@@ -3,9 +3,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "esm_onnx/batching.h"
-#include "esm_onnx/errors.h"
-#include "esm_onnx/fasta.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/formats/batching.h"
+#include "esm_onnx/formats/fasta.h"
 
 using namespace esm_onnx;
 

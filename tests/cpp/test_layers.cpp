@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "esm_onnx/errors.h"
-#include "esm_onnx/layers.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/base/layers.h"
 
 using namespace esm_onnx;
 

@@ -7,9 +7,9 @@
 
 #include <unistd.h>
 
-#include "esm_onnx/convert.h"
-#include "esm_onnx/errors.h"
-#include "esm_onnx/model.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/engines/convert.h"
+#include "esm_onnx/engines/model.h"
 
 using namespace esm_onnx;
 namespace fs = std::filesystem;

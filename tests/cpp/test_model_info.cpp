@@ -2,8 +2,8 @@
 // value is out of range, too long, or disagrees with the rest.
 #include <gtest/gtest.h>
 
-#include "esm_onnx/errors.h"
-#include "esm_onnx/model_info.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/base/model_info.h"
 
 using namespace esm_onnx;
 

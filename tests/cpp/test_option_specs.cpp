@@ -5,10 +5,10 @@
 #include <set>
 #include <string>
 
-#include "esm_onnx/errors.h"
-#include "esm_onnx/model.h"
-#include "esm_onnx/option_specs.h"
-#include "esm_onnx/score.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/base/option_specs.h"
+#include "esm_onnx/engines/model.h"
+#include "esm_onnx/jobs/score.h"
 
 using namespace esm_onnx;
 

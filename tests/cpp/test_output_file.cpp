@@ -1,4 +1,4 @@
-// The output rule (src/io/output_file.h) on every kind of path, and its scratch files.
+// The output rule (src/formats/io/output_file.h) on every kind of path, and its scratch files.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -8,9 +8,9 @@
 #include <fstream>
 #include <string>
 
-#include "esm_onnx/errors.h"
-#include "io/output_file.h"
-#include "io/process_tag.h"
+#include "esm_onnx/base/errors.h"
+#include "formats/io/output_file.h"
+#include "formats/io/process_tag.h"
 
 using namespace esm_onnx;
 namespace fs = std::filesystem;

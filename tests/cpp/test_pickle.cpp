@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "esm_onnx/errors.h"
-#include "pickle/pickler.h"
-#include "pickle/unpickler.h"
+#include "esm_onnx/base/errors.h"
+#include "formats/pickle/pickler.h"
+#include "formats/pickle/unpickler.h"
 
 using namespace esm_onnx;
 using namespace esm_onnx::pickle;

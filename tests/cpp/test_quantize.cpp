@@ -4,8 +4,8 @@
 #include <cmath>
 #include <random>
 
-#include "graph/quantize.h"
-#include "torch/torch_file.h"
+#include "engines/graph/quantize.h"
+#include "formats/torch/torch_file.h"
 
 using namespace esm_onnx::graph;
 

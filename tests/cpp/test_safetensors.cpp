@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "esm_onnx/errors.h"
+#include "esm_onnx/base/errors.h"
+#include "formats/source/header_json.h"
+#include "formats/source/safetensors.h"
 #include "tensors/layout.h"
-#include "source/header_json.h"
-#include "source/safetensors.h"
 
 using namespace esm_onnx;
 

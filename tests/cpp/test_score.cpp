@@ -10,12 +10,12 @@
 
 #include <unistd.h>
 
-#include "esm_onnx/convert.h"
-#include "esm_onnx/errors.h"
-#include "esm_onnx/mutations.h"
-#include "esm_onnx/score.h"
-#include "esm_onnx/tiles.h"
-#include "io/csv_table.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/base/mutations.h"
+#include "esm_onnx/base/tiles.h"
+#include "esm_onnx/engines/convert.h"
+#include "esm_onnx/jobs/score.h"
+#include "formats/io/csv_table.h"
 
 using namespace esm_onnx;
 namespace fs = std::filesystem;

@@ -4,9 +4,9 @@
 
 #include <cmath>
 
-#include "esm_onnx/errors.h"
-#include "runtime/record_memory.h"
-#include "runtime/tile_stitch.h"
+#include "engines/runtime/record_memory.h"
+#include "engines/runtime/tile_stitch.h"
+#include "esm_onnx/base/errors.h"
 
 namespace esm_onnx::runtime {
 namespace {

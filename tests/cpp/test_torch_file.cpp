@@ -6,11 +6,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "esm_onnx/checkpoint.h"
-#include "esm_onnx/errors.h"
-#include "io/stored_zip.h"
-#include "pickle/pickler.h"
-#include "torch/torch_file.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/checkpoint/checkpoint.h"
+#include "formats/io/stored_zip.h"
+#include "formats/pickle/pickler.h"
+#include "formats/torch/torch_file.h"
 
 using namespace esm_onnx;
 

@@ -3,8 +3,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "esm_onnx/writer.h"
-#include "torch/torch_file.h"
+#include "esm_onnx/formats/writer.h"
+#include "formats/torch/torch_file.h"
 
 using namespace esm_onnx;
 

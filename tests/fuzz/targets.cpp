@@ -11,19 +11,19 @@
 #include <unordered_set>
 #include <vector>
 
-#include "esm_onnx/alphabet.h"
-#include "esm_onnx/checkpoint.h"
-#include "esm_onnx/errors.h"
-#include "esm_onnx/fasta.h"
-#include "esm_onnx/mutations.h"
-#include "io/csv_table.h"
-#include "esm_onnx/model_info.h"
-#include "io/label_names.h"
-#include "pickle/unpickler.h"
-#include "runtime/onnx_header.h"
+#include "engines/runtime/onnx_header.h"
+#include "esm_onnx/base/alphabet.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/base/model_info.h"
+#include "esm_onnx/base/mutations.h"
+#include "esm_onnx/checkpoint/checkpoint.h"
+#include "esm_onnx/formats/fasta.h"
+#include "formats/io/csv_table.h"
+#include "formats/io/label_names.h"
+#include "formats/pickle/unpickler.h"
+#include "formats/source/safetensors.h"
+#include "formats/torch/torch_file.h"
 #include "tensors/tensor_specs.h"
-#include "source/safetensors.h"
-#include "torch/torch_file.h"
 
 namespace esm_onnx::fuzz {
 namespace {

@@ -24,17 +24,25 @@ def test_no_include_runs_upward():
 
 
 @pytest.mark.parametrize("file,line,says", [
-    ("src/runtime/model.cpp", '#include "graph/builder.h"', "converting and running"),
-    ("src/io/fasta.cpp", '#include "esm_onnx/model.h"', "a higher layer"),
+    ("src/engines/runtime/model.cpp", '#include "engines/graph/builder.h"', "converting and running"),
+    ("src/formats/io/fasta.cpp", '#include "esm_onnx/engines/model.h"', "a higher layer"),
     ("src/tensors/layout.cpp", '#include "layouts/layouts.h"', "a higher layer"),
+    ("include/esm_onnx/base/tiles.h", '#include "esm_onnx/jobs/score.h"', "a higher layer"),
+    ("src/base/util/tiles.cpp", '#include "util/numbers.h"', "in no layer"),
+    ("src/base/newfolder/x.cpp", "", "library folder lists"),
+    ("src/misc/x.cpp", "", "not under a layer folder"),
 ])
 def test_the_check_catches_a_planted_arrow(tmp_path, file, line, says):
+    """The layers come from the paths: an arrow to a higher layer's folder, an include spelled without its layer,
+    a source folder no library takes, a folder outside the layers, each caught and named."""
     for d in ("src", "include"):
         shutil.copytree(ROOT / d, tmp_path / d)
+    shutil.copy(ROOT / "CMakeLists.txt", tmp_path / "CMakeLists.txt")
     target = tmp_path / file
-    target.write_text(line + "\n" + target.read_text())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(line + "\n" + (target.read_text() if target.exists() else ""))
     p = _run(tmp_path)
-    assert p.returncode == 1 and file in p.stdout and says in p.stdout, p.stdout
+    assert p.returncode == 1 and file.rsplit("/", 1)[0] in p.stdout and says in p.stdout, p.stdout
 
 
 def test_the_converter_links_no_network_code():

@@ -1,4 +1,4 @@
-"""The shared options have one home (esm_onnx/option_specs.h): the CLI's --help, the Python keyword defaults and
+"""The shared options have one home (esm_onnx/base/option_specs.h): the CLI's --help, the Python keyword defaults and
 esm-onnx-ray's arguments all show the library's row, and the read-ahead and the tiling have names of their own."""
 from __future__ import annotations
 

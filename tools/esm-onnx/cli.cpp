@@ -14,7 +14,7 @@
 
 #include "cli.h"
 #include "command.h"
-#include "esm_onnx/errors.h"
+#include "esm_onnx/base/errors.h"
 #include "esm_onnx_version.h"
 
 namespace esm_onnx::cli {

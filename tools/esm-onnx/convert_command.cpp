@@ -7,9 +7,9 @@
 
 #include "cli.h"
 #include "command.h"
-#include "esm_onnx/convert.h"
-#include "esm_onnx/download.h"
-#include "esm_onnx/verify.h"
+#include "esm_onnx/engines/convert.h"
+#include "esm_onnx/hub/download.h"
+#include "esm_onnx/jobs/verify.h"
 #include "options.h"
 
 namespace esm_onnx::cli {

@@ -5,8 +5,8 @@
 
 #include "cli.h"
 #include "command.h"
-#include "esm_onnx/download.h"
-#include "esm_onnx/inspect.h"
+#include "esm_onnx/hub/download.h"
+#include "esm_onnx/jobs/inspect.h"
 
 namespace esm_onnx::cli {
 namespace {

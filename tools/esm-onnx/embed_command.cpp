@@ -7,9 +7,9 @@
 
 #include "cli.h"
 #include "command.h"
-#include "esm_onnx/embed.h"
-#include "esm_onnx/model_cache.h"
-#include "esm_onnx/outputs.h"
+#include "esm_onnx/base/outputs.h"
+#include "esm_onnx/hub/model_cache.h"
+#include "esm_onnx/jobs/embed.h"
 #include "options.h"
 #include "progress.h"
 

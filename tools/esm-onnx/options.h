@@ -8,11 +8,11 @@
 #include <optional>
 #include <string>
 
-#include "esm_onnx/embed.h"
-#include "esm_onnx/errors.h"
-#include "esm_onnx/model_cache.h"
-#include "esm_onnx/option_specs.h"
-#include "util/numbers.h"
+#include "base/util/numbers.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/base/option_specs.h"
+#include "esm_onnx/hub/model_cache.h"
+#include "esm_onnx/jobs/embed.h"
 
 namespace esm_onnx::cli {
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "esm_onnx/embed.h"
+#include "esm_onnx/jobs/embed.h"
 
 namespace esm_onnx::cli {
 

@@ -9,9 +9,9 @@
 
 #include "cli.h"
 #include "command.h"
-#include "esm_onnx/errors.h"
-#include "esm_onnx/model_cache.h"
-#include "esm_onnx/score.h"
+#include "esm_onnx/base/errors.h"
+#include "esm_onnx/hub/model_cache.h"
+#include "esm_onnx/jobs/score.h"
 #include "options.h"
 #include "progress.h"
 

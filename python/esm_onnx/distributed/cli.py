@@ -12,7 +12,7 @@ from .._errors import Error, FileError, InputError, InternalError, UsageError
 EXIT: dict[str, int] = dict(_core.EXIT_CODES)  # the CLI's exit codes, one home (tools/esm-onnx/cli.h)
 
 
-# The options both Ray jobs share with the CLI, declared in the library's table (esm_onnx/option_specs.h).
+# The options both Ray jobs share with the CLI, declared in the library's table (esm_onnx/base/option_specs.h).
 SHARED = ("engine", "compute", "toks_per_batch", "long_sequences", "tile_length", "tile_overlap", "tile_sharpness",
           "progress")
 RAY_NOTES = {"compute": "said explicitly with openvino: workers on other CPUs must compute alike"}
