@@ -24,6 +24,7 @@ DEB_PACKAGES=(
   libzip-dev libhdf5-dev libcli11-dev nlohmann-json3-dev libfmt-dev libgtest-dev libssl-dev
   libcurl4-openssl-dev libcsv-dev
   python3-venv patchelf clang
+  iproute2  # ip netns and ss: the Ray test cluster in a namespace with only the loopback interface
 )
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

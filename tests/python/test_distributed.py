@@ -1,12 +1,15 @@
 """esm_onnx.distributed on a two-node Ray cluster on 127.0.0.1: every record exactly once and equal to the
 single-process CLI's output, a killed worker and a killed driver lose and duplicate nothing, a mismatched
-rerun is refused."""
+rerun is refused. The cluster and its drivers run in a network namespace of their own that has only the loopback
+interface: Ray's servers listen on every interface they see, and the test cluster must be reachable from this
+machine alone."""
 from __future__ import annotations
 
 import json
 import os
 import pathlib
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -40,16 +43,46 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# The namespace the cluster runs in (set by the `cluster` fixture): every command that talks to it runs there.
+NETNS: list[str] = []
+
+
+def _in_net(run, cmd, *args, **kwargs):
+    """subprocess.run / Popen of `cmd` inside the test cluster's network namespace."""
+    return run([*NETNS, *map(str, cmd)], *args, **kwargs)
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """A head node and a second node joining it, one CPU each, on 127.0.0.1; stopped afterwards."""
+def loopback_namespace():
+    """A network namespace with only its loopback interface up, removed afterwards (needs root and iproute2;
+    ESM_ONNX_TEST_RAY_NETWORK=host runs the cluster on this machine's own network instead, reachable from it)."""
+    if os.environ.get("ESM_ONNX_TEST_RAY_NETWORK") == "host":
+        yield []
+        return
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        pytest.fail("the Ray test cluster runs in a network namespace of its own (root and iproute2's `ip`); run as "
+                    "root, or set ESM_ONNX_TEST_RAY_NETWORK=host to let it listen on this machine's interfaces")
+    name = f"esm-onnx-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
+        yield ["ip", "netns", "exec", name]
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, loopback_namespace):
+    """A head node and a second node joining it, one CPU each, on 127.0.0.1 (of a namespace with no other
+    interface, so that nothing outside this machine can reach them); stopped afterwards."""
     assert RAY.exists(), f"{RAY}: ray is not installed (requirements-dev.txt)"
+    NETNS[:] = loopback_namespace
     port = _free_port()
     tmp = tmp_path_factory.mktemp("ray")
     common = ["--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
 
     def ray(*args):
-        p = subprocess.run([str(RAY), *args], env=_env(), capture_output=True, text=True)
+        p = _in_net(subprocess.run, [str(RAY), *args], env=_env(), capture_output=True, text=True)
         assert p.returncode == 0, f"ray {' '.join(args)}:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
 
     try:
@@ -57,7 +90,20 @@ def cluster(tmp_path_factory):
         ray("start", f"--address=127.0.0.1:{port}", *common)
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([str(RAY), "stop", "--force"], env=_env(), capture_output=True)
+        _in_net(subprocess.run, [str(RAY), "stop", "--force"], env=_env(), capture_output=True)
+
+
+def test_the_cluster_listens_on_loopback_only(cluster):
+    """Every socket the test cluster listens on is a loopback one, and its GCS port is not open on this machine's
+    own network (Ray's servers listen on every interface they see; the namespace leaves them only loopback)."""
+    if not NETNS:
+        pytest.skip("ESM_ONNX_TEST_RAY_NETWORK=host: the cluster was asked to run on this machine's network")
+    out = _in_net(subprocess.run, ["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout
+    local = [line.split()[3].rsplit(":", 1)[0].strip("[]") for line in out.splitlines() if line.strip()]
+    assert local and all(a.removeprefix("::ffff:").startswith("127.") or a == "::1" for a in local), local
+    port = cluster.rsplit(":", 1)[1]
+    outside = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
+    assert outside.strip() == "", outside
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +133,7 @@ def _driver(address, onnx, fasta, outdir, *extra) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "esm_onnx.distributed", "embed", str(onnx), str(fasta), str(outdir),
            "--include", "mean", "--repr-layers", "2", "--workers", "2", "--threads-per-worker", "1",
            "--address", address, *map(str, extra)]
-    return subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return _in_net(subprocess.Popen, cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _finish(proc: subprocess.Popen, timeout=600) -> tuple[int, str]:
@@ -190,11 +236,11 @@ def test_mismatched_rerun_is_refused(cluster, reference, onnx_models, fasta, tmp
     code, log = _finish(_driver(cluster, onnx, small, out))
     assert code == 0, log
     cmd = [sys.executable, "-m", "esm_onnx.distributed", "embed"]
-    p = subprocess.run([*cmd, str(onnx), str(small), str(out), "--include", "mean", "per_tok", "--address", cluster],
+    p = _in_net(subprocess.run, [*cmd, str(onnx), str(small), str(out), "--include", "mean", "per_tok", "--address", cluster],
                        env=_env(), capture_output=True, text=True)
     assert p.returncode == 2 and "include" in p.stderr and "another OUTDIR" in p.stderr, p.stderr
     other = onnx_models["esm2_t3_48_zip"]
-    p = subprocess.run([*cmd, str(other), str(small), str(out), "--address", cluster], env=_env(), capture_output=True,
+    p = _in_net(subprocess.run, [*cmd, str(other), str(small), str(out), "--address", cluster], env=_env(), capture_output=True,
                        text=True)
     assert p.returncode == 2 and "another model" in p.stderr, p.stderr
 
@@ -209,7 +255,7 @@ def test_npz_format_is_the_cli_layout(cluster, reference, onnx_models, tmp_path)
     cmd = [sys.executable, "-m", "esm_onnx.distributed", "embed", str(onnx), str(small), str(tmp_path / "ray"),
            "--include", "mean", "per_tok", "contacts", "--format", "npz", "--shard-records", "7", "--workers", "2",
            "--long-sequences", "tile", "--address", cluster]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+    p = _in_net(subprocess.run, cmd, env=_env(), capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     run_cli("embed", onnx, small, tmp_path / "cli", "--include", "mean", "per_tok", "contacts", "--long-sequences", "tile")
     assert np.load(tmp_path / "cli" / "r20.npz")["representations/2"].shape == (1120, 48)
@@ -232,7 +278,7 @@ def test_openvino_workers_give_the_cli_numbers_and_need_an_explicit_compute(clus
     onnx = ov_models["esm2_t2_32_legacy"]  # OpenVINO runs the standard-op conversion
     cmd = [sys.executable, "-m", "esm_onnx.distributed", "embed", str(onnx), str(fasta), str(tmp_path / "auto"),
            "--engine", "openvino", "--address", cluster]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+    p = _in_net(subprocess.run, cmd, env=_env(), capture_output=True, text=True)
     assert p.returncode == 2 and "--compute bf16" in p.stderr and "--compute fp32" in p.stderr, p.stderr
     code, log = _finish(_driver(cluster, onnx, fasta, tmp_path / "ov", "--engine", "openvino", "--compute", "fp32"))
     assert code == 3, log  # the bad record
@@ -273,7 +319,7 @@ def test_rerun_verifies_parts_instead_of_trusting_their_names(cluster, reference
     (out / "run.json").unlink()
     cmd = [sys.executable, "-m", "esm_onnx.distributed", "embed", str(onnx), str(fasta), str(out), "--include", "mean",
            "bos", "--repr-layers", "2", "--workers", "2", "--address", cluster, "--shard-records", "100"]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
+    p = _in_net(subprocess.run, cmd, env=_env(), capture_output=True, text=True, timeout=600)
     assert p.returncode == 0 and "other options" in p.stderr, p.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parts_run"] == 3 and manifest["options"]["include"] == ["bos", "mean"]
@@ -307,7 +353,7 @@ def test_score_gives_the_cli_csv_and_resumes(cluster, onnx_models, tmp_path):
     assert p.returncode == 3, p.stderr
     cmd = [sys.executable, "-m", "esm_onnx.distributed", "score", str(onnx), str(a), str(b), str(tmp_path / "ray"),
            "--shard-records", "6", "--workers", "2", "--address", cluster]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+    p = _in_net(subprocess.run, cmd, env=_env(), capture_output=True, text=True)
     assert p.returncode == 3, p.stderr  # the protein with X
     want = (tmp_path / "cli.csv").read_text().splitlines()
     got = (tmp_path / "ray" / "scores.csv").read_text().splitlines()
@@ -319,7 +365,7 @@ def test_score_gives_the_cli_csv_and_resumes(cluster, onnx_models, tmp_path):
     assert manifest["scored"] == 46 and manifest["parts"] == 9
     # a part lost (its marker and its matrices): the rerun redoes that shard only, and the CSV is the same
     (tmp_path / "ray" / "parts" / "b.fasta.000002.done.json").unlink()
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+    p = _in_net(subprocess.run, cmd, env=_env(), capture_output=True, text=True)
     manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
     assert manifest["parts_run"] == 1 and manifest["already_present"] == 6, p.stderr
     assert (tmp_path / "ray" / "scores.csv").read_text().splitlines() == got
@@ -344,7 +390,7 @@ def test_a_seq_id_in_two_inputs_is_decided_once_before_any_work(cluster, onnx_mo
     assert p.returncode == 3, p.stderr  # the duplicates, skipped
     cmd = [sys.executable, "-m", "esm_onnx.distributed", "score", str(onnx), str(a), str(b), str(tmp_path / "ray"),
            "--shard-records", "3", "--workers", "2", "--address", cluster]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+    p = _in_net(subprocess.run, cmd, env=_env(), capture_output=True, text=True)
     assert p.returncode == 3, p.stderr
     want = (tmp_path / "cli.csv").read_text().splitlines()
     got = (tmp_path / "ray" / "scores.csv").read_text().splitlines()
@@ -371,7 +417,7 @@ def test_a_label_in_two_inputs_is_embedded_once(cluster, onnx_models, tmp_path):
     b.write_text(">z\nKALTARQQEV\n>x\nMMMMMMMMMM\n>w\nMKV\n")
     cmd = [sys.executable, "-m", "esm_onnx.distributed", "embed", str(onnx), str(a), str(b), str(tmp_path / "ray"),
            "--include", "mean", "--format", "parquet", "--shard-records", "1", "--workers", "2", "--address", cluster]
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+    p = _in_net(subprocess.run, cmd, env=_env(), capture_output=True, text=True)
     assert p.returncode == 3, p.stderr
     t = {}
     for part in (tmp_path / "ray" / "parts").glob("*.parquet"):
