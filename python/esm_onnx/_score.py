@@ -136,25 +136,11 @@ def score_dms(models: Union[PathLike, Model, Iterable[Union[PathLike, Model]]], 
         models = list(models)
     except TypeError:
         raise UsageError(f"models={models!r}: expected model paths or Models") from None
-    # Each model once, whatever its spelling (a relative and an absolute path, a link): the library's rule for the
-    # CLI's ensembles (score_dms_file), so that the mean does not weigh one model twice.
-    unique, seen = [], {}
-    for i, item in enumerate(models):
-        if not isinstance(item, Model):
-            item = _args.path(f"models[{i}]", item)
-        where = item.path if isinstance(item, Model) else item
-        try:
-            st = os.stat(where)
-            identity = (st.st_dev, st.st_ino)
-        except OSError:
-            identity = ("missing", i)  # its load says what is wrong
-        name = where if isinstance(item, Model) else item
-        if identity in seen:
-            warnings.warn(f"notice: MODEL {name} is the model {seen[identity]} already names: scored once, in column "
-                          f"{seen[identity]}", UserWarning, stacklevel=2)
-            continue
-        seen[identity] = name
-        unique.append(item)
+    # Each model once, whatever its spelling (a relative and an absolute path, a link): the library's rule, the
+    # CLI's for its ensembles, so that the mean does not weigh one model twice.
+    items = [m if isinstance(m, Model) else _args.path(f"models[{i}]", m) for i, m in enumerate(models)]
+    names = [m.path if isinstance(m, Model) else m for m in items]
+    unique = [items[k] for k in _core.distinct_models(names, names, warn_message)]
     mutants = [str(m) for m in frame[mutation_col]]
     columns = []
     for item in unique:

@@ -97,6 +97,12 @@ void bind_score(nb::module_& m) {
         },
         "model"_a, "sequence"_a, "request"_a);
 
+  m.def("distinct_models",
+        [](const std::vector<std::string>& files, const std::vector<std::string>& columns, nb::object on_message) {
+          return distinct_models(files, columns, python_messages(on_message));
+        },
+        "files"_a, "columns"_a, "on_message"_a);
+
   m.def("score_missense_file",
         [](const Model& model, const std::string& fasta, const std::string& output_csv, const std::string& matrix_dir,
            const ScoreRequest& request, int64_t read_ahead, bool strict, nb::object on_skip) {
@@ -113,16 +119,12 @@ void bind_score(nb::module_& m) {
             nb::gil_scoped_release release;
             s = score_missense_file(model, o, {}, message);
           }
-          nb::dict d;
-          d["scored"] = s.scored;
-          d["already_present"] = s.already_present;
+          // The job's one report (MissenseSummary::to_json, what `score --json` prints), as a dict; skipped
+          // proteins as (label, line, reason) tuples, as every other skipped list of the package.
+          nb::dict d = nb::cast<nb::dict>(nb::module_::import_("json").attr("loads")(s.to_json()));
           nb::list skipped;
           for (const auto& k : s.skipped) skipped.append(nb::make_tuple(k.label, k.line, k.reason));
           d["skipped"] = skipped;
-          d["csv_rows"] = s.csv_rows;
-          d["matrix_dir"] = s.matrix_dir;
-          d["output_csv"] = output_csv;
-          d.update(counters_dict(s.counters));
           return d;
         },
         "model"_a, "fasta"_a, "output_csv"_a, "matrix_dir"_a, "request"_a, "read_ahead"_a, "strict"_a, "on_skip"_a);

@@ -35,25 +35,8 @@ namespace {
 // name and the cache entry it resolves to) would weigh that model twice in the mean. Files are compared by
 // device and inode; the first spelling names the column.
 void drop_repeated_models(std::vector<std::string>& files, std::vector<std::string>& columns, const MessageFn& message) {
-  std::vector<std::pair<dev_t, ino_t>> seen;  // of kept_files, in order
   std::vector<std::string> kept_files, kept_columns;
-  for (std::size_t k = 0; k < files.size(); ++k) {
-    struct stat st {};
-    if (stat(files[k].c_str(), &st) == 0) {
-      const auto id = std::make_pair(st.st_dev, st.st_ino);
-      const auto it = std::find(seen.begin(), seen.end(), id);
-      if (it != seen.end()) {
-        const std::string& first = kept_columns[static_cast<std::size_t>(it - seen.begin())];
-        if (message) {
-          message({MessageKind::Notice, fmt::format("notice: MODEL {} is the model {} already names: scored once, in column {}",
-                                                    columns[k], first, first)});
-        }
-        continue;
-      }
-      seen.push_back(id);
-    } else {
-      seen.emplace_back(~dev_t{0}, static_cast<ino_t>(k));  // no file here (its load reports it): unlike any other
-    }
+  for (std::size_t k : distinct_models(files, columns, message)) {
     kept_files.push_back(files[k]);
     kept_columns.push_back(columns[k]);
   }
@@ -73,6 +56,33 @@ std::size_t column_for(CsvTable& table, const std::string& name) {
 }
 
 }  // namespace
+
+std::vector<std::size_t> distinct_models(const std::vector<std::string>& files, const std::vector<std::string>& columns,
+                                         const MessageFn& message) {
+  if (columns.size() != files.size()) throw InternalError("distinct_models: one column name per file");
+  std::vector<std::pair<dev_t, ino_t>> seen;  // of the kept files, in order
+  std::vector<std::size_t> kept;
+  for (std::size_t k = 0; k < files.size(); ++k) {
+    struct stat st {};
+    if (stat(files[k].c_str(), &st) == 0) {
+      const auto id = std::make_pair(st.st_dev, st.st_ino);
+      const auto it = std::find(seen.begin(), seen.end(), id);
+      if (it != seen.end()) {
+        const std::string& first = columns[kept[static_cast<std::size_t>(it - seen.begin())]];
+        if (message) {
+          message({MessageKind::Notice, fmt::format("notice: MODEL {} is the model {} already names: scored once, in column {}",
+                                                    columns[k], first, first)});
+        }
+        continue;
+      }
+      seen.push_back(id);
+    } else {
+      seen.emplace_back(~dev_t{0}, static_cast<ino_t>(k));  // no file here (its load reports it): unlike any other
+    }
+    kept.push_back(k);
+  }
+  return kept;
+}
 
 DmsSummary score_dms_file(const DmsOptions& options, const PassProgressFn& progress, const MessageFn& message) {
   options.validate();

@@ -140,6 +140,12 @@ struct DmsSummary {
   std::string to_json() const;  // `score --json`'s report of the scan
 };
 
+// An ensemble's models, each once whatever its spelling (a relative and an absolute path, a link: the same device
+// and inode): the indices of `files` kept, in order; each one left out is a Notice naming the column it would
+// have repeated. A file that does not exist is kept (its load reports it). score_dms_file and Python's score_dms.
+std::vector<std::size_t> distinct_models(const std::vector<std::string>& files, const std::vector<std::string>& columns,
+                                         const MessageFn& message = {});
+
 DmsSummary score_dms_file(const DmsOptions& options, const PassProgressFn& progress = {},
                           const MessageFn& message = {});
 
