@@ -12,6 +12,7 @@ from . import _args, _core, _options
 from ._errors import SkippedRecordWarning, UsageError, warn_message
 from ._options import EMBED as _E
 from ._options import SCORE as _S
+from ._score import DEFAULT_STRATEGY as _STRATEGY
 
 ModelInfo = _core.ModelInfo
 Alphabet = _core.Alphabet
@@ -144,7 +145,7 @@ class Model:
     def path(self) -> str:
         return self._core.path
 
-    def embed(self, sequences: Sequence[Record], include: str | Iterable[str] = ("mean",),
+    def embed(self, sequences: Sequence[Record], include: str | Iterable[str] = _E["include"],
               repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _E["toks_per_batch"],
               truncation_seq_length: int | None = _E["truncation_seq_length"],
               long_sequences: str | None = _E["long_sequences"], tiling: Tiling | None = None) -> list[Embedding]:
@@ -163,7 +164,7 @@ class Model:
         return self._core.embed(labels, seqs, _request(include, repr_layers, toks_per_batch, truncation_seq_length,
                                                        long_sequences, tiling))
 
-    def embed_fasta(self, path: PathLike, include: str | Iterable[str] = ("mean",),
+    def embed_fasta(self, path: PathLike, include: str | Iterable[str] = _E["include"],
                     repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _E["toks_per_batch"],
                     truncation_seq_length: int | None = _E["truncation_seq_length"], strict: bool = _E["strict"],
                     read_ahead: int = _E["read_ahead"], long_sequences: str | None = _E["long_sequences"], tiling: Tiling | None = None) -> FastaEmbeddings:
@@ -174,7 +175,7 @@ class Model:
                                        _args.flag("strict", strict), _options.count("read_ahead", read_ahead))
         return FastaEmbeddings(inner)
 
-    def embed_to_dir(self, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
+    def embed_to_dir(self, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = _E["include"],
                      format: str = _E["format"], repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _E["toks_per_batch"],
                      truncation_seq_length: int | None = _E["truncation_seq_length"], strict: bool = _E["strict"],
                      read_ahead: int = _E["read_ahead"], long_sequences: str | None = _E["long_sequences"],
@@ -186,7 +187,7 @@ class Model:
                                      _args.flag("strict", strict), _options.count("read_ahead", read_ahead))
         return self._core.embed_to_dir(options, warn_message)
 
-    def score(self, sequence: str, mutants: Sequence[str], strategy: str = "wt-marginals", offset_idx: int = 0,
+    def score(self, sequence: str, mutants: Sequence[str], strategy: str = _STRATEGY, offset_idx: int = 0,
               strict: bool = _S["strict"], toks_per_batch: int = _S["toks_per_batch"],
               long_sequences: str = _S["long_sequences"], tiling: Tiling | None = None) -> Any:
         """Scores mutations of `sequence` as predict.py does: a float64 numpy array, one score per mutant, in order.
@@ -254,7 +255,7 @@ def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | 
     return _core.convert(options)
 
 
-def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = ("mean",),
+def embed_to_dir(model: PathLike, fasta: PathLike, outdir: PathLike, include: str | Iterable[str] = _E["include"],
                  format: str = _E["format"], repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _E["toks_per_batch"],
                  truncation_seq_length: int | None = _E["truncation_seq_length"], threads: int = _E["threads"], device: str = _E["device"],
                  strict: bool = _E["strict"], read_ahead: int = _E["read_ahead"], engine: str = _E["engine"],
@@ -327,7 +328,7 @@ def read_model_info(path: PathLike) -> ModelInfo:
     return _core.read_model_info(_path("path", path))
 
 
-def check_request(model: PathLike, include: str | Iterable[str] = ("mean",),
+def check_request(model: PathLike, include: str | Iterable[str] = _E["include"],
                   repr_layers: int | Iterable[int] | None = None) -> list[int]:
     """The layers `include` and `repr_layers` would give on the model at `model`, checked against its metadata
     without loading it (UsageError for a layer it did not export or an output it lacks)."""

@@ -27,6 +27,10 @@ PathLike = Union[str, "os.PathLike[str]"]
 MISSENSE_ORDER: str = _core.MISSENSE_ORDER
 #: The token budget of a scoring batch (the library's default).
 SCORE_TOKS_PER_BATCH: int = _S["toks_per_batch"]
+#: The strategy a scan is scored with unless told (ScoreRequest's own default).
+DEFAULT_STRATEGY: str = _core.ScoreRequest().strategy
+# esm-variants' matrices come from the wild type's pass alone.
+MISSENSE_STRATEGY = "wt-marginals"
 #: The column with the mean of several models' scores (the ESM-1v ensemble).
 ENSEMBLE_COLUMN: str = _core.ENSEMBLE_COLUMN
 
@@ -63,7 +67,7 @@ def tile_sequence(length: int, tiling: Tiling | None = None) -> list[tuple[int, 
     return list(_core.tile_sequence(n, t))
 
 
-def score_mutants(model: Model, sequence: str, mutants: Sequence[str], strategy: str = "wt-marginals",
+def score_mutants(model: Model, sequence: str, mutants: Sequence[str], strategy: str = DEFAULT_STRATEGY,
                   offset_idx: int = 0, strict: bool = _S["strict"], toks_per_batch: int = _S["toks_per_batch"],
                   long_sequences: str = _S["long_sequences"], tiling: Tiling | None = None) -> np.ndarray:
     """See Model.score."""
@@ -80,7 +84,7 @@ def score_mutants(model: Model, sequence: str, mutants: Sequence[str], strategy:
 def score_missense_matrix(model: Model, sequence: str, toks_per_batch: int = _S["toks_per_batch"],
                           long_sequences: str = _S["long_sequences"], tiling: Tiling | None = None) -> np.ndarray:
     """See Model.score_missense."""
-    request = _score_request("wt-marginals", toks_per_batch, long_sequences, tiling)
+    request = _score_request(MISSENSE_STRATEGY, toks_per_batch, long_sequences, tiling)
     matrix, _ = _core.score_missense(model._core, _args.text("sequence", sequence), request)
     return matrix
 
@@ -100,7 +104,7 @@ def missense_frame(matrix: np.ndarray, sequence: str, seq_id: str = "") -> panda
 
 def score_dms(models: Union[PathLike, Model, Iterable[Union[PathLike, Model]]], sequence: str,
               dms: Union[PathLike, pandas.DataFrame], mutation_col: str = "mutant", offset_idx: int = 0,
-              strategy: str = "wt-marginals", strict: bool = _S["strict"], toks_per_batch: int = _S["toks_per_batch"],
+              strategy: str = DEFAULT_STRATEGY, strict: bool = _S["strict"], toks_per_batch: int = _S["toks_per_batch"],
               long_sequences: str = _S["long_sequences"], tiling: Tiling | None = None,
               threads: int = _S["threads"]) -> pandas.DataFrame:
     """predict.py in a call: the scan `dms` (a DataFrame, or a CSV file read with pandas) with a column of scores
@@ -168,7 +172,7 @@ def score_missense(model: Union[PathLike, Model], fasta: PathLike, output_csv: P
 
     if not isinstance(model, Model):
         model = Model(model, threads=threads)
-    request = _score_request("wt-marginals", toks_per_batch, long_sequences, tiling)
+    request = _score_request(MISSENSE_STRATEGY, toks_per_batch, long_sequences, tiling)
     summary = dict(_core.score_missense_file(model._core, _args.path("fasta", fasta), _args.path("output_csv", output_csv),
                                              _args.optional_path("matrix_dir", matrix_dir), request,
                                              _options.count("read_ahead", read_ahead, "score"), _args.flag("strict", strict), warn_message))

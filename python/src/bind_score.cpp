@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "binding.h"
+#include "esm_onnx/formats/fasta.h"
 #include "esm_onnx/base/tiles.h"
 #include "esm_onnx/jobs/score.h"
 
@@ -46,7 +47,8 @@ void bind_score(nb::module_& m) {
             r.validate();
             new (self) ScoreRequest(r);
           },
-          "strategy"_a = "wt-marginals", "toks_per_batch"_a = kDefaultScoreToksPerBatch, "long_sequences"_a = "tile",
+          "strategy"_a = strategy_name(ScoreRequest{}.strategy), "toks_per_batch"_a = kDefaultScoreToksPerBatch,
+          "long_sequences"_a = long_sequences_name(ScoreRequest{}.long_sequences),
           "tiling"_a.sig("Tiling()") = Tiling{})
       .def_prop_ro("strategy", [](const ScoreRequest& r) { return std::string(strategy_name(r.strategy)); })
       .def_ro("toks_per_batch", &ScoreRequest::toks_per_batch)
@@ -96,6 +98,17 @@ void bind_score(nb::module_& m) {
           return nb::make_tuple(to_numpy(std::move(a)), counters_dict(c));
         },
         "model"_a, "sequence"_a, "request"_a);
+
+  // The record keys the Ray driver decides duplicates by, from the readers' own rules: bytes in, bytes out, so
+  // that labels that are not UTF-8 stay distinct.
+  m.def("fasta_label", [](nb::bytes header, int64_t line) {
+    const std::string label = fasta_label(std::string_view(header.c_str(), header.size()), line);
+    return nb::bytes(label.data(), label.size());
+  }, "header"_a, "line"_a);
+  m.def("fasta_id", [](nb::bytes label) {
+    const std::string id = fasta_id(std::string(label.c_str(), label.size()));
+    return nb::bytes(id.data(), id.size());
+  }, "label"_a);
 
   m.def("distinct_models",
         [](const std::vector<std::string>& files, const std::vector<std::string>& columns, nb::object on_message) {

@@ -43,6 +43,8 @@ TEST(OptionSpecs, DefaultsAreTheStructsOwn) {
     EXPECT_EQ(value_of<bool>("cache", job), runtime.cache);
   }
   EXPECT_EQ(value_of<std::string_view>("long_sequences", OptionJob::Score), long_sequences_name(score.long_sequences));
+  EXPECT_EQ(Includes::parse({std::string(value_of<std::string_view>("include", OptionJob::Embed))}, "include"),
+            embed.include);
   EXPECT_FALSE(embed.long_sequences.has_value());
   EXPECT_TRUE(std::holds_alternative<std::monostate>(option_spec("long_sequences", OptionJob::Embed).value));
 }

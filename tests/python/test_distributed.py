@@ -429,3 +429,24 @@ def test_a_label_in_two_inputs_is_embedded_once(cluster, onnx_models, tmp_path):
     manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
     assert manifest["written"] == 4 and manifest["skipped"] == 1 and manifest["records"] == 5
     assert "\tx\t3\tduplicate label" in (tmp_path / "ray" / "skipped.tsv").read_text()
+
+
+def test_record_keys_are_the_readers_labels_byte_for_byte(onnx_models, tmp_path):
+    """The driver's duplicate keys are the C++ reader's labels: Python's own strip() and split() once took a
+    trailing no-break space, a vertical tab inside a seq_id, and two different non-UTF-8 bytes (both decoded to
+    U+FFFD) for the same key, dropping a record the workers would have kept apart."""
+    from esm_onnx.distributed.shards import record_key
+
+    nbsp, bad1, bad2 = b"abc\xc2\xa0", b"x\xff", b"x\xfe"
+    assert record_key(b">" + nbsp + b"\n", 1, "label") != record_key(b">abc\n", 3, "label")
+    assert record_key(b">" + bad1 + b"\n", 1, "label") != record_key(b">" + bad2 + b"\n", 3, "label")
+    assert record_key(b">  \n", 5, "label") == "seqnum000000004"
+    assert record_key(b">P1\x0bX desc\n", 1, "seq_id") == "P1\x0bX"
+    # ... and the labels the embed job writes (its reader), for the UTF-8 ones
+    fasta = tmp_path / "keys.fasta"
+    fasta.write_bytes(b">" + nbsp + b"\nMKT\n>abc\nMKT\n>\nMKT\n> spaced label \nMKT\n")
+    import esm_onnx
+
+    labels = [e.label for e in esm_onnx.Model(onnx_models["esm2_t2_32_legacy"]).embed_fasta(fasta)]
+    keys = [record_key(h, n, "label") for n, h in ((1, b">" + nbsp), (3, b">abc"), (5, b">"), (7, b"> spaced label "))]
+    assert sorted(labels) == sorted(keys), (labels, keys)

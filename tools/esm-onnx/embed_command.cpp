@@ -54,7 +54,8 @@ class EmbedCommand final : public Command {
     e->add_option("model", emb.model, "ONNX model from `esm-onnx convert`")->required();
     e->add_option("fasta", emb.fasta, "FASTA file")->required();
     e->add_option("outdir", emb.outdir, "output folder")->required();
-    include_option(e, emb, "outputs: any of " + esm_onnx::output_names_text())->default_str("mean");
+    const auto& include = option_spec("include", esm_onnx::OptionJob::Embed);
+    include_option(e, emb, include.help)->default_str(include.default_text());
     e->add_option("--repr-layers,--repr_layers", emb.repr_layers,
                   "layers to write (fair-esm numbering, all); default: every layer the model exports");
     constexpr auto job = esm_onnx::OptionJob::Embed;

@@ -49,7 +49,7 @@ class ScoreCommand final : public Command {
     typed_option(s, "--offset-idx", dms.offset, "0",
                  [](const std::string& t, const std::string& o) { return parse_count<int64_t>(t, o); },
                  "offset of the mutation positions in --mutation-col (1 for 1-based positions, ProteinGym's)");
-    typed_option(s, "--scoring-strategy", request.strategy, "wt-marginals",
+    typed_option(s, "--scoring-strategy", request.strategy, esm_onnx::strategy_name(request.strategy),
                  [](const std::string& t, const std::string& o) { return esm_onnx::parse_scoring_strategy(t, o); },
                  strategies_help());
     s->add_option("--msa-path", msa_path, "MSA Transformer's input: not supported (esm-onnx runs single-sequence models)");

@@ -53,6 +53,7 @@ const char* attention_name(Attention attention);  // "explicit", "fused"
 
 // The batching defaults, one value each: EmbedRequest, EmbedOptions, StreamOptions, the CLI and the Python
 // package (as _core.DEFAULTS) take them from here.
+inline constexpr Output kDefaultInclude = Output::Mean;  // what embed computes unless told: mean representations
 inline constexpr int64_t kDefaultToksPerBatch = 1024;  // esm-extract's is 4096; smaller batches stay in cache
 inline constexpr int64_t kDefaultTruncation = 1022;    // residues kept per record: fair-esm's 1,024 positions less BOS/EOS
 inline constexpr int64_t kDefaultReadAhead = 20000;    // records read ahead, sorted by length and batched together

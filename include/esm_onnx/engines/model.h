@@ -26,7 +26,7 @@ struct LoadedModel;  // src/engines/runtime/loaded_model.h
 
 // What to compute for each record, with esm-extract's batching and truncation.
 struct EmbedRequest {
-  Includes include{Output::Mean};
+  Includes include{kDefaultInclude};
   std::vector<int64_t> repr_layers;     // fair-esm numbering, negatives from the end; empty = every exported layer
   int64_t toks_per_batch{kDefaultToksPerBatch};         // token budget of a batch
   // Residues kept per record; 0 = no truncation. Unset: kDefaultTruncation with Truncate, none with Tile and Full.

@@ -3,6 +3,7 @@
 // (trimmed; "seqnum<line>" when empty), sequence lines are trimmed and joined.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "esm_onnx/base/record.h"
@@ -10,6 +11,10 @@
 namespace esm_onnx {
 
 using FastaRecord = SequenceRecord;
+
+// A record's label from its header line (the bytes after '>', trimmed of ASCII whitespace; "seqnum<line - 1>",
+// zero-padded to 9 digits, when empty: fair-esm's): the one rule for the reader and the Ray driver's keys.
+std::string fasta_label(std::string_view header_line, int64_t line);
 
 class FastaReader {
  public:

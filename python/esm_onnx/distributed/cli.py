@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import _core, outputs
-from .._options import Tiling, add_arguments
+from .. import _core
+from .._options import Tiling, add_arguments, spec
 from .._errors import Error, FileError, InputError, InternalError, UsageError
 
 EXIT: dict[str, int] = dict(_core.EXIT_CODES)  # the CLI's exit codes, one home (tools/esm-onnx/cli.h)
@@ -29,8 +29,8 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("embed", help="embed FASTA files into OUTDIR with a pool of Ray actors")
     e.add_argument("model", help="ONNX model from esm-onnx convert")
     e.add_argument("paths", nargs="+", metavar="INPUTS... OUTDIR", help="FASTA files, folders or globs, then OUTDIR")
-    e.add_argument("--include", nargs="+", default=["mean"],
-                   help="any of " + " ".join(o["name"] for o in outputs()))
+    include = spec("include", "embed")
+    e.add_argument(*include["flags"], nargs="+", default=[include["default"]], help=include["help"])
     e.add_argument("--repr-layers", nargs="+", type=int, help="fair-esm numbering; default: every exported layer")
     e.add_argument("--format", default="parquet", choices=["parquet", "npz", "pt"])
     e.add_argument("--workers", type=int, default=1, help="Ray actors, each holding the model once")

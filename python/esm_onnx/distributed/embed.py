@@ -25,7 +25,7 @@ def _resolve(model: pathlib.Path, include: list[str], repr_layers: Iterable[int]
 
 
 def embed(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLike[str],
-          include: Iterable[str] = ("mean",), repr_layers: Iterable[int] | None = None, format: str = "parquet",
+          include: Iterable[str] = _E["include"], repr_layers: Iterable[int] | None = None, format: str = "parquet",
           workers: int = 1, threads_per_worker: int = 1, address: str | None = None,
           toks_per_batch: int = _E["toks_per_batch"], truncation_seq_length: int | None = _E["truncation_seq_length"],
           shard_records: int = 2048, progress: bool = _E["progress"], engine: str = _E["engine"],

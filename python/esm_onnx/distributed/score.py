@@ -47,7 +47,7 @@ def score(model: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]
         raise UsageError(f"{model}: scoring needs a masked language-model head (logits); this model has none")
     # the request as the library checks it, before any worker starts
     t = _tiling(tiling)
-    esm_onnx._score._score_request("wt-marginals", toks_per_batch, long_sequences, t)
+    esm_onnx._score._score_request(esm_onnx._score.MISSENSE_STRATEGY, toks_per_batch, long_sequences, t)
     # run.json's spelling (the table's keys; a rerun compares them): tile_length 0 for the model's
     options = {"job": "score missense", "format": "csv", "toks_per_batch": toks_per_batch,
                "long_sequences": long_sequences, "tile_length": t.length or 0, "tile_overlap": t.min_overlap,

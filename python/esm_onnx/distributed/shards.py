@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 
+from .. import _core
 from .._errors import FileError, InputError, UsageError
 
 FASTA_SUFFIXES = (".fasta", ".fa", ".faa", ".fas", ".fna", ".fasta.txt")
@@ -113,10 +114,16 @@ KEYS = {
 
 
 def record_key(header: bytes, line_no: int, kind: str) -> str:
-    label = header.decode("utf-8", "replace")[1:].strip()
-    if not label:
-        label = f"seqnum{line_no - 1:09d}"
-    return label.split(None, 1)[0] if kind == "seq_id" else label
+    """A record's key as the workers' reader makes it (the library's fasta_label and, for seq_id, fasta_id), its
+    bytes kept apart as text by surrogateescape: two labels that differ only in bytes that are not UTF-8 differ."""
+    label = _core.fasta_label(header.rstrip(b"\n"), line_no)
+    key = _core.fasta_id(label) if kind == "seq_id" else label
+    return key.decode("utf-8", "surrogateescape")
+
+
+def _shown(key: str) -> str:
+    """A key as messages and reports show it (bytes that are not UTF-8 as U+FFFD)."""
+    return key.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 class RecordKeys:
@@ -159,7 +166,7 @@ class RecordKeys:
                         key = record_key(line, line_no, self.kind)
                         if key in first_seen:
                             k = bisect.bisect_right(firsts, g) - 1
-                            reason = KEYS[self.kind].format(key=key) + f" ({first_seen[key]})"
+                            reason = KEYS[self.kind].format(key=_shown(key)) + f" ({first_seen[key]})"
                             drops.setdefault(k, []).append([g - firsts[k], reason])
                         else:
                             first_seen[key] = f"first at {path}, line {line_no}"
@@ -203,7 +210,7 @@ def copy_shard(shard: dict, folder: pathlib.Path) -> tuple[pathlib.Path, str, li
                 index += 1
                 blank = index in reasons
                 if blank:
-                    label = line.decode("utf-8", "replace")[1:].strip() or f"seqnum{int(shard['first_line']) + n - 1:09d}"
+                    label = _shown(record_key(line, int(shard["first_line"]) + n, "label"))
                     dropped.append((label, n + 1, reasons[index]))
             if blank:
                 lines[n] = b"\n"

@@ -8,6 +8,7 @@
 
 #include "esm_onnx/base/errors.h"
 #include "esm_onnx/base/options.h"
+#include "esm_onnx/base/outputs.h"
 #include "esm_onnx/base/runtime_options.h"
 #include "esm_onnx/base/tiles.h"
 #include "esm_onnx/base/traits.h"
@@ -20,6 +21,9 @@ std::vector<OptionSpec> make_rows() {
   const int64_t esmc_tile = family_traits(Family::EsmC).training_residues;
   using J = OptionJob;
   return {
+      // What to compute.
+      {.key = "include", .flags = "--include", .value = std::string_view(output_name(kDefaultInclude)),
+       .help = "outputs: any of " + output_names_text(), .job = J::Embed},
       // Batching and long records.
       {.key = "toks_per_batch", .flags = "--toks-per-batch,--toks_per_batch", .value = kDefaultToksPerBatch,
        .help = "token budget of a batch", .minimum = 1, .job = J::Embed},

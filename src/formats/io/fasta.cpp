@@ -104,11 +104,17 @@ bool FastaReader::read_line(std::string& line) {
   }
 }
 
+std::string fasta_label(std::string_view header_line, int64_t line) {
+  // fair-esm strips the header after '>' and names unlabeled records by their 0-based line index.
+  const auto gt = header_line.find('>');
+  std::string label = trim(std::string(header_line.substr(gt == std::string_view::npos ? 0 : gt + 1)));
+  if (label.empty()) label = fmt::format("seqnum{:09d}", line - 1);
+  return label;
+}
+
 bool FastaReader::next(FastaRecord& r) {
   if (done_ || pending_line_ == 0) return false;
-  // fair-esm strips the header after '>' and names unlabeled records by their 0-based line index.
-  r.label = trim(pending_header_.substr(pending_header_.find('>') + 1));
-  if (r.label.empty()) r.label = fmt::format("seqnum{:09d}", pending_line_ - 1);
+  r.label = fasta_label(pending_header_, pending_line_);
   r.line = pending_line_;
   r.index = count_++;
   r.sequence.clear();
