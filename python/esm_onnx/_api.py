@@ -10,6 +10,7 @@ from typing import Any, Union
 
 from . import _args, _core, _options
 from ._errors import SkippedRecordWarning, UsageError, warn_message
+from ._options import CONVERT as _C
 from ._options import EMBED as _E
 from ._options import SCORE as _S
 from ._score import DEFAULT_STRATEGY as _STRATEGY
@@ -231,8 +232,9 @@ class Model:
         return f"esm_onnx.Model({self.path!r})"
 
 
-def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | str] = (-1,), precision: str = "fp32",
-            contacts: bool = True, optimize: bool = True, int4_block: int = 128, engine: str = "ort",
+def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | str] = (-1,), precision: str = _C["precision"],
+            contacts: bool = _C["contacts"], optimize: bool = _C["optimize"], int4_block: int = _C["int4_block"],
+            engine: str = _C["engine"],
             attentions: bool = False) -> ModelInfo:
     """Converts a checkpoint into an ONNX model at `output` and returns its ModelInfo.
 
@@ -251,7 +253,7 @@ def convert(checkpoint: PathLike, output: PathLike, repr_layers: Iterable[int | 
     options = _core.ConvertOptions(_path("checkpoint", checkpoint), _path("output", output), [str(s) for s in specs],
                                    _str("precision", precision), _args.flag("contacts", contacts),
                                    ["attentions"] if _args.flag("attentions", attentions) else [],
-                                   _args.flag("optimize", optimize), _int("int4_block", int4_block, 1), _str("engine", engine))
+                                   _args.flag("optimize", optimize), _options.count("int4_block", int4_block, "convert"), _str("engine", engine))
     return _core.convert(options)
 
 
@@ -279,9 +281,9 @@ def options(job: str = "embed") -> list[dict[str, Any]]:
     one table, as `job` ("embed" or "score") takes them: each a dict with "key" (the keyword), "flags", "default"
     (None: the model or the job decides, "shown" says how), "help", "minimum" and "maximum"."""
     job = _str("job", job)
-    if job not in ("embed", "score"):
-        raise UsageError(f"job={job!r}: use 'embed' or 'score'")
-    return [_options.spec(key, job) for key in dict.fromkeys(r["key"] for r in _options.SPECS if r["job"] in (job, None))]
+    if job not in ("embed", "score", "convert"):
+        raise UsageError(f"job={job!r}: use 'embed', 'score' or 'convert'")
+    return [_options.spec(key, job) for key in _options.defaults(job)]
 
 
 def outputs() -> list[dict[str, Any]]:
@@ -336,7 +338,7 @@ def check_request(model: PathLike, include: str | Iterable[str] = _E["include"],
     return _core.resolve_request(_core.read_model_info(path), path, _names("include", include), _layers(repr_layers))
 
 
-def check_engine_options(engine: str = "ort", compute: str = "auto") -> None:
+def check_engine_options(engine: str = _E["engine"], compute: str = _E["compute"]) -> None:
     """The engine options as the CLI checks them, without a model or this machine's CPU: UsageError for an unknown
     name, or for bf16 compute on ONNX Runtime."""
     _core.check_engine_options(_str("engine", engine), _str("compute", compute))

@@ -16,7 +16,7 @@ SPECS: list[dict[str, Any]] = _core.option_specs()
 
 def spec(key: str, job: str) -> dict[str, Any]:
     """The row of `key` for `job` ("embed" or "score"): the job's own, else the shared one."""
-    rows = [r for r in SPECS if r["key"] == key and r["job"] in (job, None)]
+    rows = [r for r in SPECS if r["key"] == key and (r["job"] == job or (r["job"] is None and job != "convert"))]
     if not rows:
         raise KeyError(f"no option '{key}' for {job}")
     return next((r for r in rows if r["job"] == job), rows[0])
@@ -24,11 +24,13 @@ def spec(key: str, job: str) -> dict[str, Any]:
 
 def defaults(job: str) -> dict[str, Any]:
     """{keyword: default} for `job`; None where the model or the job decides."""
-    return {r["key"]: spec(r["key"], job)["default"] for r in SPECS if r["job"] in (job, None)}
+    return {r["key"]: spec(r["key"], job)["default"] for r in SPECS
+            if r["job"] == job or (r["job"] is None and job != "convert")}
 
 
 EMBED: dict[str, Any] = defaults("embed")
 SCORE: dict[str, Any] = defaults("score")
+CONVERT: dict[str, Any] = defaults("convert")
 
 
 def count(key: str, value: Any, job: str = "embed") -> int:

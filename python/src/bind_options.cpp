@@ -49,8 +49,10 @@ void bind_options(nb::module_& m) {
             o.validate();
             new (self) RuntimeOptions(std::move(o));
           },
-          "threads"_a = 0, "device"_a = "cpu", "engine"_a = "ort", "compute"_a = "auto", "cache_dir"_a = "",
-          "cache"_a = true)
+          // The keyword defaults are the struct's own (RuntimeOptions{}), shown in the .pyi.
+          "threads"_a = RuntimeOptions{}.threads, "device"_a = device_name(RuntimeOptions{}.device),
+          "engine"_a = engine_name(RuntimeOptions{}.engine), "compute"_a = compute_name(RuntimeOptions{}.compute),
+          "cache_dir"_a = RuntimeOptions{}.cache_dir, "cache"_a = RuntimeOptions{}.cache)
       .def_ro("threads", &RuntimeOptions::threads)
       .def_prop_ro("device", [](const RuntimeOptions& o) { return std::string(device_name(o.device)); })
       .def_prop_ro("engine", [](const RuntimeOptions& o) { return std::string(engine_name(o.engine)); })
@@ -121,7 +123,7 @@ void bind_options(nb::module_& m) {
             o.validate();
             new (self) EmbedOptions(std::move(o));
           },
-          "model"_a, "fasta"_a, "outdir"_a, "request"_a, "repr_layers"_a, "format"_a = "npz", "runtime"_a = RuntimeOptions(),
+          "model"_a, "fasta"_a, "outdir"_a, "request"_a, "repr_layers"_a, "format"_a = format_name(kDefaultFormat), "runtime"_a = RuntimeOptions(),
           "strict"_a = false, "read_ahead"_a = kDefaultReadAhead)
       .def_ro("model", &EmbedOptions::model)
       .def_ro("fasta", &EmbedOptions::fasta)
@@ -152,8 +154,10 @@ void bind_options(nb::module_& m) {
             o.engine = parse_engine(engine, "engine");
             new (self) ConvertOptions(std::move(o));
           },
-          "checkpoint"_a, "output"_a, "repr_layers"_a, "precision"_a = "fp32", "contacts"_a = true,
-          "on_request"_a = std::vector<std::string>{}, "optimize"_a = true, "int4_block"_a = 128, "engine"_a = "ort")
+          "checkpoint"_a, "output"_a, "repr_layers"_a, "precision"_a = precision_name(ConvertOptions{}.precision),
+          "contacts"_a = ConvertOptions{}.contacts, "on_request"_a = std::vector<std::string>{},
+          "optimize"_a = ConvertOptions{}.optimize, "int4_block"_a = ConvertOptions{}.int4_block,
+          "engine"_a = engine_name(ConvertOptions{}.engine))
       .def_ro("checkpoint", &ConvertOptions::checkpoint)
       .def_ro("output", &ConvertOptions::output)
       .def_prop_ro("precision", [](const ConvertOptions& o) { return std::string(precision_name(o.precision)); })

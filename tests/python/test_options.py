@@ -12,7 +12,7 @@ from conftest import run_cli
 import esm_onnx
 from esm_onnx import _options
 
-JOBS = {"embed": ("embed",), "score": ("score",)}
+JOBS = {"embed": ("embed",), "score": ("score",), "convert": ("convert",)}
 
 
 def _option_line(text: str, flag: str) -> str:
@@ -22,7 +22,7 @@ def _option_line(text: str, flag: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("job", ["embed", "score"])
+@pytest.mark.parametrize("job", ["embed", "score", "convert"])
 def test_the_cli_help_shows_the_table(cli, job):
     text = run_cli(*JOBS[job], "--help").stdout
     for row in esm_onnx.options(job):
@@ -36,7 +36,8 @@ def test_python_keyword_defaults_are_the_table():
     embed, score = _options.EMBED, _options.SCORE
     checks = [(esm_onnx.Model.embed, embed), (esm_onnx.Model.embed_fasta, embed), (esm_onnx.Model.embed_to_dir, embed),
               (esm_onnx.embed_to_dir, embed), (esm_onnx.Model.__init__, embed), (esm_onnx.Model.score, score),
-              (esm_onnx.Model.score_missense, score), (esm_onnx.score_dms, score), (esm_onnx.score_missense, score)]
+              (esm_onnx.Model.score_missense, score), (esm_onnx.score_dms, score), (esm_onnx.score_missense, score),
+              (esm_onnx.convert, _options.CONVERT)]
     for fn, table in checks:
         params = inspect.signature(fn).parameters
         shared = [k for k in params if k in table]

@@ -52,7 +52,8 @@ class ConvertCommand final : public Command {
     c->add_option("--repr-layers", conv.repr_layers,
                   "layers the `representations` output holds: fair-esm numbering (0 = embeddings, -1 = last), or all")
         ->capture_default_str();
-    c->add_flag("--no-contacts", no_contacts, "leave the contacts output out");
+    constexpr auto job = esm_onnx::OptionJob::Convert;
+    flag_option(c, option_spec("contacts", job), conv.contacts);
     // One flag per output built only on request (the registry's ConvertRule::OnRequest).
     for (const auto& spec : esm_onnx::graph_output_specs()) {
       if (spec.convert == esm_onnx::ConvertRule::OnRequest) on_request.emplace_back(spec.id, false);
@@ -61,14 +62,10 @@ class ConvertCommand final : public Command {
       const auto& spec = esm_onnx::graph_output_spec(id);
       c->add_flag(fmt::format("--{}", spec.name), flag, fmt::format("add the {} output: {}", spec.name, spec.layout));
     }
-    typed_option(c, "--precision", conv.precision, "fp32", esm_onnx::parse_precision,
-                 "fp32; fp16 (GPU); int8 (per-channel weights, dynamic activations); int4 (block-quantized weights)");
-    c->add_flag("--no-optimize", no_optimize,
-                "standard ONNX ops only (no ONNX Runtime fused attention, rotary, skip-layer-norm, bias-gelu)");
-    typed_option(c, "--engine", conv.engine, "ort", esm_onnx::parse_engine,
-                 "the engine the graph is for: ort (ONNX Runtime: every precision, fused ops), or openvino (standard "
-                 "ops, fp32 weights; --verify runs it on OpenVINO)");
-    count_option(c, "--block-size", conv.int4_block, "int4 block size (32 or 128)");
+    typed_option(c, option_spec("precision", job), conv.precision, esm_onnx::parse_precision);
+    flag_option(c, option_spec("optimize", job), conv.optimize);
+    typed_option(c, option_spec("engine", job), conv.engine, esm_onnx::parse_engine);
+    count_option(c, option_spec("int4_block", job), conv.int4_block);
     c->add_option("--external-data", external, "weights in a .data file beside the model: auto (above 1.8 GB), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
     c->add_flag("--verify", verify,
@@ -82,9 +79,7 @@ class ConvertCommand final : public Command {
   }
 
   int run() override {
-    conv.contacts = !no_contacts;
     for (const auto& [id, flag] : on_request) conv.on_request.set(id, flag);
-    conv.optimize = !no_optimize;
     conv.external_data = external == "always"  ? esm_onnx::ExternalData::Always
                          : external == "never" ? esm_onnx::ExternalData::Never
                                                : esm_onnx::ExternalData::Auto;
@@ -98,7 +93,7 @@ class ConvertCommand final : public Command {
  private:
   CLI::App* c{nullptr};
   esm_onnx::ConvertOptions conv;
-  bool no_contacts = false, quiet = false, no_optimize = false, verify = false;
+  bool quiet = false, verify = false;
   esm_onnx::RuntimeOptions verify_runtime;
   std::string external = "auto";
   std::vector<std::pair<esm_onnx::GraphOutput, bool>> on_request;  // the outputs built only on request

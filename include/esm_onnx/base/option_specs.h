@@ -15,9 +15,10 @@
 
 namespace esm_onnx {
 
-// The jobs whose defaults differ (the read-ahead, the token budget, the long-sequence mode, --strict's help).
-enum class OptionJob { Embed, Score };
-const char* option_job_name(OptionJob job);  // "embed", "score"
+// The jobs whose defaults differ (the read-ahead, the token budget, the long-sequence mode, --strict's help). The
+// shared rows (no job) are the running jobs' (embed and score); convert has only its own.
+enum class OptionJob { Embed, Score, Convert };
+const char* option_job_name(OptionJob job);  // "embed", "score", "convert"
 
 // A default: none (decided by the model or the job, `shown` says how), a flag, a count, a number or a name.
 using OptionValue = std::variant<std::monostate, bool, int64_t, double, std::string_view>;

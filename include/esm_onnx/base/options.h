@@ -53,6 +53,11 @@ const char* attention_name(Attention attention);  // "explicit", "fused"
 
 // The batching defaults, one value each: EmbedRequest, EmbedOptions, StreamOptions, the CLI and the Python
 // package (as _core.DEFAULTS) take them from here.
+// What convert writes unless told, and what runs a model unless told.
+inline constexpr Precision kDefaultPrecision = Precision::Fp32;
+inline constexpr Engine kDefaultEngine = Engine::OnnxRuntime;
+inline constexpr int64_t kDefaultInt4Block = 128;  // int4 block size: 128 (faster kernels) or 32 (closer)
+
 inline constexpr Output kDefaultInclude = Output::Mean;  // what embed computes unless told: mean representations
 inline constexpr int64_t kDefaultToksPerBatch = 1024;  // esm-extract's is 4096; smaller batches stay in cache
 inline constexpr int64_t kDefaultTruncation = 1022;    // residues kept per record: fair-esm's 1,024 positions less BOS/EOS
@@ -75,6 +80,7 @@ enum class OutputFormat { Npz, Pt, H5 };
 OutputFormat parse_output_format(std::string_view text, std::string_view option = "--format");
 const char* format_name(OutputFormat format);       // "npz", "pt", "h5"
 const char* format_extension(OutputFormat format);  // ".npz", ".pt", ".h5"
+inline constexpr OutputFormat kDefaultFormat = OutputFormat::Npz;  // one file per record
 
 // What a job does with a record longer than the model's window.
 enum class LongSequences {

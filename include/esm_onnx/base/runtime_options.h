@@ -13,7 +13,7 @@ inline constexpr int kMaxThreads = 4096;
 struct RuntimeOptions {
   int threads{0};  // the engine's threads; 0 = its default (one per core)
   Device device{Device::Cpu};
-  Engine engine{Engine::OnnxRuntime};
+  Engine engine{kDefaultEngine};
   Compute compute{Compute::Auto};  // OpenVINO: bf16 or fp32; ONNX Runtime computes in the graph's precision
   // OpenVINO's compiled-model cache: empty = $ESM_ONNX_CACHE/openvino, else the user's cache folder
   // ($XDG_CACHE_HOME or ~/.cache)/esm-onnx/openvino. `cache` false: compile at every start.

@@ -20,12 +20,12 @@ struct ConvertOptions {
   std::vector<std::string> repr_layers{"-1"};     // fair-esm numbering, negatives, "all"
   bool contacts{true};                            // false: leave the contacts output out
   GraphOutputs on_request;                        // outputs built only when asked (ConvertRule::OnRequest): attentions
-  Precision precision{Precision::Fp32};
+  Precision precision{kDefaultPrecision};
   bool optimize{true};                            // fused ONNX Runtime ops where the outputs allow
                                                   // (attention maps for contacts need the explicit path)
-  Engine engine{Engine::OnnxRuntime};             // the engine the graph is for: OpenVino = standard ops
+  Engine engine{kDefaultEngine};                  // the engine the graph is for: OpenVino = standard ops
                                                   // only (never fused), fp32 weights
-  int64_t int4_block{128};                        // int4 block size: 128 (faster kernels) or 32 (closer)
+  int64_t int4_block{kDefaultInt4Block};          // int4 block size: 128 (faster kernels) or 32 (closer)
   ExternalData external_data{ExternalData::Auto};  // Auto: external above 2 GB of weights
   int opset{17};
 

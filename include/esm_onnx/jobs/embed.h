@@ -20,7 +20,7 @@ struct EmbedOptions {
   // What to compute and how to batch it; its repr_layers are resolved from `repr_layers` on the model.
   EmbedRequest request;
   std::vector<std::string> repr_layers;  // fair-esm numbering, negatives, "all"; empty = every exported layer
-  OutputFormat format{OutputFormat::Npz};
+  OutputFormat format{kDefaultFormat};
   RuntimeOptions runtime;
   StreamSettings stream;  // strict, window
 
@@ -49,7 +49,7 @@ struct EmbedSummary {
   std::vector<int64_t> layers;
   std::string outdir;
   std::string long_sequences;  // what long records got: "truncate at 1022 residues", "tile (1022-residue tiles, ...)"
-  OutputFormat format{OutputFormat::Npz};
+  OutputFormat format{kDefaultFormat};
 
   // The report `embed --json` prints and Python's EmbedSummary.to_json() returns: one builder for both.
   std::string to_json() const;

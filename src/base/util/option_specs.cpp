@@ -58,7 +58,7 @@ std::vector<OptionSpec> make_rows() {
        .help = "the engine's threads (0: its default, one per core)", .minimum = 0, .maximum = kMaxThreads},
       {.key = "device", .flags = "--device", .value = std::string_view(device_name(RuntimeOptions{}.device)),
        .help = "cpu, or cuda (needs an ONNX Runtime with CUDA)"},
-      {.key = "engine", .flags = "--engine", .value = std::string_view(engine_name(RuntimeOptions{}.engine)),
+      {.key = "engine", .flags = "--engine", .value = std::string_view(engine_name(kDefaultEngine)),
        .help = "ort (ONNX Runtime: every graph), or openvino (graphs from convert --engine openvino)"},
       {.key = "compute", .flags = "--compute", .value = std::string_view(compute_name(RuntimeOptions{}.compute)),
        .help = "openvino: bf16 or fp32; auto = bf16 where the CPU has AVX512_BF16 or AMX-BF16, else fp32"},
@@ -68,19 +68,41 @@ std::vector<OptionSpec> make_rows() {
       {.key = "cache", .flags = "--no-cache", .value = RuntimeOptions{}.cache,
        .help = "openvino: compile at every start, cache nothing"},
       // The jobs' files and reports.
-      {.key = "format", .flags = "--format", .value = std::string_view(format_name(OutputFormat::Npz)),
+      {.key = "format", .flags = "--format", .value = std::string_view(format_name(kDefaultFormat)),
        .help = "npz (one file per record), pt (esm-extract's), h5 (one file)", .job = J::Embed},
       {.key = "strict", .flags = "--strict", .value = false,
        .help = "stop at the first bad record instead of skipping it", .job = J::Embed},
       {.key = "strict", .flags = "--strict", .value = false,
        .help = "stop at the first mutation or protein that cannot be scored instead of skipping it", .job = J::Score},
       {.key = "progress", .flags = "--no-progress", .value = true, .help = "no progress bar even on a terminal"},
+      // convert
+      {.key = "precision", .flags = "--precision", .value = std::string_view(precision_name(kDefaultPrecision)),
+       .help = "fp32; fp16 (GPU); int8 (per-channel weights, dynamic activations); int4 (block-quantized weights)",
+       .job = J::Convert},
+      {.key = "engine", .flags = "--engine", .value = std::string_view(engine_name(kDefaultEngine)),
+       .help = "the engine the graph is for: ort (ONNX Runtime: every precision, fused ops), or openvino (standard "
+               "ops, fp32 weights; --verify runs it on OpenVINO)",
+       .job = J::Convert},
+      {.key = "int4_block", .flags = "--block-size", .value = kDefaultInt4Block, .help = "int4 block size (32 or 128)",
+       .minimum = 1, .job = J::Convert},
+      {.key = "contacts", .flags = "--no-contacts", .value = true, .help = "leave the contacts output out",
+       .job = J::Convert},
+      {.key = "optimize", .flags = "--no-optimize", .value = true,
+       .help = "standard ONNX ops only (no ONNX Runtime fused attention, rotary, skip-layer-norm, bias-gelu)",
+       .job = J::Convert},
   };
 }
 
 }  // namespace
 
-const char* option_job_name(OptionJob job) { return job == OptionJob::Embed ? "embed" : "score"; }
+const char* option_job_name(OptionJob job) {
+  switch (job) {
+    case OptionJob::Embed: return "embed";
+    case OptionJob::Score: return "score";
+    case OptionJob::Convert: return "convert";
+  }
+  return "embed";
+}
 
 std::string_view OptionSpec::name() const { return flags.substr(0, flags.find(',')); }
 
@@ -106,7 +128,7 @@ const OptionSpec& option_spec(std::string_view key, OptionJob job) {
   for (const auto& row : option_specs()) {
     if (row.key != key) continue;
     if (row.job == job) return row;
-    if (!row.job) shared = &row;
+    if (!row.job && job != OptionJob::Convert) shared = &row;
   }
   if (shared == nullptr) throw InternalError(fmt::format("option_spec: no row for '{}' ({})", key, option_job_name(job)));
   return *shared;

@@ -80,7 +80,7 @@ void intervals(int64_t lo, int64_t hi, const Tiling& o, std::vector<Tile>& parts
 
 TileLayout tile_sequence(int64_t length, const Tiling& o) {
   o.validate_resolved();
-  if (length < 1) throw std::logic_error(fmt::format("tile_sequence: length {}", length));
+  if (length < 1) throw UsageError(fmt::format("tile_sequence: length {}: a sequence has at least 1 residue", length));
   TileLayout t;
   if (length <= o.length) {
     t.tiles.push_back({0, length});
@@ -91,7 +91,7 @@ TileLayout tile_sequence(int64_t length, const Tiling& o) {
   std::stable_sort(t.tiles.begin(), t.tiles.end(), [](const Tile& a, const Tile& b) { return a.start < b.start; });
   for (const Tile& tile : t.tiles) {
     if (tile.start < 0 || tile.start + tile.length > length) {
-      throw std::logic_error(fmt::format("tile_sequence: tile [{}, {}) outside a sequence of {}", tile.start,
+      throw InternalError(fmt::format("tile_sequence: tile [{}, {}) outside a sequence of {}", tile.start,
                                       tile.start + tile.length, length));
     }
   }
