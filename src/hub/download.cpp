@@ -13,6 +13,7 @@
 #include <fstream>
 #include <regex>
 
+#include "base/util/cache_root.h"
 #include "base/util/untrusted_file.h"
 #include "esm_onnx/base/errors.h"
 #include "formats/torch/torch_file.h"
@@ -53,9 +54,9 @@ std::string env(const char* name) {
 }
 
 fs::path cache_home() {
-  if (auto x = env("XDG_CACHE_HOME"); !x.empty()) return x;
-  if (auto h = env("HOME"); !h.empty()) return fs::path(h) / ".cache";
-  throw UsageError("download: neither XDG_CACHE_HOME nor HOME is set; give --dir");
+  const std::string home = user_cache_home();  // the one rule (base/util/cache_root.h)
+  if (home.empty()) throw UsageError("download: neither XDG_CACHE_HOME nor HOME is set; give --dir");
+  return home;
 }
 
 // torch.hub.get_dir() / "checkpoints", where fair-esm's loader looks.

@@ -12,11 +12,16 @@ const char* set(const char* name) {
 
 }  // namespace
 
+std::string user_cache_home() {
+  if (const char* d = set("XDG_CACHE_HOME")) return d;
+  if (const char* d = set("HOME")) return std::string(d) + "/.cache";
+  return {};
+}
+
 std::string cache_root() {
   if (const char* d = set("ESM_ONNX_CACHE")) return d;
-  if (const char* d = set("XDG_CACHE_HOME")) return std::string(d) + "/esm-onnx";
-  if (const char* d = set("HOME")) return std::string(d) + "/.cache/esm-onnx";
-  return {};
+  const std::string home = user_cache_home();
+  return home.empty() ? std::string() : home + "/esm-onnx";
 }
 
 std::string cache_root_origin() {

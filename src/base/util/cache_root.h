@@ -6,6 +6,9 @@
 
 namespace esm_onnx {
 
+// The user's cache folder: $XDG_CACHE_HOME, else ~/.cache; empty when neither variable is set. The rule every
+// cache folder starts from (ours, and torch hub's and the hub's that `download` fills).
+std::string user_cache_home();
 // Empty when none of those variables is set.
 std::string cache_root();
 // How the root was chosen, for messages: "$ESM_ONNX_CACHE", "$XDG_CACHE_HOME/esm-onnx" or "~/.cache/esm-onnx".
