@@ -281,9 +281,9 @@ def options(job: str = "embed") -> list[dict[str, Any]]:
     one table, as `job` ("embed" or "score") takes them: each a dict with "key" (the keyword), "flags", "default"
     (None: the model or the job decides, "shown" says how), "help", "minimum" and "maximum"."""
     job = _str("job", job)
-    if job not in ("embed", "score", "convert"):
-        raise UsageError(f"job={job!r}: use 'embed', 'score' or 'convert'")
-    return [_options.spec(key, job) for key in _options.defaults(job)]
+    if job not in _options.ROWS:
+        raise UsageError(f"job={job!r}: use one of {', '.join(_options.ROWS)}")
+    return list(_options.ROWS[job].values())
 
 
 def outputs() -> list[dict[str, Any]]:

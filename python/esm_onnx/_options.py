@@ -11,21 +11,19 @@ from typing import Any
 from . import _args, _core
 from ._errors import UsageError
 
-SPECS: list[dict[str, Any]] = _core.option_specs()
+JOBS = ("embed", "score", "convert")
+# {job: {keyword: row}}: the rows each job takes, chosen by the library (a job's own row, else the shared one).
+ROWS: dict[str, dict[str, dict[str, Any]]] = {job: {r["key"]: r for r in _core.option_specs(job)} for job in JOBS}
 
 
 def spec(key: str, job: str) -> dict[str, Any]:
-    """The row of `key` for `job` ("embed" or "score"): the job's own, else the shared one."""
-    rows = [r for r in SPECS if r["key"] == key and (r["job"] == job or (r["job"] is None and job != "convert"))]
-    if not rows:
-        raise KeyError(f"no option '{key}' for {job}")
-    return next((r for r in rows if r["job"] == job), rows[0])
+    """The row of `key` for `job` ("embed", "score" or "convert")."""
+    return ROWS[job][key]
 
 
 def defaults(job: str) -> dict[str, Any]:
     """{keyword: default} for `job`; None where the model or the job decides."""
-    return {r["key"]: spec(r["key"], job)["default"] for r in SPECS
-            if r["job"] == job or (r["job"] is None and job != "convert")}
+    return {key: r["default"] for key, r in ROWS[job].items()}
 
 
 EMBED: dict[str, Any] = defaults("embed")
@@ -46,10 +44,9 @@ class Tiling(_core.Tiling):
     The defaults are the library's (esm_onnx.options()); a wrong value is a UsageError naming the field."""
 
     def __init__(self, length: int | None = None, min_overlap: int | None = None, sharpness: float | None = None) -> None:
-        d = defaults("embed")
         super().__init__(None if length is None else count("tile_length", length),
-                         count("tile_overlap", d["tile_overlap"] if min_overlap is None else min_overlap),
-                         _args.number("tile_sharpness", d["tile_sharpness"] if sharpness is None else sharpness))
+                         count("tile_overlap", EMBED["tile_overlap"] if min_overlap is None else min_overlap),
+                         _args.number("tile_sharpness", EMBED["tile_sharpness"] if sharpness is None else sharpness))
 
 
 def tiling(value: Any) -> Any:

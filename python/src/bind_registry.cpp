@@ -1,13 +1,20 @@
 // The output registry and the release catalog, for the package's writers, the drop-in and the Ray parts.
 #include "binding.h"
+#include "esm_onnx/base/errors.h"
 #include "esm_onnx/base/option_specs.h"
 #include "esm_onnx/base/outputs.h"
 #include "esm_onnx/hub/download.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <iterator>
 #include <type_traits>
 #include <variant>
 
 namespace esm_onnx::python {
+
+using namespace nb::literals;
 
 void bind_registry(nb::module_& m) {
   m.def("output_specs", [] {
@@ -37,19 +44,20 @@ void bind_registry(nb::module_& m) {
     return out;
   });
 
-  // The shared options (esm_onnx/option_specs.h), so that the package's keyword defaults, its argument checks
-  // and the Ray command line are the library's: one dict per row.
-  m.def("option_specs", [] {
+  // The shared options (esm_onnx/option_specs.h) a job takes, one dict per key (the job's own row where it has
+  // one), so that the package's keyword defaults, its argument checks and the Ray command line are the library's.
+  m.def("option_specs", [](const std::string& job_name) {
+    const OptionJob jobs[] = {OptionJob::Embed, OptionJob::Score, OptionJob::Convert};
+    const auto* job = std::find_if(std::begin(jobs), std::end(jobs),
+                                   [&](OptionJob j) { return job_name == option_job_name(j); });
+    if (job == std::end(jobs)) throw UsageError(fmt::format("job={}: use embed, score or convert", job_name));
     nb::list out;
-    for (const auto& o : option_specs()) {
+    for (const OptionSpec* row : options_for(*job)) {
+      const OptionSpec& o = *row;
       nb::dict d;
       d["key"] = std::string(o.key);
       nb::list flags;
-      for (std::string_view rest = o.flags; !rest.empty();) {
-        const auto comma = rest.find(',');
-        flags.append(std::string(rest.substr(0, comma)));
-        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-      }
+      for (auto spelling : o.spellings()) flags.append(std::string(spelling));
       d["flags"] = flags;
       d["default"] = std::visit([](const auto& v) -> nb::object {
         using V = std::decay_t<decltype(v)>;
@@ -65,7 +73,7 @@ void bind_registry(nb::module_& m) {
       out.append(d);
     }
     return out;
-  });
+  }, "job"_a);
   m.attr("TRUNCATION") = kDefaultTruncation;  // what truncation_seq_length None becomes with truncate
 
   m.def("fair_esm_releases", &fair_esm_releases);

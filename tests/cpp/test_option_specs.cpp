@@ -56,11 +56,7 @@ TEST(OptionSpecs, EveryKeyHasOneRowPerJobAndSpellingsAreUnique) {
     EXPECT_FALSE(row.help.empty()) << row.key;
     EXPECT_TRUE(row.name().starts_with("--")) << row.key;
     if (!row.job) {
-      for (std::string_view rest = row.flags; !rest.empty();) {
-        const auto comma = rest.find(',');
-        EXPECT_TRUE(flags.insert(std::string(rest.substr(0, comma))).second) << row.flags;
-        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-      }
+      for (auto spelling : row.spellings()) EXPECT_TRUE(flags.insert(std::string(spelling)).second) << row.flags;
     }
     // a shared row is read by a running job that has no row of its own (else it would be dead)
     if (!row.job) {
@@ -73,6 +69,13 @@ TEST(OptionSpecs, EveryKeyHasOneRowPerJobAndSpellingsAreUnique) {
   }
   EXPECT_THROW(option_spec("no_such_option", OptionJob::Embed), InternalError);
   EXPECT_THROW(option_spec("toks_per_batch", OptionJob::Convert), InternalError);  // convert has its own rows only
+  for (OptionJob job : {OptionJob::Embed, OptionJob::Score, OptionJob::Convert}) {
+    std::set<std::string_view> keys;
+    for (const OptionSpec* row : options_for(job)) {
+      EXPECT_TRUE(keys.insert(row->key).second) << row->key;  // one row per key
+      EXPECT_EQ(row, &option_spec(row->key, job));             // the one option_spec chooses
+    }
+  }
   const ConvertOptions convert;
   EXPECT_EQ(std::get<std::string_view>(option_spec("precision", OptionJob::Convert).value), precision_name(convert.precision));
   EXPECT_EQ(std::get<std::string_view>(option_spec("engine", OptionJob::Convert).value), engine_name(convert.engine));

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace esm_onnx {
 
@@ -31,15 +32,19 @@ struct OptionSpec {
   std::string shown{};     // the default as --help and the docs show it, when `value` does not say it
   int64_t minimum{std::numeric_limits<int64_t>::min()};  // counts and numbers: the least accepted
   int64_t maximum{std::numeric_limits<int64_t>::max()};
-  std::optional<OptionJob> job{};  // this job's row; none: every job's
+  std::optional<OptionJob> job{};  // this job's row; none: the running jobs' (embed and score)
 
   std::string_view name() const;  // the first spelling: "--tile-overlap"
+  std::vector<std::string_view> spellings() const;  // every spelling, the first one first
   std::string default_text() const;  // `shown`, else the value as the command line would spell it
+  bool applies_to(OptionJob j) const;  // its own job's row, or a shared row and j a running job
 };
 
-// Every row: shared ones first, then the jobs' own.
+// Every row, in the table's order.
 std::span<const OptionSpec> option_specs();
 // The row of `key` for `job` (its own row, else the shared one). An unknown key is an InternalError.
 const OptionSpec& option_spec(std::string_view key, OptionJob job);
+// The rows `job` takes, one per key (its own where it has one), in the table's order: what the bindings export.
+std::vector<const OptionSpec*> options_for(OptionJob job);
 
 }  // namespace esm_onnx

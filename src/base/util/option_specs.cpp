@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "esm_onnx/base/errors.h"
@@ -106,6 +107,18 @@ const char* option_job_name(OptionJob job) {
 
 std::string_view OptionSpec::name() const { return flags.substr(0, flags.find(',')); }
 
+std::vector<std::string_view> OptionSpec::spellings() const {
+  std::vector<std::string_view> out;
+  for (std::string_view rest = flags; !rest.empty();) {
+    const auto comma = rest.find(',');
+    out.push_back(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return out;
+}
+
+bool OptionSpec::applies_to(OptionJob j) const { return job ? *job == j : j != OptionJob::Convert; }
+
 std::string OptionSpec::default_text() const {
   if (!shown.empty()) return shown;
   struct Text {
@@ -126,12 +139,22 @@ std::span<const OptionSpec> option_specs() {
 const OptionSpec& option_spec(std::string_view key, OptionJob job) {
   const OptionSpec* shared = nullptr;
   for (const auto& row : option_specs()) {
-    if (row.key != key) continue;
-    if (row.job == job) return row;
-    if (!row.job && job != OptionJob::Convert) shared = &row;
+    if (row.key != key || !row.applies_to(job)) continue;
+    if (row.job) return row;
+    shared = &row;
   }
   if (shared == nullptr) throw InternalError(fmt::format("option_spec: no row for '{}' ({})", key, option_job_name(job)));
   return *shared;
+}
+
+std::vector<const OptionSpec*> options_for(OptionJob job) {
+  std::vector<const OptionSpec*> out;
+  for (const auto& row : option_specs()) {
+    if (!row.applies_to(job)) continue;
+    const OptionSpec* chosen = &option_spec(row.key, job);
+    if (std::find(out.begin(), out.end(), chosen) == out.end()) out.push_back(chosen);
+  }
+  return out;
 }
 
 }  // namespace esm_onnx
