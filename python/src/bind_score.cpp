@@ -3,11 +3,9 @@
 
 #include <cmath>
 
-#include <fmt/format.h>
-
 #include "binding.h"
-#include "esm_onnx/formats/fasta.h"
 #include "esm_onnx/base/tiles.h"
+#include "esm_onnx/formats/fasta.h"
 #include "esm_onnx/jobs/score.h"
 
 namespace esm_onnx::python {
@@ -142,7 +140,6 @@ void bind_score(nb::module_& m) {
         },
         "model"_a, "fasta"_a, "output_csv"_a, "matrix_dir"_a, "request"_a, "read_ahead"_a, "strict"_a, "on_skip"_a);
 
-  static const std::string esm_variants_tiling = fmt::format("Tiling(length={})", kDefaultTruncation);
   m.def("tile_sequence",
         [](int64_t length, const Tiling& tiling) {
           const TileLayout t = tile_sequence(length, tiling);
@@ -153,8 +150,8 @@ void bind_score(nb::module_& m) {
           }
           return out;
         },
-        // esm-variants' tiles: fair-esm's 1,022 residues per pass unless the tiling says otherwise.
-        "length"_a, "tiling"_a.sig(esm_variants_tiling.c_str()) = Tiling{.length = kDefaultTruncation});
+        // `tiling.length` resolved: the package's tile_sequence gives esm-variants' 1,022 for "the model's".
+        "length"_a, "tiling"_a);
 }
 
 }  // namespace esm_onnx::python
