@@ -52,17 +52,14 @@ CLI::Option* count_option(CLI::App* app, const std::string& name, std::optional<
 }
 
 // The shared options (esm_onnx/option_specs.h), registered from their rows: spellings, help and default text.
-// `spellings` replaces the row's where a command keeps another program's order (extract: fair-esm's first).
+// (extract keeps esm-extract's own spellings and help, so it registers its options by text.)
 template <typename T>
-CLI::Option* count_option(CLI::App* app, const esm_onnx::OptionSpec& spec, T& value, const std::string& spellings = {}) {
-  return typed_option(app, spellings.empty() ? std::string(spec.flags) : spellings, value, spec.default_text(),
-                      parse_count<T>, spec.help)
-      ->type_name("N");
+CLI::Option* count_option(CLI::App* app, const esm_onnx::OptionSpec& spec, T& value) {
+  return typed_option(app, std::string(spec.flags), value, spec.default_text(), parse_count<T>, spec.help)->type_name("N");
 }
 template <typename T>
-CLI::Option* count_option(CLI::App* app, const esm_onnx::OptionSpec& spec, std::optional<T>& value,
-                          const std::string& spellings = {}) {
-  return count_option(app, spellings.empty() ? std::string(spec.flags) : spellings, value, spec.default_text(), spec.help);
+CLI::Option* count_option(CLI::App* app, const esm_onnx::OptionSpec& spec, std::optional<T>& value) {
+  return count_option(app, std::string(spec.flags), value, spec.default_text(), spec.help);
 }
 template <typename T, typename Parse>
 CLI::Option* typed_option(CLI::App* app, const esm_onnx::OptionSpec& spec, T& value, Parse parse) {
