@@ -11,8 +11,12 @@ CLI::Option* flag_option(CLI::App* app, const esm_onnx::OptionSpec& spec, bool& 
 }
 
 CLI::Option* include_option(CLI::App* app, esm_onnx::EmbedOptions& opt, const std::string& help) {
+  const auto& row = option_spec("include", OptionJob::Embed);
   return app->add_option_function<std::vector<std::string>>(
-      "--include", [&opt](const std::vector<std::string>& v) { opt.request.include = esm_onnx::Includes::parse(v, "--include"); },
+      std::string(row.flags),
+      [&opt, name = std::string(row.name())](const std::vector<std::string>& v) {
+        opt.request.include = esm_onnx::Includes::parse(v, name);
+      },
       help);
 }
 
