@@ -50,5 +50,6 @@ void bind_model(nb::module_& m);     // bind_model.cpp: Alphabet, ModelInfo, Emb
 void bind_jobs(nb::module_& m);      // bind_jobs.cpp: the embed job, convert, download, inspect, the CLI
 void bind_registry(nb::module_& m);  // bind_registry.cpp: the output registry and the release catalog
 void bind_score(nb::module_& m);     // bind_score.cpp: scoring requests, mutants, missense matrices, tiles
+void bind_structure(nb::module_& m); // bind_structure.cpp: protein geometry (residue tables, atoms, PDB text)
 
 }  // namespace esm_onnx::python

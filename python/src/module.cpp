@@ -10,4 +10,5 @@ NB_MODULE(_core, m) {
   esm_onnx::python::bind_jobs(m);
   esm_onnx::python::bind_registry(m);
   esm_onnx::python::bind_score(m);
+  esm_onnx::python::bind_structure(m);
 }

@@ -14,6 +14,7 @@
 
 #include "base/util/untrusted_file.h"
 #include "esm_onnx/base/errors.h"
+#include "layouts/esmfold.h"
 #include "layouts/layouts.h"
 #include "tensors/tensor_specs.h"
 
@@ -119,9 +120,18 @@ void bind(Checkpoint::Impl& impl) {
 Checkpoint Checkpoint::load(const std::string& path) {
   const auto kind = files::path_kind(path);
   if (kind == files::PathKind::Missing) throw FileError(fmt::format("{}: no such file or folder", path));
+  return from_loaded(path, layouts::reader_for(path, kind).load(path));
+}
+
+Checkpoint Checkpoint::load_fold_stem(const std::string& path) {
+  if (files::path_kind(path) == files::PathKind::Missing) throw FileError(fmt::format("{}: no such file or folder", path));
+  return from_loaded(path, layouts::load_esmfold_stem(path));
+}
+
+Checkpoint Checkpoint::from_loaded(const std::string& path, layouts::Loaded&& loaded) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  impl->loaded = layouts::reader_for(path, kind).load(path);
+  impl->loaded = std::move(loaded);
   auto& c = impl->loaded.config;
   check_sizes(c, path);
   // The vocabulary is the token embedding's row count, checked against the alphabet.

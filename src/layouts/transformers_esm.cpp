@@ -65,14 +65,24 @@ model::Layout esm_layout() {
 
 namespace transformers {
 
-Loaded load_transformers_esm(const std::string& dir, const json& cfg) {
+bool is_folding_config(const json& cfg, const std::string& cpath) {
+  return architecture_of(cfg, cpath) == "EsmForProteinFolding" || bool_field(cfg, "is_folding_model", false, cpath);
+}
+
+namespace {
+
+// The stem of a folding model: its "esm." tensors; the folding head's are read by layouts/esmfold.cpp.
+constexpr const char* kFoldHeadPrefix = "<folding head>";
+std::string stem_canonical(const std::string& n) {
+  return n.rfind("esm.", 0) == 0 ? n.substr(4) : kFoldHeadPrefix + n;
+}
+
+Loaded load_esm(const std::string& dir, const json& cfg, bool fold_stem) {
   const std::string cpath = (fs::path(dir) / "config.json").string();
-  if (architecture_of(cfg, cpath) == "EsmForProteinFolding") {
-    throw UnsupportedError(fmt::format("{}: an ESMFold model (EsmForProteinFolding); esm-onnx runs the language models, "
-                                       "not the folding trunk", cpath));
-  }
-  if (bool_field(cfg, "is_folding_model", false, cpath)) {
-    throw UnsupportedError(fmt::format("{}: an ESMFold model; esm-onnx runs the language models only", cpath));
+  if (!fold_stem && is_folding_config(cfg, cpath)) {
+    throw UnsupportedError(fmt::format("{}: an ESMFold model (EsmForProteinFolding): `esm-onnx convert` makes a folding "
+                                       "model of it, which `esm-onnx fold` runs; its stem alone is not an embedding "
+                                       "model to convert", cpath));
   }
   if (bool_field(cfg, "is_decoder", false, cpath) || bool_field(cfg, "add_cross_attention", false, cpath)) {
     throw UnsupportedError(fmt::format("{}: a decoder or cross-attention configuration; ESM models are encoders", cpath));
@@ -117,6 +127,18 @@ Loaded load_transformers_esm(const std::string& dir, const json& cfg) {
                                          "supported", cpath, key, *id, want));
     }
   }
+  if (fold_stem) {
+    // Every hidden state feeds the folding trunk; the stem has no head of its own.
+    c.head = OutputHead::None;
+    open_weights(out, dir, stem_canonical);
+    for (auto it = out.names.begin(); it != out.names.end();) {
+      it = it->first.rfind(kFoldHeadPrefix, 0) == 0 ? out.names.erase(it) : std::next(it);
+    }
+    out.files.insert(out.files.begin(), cpath);
+    c.has_contacts = out.names.count("contact_head.regression.weight") > 0;  // bound, not built (the trunk needs none)
+    out.layout = esm_layout();
+    return out;
+  }
   c.head = head_of(cfg, cpath, "Esm");
   if (c.head == OutputHead::SequenceClassification || c.head == OutputHead::TokenClassification) {
     c.labels = labels_of(cfg, cpath);
@@ -128,6 +150,11 @@ Loaded load_transformers_esm(const std::string& dir, const json& cfg) {
   out.layout = esm_layout();
   return out;
 }
+
+}  // namespace
+
+Loaded load_transformers_esm(const std::string& dir, const json& cfg) { return load_esm(dir, cfg, false); }
+Loaded load_transformers_esmfold_stem(const std::string& dir, const json& cfg) { return load_esm(dir, cfg, true); }
 
 }  // namespace transformers
 

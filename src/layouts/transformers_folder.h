@@ -31,5 +31,8 @@ void open_weights(Loaded& out, const std::string& dir, Canonical canonical);
 // Each model_type's reader.
 Loaded load_transformers_esm(const std::string& dir, const json& cfg);
 Loaded load_transformers_esmc(const std::string& dir, const json& cfg);
+// An ESMFold folder (EsmForProteinFolding): whether config.json says so, and its ESM-2 stem alone.
+bool is_folding_config(const json& cfg, const std::string& cpath);
+Loaded load_transformers_esmfold_stem(const std::string& dir, const json& cfg);
 
 }  // namespace esm_onnx::layouts::transformers

@@ -13,6 +13,9 @@
 #include "esm_onnx/base/tensor_role.h"
 
 namespace esm_onnx {
+namespace layouts {
+struct Loaded;  // src/layouts/layouts.h
+}  // namespace layouts
 
 struct Tensor {
   std::vector<int64_t> shape;
@@ -33,6 +36,8 @@ class Checkpoint {
   // transformers model folder. Throws FileError when it cannot be read, FormatError for corrupt or
   // inconsistent files, UnsupportedError for architectures esm-onnx does not handle (named in the message).
   static Checkpoint load(const std::string& path);
+  // The ESM-2 stem of an ESMFold checkpoint (fold_checkpoint.h), bound like any ESM-2 without a head.
+  static Checkpoint load_fold_stem(const std::string& path);
 
   Checkpoint(Checkpoint&&) noexcept;
   Checkpoint& operator=(Checkpoint&&) noexcept;
@@ -57,6 +62,7 @@ class Checkpoint {
 
  private:
   explicit Checkpoint(std::unique_ptr<Impl> impl);
+  static Checkpoint from_loaded(const std::string& path, layouts::Loaded&& loaded);
   std::unique_ptr<Impl> impl_;
 };
 

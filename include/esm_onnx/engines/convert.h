@@ -41,6 +41,7 @@ struct ConvertReport {
   uint64_t weight_bytes{0};  // in the chosen precision (an upper estimate); decides external data
   bool external_data{false};
   std::string output;
+  std::string fold_stem;  // ESMFold: the stem's model, converted beside the folding graph at `output`
   std::string external_data_file;
   std::string source_sha256;
   std::vector<std::string> notices;

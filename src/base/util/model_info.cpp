@@ -7,6 +7,7 @@
 #include "base/util/bounded_json.h"
 #include "base/util/numbers.h"
 #include "esm_onnx/base/errors.h"
+#include "esm_onnx/base/fold_config.h"
 #include "esm_onnx/base/layers.h"
 
 namespace esm_onnx {
@@ -75,6 +76,13 @@ void check_labels(const std::vector<std::string>& labels, const std::string& whe
 }
 
 ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m, const std::string& path) {
+  if (FoldModelInfo::is_fold(m)) {
+    const auto it = m.find("esm_onnx.fold_stem");
+    throw UsageError(fmt::format("{}: an ESMFold model: `esm-onnx fold` runs it{}", path,
+                                 it == m.end() ? std::string()
+                                               : fmt::format("; its stem {} is an ESM-2 model that embed and score run",
+                                                             it->second)));
+  }
   ModelInfo i;
   i.format_revision = static_cast<int>(need_int(m, "format_revision", path));
   if (i.format_revision != kModelFormatRevision) {

@@ -212,6 +212,62 @@ std::string Builder::transpose(const std::string& x, const std::vector<int64_t>&
   return node("Transpose", {x}, {attr_ints("perm", perm)}, name);
 }
 
+std::string Builder::loop_concat(const std::string& trip_count, int elem_type, int64_t axis,
+                                 const std::function<std::string(const std::string&)>& body, const std::string& name) {
+  const std::string node_name = unique(name);
+  const std::string empty = node("SequenceEmpty", {}, {attr_int("dtype", elem_type)}, name + "/SequenceEmpty");
+  onnx::AttributeProto a;
+  a.set_name("body");
+  a.set_type(onnx::AttributeProto::GRAPH);
+  auto* g = a.mutable_g();
+  g->set_name(node_name + "/body");
+  const std::string iteration = node_name + "/iteration", cond_in = node_name + "/cond_in", seq_in = node_name + "/seq_in";
+  auto scalar_input = [&](const std::string& n, int type) {
+    auto* v = g->add_input();
+    v->set_name(n);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(type);
+    t->mutable_shape();  // a scalar
+  };
+  scalar_input(iteration, onnx::TensorProto::INT64);
+  scalar_input(cond_in, onnx::TensorProto::BOOL);
+  {
+    auto* v = g->add_input();
+    v->set_name(seq_in);
+    v->mutable_type()->mutable_sequence_type()->mutable_elem_type()->mutable_tensor_type()->set_elem_type(elem_type);
+  }
+  std::string cond_out, seq_out;
+  {
+    Branch in(*this, *g);
+    Scope s(*this, name + "/body");
+    const std::string piece = body(iteration);
+    seq_out = node("SequenceInsert", {seq_in, piece}, {}, "SequenceInsert");
+    cond_out = node("Identity", {cond_in}, {}, "cond");
+  }
+  {
+    auto* v = g->add_output();
+    v->set_name(cond_out);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::BOOL);
+    t->mutable_shape();
+  }
+  {
+    auto* v = g->add_output();
+    v->set_name(seq_out);
+    v->mutable_type()->mutable_sequence_type()->mutable_elem_type()->mutable_tensor_type()->set_elem_type(elem_type);
+  }
+  auto* n = graph_->add_node();
+  n->set_op_type("Loop");
+  n->set_name(node_name);
+  n->add_input(trip_count);
+  n->add_input("");
+  n->add_input(empty);
+  const std::string seq = node_name + "_output_0";
+  n->add_output(seq);
+  *n->add_attribute() = std::move(a);
+  return node("ConcatFromSequence", {seq}, {attr_int("axis", axis)}, name + "/ConcatFromSequence");
+}
+
 std::string Builder::reshape(const std::string& x, const std::vector<int64_t>& shape, const std::string& name) {
   return node("Reshape", {x, const_i64(shape, "shape")}, {}, name);
 }

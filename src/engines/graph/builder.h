@@ -68,6 +68,13 @@ class Builder {
                                    const std::function<std::vector<std::string>()>& else_branch, int elem_type,
                                    const std::string& name);
 
+  // A Loop of `trip_count` (int64 scalar) iterations that appends one tensor of `elem_type` per iteration to a
+  // sequence: `body(iteration)` builds the iteration's nodes (inside the body graph, reading any outer tensor by
+  // name; create weights before the loop so that they stay in the outer graph) and returns the tensor to append.
+  // Returns the tensors concatenated along `axis` (ragged last pieces allowed).
+  std::string loop_concat(const std::string& trip_count, int elem_type, int64_t axis,
+                          const std::function<std::string(const std::string& iteration)>& body, const std::string& name);
+
   // Adds a node; returns its (first) output name. Extra outputs via `outputs`.
   std::string node(const std::string& op, const std::vector<std::string>& inputs,
                    std::vector<onnx::AttributeProto> attrs = {}, const std::string& name = {}, int n_outputs = 1,

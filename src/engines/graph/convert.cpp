@@ -10,6 +10,7 @@
 #include <map>
 
 #include "base/util/sha256.h"
+#include "engines/graph/convert_steps.h"
 #include "engines/graph/esm_graph.h"
 #include "engines/graph/forward.h"
 #include "engines/graph/model_writer.h"
@@ -17,6 +18,7 @@
 #include "esm_onnx/base/layers.h"
 #include "esm_onnx/base/model_info.h"
 #include "esm_onnx/base/traits.h"
+#include "esm_onnx/checkpoint/fold_checkpoint.h"
 #include "esm_onnx_version.h"
 #include "formats/io/output_file.h"
 #include "tensors/tensor_specs.h"
@@ -109,12 +111,6 @@ GraphOutputs planned_outputs(const ConvertOptions& opt, const ModelConfig& cfg) 
   return out;
 }
 
-// The SHA-256 of the checkpoint file; for a folder, of its files' digests in order (config first), so
-// that any edit to any of them changes it.
-std::string source_digest(const Checkpoint& ckpt) {
-  if (std::error_code ec; fs::is_regular_file(ckpt.path(), ec)) return sha256_file(ckpt.path());
-  return sha256_files(ckpt.files());
-}
 
 // What convert will build: layers, outputs, fused or explicit layers, and where the weights go.
 ConvertReport plan(const ConvertOptions& opt, const Checkpoint& ckpt) {
@@ -220,8 +216,13 @@ void build_graph(onnx::ModelProto& model, graph::WeightSink& sink, const Convert
   }
 }
 
-// Checked, saved under temporary names, and renamed into place (the external data first): a failure
-// leaves neither file behind.
+}  // namespace
+
+std::string source_digest(const Checkpoint& ckpt) {
+  if (std::error_code ec; fs::is_regular_file(ckpt.path(), ec)) return sha256_file(ckpt.path());
+  return sha256_files(ckpt.files());
+}
+
 void write_atomically(onnx::ModelProto& model, graph::WeightSink& sink, const std::string& output, ConvertReport& rep,
                       const std::string& tmp_onnx, const std::string& tmp_data, const std::string& data_path) {
   sink.close();
@@ -237,20 +238,27 @@ void write_atomically(onnx::ModelProto& model, graph::WeightSink& sink, const st
   io::publish(tmp_onnx, output, "--output");
 }
 
-}  // namespace
+void create_parent(const std::string& output) {
+  if (const auto parent = fs::path(output).parent_path(); !parent.empty()) {
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+    if (ec) throw FileError(fmt::format("--output {}: cannot create folder {}: {}", output, parent.string(), ec.message()));
+  }
+}
 
 ConvertReport convert(const ConvertOptions& opt, const MessageFn& message) {
+  opt.validate();
+  // A local file or folder: names are resolved (downloaded) at the CLI and Python boundary, by esm_onnx::hub.
+  if (FoldCheckpoint::recognises(opt.checkpoint)) return convert_fold(opt, message);
+  Checkpoint ckpt = Checkpoint::load(opt.checkpoint);  // a checkpoint that cannot be read leaves no folder behind
+  create_parent(opt.output);
+  return convert_checkpoint(opt, ckpt, message);
+}
+
+ConvertReport convert_checkpoint(const ConvertOptions& opt, const Checkpoint& ckpt, const MessageFn& message) {
   auto say = [&](MessageKind kind, const std::string& m) {
     if (message) message({kind, m});
   };
-  opt.validate();
-  // A local file or folder: names are resolved (downloaded) at the CLI and Python boundary, by esm_onnx::hub.
-  Checkpoint ckpt = Checkpoint::load(opt.checkpoint);  // a checkpoint that cannot be read leaves no folder behind
-  if (const auto parent = fs::path(opt.output).parent_path(); !parent.empty()) {
-    std::error_code ec;
-    fs::create_directories(parent, ec);
-    if (ec) throw FileError(fmt::format("--output {}: cannot create folder {}: {}", opt.output, parent.string(), ec.message()));
-  }
   ConvertReport rep = plan(opt, ckpt);
   say(MessageKind::Step, fmt::format("read {} ({} {}): {}", opt.checkpoint, ckpt.source(), ckpt.serialization(), rep.config.to_string()));
   for (const auto& n : rep.notices) say(MessageKind::Notice, "notice: " + n);
