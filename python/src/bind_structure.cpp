@@ -48,15 +48,23 @@ void expect_length(const char* fn, const char* arg, int64_t got, int64_t length)
   }
 }
 
-nb::object float_array(std::vector<float>&& data, std::vector<int64_t> shape) {
-  return to_numpy(FloatArray{std::move(shape), std::move(data)});
+using FloatOut = nb::ndarray<nb::numpy, float>;
+using IntOut = nb::ndarray<nb::numpy, int64_t>;
+
+// A vector handed to numpy without a copy: the array owns it.
+template <typename T>
+nb::ndarray<nb::numpy, T> numpy_array(std::vector<T>&& data, const std::vector<int64_t>& shape) {
+  auto* owned = new std::vector<T>(std::move(data));
+  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+  std::vector<size_t> dims(shape.begin(), shape.end());
+  return nb::ndarray<nb::numpy, T>(owned->data(), dims.size(), dims.data(), owner);
 }
 
-nb::object int64_array(std::vector<int64_t>&& data, const std::vector<int64_t>& shape) {
-  auto* owned = new std::vector<int64_t>(std::move(data));
-  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::vector<int64_t>*>(p); });
-  std::vector<size_t> dims(shape.begin(), shape.end());
-  return nb::cast(nb::ndarray<nb::numpy, int64_t>(owned->data(), dims.size(), dims.data(), owner));
+FloatOut float_array(std::vector<float>&& data, const std::vector<int64_t>& shape) {
+  return numpy_array(std::move(data), shape);
+}
+IntOut int64_array(std::vector<int64_t>&& data, const std::vector<int64_t>& shape) {
+  return numpy_array(std::move(data), shape);
 }
 
 nb::dict residue_tables_dict() {
@@ -128,7 +136,8 @@ void bind_structure(nb::module_& m) {
 
   m.def("structure_recycle_bins",
         [](In<float> atom14) {
-          const int64_t L = expect_shape("structure_recycle_bins", "atom14", atom14, {-1, st::kAtom14, 3}, "(L, 14, 3)");
+          const int64_t L =
+              expect_shape("structure_recycle_bins", "atom14", atom14, {-1, st::kAtom14, 3}, "(L, 14, 3)");
           std::vector<int64_t> out;
           {
             nb::gil_scoped_release release;
@@ -166,7 +175,7 @@ void bind_structure(nb::module_& m) {
             nb::gil_scoped_release release;
             out = st::plddt(logits.data(), n, bins);
           }
-          return float_array(std::move(out), std::move(shape));
+          return float_array(std::move(out), shape);
         },
         "logits"_a);
 
@@ -186,7 +195,7 @@ void bind_structure(nb::module_& m) {
             nb::gil_scoped_release release;
             e = st::predicted_aligned_error(logits.data(), L, bins, max_bin);
           }
-          return nb::make_tuple(float_array(std::move(e.pae), {L, L}), e.max_pae);
+          return std::make_pair(float_array(std::move(e.pae), {L, L}), e.max_pae);
         },
         "logits"_a, "max_bin"_a = 31.0f);
 

@@ -2,7 +2,7 @@
 // Protein geometry that ESMFold's host side needs, in AlphaFold's conventions (residue order, atom14 and atom37
 // layouts, rigid groups), float32 as the reference computes it: backbone frames and torsions to atoms, the
 // recycling distogram, the confidence heads' reductions (pLDDT, pTM, PAE) and the residue tables behind them.
-// Pure functions over row-major arrays; nothing here allocates beyond its outputs.
+// Pure functions over row-major arrays (small scratch buffers aside, nothing is allocated beyond the outputs).
 #include <array>
 #include <cstdint>
 #include <string>
@@ -85,7 +85,7 @@ struct PdbInput {
   int64_t length{0};
 };
 // PDB text exactly as openfold's protein.to_pdb writes it (fair-esm's esm-fold writes its files with it):
-// MODEL 1, ATOM records, TER per chain, ENDMDL, END.
+// "PARENT N/A", ATOM records, a TER per chain (each followed by "PARENT N/A" but the last), END; no MODEL lines.
 std::string to_pdb(const PdbInput& input);
 
 }  // namespace esm_onnx::structure

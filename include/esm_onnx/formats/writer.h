@@ -2,7 +2,9 @@
 // Per-record outputs and the writers for them: npz (one file per record), pt (esm-extract's exact
 // dict, loadable by torch.load) and h5 (one file, a group per record).
 #include <memory>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "esm_onnx/base/options.h"
 #include "esm_onnx/base/record.h"
@@ -27,6 +29,8 @@ std::unique_ptr<OutputWriter> make_writer(OutputFormat format, const std::string
 
 // The .npy bytes (format 1.0, little-endian float32) of an array.
 std::string npy_bytes(const FloatArray& array);
+// The .npy bytes (little-endian int64) of an integer array.
+std::string npy_int64_bytes(const std::vector<int64_t>& shape, const std::vector<int64_t>& data);
 // The .npy bytes of a text as a numpy bytes scalar (dtype |S<n>).
 std::string npy_text_bytes(const std::string& text);
 

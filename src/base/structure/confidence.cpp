@@ -61,7 +61,9 @@ std::vector<float> plddt(const float* logits, int64_t n, int64_t bins) {
   std::vector<float> centres(static_cast<size_t>(bins));
   for (size_t k = 0; k < centres.size(); ++k) centres[k] = (edges[k] + edges[k + 1]) / 2.0f;
   std::vector<float> probs(centres.size()), out(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = 100.0f * expected_value(logits + i * bins, centres, probs);
+  for (int64_t i = 0; i < n; ++i) {
+    out[static_cast<size_t>(i)] = 100.0f * expected_value(logits + i * bins, centres, probs);
+  }
   return out;
 }
 
@@ -74,7 +76,7 @@ float ptm(const float* logits, int64_t length, int64_t bins, float max_bin) {
   const auto d0_squared = static_cast<float>(d0 * d0);
   std::vector<float> tm_per_bin(centres.size());
   for (size_t k = 0; k < centres.size(); ++k) tm_per_bin[k] = 1.0f / (1.0f + centres[k] * centres[k] / d0_squared);
-  // Every residue weighs 1: each aligned residue's mean over the others, normalised by (1e-8 + L) in float32.
+  // Every residue weighs 1: row i (aligned on residue i) averages its L terms, each times 1 / (1e-8 + L) in float32.
   const float weight = 1.0f / (1e-8f + static_cast<float>(length));
   std::vector<float> probs(centres.size());
   float best = -std::numeric_limits<float>::infinity();

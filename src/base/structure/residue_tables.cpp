@@ -203,7 +203,9 @@ ResidueTables build_tables() {
       const size_t k = static_cast<size_t>(atom37_index(a.name));
       t.atom14_group[type * kAtom14 + s] = a.group;
       t.atom14_mask[type * kAtom14 + s] = 1.0f;
-      for (size_t c = 0; c < 3; ++c) t.atom14_positions[(type * kAtom14 + s) * 3 + c] = static_cast<float>(a.position[c]);
+      for (size_t c = 0; c < 3; ++c) {
+        t.atom14_positions[(type * kAtom14 + s) * 3 + c] = static_cast<float>(a.position[c]);
+      }
       t.atom14_to_atom37[type * kAtom14 + s] = static_cast<int64_t>(k);
       t.atom37_to_atom14[type * kAtom37 + k] = static_cast<int64_t>(s);
       t.atom37_mask[type * kAtom37 + k] = 1.0f;

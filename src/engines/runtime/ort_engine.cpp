@@ -7,18 +7,20 @@
 
 #include "engines/runtime/cuda_libraries.h"
 #include "engines/runtime/engine.h"
+#include "engines/runtime/ort_session.h"
 #include "esm_onnx/base/errors.h"
 #include "esm_onnx/base/model_info.h"
 
 namespace esm_onnx::runtime {
 namespace {
 
-Ort::Env& env() {
+Ort::Env& env_instance() {
   // Only fatal lines: every failure ONNX Runtime reports reaches the caller as our typed error, naming the
   // model and batch, so its own (coloured) log line on stderr would say it twice.
   static Ort::Env e(ORT_LOGGING_LEVEL_FATAL, "esm-onnx");
   return e;
 }
+Ort::Env& env() { return env_instance(); }
 
 std::unique_ptr<Ort::Session> open_cuda(const std::string& path, Ort::SessionOptions& so) {
   const auto providers = Ort::GetAvailableProviders();
@@ -48,14 +50,7 @@ class OrtEngine final : public Backend {
  public:
   OrtEngine(const std::string& path, const RuntimeOptions& options) : path_(path) {
     try {
-      Ort::SessionOptions so;
-      so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
-      if (options.threads > 0) {
-        so.SetIntraOpNumThreads(options.threads);
-        so.SetInterOpNumThreads(1);
-      }
-      session_ = options.device == Device::Cuda ? open_cuda(path, so)
-                                                : std::make_unique<Ort::Session>(env(), path.c_str(), so);
+      session_ = open_ort_session(path, options);
       Ort::AllocatorWithDefaultOptions alloc;
       for (std::size_t k = 0; k < session_->GetOverridableInitializerCount(); ++k) {
         if (std::string(session_->GetOverridableInitializerNameAllocated(k, alloc).get()) == kContactsWantedInput) gated_contacts_ = true;
@@ -116,6 +111,16 @@ class OrtEngine final : public Backend {
 };
 
 }  // namespace
+
+std::unique_ptr<Ort::Session> open_ort_session(const std::string& path, const RuntimeOptions& options) {
+  Ort::SessionOptions so;
+  so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+  if (options.threads > 0) {
+    so.SetIntraOpNumThreads(options.threads);
+    so.SetInterOpNumThreads(1);
+  }
+  return options.device == Device::Cuda ? open_cuda(path, so) : std::make_unique<Ort::Session>(env(), path.c_str(), so);
+}
 
 std::unique_ptr<Backend> open_onnxruntime(const std::string& path, const RuntimeOptions& options, EngineInfo& info) {
   info.engine = Engine::OnnxRuntime;

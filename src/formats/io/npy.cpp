@@ -44,6 +44,14 @@ std::string npy_bytes(const FloatArray& a) {
   return out;
 }
 
+std::string npy_int64_bytes(const std::vector<int64_t>& shape, const std::vector<int64_t>& data) {
+  std::string out = npy_header("<i8", shape);
+  const std::size_t off = out.size();
+  out.resize(off + data.size() * sizeof(int64_t));
+  std::memcpy(out.data() + off, data.data(), data.size() * sizeof(int64_t));
+  return out;
+}
+
 namespace io {
 
 std::optional<NpyView> parse_npy(std::string_view bytes) {
