@@ -11,13 +11,13 @@ from typing import Any
 from . import _args, _core
 from ._errors import UsageError
 
-JOBS = ("embed", "score", "convert")
+JOBS = ("embed", "score", "convert", "fold")
 # {job: {keyword: row}}: the rows each job takes, chosen by the library (a job's own row, else the shared one).
 ROWS: dict[str, dict[str, dict[str, Any]]] = {job: {r["key"]: r for r in _core.option_specs(job)} for job in JOBS}
 
 
 def spec(key: str, job: str) -> dict[str, Any]:
-    """The row of `key` for `job` ("embed", "score" or "convert")."""
+    """The row of `key` for `job` ("embed", "score", "convert" or "fold")."""
     return ROWS[job][key]
 
 
@@ -29,6 +29,7 @@ def defaults(job: str) -> dict[str, Any]:
 EMBED: dict[str, Any] = defaults("embed")
 SCORE: dict[str, Any] = defaults("score")
 CONVERT: dict[str, Any] = defaults("convert")
+FOLD: dict[str, Any] = defaults("fold")
 
 
 def count(key: str, value: Any, job: str = "embed") -> int:

@@ -47,10 +47,10 @@ void bind_registry(nb::module_& m) {
   // The shared options (esm_onnx/option_specs.h) a job takes, one dict per key (the job's own row where it has
   // one), so that the package's keyword defaults, its argument checks and the Ray command line are the library's.
   m.def("option_specs", [](const std::string& job_name) {
-    const OptionJob jobs[] = {OptionJob::Embed, OptionJob::Score, OptionJob::Convert};
+    const OptionJob jobs[] = {OptionJob::Embed, OptionJob::Score, OptionJob::Convert, OptionJob::Fold};
     const auto* job = std::find_if(std::begin(jobs), std::end(jobs),
                                    [&](OptionJob j) { return job_name == option_job_name(j); });
-    if (job == std::end(jobs)) throw UsageError(fmt::format("job={}: use embed, score or convert", job_name));
+    if (job == std::end(jobs)) throw UsageError(fmt::format("job={}: use embed, score, convert or fold", job_name));
     nb::list out;
     for (const OptionSpec* row : options_for(*job)) {
       const OptionSpec& o = *row;

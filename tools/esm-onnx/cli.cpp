@@ -32,6 +32,7 @@ int main(int argc, const char* const* argv) {
   std::vector<std::unique_ptr<Command>> commands;
   commands.push_back(convert_command());
   commands.push_back(embed_command());
+  commands.push_back(fold_command());
   commands.push_back(extract_command());
   commands.push_back(score_command());
   commands.push_back(download_command());

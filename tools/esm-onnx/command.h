@@ -22,5 +22,6 @@ std::unique_ptr<Command> extract_command();   // embed_command.cpp: esm-extract'
 std::unique_ptr<Command> download_command();  // download_command.cpp
 std::unique_ptr<Command> inspect_command();   // download_command.cpp
 std::unique_ptr<Command> score_command();     // score_command.cpp
+std::unique_ptr<Command> fold_command();      // fold_command.cpp
 
 }  // namespace esm_onnx::cli

@@ -7,6 +7,16 @@
 
 namespace esm_onnx {
 
+// esm-fold's defaults, and the fold job's.
+inline constexpr int64_t kDefaultFoldTokensPerBatch = 1024;   // --max-tokens-per-batch
+inline constexpr int64_t kDefaultResidueIndexOffset = 512;    // between chains of a multimer
+inline constexpr const char* kDefaultChainLinker = "GGGGGGGGGGGGGGGGGGGGGGGGG";  // 25 glycines between chains
+inline constexpr char kChainSeparator = ':';
+// Memory the triangle-attention logits of one chunk may take when no --chunk-size is given.
+inline constexpr int64_t kDefaultFoldChunkBytes = int64_t{256} << 20;
+inline constexpr int64_t kDefaultFoldReadAhead = 64;  // records read, sorted by length and batched together
+inline constexpr int64_t kMaxRecycles = 64;           // far above the 4 cycles the release trains with
+
 struct StructureModuleConfig {
   int64_t sequence_dim{384};
   int64_t pairwise_dim{128};

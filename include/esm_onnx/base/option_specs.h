@@ -17,9 +17,10 @@
 namespace esm_onnx {
 
 // The jobs whose defaults differ (the read-ahead, the token budget, the long-sequence mode, --strict's help). The
-// shared rows (no job) are the running jobs' (embed and score); convert has only its own.
-enum class OptionJob { Embed, Score, Convert };
-const char* option_job_name(OptionJob job);  // "embed", "score", "convert"
+// shared rows (no job) are the embedding jobs' (embed and score), and fold's where `folds` says so; convert has
+// only its own.
+enum class OptionJob { Embed, Score, Convert, Fold };
+const char* option_job_name(OptionJob job);  // "embed", "score", "convert", "fold"
 
 // A default: none (decided by the model or the job, `shown` says how), a flag, a count, a number or a name.
 using OptionValue = std::variant<std::monostate, bool, int64_t, double, std::string_view>;
@@ -33,11 +34,12 @@ struct OptionSpec {
   int64_t minimum{std::numeric_limits<int64_t>::min()};  // counts and numbers: the least accepted
   int64_t maximum{std::numeric_limits<int64_t>::max()};
   std::optional<OptionJob> job{};  // this job's row; none: the running jobs' (embed and score)
+  bool folds{false};               // a shared row that fold takes too (threads, device, the progress bar)
 
   std::string_view name() const;  // the first spelling: "--tile-overlap"
   std::vector<std::string_view> spellings() const;  // every spelling, the first one first
   std::string default_text() const;  // `shown`, else the value as the command line would spell it
-  bool applies_to(OptionJob j) const;  // its own job's row, or a shared row and j a running job
+  bool applies_to(OptionJob j) const;  // its own job's row, or a shared row and j embed or score (or fold, `folds`)
 };
 
 // Every row, in the table's order.

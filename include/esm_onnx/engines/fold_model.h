@@ -16,14 +16,6 @@
 
 namespace esm_onnx {
 
-// esm-fold's defaults.
-inline constexpr int64_t kDefaultFoldTokensPerBatch = 1024;   // --max-tokens-per-batch
-inline constexpr int64_t kDefaultResidueIndexOffset = 512;    // between chains of a multimer
-inline constexpr const char* kDefaultChainLinker = "GGGGGGGGGGGGGGGGGGGGGGGGG";  // 25 glycines between chains
-inline constexpr char kChainSeparator = ':';
-// Memory the triangle-attention logits of one chunk may take when no --chunk-size is given.
-inline constexpr int64_t kDefaultFoldChunkBytes = int64_t{256} << 20;
-
 struct FoldRequest {
   std::optional<int64_t> num_recycles;  // recycles after the first pass; unset: the model's (4 as released)
   std::optional<int64_t> chunk_size;    // rows per triangle-attention chunk; unset: as many as kDefaultFoldChunkBytes allow
@@ -87,6 +79,10 @@ class FoldModel {
   int64_t folded_length(const std::string& sequence, const FoldRequest& request) const;
   // The rows per triangle-attention chunk a batch uses.
   int64_t chunk_rows(int64_t batch, int64_t length, const FoldRequest& request) const;
+  // An estimate (from above) of the memory a batch of `batch` records of `length` folded residues takes, and
+  // what a batch may take on this machine (most of its physical memory, beside the model's weights).
+  int64_t peak_bytes(int64_t batch, int64_t length, const FoldRequest& request) const;
+  int64_t memory_limit() const;
 
  private:
   struct Impl;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "esm_onnx/base/errors.h"
+#include "esm_onnx/base/fold_config.h"
 #include "esm_onnx/base/options.h"
 #include "esm_onnx/base/outputs.h"
 #include "esm_onnx/base/runtime_options.h"
@@ -56,9 +57,10 @@ std::vector<OptionSpec> make_rows() {
        .help = "proteins read ahead, sorted by length and batched together", .minimum = 1, .job = J::Score},
       // What runs the model.
       {.key = "threads", .flags = "--threads", .value = int64_t{RuntimeOptions{}.threads},
-       .help = "the engine's threads (0: its default, one per core)", .minimum = 0, .maximum = kMaxThreads},
+       .help = "the engine's threads (0: its default, one per core)", .minimum = 0, .maximum = kMaxThreads,
+       .folds = true},
       {.key = "device", .flags = "--device", .value = std::string_view(device_name(RuntimeOptions{}.device)),
-       .help = "cpu, or cuda (needs an ONNX Runtime with CUDA)"},
+       .help = "cpu, or cuda (needs an ONNX Runtime with CUDA)", .folds = true},
       {.key = "engine", .flags = "--engine", .value = std::string_view(engine_name(kDefaultEngine)),
        .help = "ort (ONNX Runtime: every graph), or openvino (graphs from convert --engine openvino)"},
       {.key = "compute", .flags = "--compute", .value = std::string_view(compute_name(RuntimeOptions{}.compute)),
@@ -75,7 +77,23 @@ std::vector<OptionSpec> make_rows() {
        .help = "stop at the first bad record instead of skipping it", .job = J::Embed},
       {.key = "strict", .flags = "--strict", .value = false,
        .help = "stop at the first mutation or protein that cannot be scored instead of skipping it", .job = J::Score},
-      {.key = "progress", .flags = "--no-progress", .value = true, .help = "no progress bar even on a terminal"},
+      {.key = "progress", .flags = "--no-progress", .value = true, .help = "no progress bar even on a terminal",
+       .folds = true},
+      // fold
+      {.key = "num_recycles", .flags = "--num-recycles", .value = {},
+       .help = "recycles after the first pass through the trunk (esm-fold's; default the model's: 3, 4 passes in all, "
+               "as released)",
+       .shown = "model", .minimum = 0, .maximum = kMaxRecycles, .job = J::Fold},
+      {.key = "chunk_size", .flags = "--chunk-size", .value = {},
+       .help = fmt::format("rows per triangle-attention chunk (esm-fold's; exact at any size); default: as many as "
+                           "keep the chunk's logits within {} MB", kDefaultFoldChunkBytes >> 20),
+       .shown = "auto", .minimum = 1, .job = J::Fold},
+      {.key = "max_tokens_per_batch", .flags = "--max-tokens-per-batch", .value = kDefaultFoldTokensPerBatch,
+       .help = "residues of a folding batch, padding included (esm-fold's)", .minimum = 1, .job = J::Fold},
+      {.key = "read_ahead", .flags = "--read-ahead", .value = kDefaultFoldReadAhead,
+       .help = "records read ahead, sorted by length and batched together", .minimum = 1, .job = J::Fold},
+      {.key = "strict", .flags = "--strict", .value = false,
+       .help = "stop at the first record that cannot be folded instead of skipping it", .job = J::Fold},
       // convert
       {.key = "precision", .flags = "--precision", .value = std::string_view(precision_name(kDefaultPrecision)),
        .help = "fp32; fp16 (GPU); int8 (per-channel weights, dynamic activations); int4 (block-quantized weights)",
@@ -101,6 +119,7 @@ const char* option_job_name(OptionJob job) {
     case OptionJob::Embed: return "embed";
     case OptionJob::Score: return "score";
     case OptionJob::Convert: return "convert";
+    case OptionJob::Fold: return "fold";
   }
   return "embed";
 }
@@ -117,7 +136,10 @@ std::vector<std::string_view> OptionSpec::spellings() const {
   return out;
 }
 
-bool OptionSpec::applies_to(OptionJob j) const { return job ? *job == j : j != OptionJob::Convert; }
+bool OptionSpec::applies_to(OptionJob j) const {
+  if (job) return *job == j;
+  return j == OptionJob::Embed || j == OptionJob::Score || (j == OptionJob::Fold && folds);
+}
 
 std::string OptionSpec::default_text() const {
   if (!shown.empty()) return shown;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <onnxruntime_cxx_api.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,9 +28,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// The most recycles a request may ask for: far above any use (the release trains with up to 4).
-constexpr int64_t kMaxRecycles = 64;
 
 // One record as the folding trunk sees it: chains joined by the linker.
 struct Encoded {
@@ -184,6 +182,26 @@ int64_t FoldModel::chunk_rows(int64_t batch, int64_t length, const FoldRequest& 
   if (request.chunk_size) return std::min(*request.chunk_size, std::max<int64_t>(length, 1));
   const int64_t per_row = batch * impl_->info.config.pairwise_heads() * length * length * 4;
   return std::clamp<int64_t>(kDefaultFoldChunkBytes / std::max<int64_t>(per_row, 1), 1, std::max<int64_t>(length, 1));
+}
+
+int64_t FoldModel::peak_bytes(int64_t batch, int64_t length, const FoldRequest& request) const {
+  const auto& c = impl_->info.config;
+  const auto& m = c.structure;
+  const int64_t pairs = batch * length * length;
+  // The pair state's copies alive at once (input, output, the block's residual and branches, the heads' logits),
+  // the structure module's point distances, and one chunk of triangle-attention logits.
+  const int64_t pair_bytes = pairs * 4 * (12 * c.pairwise_state_dim + 2 * m.pairwise_dim + m.num_heads_ipa * m.num_qk_points * 4 +
+                                          2 * FoldConfig::kDistogramBins + 16);
+  const int64_t chunk = chunk_rows(batch, length, request);
+  const int64_t logits = 2 * batch * chunk * c.pairwise_heads() * length * length * 4;
+  const int64_t stem = (c.esm_layers + 2) * batch * (length + 2) * c.esm_dim * 4;
+  return pair_bytes + logits + stem;
+}
+
+int64_t FoldModel::memory_limit() const {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  const int64_t total = pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : (int64_t{8} << 30);
+  return total / 10 * 8;
 }
 
 std::vector<FoldedStructure> FoldModel::fold_batch(const std::vector<SequenceRecord>& records, const FoldRequest& request,
