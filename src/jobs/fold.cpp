@@ -13,6 +13,7 @@
 #include <numeric>
 #include <unordered_set>
 
+#include "base/util/untrusted_file.h"
 #include "esm_onnx/base/errors.h"
 #include "esm_onnx/base/structure.h"
 #include "esm_onnx/formats/fasta.h"
@@ -170,7 +171,9 @@ FoldSummary fold_fasta(const FoldModel& model, const FoldOptions& opt, const Fol
         skip(r, problem);
         continue;
       }
-      if (csv.done(r.label) && pdbs.exists(r.label) && npzs.exists(r.label)) {
+      // Done: its summary row is written last, after both files were renamed into place (the npz holds its label;
+      // the PDB is plain text, whole once it has its name).
+      if (csv.done(r.label) && npzs.exists(r.label) && files::path_kind(pdbs.location(r.label)) == files::PathKind::Regular) {
         ++summary.already_present;
         ++p.records_done;
         continue;

@@ -376,7 +376,11 @@ std::vector<FoldedStructure> FoldModel::fold_batch(const std::vector<SequenceRec
     f.predicted_aligned_error.shape = {m, m};
     f.distogram_logits.shape = {m, m, bins_n};
     for (const int64_t i : keep) {
-      f.positions.data.insert(f.positions.data.end(), atom37.begin() + i * A * 3, atom37.begin() + (i + 1) * A * 3);
+      // Positions of atoms the residue does not have are 0, as fair-esm's PDB positions (atom37 times its mask).
+      for (int64_t a = 0; a < A; ++a) {
+        const bool has = mask37[static_cast<std::size_t>(i * A + a)] > 0;
+        for (int64_t x = 0; x < 3; ++x) f.positions.data.push_back(has ? atom37[static_cast<std::size_t>((i * A + a) * 3 + x)] : 0.0f);
+      }
       f.atom_mask.data.insert(f.atom_mask.data.end(), mask37.begin() + i * A, mask37.begin() + (i + 1) * A);
       f.plddt_atoms.data.insert(f.plddt_atoms.data.end(), b_factors.begin() + i * A, b_factors.begin() + (i + 1) * A);
       f.plddt.data.push_back(b_factors[static_cast<std::size_t>(i * A + 1)]);  // CA
