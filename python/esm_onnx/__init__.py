@@ -35,6 +35,7 @@ from ._api import (  # noqa: E402
     check_request, convert, download, embed_to_dir, graph_outputs, inspect, model_cache_root, options, outputs,
     read_model_info, releases, Tiling,
 )
+from ._fold import FoldedStructure, FoldSummary, fold_fasta  # noqa: E402
 from ._score import (  # noqa: E402
     ENSEMBLE_COLUMN, MISSENSE_ORDER, missense_frame, plot_missense, read_matrix, score_dms, score_missense, scoring_strategies,
     tile_sequence,
@@ -49,4 +50,5 @@ __all__ = [
     "Error", "UsageError", "InputError", "FormatError", "UnsupportedError", "FileError", "RuntimeFailure", "InternalError",
     "SkippedRecordWarning", "ONNXRUNTIME_LIBRARY", "score_dms", "score_missense", "scoring_strategies", "missense_frame",
     "plot_missense", "read_matrix", "tile_sequence", "MISSENSE_ORDER", "ENSEMBLE_COLUMN", "cached_model", "model_cache_root",
+    "fold_fasta", "FoldedStructure", "FoldSummary",
 ]

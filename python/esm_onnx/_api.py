@@ -12,6 +12,7 @@ from . import _args, _core, _options
 from ._errors import SkippedRecordWarning, UsageError, warn_message
 from ._options import CONVERT as _C
 from ._options import EMBED as _E
+from ._options import FOLD as _FOLD
 from ._options import SCORE as _S
 from ._score import DEFAULT_STRATEGY as _STRATEGY
 
@@ -115,7 +116,52 @@ class Model:
 
     def __init__(self, path: PathLike, threads: int = _E["threads"], device: str = _E["device"], engine: str = _E["engine"],
                  compute: str = _E["compute"], cache_dir: PathLike | None = _E["cache_dir"], cache: bool = _E["cache"]) -> None:
-        self._core = _core.Model(_path("path", path), _runtime(threads, device, engine, compute, cache_dir, cache))
+        p = _path("path", path)
+        options = _runtime(threads, device, engine, compute, cache_dir, cache)
+        self._folding = None
+        self._embedding = None
+        if _core.is_fold_model(p):  # ESMFold: fold() runs it; its stem (stem_path) is the model to embed with
+            self._folding = _core.FoldModel(p, options)
+        else:
+            self._embedding = _core.Model(p, options)
+
+    @property
+    def _core(self) -> Any:
+        # A folding model has no embedding surface: name its stem instead of failing inside the library.
+        if self._folding is not None:
+            raise UsageError(f"{self._folding.path}: an ESMFold model: use Model.fold() (or fold_fasta), or load its "
+                             f"stem {self._folding.stem_path} to embed and score")
+        return self._embedding
+
+    def _fold_core(self) -> Any:
+        if self._folding is None:
+            raise UsageError(f"{self.path}: not a folding model: fold() runs a model converted from an ESMFold checkpoint "
+                             "(such as facebook/esmfold_v1)")
+        return self._folding
+
+    @property
+    def is_folding(self) -> bool:
+        """Whether this is an ESMFold model (fold() runs it)."""
+        return self._folding is not None
+
+    @property
+    def stem_path(self) -> str:
+        """A folding model's ESM-2 stem, an ordinary model beside it (embed and score run it)."""
+        return self._fold_core().stem_path
+
+    def fold(self, sequences: Sequence[Record], num_recycles: int | None = _FOLD["num_recycles"],
+             chunk_size: int | None = _FOLD["chunk_size"], max_tokens_per_batch: int = _FOLD["max_tokens_per_batch"],
+             residue_index_offset: int = 512, chain_linker: str = "G" * 25) -> list[Any]:
+        """Predicts structures (ESMFold): one FoldedStructure per item of `sequences` (strings or (label, sequence)
+        pairs; chains of a multimer joined by ':'), in input order, with positions [L, 37, 3] (Angstrom, atom37),
+        atom_mask, plddt [L] (0-100, CA), plddt_atoms, ptm, predicted_aligned_error [L, L], distogram_logits,
+        mean_plddt and the .pdb text as esm-fold writes it. num_recycles: recycles after the first pass (None:
+        the model's, 4 passes as released); chunk_size: rows of triangle attention at a time (None: bounded
+        automatically; exact at any size). A record that cannot be folded raises InputError naming it."""
+        from ._fold import fold_sequences
+
+        return fold_sequences(self._fold_core(), sequences, num_recycles, chunk_size, max_tokens_per_batch,
+                              residue_index_offset, chain_linker)
 
     @property
     def engine(self) -> dict[str, Any]:
@@ -125,7 +171,7 @@ class Model:
     @property
     def load_seconds(self) -> float:
         """Seconds spent reading and compiling the model (or loading it from OpenVINO's cache)."""
-        return self._core.load_seconds
+        return self._folding.load_seconds if self._folding is not None else self._core.load_seconds
 
     @property
     def alphabet(self) -> Alphabet:
@@ -144,7 +190,7 @@ class Model:
 
     @property
     def path(self) -> str:
-        return self._core.path
+        return self._folding.path if self._folding is not None else self._core.path
 
     def embed(self, sequences: Sequence[Record], include: str | Iterable[str] = _E["include"],
               repr_layers: int | Iterable[int] | None = None, toks_per_batch: int = _E["toks_per_batch"],

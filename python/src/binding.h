@@ -51,5 +51,6 @@ void bind_jobs(nb::module_& m);      // bind_jobs.cpp: the embed job, convert, d
 void bind_registry(nb::module_& m);  // bind_registry.cpp: the output registry and the release catalog
 void bind_score(nb::module_& m);     // bind_score.cpp: scoring requests, mutants, missense matrices, tiles
 void bind_structure(nb::module_& m); // bind_structure.cpp: protein geometry (residue tables, atoms, PDB text)
+void bind_fold(nb::module_& m);      // bind_fold.cpp: ESMFold's FoldModel, its results and the fold job
 
 }  // namespace esm_onnx::python

@@ -11,4 +11,5 @@ NB_MODULE(_core, m) {
   esm_onnx::python::bind_registry(m);
   esm_onnx::python::bind_score(m);
   esm_onnx::python::bind_structure(m);
+  esm_onnx::python::bind_fold(m);
 }
