@@ -348,9 +348,10 @@ def graph_outputs() -> list[dict[str, Any]]:
 
 def releases() -> dict[str, list[str]]:
     """The release catalog `download` and the drop-in share: {"fair-esm": fair-esm's sequence models,
-    "esmc": ESM C's, "unsupported": fair-esm's names of models esm-onnx does not run (MSA Transformer, ESM-IF,
-    ESMFold)}."""
-    return {"fair-esm": _core.fair_esm_releases(), "esmc": _core.esmc_releases(),
+    "esmc": ESM C's, "esmfold": the ESMFold releases folded (fetched as their transformers folder),
+    "unsupported": fair-esm's names of models esm-onnx does not run (MSA Transformer, ESM-IF, fair-esm-only
+    ESMFold files)}."""
+    return {"fair-esm": _core.fair_esm_releases(), "esmc": _core.esmc_releases(), "esmfold": _core.fold_releases(),
             "unsupported": _core.unsupported_releases()}
 
 

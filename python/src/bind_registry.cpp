@@ -78,6 +78,7 @@ void bind_registry(nb::module_& m) {
 
   m.def("fair_esm_releases", &fair_esm_releases);
   m.def("esmc_releases", &esmc_releases);
+  m.def("fold_releases", &fold_releases);
   m.def("unsupported_releases", &unsupported_releases);
 }
 

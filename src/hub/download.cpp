@@ -45,8 +45,29 @@ constexpr EsmcRelease kEsmc[] = {
     {"esmc_600m", "EvolutionaryScale/esmc-600m-2024-12", "data/weights/esmc_600m_2024_12_v0.pth"},
 };
 
+// ESMFold releases esm-onnx folds, by the transformers folder that holds each (stem and head in one).
+struct FoldRelease {
+  const char* name;
+  const char* repo;
+};
+constexpr FoldRelease kFold[] = {{"esmfold_v1", "facebook/esmfold_v1"}};
+
+// fair-esm's names of models esm-onnx does not run: the MSA Transformer, ESM-IF, and the ESMFold releases that
+// exist only as fair-esm's files (esmfold_v0 and the structure-module-only ablations).
 const char* kNotSequenceModels[] = {"esm_msa1_t12_100M_UR50S", "esm_msa1b_t12_100M_UR50S", "esm_if1_gvp4_t16_142M_UR50",
-                                    "esmfold_v0", "esmfold_v1", "esmfold_structure_module_only_8M"};
+                                    "esmfold_v0", "esmfold_structure_module_only_8M", "esmfold_structure_module_only_8M_270K",
+                                    "esmfold_structure_module_only_35M", "esmfold_structure_module_only_35M_270K",
+                                    "esmfold_structure_module_only_150M", "esmfold_structure_module_only_150M_270K",
+                                    "esmfold_structure_module_only_650M", "esmfold_structure_module_only_650M_270K",
+                                    "esmfold_structure_module_only_3B", "esmfold_structure_module_only_3B_270K",
+                                    "esmfold_structure_module_only_15B"};
+
+const FoldRelease* fold_release(const std::string& n) {
+  for (const auto& r : kFold) {
+    if (n == r.name) return &r;
+  }
+  return nullptr;
+}
 
 std::string env(const char* name) {
   const char* v = std::getenv(name);
@@ -294,27 +315,38 @@ std::vector<std::string> esmc_releases() {
   for (const auto& r : kEsmc) out.emplace_back(r.name);
   return out;
 }
+std::vector<std::string> fold_releases() {
+  std::vector<std::string> out;
+  for (const auto& r : kFold) out.emplace_back(r.name);
+  return out;
+}
 std::vector<std::string> unsupported_releases() { return {std::begin(kNotSequenceModels), std::end(kNotSequenceModels)}; }
 
 bool is_downloadable_name(const std::string& text) {
-  return is_fair_esm_name(text) || esmc_release(text) != nullptr || is_repo_id(text);
+  return is_fair_esm_name(text) || esmc_release(text) != nullptr || fold_release(text) != nullptr || is_repo_id(text);
 }
 
 DownloadResult download(const DownloadOptions& o, const std::function<void(const std::string&)>& log) {
   for (const char* n : kNotSequenceModels) {
     if (o.name == n) {
-      throw UnsupportedError(fmt::format("download {}: not a sequence language model; esm-onnx runs ESM-1, ESM-1b, "
-                                         "ESM-1v, ESM-2 and ESM C", o.name));
+      throw UnsupportedError(fmt::format("download {}: esm-onnx runs ESM-1, ESM-1b, ESM-1v, ESM-2, ESM C and ESMFold "
+                                         "(esmfold_v1); not this model", o.name));
     }
   }
   FetchSettings s = net::settings_from_environment();
   s.progress = o.progress;
   if (is_fair_esm_name(o.name)) return fetch_fair_esm(o, s, log);
   if (const auto* release = esmc_release(o.name)) return fetch_esmc(*release, o, s, log);
+  if (const auto* release = fold_release(o.name)) {
+    DownloadOptions repo = o;
+    repo.name = release->repo;
+    return fetch_repo(repo, s, log);
+  }
   if (is_repo_id(o.name)) return fetch_repo(o, s, log);
   std::string names;
   for (const char* k : kFairEsm) names += std::string(names.empty() ? "" : ", ") + k;
   for (const auto& r : kEsmc) names += std::string(", ") + r.name;
+  for (const auto& r : kFold) names += std::string(", ") + r.name;
   throw UsageError(fmt::format("download {}: not a released name ({}) nor a hub repository id (owner/name)", o.name, names));
 }
 

@@ -126,8 +126,7 @@ std::string entry_problem(const fs::path& dir, const std::string& key, const Gra
       if (st->inode == static_cast<uint64_t>(*inode) && st->ctime_ns == *ctime) continue;  // untouched since
       if (sha256_file((dir / name).string()) != *digest) return fmt::format("{} was changed since it was written", name);
     }
-    const ModelInfo info = read_model_info((dir / kModelFile).string());
-    if (info.source_sha256 != source) return "its model was converted from another source than entry.json records";
+    if (read_source_sha256((dir / kModelFile).string()) != source) return "its model was converted from another source than entry.json records";
     if (single_file && source != key.substr(0, 64)) return "its model was converted from another checkpoint";
     return {};
   } catch (const Error& e) {

@@ -211,3 +211,71 @@ def test_embed_refuses_the_folding_graph_and_runs_the_stem(esmfold, tmp_path):
     assert proc.returncode == 2 and "ESMFold model" in proc.stderr and "esmfold.stem.onnx" in proc.stderr
     stem = onnx.parent / "esmfold.stem.onnx"
     assert run_cli("embed", stem, fasta, tmp_path / "emb").returncode == 0
+
+
+def _fold_py(esm_module, fasta: pathlib.Path, pdb_dir: pathlib.Path, num_recycles, max_tokens_per_batch, chunk_size,
+             cpu_only=True) -> list[str]:
+    """fair-esm's scripts/fold.py main(), its calls as the script makes them (the loader, set_chunk_size, the
+    --cpu-only path's model.esm.float() and model.cpu(), infer, every output moved with .cpu(), output_to_pdb,
+    one file per header), with `esm` replaced by the module given. Returns its log lines."""
+    log = []
+    pdb_dir.mkdir(exist_ok=True)
+    all_sequences = sorted(esm_module.data.read_fasta(fasta), key=lambda header_seq: len(header_seq[1]))
+    model = esm_module.pretrained.esmfold_v1()
+    model = model.eval()
+    model.set_chunk_size(chunk_size)
+    if cpu_only:
+        model.esm.float()
+        model.cpu()
+
+    def batches(sequences, max_tokens):
+        headers, seqs, num = [], [], 0
+        for header, seq in sequences:
+            if (len(seq) + num > max_tokens) and num > 0:
+                yield headers, seqs
+                headers, seqs, num = [], [], 0
+            headers.append(header)
+            seqs.append(seq)
+            num += len(seq)
+        yield headers, seqs
+
+    for headers, sequences in batches(all_sequences, max_tokens_per_batch):
+        output = model.infer(sequences, num_recycles=num_recycles)
+        output = {key: value.cpu() for key, value in output.items()}
+        pdbs = model.output_to_pdb(output)
+        for header, seq, pdb_string, mean_plddt, ptm in zip(headers, sequences, pdbs, output["mean_plddt"], output["ptm"]):
+            (pdb_dir / f"{header}.pdb").write_text(pdb_string)
+            log.append(f"Predicted structure for {header} with length {len(seq)}, pLDDT {mean_plddt:0.1f}, pTM {ptm:0.3f}")
+    return log
+
+
+def test_fold_py_through_the_drop_in(tmp_path, monkeypatch):
+    """esm.pretrained.esmfold_v1() fetches the released folder (facebook/esmfold_v1, served here on 127.0.0.1),
+    converts it once into the model cache, and fair-esm's fold.py then writes the PDB files fair-esm would."""
+    from hub_server import Server
+
+    from esm_onnx import compat
+
+    folder = fo.save_transformers_folder(fo.make_esmfold(11), tmp_path / "released")
+    reference = fo.load_transformers_folder(folder)
+    server = Server()
+    try:
+        server.add_repo_folder("facebook/esmfold_v1", folder)
+        monkeypatch.setenv("HOME", str(tmp_path / "home"))
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.setenv("ESM_ONNX_CACHE", str(tmp_path / "onnx_cache"))
+        for k in ("HF_HOME", "HF_HUB_CACHE", "XDG_CACHE_HOME", "TORCH_HOME"):
+            monkeypatch.delenv(k, raising=False)
+        fasta = fo.write_fasta(tmp_path / "in.fasta", {"a": MONOMER, "b two": RECORDS["dimer"], "c": "MKVL"})
+        log = _fold_py(compat, fasta, tmp_path / "pdb", num_recycles=0, max_tokens_per_batch=40, chunk_size=4)
+        again = _fold_py(compat, fasta, tmp_path / "pdb2", num_recycles=0, max_tokens_per_batch=1024, chunk_size=None)
+    finally:
+        server.close()
+    assert len(log) == 3 and len(list((tmp_path / "onnx_cache").iterdir())) == 1  # converted once, reused
+    refs = fo.reference_fold(reference, [MONOMER, RECORDS["dimer"], "MKVL"], num_recycles=0)
+    for name, ref in zip(("a", "b two", "c"), refs):
+        pdb_close((tmp_path / "pdb" / f"{name}.pdb").read_text(), ref["pdb"], coord_tol=0.0015, b_tol=0.015)
+        pdb_close((tmp_path / "pdb2" / f"{name}.pdb").read_text(), ref["pdb"], coord_tol=0.0025, b_tol=0.025)
+        line = next(x for x in log if x.startswith(f"Predicted structure for {name} "))
+        assert f"pLDDT {ref['mean_plddt']:0.1f}" in line or abs(float(line.split("pLDDT ")[1].split(",")[0]) - ref["mean_plddt"]) < 0.06
+    assert len(again) == 3

@@ -69,6 +69,8 @@ std::vector<int64_t> resolve_request(const ModelInfo& info, const std::string& p
 
 // Reads the metadata of an .onnx file without loading its weights (engines/runtime/model_info_file.cpp).
 ModelInfo read_model_info(const std::string& onnx_path);
+// The digest of the checkpoint an .onnx was converted from, for an embedding model or a folding model alike.
+std::string read_source_sha256(const std::string& onnx_path);
 
 class Model {
  public:

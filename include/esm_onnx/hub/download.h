@@ -32,10 +32,12 @@ struct DownloadResult {
 };
 
 // The release catalog: fair-esm's released sequence models (the names of esm.pretrained's loaders), ESM C's
-// releases, and fair-esm's released names that are not sequence language models (MSA Transformer, ESM-IF,
-// ESMFold), which download and the drop-in refuse with UnsupportedError.
+// releases, the ESMFold releases, and fair-esm's released names of models esm-onnx does not run (MSA Transformer,
+// ESM-IF, the ESMFold files that exist only in fair-esm's format), which download and the drop-in refuse with
+// UnsupportedError.
 std::vector<std::string> fair_esm_releases();
 std::vector<std::string> esmc_releases();
+std::vector<std::string> fold_releases();  // ESMFold releases, fetched as their transformers folder
 std::vector<std::string> unsupported_releases();
 
 // Whether `text` names something `download` can fetch (a released name or a repository id).

@@ -1,4 +1,4 @@
-"""Stand-ins for fair-esm's names whose models esm-onnx does not run (MSA Transformer, ESM-IF, ESMFold):
+"""Stand-ins for fair-esm's names whose models esm-onnx does not run (MSA Transformer, ESM-IF, fair-esm-only ESMFold files):
 they import, so that scripts which only check `isinstance(model, MSATransformer)` run, and raise
 UnsupportedError naming the model when used."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 from .._errors import UnsupportedError
 
-_RUNS = "esm-onnx runs the sequence models: ESM-1, ESM-1b, ESM-1v, ESM-2 and ESM C"
+_RUNS = "esm-onnx runs the sequence models (ESM-1, ESM-1b, ESM-1v, ESM-2, ESM C) and ESMFold (esmfold_v1)"
 
 
 def unsupported_error(model: str) -> UnsupportedError:

@@ -45,8 +45,10 @@ def load_model_and_alphabet_local(model_location: str | os.PathLike[str], thread
 # fair-esm's released sequence models, each also a loader function of this module (as in esm.pretrained):
 # the library's release catalog, shared with `esm-onnx download`.
 RELEASED = tuple(releases()["fair-esm"])
-UNSUPPORTED = {name: ("MSA Transformer" if "msa" in name else "ESM-IF" if "if1" in name else "ESMFold")
+UNSUPPORTED = {name: ("MSA Transformer" if "msa" in name else "ESM-IF" if "if1" in name else
+                      f"{name} (fair-esm's files only; esm-onnx folds esmfold_v1)")
                for name in releases()["unsupported"]}
+FOLDING = tuple(releases()["esmfold"])
 # fair-esm's esm1v_t33_650M_UR90S() loads the first of the five.
 ALIASES = {"esm1v_t33_650M_UR90S": "esm1v_t33_650M_UR90S_1"}
 
@@ -74,6 +76,10 @@ _FROM_TORCH_DATA = ("load_model_and_alphabet_core", "load_hub_workaround", "load
 
 
 def __getattr__(name: str):
+    if name in FOLDING:
+        from .esmfold import ESMFold
+
+        return lambda: ESMFold(name)
     if name in RELEASED or name in ALIASES or name in UNSUPPORTED:
         return lambda: load_model_and_alphabet_hub(name)
     if name in _FROM_TORCH_DATA:
@@ -85,4 +91,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *RELEASED, *ALIASES, *UNSUPPORTED, *_FROM_TORCH_DATA])
+    return sorted([*globals(), *RELEASED, *ALIASES, *UNSUPPORTED, *FOLDING, *_FROM_TORCH_DATA])
