@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
 #include "esm_onnx/base/errors.h"
 #include "layouts/esmfold.h"
 
@@ -16,14 +18,16 @@ struct FoldCheckpoint::Impl {
   layouts::FoldHead head;
 };
 
-bool FoldCheckpoint::recognises(const std::string& path) { return layouts::is_esmfold(path); }
+bool FoldCheckpoint::recognises(const std::string& path) { return layouts::is_esmfold(path) || layouts::is_fair_esm_fold(path); }
 
 FoldCheckpoint FoldCheckpoint::load(const std::string& path) {
-  Checkpoint stem = Checkpoint::load_fold_stem(path);
+  // transformers' folder holds the stem; fair-esm's file names the release beside it.
+  const bool folder = layouts::is_esmfold(path);
+  Checkpoint stem = folder ? Checkpoint::load_fold_stem(path) : Checkpoint::load(layouts::fair_esm_fold_stem(path));
   if (stem.config().family != Family::Esm2) {
     throw UnsupportedError(fmt::format("{}: an ESMFold whose stem is {}, not ESM-2", path, stem.config().variant));
   }
-  auto head = layouts::load_esmfold_head(path, stem.config());
+  auto head = folder ? layouts::load_esmfold_head(path, stem.config()) : layouts::load_fair_esm_fold_head(path, stem.config());
   return FoldCheckpoint(std::make_unique<Impl>(Impl{path, std::move(stem), std::move(head)}));
 }
 
@@ -35,7 +39,14 @@ FoldCheckpoint::~FoldCheckpoint() = default;
 const std::string& FoldCheckpoint::path() const { return impl_->path; }
 const FoldConfig& FoldCheckpoint::config() const { return impl_->head.config; }
 const Checkpoint& FoldCheckpoint::stem() const { return impl_->stem; }
-std::vector<std::string> FoldCheckpoint::files() const { return impl_->stem.files(); }
+std::vector<std::string> FoldCheckpoint::files() const {
+  // The head's files first (for a transformers folder they are the stem's too), then the stem's others.
+  std::vector<std::string> out = impl_->head.tensors.files;
+  for (const auto& f : impl_->stem.files()) {
+    if (std::find(out.begin(), out.end(), f) == out.end()) out.push_back(f);
+  }
+  return out;
+}
 
 bool FoldCheckpoint::has(const std::string& name) const { return impl_->head.tensors.names.count(name) > 0; }
 

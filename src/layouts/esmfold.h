@@ -1,6 +1,7 @@
 #pragma once
 // ESMFold as transformers saves it (EsmForProteinFolding): one folder whose config.json carries
-// `esmfold_config` and whose weights hold the ESM-2 stem under "esm." beside the folding head.
+// `esmfold_config` and whose weights hold the ESM-2 stem under "esm." beside the folding head; and as fair-esm
+// releases it: the head's file and the ESM-2 stem's beside it. The head's tensor names are the same in both.
 #include <string>
 
 #include "esm_onnx/base/fold_config.h"
@@ -21,5 +22,11 @@ struct FoldHead {
   Loaded tensors;
 };
 FoldHead load_esmfold_head(const std::string& path, const ModelConfig& stem);
+
+// fair-esm's pair: esmfold_3B_v1.pt ({"cfg": {"model": <omegaconf DictConfig>}, "model": the head's state dict}) and
+// the ESM-2 release its esm_type names (esm2_t36_3B_UR50D.pt), beside it in the same folder.
+bool is_fair_esm_fold(const std::string& path);
+std::string fair_esm_fold_stem(const std::string& path);  // the stem's path; FileError naming it when absent
+FoldHead load_fair_esm_fold_head(const std::string& path, const ModelConfig& stem);
 
 }  // namespace esm_onnx::layouts

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import pathlib
 
 import numpy as np
@@ -279,3 +280,68 @@ def test_fold_py_through_the_drop_in(tmp_path, monkeypatch):
         line = next(x for x in log if x.startswith(f"Predicted structure for {name} "))
         assert f"pLDDT {ref['mean_plddt']:0.1f}" in line or abs(float(line.split("pLDDT ")[1].split(",")[0]) - ref["mean_plddt"]) < 0.06
     assert len(again) == 3
+
+
+def _fair_esm_pair(tmp_path, seed: int):
+    """ESMFold as fair-esm releases it: esmfold_3B_v1.pt ({"cfg": {"model": omegaconf DictConfig with fair-esm's
+    names}, "model": the head's state dict, no esm.* keys}) beside the stem esm2_t36_3B_UR50D.pt (a fair-esm ESM-2
+    checkpoint, contact regression and all), and the same model as a transformers folder, its stem the same weights."""
+    import esm_checkpoints
+    import hf_checkpoints
+    import torch
+    from omegaconf import OmegaConf
+
+    d = tmp_path / "hub" / "checkpoints"
+    stem_path = esm_checkpoints.save_checkpoint("esm2", 2, 64, 4, d / "esm2_t36_3B_UR50D.pt", seed=seed)
+    fair_stem, _ = esm_checkpoints.load_with_fair_esm(stem_path)
+    model = fo.make_esmfold(seed)
+    mapped = hf_checkpoints.fair_esm_state_to_hf(fair_stem.state_dict(), "rotary")
+    esm_state = {k[len("esm."):]: v for k, v in mapped.items() if k.startswith("esm.")}
+    missing, unexpected = model.esm.load_state_dict(esm_state, strict=False)
+    assert not unexpected and all("inv_freq" in k or "position_ids" in k for k in missing), (missing, unexpected)
+    c = model.config.esmfold_config
+    t, sm = c.trunk, c.trunk.structure_module
+    cfg = OmegaConf.create({
+        "esm_type": "esm2_3B", "fp16_esm": True, "use_esm_attn_map": False, "esm_ablate_pairwise": False,
+        "esm_ablate_sequence": False, "esm_input_dropout": 0, "lddt_head_hid_dim": c.lddt_head_hid_dim,
+        "trunk": {"num_blocks": t.num_blocks, "sequence_state_dim": t.sequence_state_dim,
+                  "pairwise_state_dim": t.pairwise_state_dim, "sequence_head_width": t.sequence_head_width,
+                  "pairwise_head_width": t.pairwise_head_width, "position_bins": t.position_bins, "dropout": 0,
+                  "layer_drop": 0, "cpu_grad_checkpoint": False, "max_recycles": t.max_recycles, "chunk_size": None,
+                  "structure_module": {"c_s": sm.sequence_dim, "c_z": sm.pairwise_dim, "c_ipa": sm.ipa_dim,
+                                       "c_resnet": sm.resnet_dim, "no_heads_ipa": sm.num_heads_ipa,
+                                       "no_qk_points": sm.num_qk_points, "no_v_points": sm.num_v_points,
+                                       "dropout_rate": 0.1, "no_blocks": sm.num_blocks, "no_transition_layers": 1,
+                                       "no_resnet_blocks": 2, "no_angles": 7, "trans_scale_factor": 10,
+                                       "epsilon": 1e-8, "inf": 1e5}}})
+    head = {k: v for k, v in model.state_dict().items() if not k.startswith("esm.")}
+    torch.save({"cfg": {"model": cfg}, "model": head}, d / "esmfold_3B_v1.pt")
+    folder = fo.save_transformers_folder(model, tmp_path / "esmfold_hf")
+    return d / "esmfold_3B_v1.pt", folder
+
+
+def test_fair_esm_pair_and_transformers_folder_convert_alike(tmp_path):
+    """fair-esm's esmfold_3B_v1.pt (its omegaconf config read without omegaconf) with its stem beside it, and the
+    transformers folder of the same weights: the same numbers, and transformers' own."""
+    pair, folder = _fair_esm_pair(tmp_path, 5)
+    a, b = tmp_path / "a" / "fair.onnx", tmp_path / "b" / "hf.onnx"
+    run_cli("convert", pair, "-o", a)
+    run_cli("convert", folder, "-o", b)
+    records = {"monomer": MONOMER, "dimer": RECORDS["dimer"]}
+    fold_cli(a, records, tmp_path / "out_a", "--num-recycles", "0")
+    fold_cli(b, records, tmp_path / "out_b", "--num-recycles", "0")
+    refs = fo.reference_fold(fo.load_transformers_folder(folder), list(records.values()), num_recycles=0)
+    for label, ref in zip(records, refs):
+        x, y = load(tmp_path / "out_a", label), load(tmp_path / "out_b", label)
+        for k in ("positions", "plddt", "predicted_aligned_error", "distogram_logits"):
+            np.testing.assert_allclose(x[k], y[k], atol=1e-5, err_msg=k)
+        compare(x, ref, pos_tol=5e-3, pos_rms=1e-3, plddt_tol=5e-3, ptm_tol=5e-5, pae_tol=5e-3)
+    # esm-fold's -m: torch hub's folder, holding checkpoints/esmfold_3B_v1.pt and its stem.
+    proc = run_cli("fold", "-m", pair.parent.parent, "-i", fo.write_fasta(tmp_path / "m.fasta", {"m": MONOMER}),
+                   "-o", tmp_path / "out_m", "--num-recycles", "0", env={**os.environ, "ESM_ONNX_CACHE": str(tmp_path / "c")})
+    np.testing.assert_allclose(load(tmp_path / "out_m", "m")["positions"], load(tmp_path / "out_a", "monomer")["positions"],
+                               atol=2e-3)  # alone here, batched with the dimer there (see test_chunked_and_batched_equal_alone)
+    # Without its stem beside it, fair-esm's file is refused naming the stem to fetch.
+    (pair.parent / "esm2_t36_3B_UR50D.pt").rename(tmp_path / "elsewhere.pt")
+    p = run_cli("convert", pair, "-o", tmp_path / "c.onnx", check=False)
+    assert p.returncode == 1 and "esm2_t36_3B_UR50D" in p.stderr and "download" in p.stderr

@@ -19,6 +19,8 @@ namespace {
 
 // The released model esm-fold folds with when none is named.
 constexpr const char* kDefaultFoldModel = "esmfold_v1";
+// fair-esm's file of it, in torch hub's checkpoints folder.
+constexpr const char* kFairEsmFoldFile = "esmfold_3B_v1.pt";
 
 class FoldCommand final : public Command {
  public:
@@ -71,12 +73,12 @@ class FoldCommand final : public Command {
     if (opt.fasta.empty()) throw esm_onnx::UsageError("fold: no FASTA file (-i/--fasta)");
     if (opt.outdir.empty()) throw esm_onnx::UsageError("fold: no output folder (-o/--pdb)");
     if (cpu_only && opt.runtime.device == esm_onnx::Device::Cuda) throw esm_onnx::UsageError("fold: --cpu-only and --device cuda");
-    if (model.empty()) model = kDefaultFoldModel;
     if (!model_dir.empty()) {
-      throw esm_onnx::UnsupportedError(fmt::format(
-          "-m/--model-dir {}: fair-esm's esmfold_3B_v1.pt is not read yet; convert the transformers folder "
-          "(facebook/esmfold_v1) with esm-onnx convert and give the .onnx as MODEL", model_dir));
+      // esm-fold's -m: torch hub's folder, where fair-esm keeps checkpoints/esmfold_3B_v1.pt and its stem.
+      if (!model.empty()) throw esm_onnx::UsageError("fold: -m/--model-dir and a MODEL; give one of them");
+      model = (std::filesystem::path(model_dir) / "checkpoints" / kFairEsmFoldFile).string();
     }
+    if (model.empty()) model = kDefaultFoldModel;
     if (cpu_offload) fmt::print(stderr, "notice: --cpu-offload is esm-fold's GPU memory option; it changes nothing here\n");
     opt.model = esm_onnx::cached_model(model, cache_request(esm_onnx::CachedGraph::Everything));
     opt.validate();

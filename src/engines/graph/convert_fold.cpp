@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "base/util/sha256.h"
 #include "engines/graph/convert_steps.h"
 #include "engines/graph/fold_graph.h"
 #include "engines/graph/model_writer.h"
@@ -57,7 +58,7 @@ ConvertReport convert_fold(const ConvertOptions& opt, const MessageFn& message) 
   rep.outputs = stem.outputs;
   rep.fused = stem.fused;
   rep.fold_stem = stem_path;
-  rep.source_sha256 = stem.source_sha256;
+  rep.source_sha256 = sha256_files(ck.files());  // the head's files and the stem's: an edit to any changes it
   rep.output = opt.output;
   rep.weight_bytes = 4 * ck.head_weight_count();
   rep.external_data = opt.external_data == ExternalData::Always ||

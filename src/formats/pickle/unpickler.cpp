@@ -323,7 +323,13 @@ void Machine::build(const ValuePtr& obj, const ValuePtr& state) {
   ValuePtr dict_state = state;
   if (state->kind == Kind::Tuple && state->items.size() == 2) dict_state = state->items[0];
   if (dict_state && dict_state->kind == Kind::Dict) {
-    for (const auto& kv : dict_state->dict) set_item(obj, kv.first, kv.second);
+    // omegaconf's nodes (fair-esm's ESMFold keeps its config as a DictConfig) link back to their container
+    // through _parent: dropped, so that the config is the tree it describes and not a reference cycle.
+    const bool omegaconf = obj->s.rfind("omegaconf.", 0) == 0;
+    for (const auto& kv : dict_state->dict) {
+      if (omegaconf && kv.first->kind == Kind::String && kv.first->s == "_parent") continue;
+      set_item(obj, kv.first, kv.second);
+    }
   } else {
     obj->state = state;
     note_mutated(obj);
