@@ -79,6 +79,9 @@ ConvertReport convert_fold(const ConvertOptions& opt, const MessageFn& message) 
   auto* opset = model.add_opset_import();
   opset->set_domain("");
   opset->set_version(opt.opset);
+  auto* ms = model.add_opset_import();  // MultiHeadAttention for the sequence and triangle attention
+  ms->set_domain("com.microsoft");
+  ms->set_version(1);
   model.mutable_graph()->set_name("esmfold_cycle");
   for (const auto& [k, v] : info.to_metadata()) {
     auto* p = model.add_metadata_props();

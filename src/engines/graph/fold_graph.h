@@ -25,6 +25,15 @@ struct FoldCtx {
     std::string w_t, bias;
   };
   LinearWeights linear_weights(const std::string& prefix, int64_t in, int64_t out, bool bias);
+  // Several Linears of the same input side by side as one GEMM ([in, n * out_each]); `name` names the packed
+  // weight. with_bias per Linear: those without one get zeros in the packed bias (any with one packs it).
+  std::string fused_linear(const std::string& x, const std::vector<std::string>& prefixes, int64_t in, int64_t out_each,
+                           bool bias, const std::string& name);
+  std::string fused_linear(const std::string& x, const std::vector<std::string>& prefixes, int64_t in, int64_t out_each,
+                           const std::vector<bool>& with_bias, const std::string& name);
+  // The packed weight (and bias) made without a node, for a Loop body to use.
+  void fused_linear_weights(const std::vector<std::string>& prefixes, int64_t in, int64_t out_each,
+                            const std::vector<bool>& with_bias, const std::string& name);
   // x @ W^T + b of the checkpoint's Linear `prefix` ([out, in] weight), with or without its bias.
   std::string linear(const std::string& x, const std::string& prefix, int64_t in, int64_t out, bool bias = true);
   // The checkpoint's LayerNorm `prefix` (eps 1e-5, as every norm of the folding head).

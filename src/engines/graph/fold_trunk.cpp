@@ -4,6 +4,7 @@
 // sequence-to-pair, triangle multiplication out and in, triangle attention from the start and end node, MLPs).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -38,6 +39,46 @@ std::string FoldCtx::linear(const std::string& x, const std::string& prefix, int
   return bias ? b.linear(x, w.w_t, w.bias) : b.matmul(x, w.w_t);
 }
 
+void FoldCtx::fused_linear_weights(const std::vector<std::string>& prefixes, int64_t in, int64_t out_each,
+                                   const std::vector<bool>& with_bias, const std::string& name) {
+  const std::string key = name + ".weight.T";
+  if (made.count(key)) return;
+  // [in, n * out_each]: each Linear's [out, in] weight transposed, side by side; one bias, zeros where a Linear has none.
+  const int64_t n = static_cast<int64_t>(prefixes.size());
+  std::vector<float> w(static_cast<std::size_t>(in * n * out_each)), bias(static_cast<std::size_t>(n * out_each), 0.0f);
+  bool any_bias = false;
+  for (int64_t k = 0; k < n; ++k) {
+    const auto& prefix = prefixes[static_cast<std::size_t>(k)];
+    const Tensor t = ck.read(prefix + ".weight", {out_each, in});
+    for (int64_t o = 0; o < out_each; ++o) {
+      for (int64_t i = 0; i < in; ++i) {
+        w[static_cast<std::size_t>(i * n * out_each + k * out_each + o)] = t.data[static_cast<std::size_t>(o * in + i)];
+      }
+    }
+    if (with_bias[static_cast<std::size_t>(k)]) {
+      const Tensor tb = ck.read(prefix + ".bias", {out_each});
+      std::copy(tb.data.begin(), tb.data.end(), bias.begin() + k * out_each);
+      any_bias = true;
+    }
+  }
+  made[key] = b.weight(key, {in, n * out_each}, w);
+  if (any_bias) made[name + ".bias"] = b.weight(name + ".bias", {n * out_each}, bias);
+}
+
+std::string FoldCtx::fused_linear(const std::string& x, const std::vector<std::string>& prefixes, int64_t in,
+                                  int64_t out_each, const std::vector<bool>& with_bias, const std::string& name) {
+  fused_linear_weights(prefixes, in, out_each, with_bias, name);
+  Builder::Scope s(b, name.substr(name.rfind('.') + 1));
+  const auto bias = made.find(name + ".bias");
+  const std::string y = b.matmul(x, made.at(name + ".weight.T"));
+  return bias == made.end() ? y : b.add(y, bias->second, "Add_bias");
+}
+
+std::string FoldCtx::fused_linear(const std::string& x, const std::vector<std::string>& prefixes, int64_t in,
+                                  int64_t out_each, bool bias, const std::string& name) {
+  return fused_linear(x, prefixes, in, out_each, std::vector<bool>(prefixes.size(), bias), name);
+}
+
 std::string FoldCtx::layer_norm(const std::string& x, const std::string& prefix, int64_t dim) {
   return b.layer_norm(x, weight(prefix + ".weight", {dim}), weight(prefix + ".bias", {dim}), 1e-5f);
 }
@@ -57,23 +98,33 @@ std::string residue_mlp(FoldCtx& c, const std::string& x, const std::string& p, 
   return c.b.add(x, h, "residual");
 }
 
-// Sequence attention with the pair bias, gated: EsmFoldSelfAttention.
-std::string sequence_attention(FoldCtx& c, const std::string& y, const std::string& bias, const std::string& key_bias,
+// Sequence attention with the pair bias, gated (EsmFoldSelfAttention), as ONNX Runtime's MultiHeadAttention:
+// the projection's per-head [q, k, v] columns regrouped into q | k | v at conversion, the pair bias as its
+// attention_bias [B, H, L, L], padding as its key mask.
+std::string sequence_attention(FoldCtx& c, const std::string& y, const std::string& bias, const std::string& key_mask,
                                const std::string& p) {
   Builder& b = c.b;
   Builder::Scope s(b, "seq_attention");
   const int64_t E = c.cfg.sequence_state_dim, H = c.cfg.sequence_heads(), D = c.cfg.sequence_head_width;
-  auto t = c.linear(y, p + ".proj", E, 3 * E, false);                 // [B, L, 3E]
-  t = b.reshape(t, {0, 0, H, 3 * D});                                 // [B, L, H, 3D]
-  t = b.transpose(t, {0, 2, 1, 3});                                   // [B, H, L, 3D]
-  auto qkv = b.node_multi("Split", {t, b.const_i64({D, D, D}, "split")}, {attr_int("axis", -1)}, "Split", 3);
-  auto q = b.mul(b.const_f32(static_cast<float>(std::pow(static_cast<double>(D), -0.5)), "rescale"), qkv[0], "rescale");
-  auto a = b.matmul(q, b.transpose(qkv[1], {0, 1, 3, 2}), "scores");  // [B, H, L, L]
-  a = b.add(a, b.transpose(bias, {0, 3, 1, 2}), "pair_bias");
-  a = b.add(a, key_bias, "key_mask");
-  a = b.softmax(a, -1);
-  auto o = b.matmul(a, qkv[2], "context");                            // [B, H, L, D]
-  o = b.reshape(b.transpose(o, {0, 2, 1, 3}), {0, 0, E});             // [B, L, E]
+  const std::string key = p + ".proj.weight.qkv.T";
+  if (!c.made.count(key)) {
+    // The file's rows: for head h, q (D rows), k, v. Regrouped to q of every head, then k, then v; transposed.
+    const Tensor t = c.ck.read(p + ".proj.weight", {3 * E, E});
+    std::vector<float> w(static_cast<std::size_t>(E * 3 * E));
+    for (int64_t h = 0; h < H; ++h) {
+      for (int64_t part = 0; part < 3; ++part) {
+        for (int64_t d = 0; d < D; ++d) {
+          const int64_t row = h * 3 * D + part * D + d, col = part * E + h * D + d;
+          for (int64_t i = 0; i < E; ++i) w[static_cast<std::size_t>(i * 3 * E + col)] = t.data[static_cast<std::size_t>(row * E + i)];
+        }
+      }
+    }
+    c.made[key] = b.weight(key, {E, 3 * E}, w);
+  }
+  auto qkv = b.node_multi("Split", {b.matmul(y, c.made[key], "proj"), b.const_i64({E, E, E}, "split")}, {attr_int("axis", -1)}, "Split", 3);
+  auto o = b.node("MultiHeadAttention", {qkv[0], qkv[1], qkv[2], "", key_mask, b.transpose(bias, {0, 3, 1, 2})},
+                  {attr_int("num_heads", H), attr_float("scale", static_cast<float>(std::pow(static_cast<double>(D), -0.5)))},
+                  "MultiHeadAttention", 1, "com.microsoft");
   o = b.mul(sigmoid(b, c.linear(y, p + ".g_proj", E, E)), o, "gate");
   return c.linear(o, p + ".o_proj", E, E);
 }
@@ -100,8 +151,12 @@ std::string triangle_multiplication(FoldCtx& c, const std::string& z, const std:
   const int64_t C = c.cfg.pairwise_state_dim;
   auto zn = c.layer_norm(z, p + ".layer_norm_in", C);
   auto m = b.unsqueeze(pair_mask, {-1});  // [B, L, L, 1]
-  auto a = b.mul(b.mul(m, sigmoid(b, c.linear(zn, p + ".linear_a_g", C, C)), "a_gate"), c.linear(zn, p + ".linear_a_p", C, C), "a");
-  auto bb = b.mul(b.mul(m, sigmoid(b, c.linear(zn, p + ".linear_b_g", C, C)), "b_gate"), c.linear(zn, p + ".linear_b_p", C, C), "b");
+  // The five projections of the normed pair in one GEMM: a (projection, gate), b (projection, gate), the output gate.
+  auto proj = c.fused_linear(zn, {p + ".linear_a_p", p + ".linear_a_g", p + ".linear_b_p", p + ".linear_b_g", p + ".linear_g"}, C,
+                             C, true, p + ".projections");
+  auto parts = b.node_multi("Split", {proj, b.const_i64({C, C, C, C, C}, "split")}, {attr_int("axis", -1)}, "Split", 5);
+  auto a = b.mul(b.mul(m, sigmoid(b, parts[1]), "a_gate"), parts[0], "a");
+  auto bb = b.mul(b.mul(m, sigmoid(b, parts[3]), "b_gate"), parts[2], "b");
   // [B, I, J, C] -> channels first, then one matmul per channel.
   const std::vector<int64_t> rows{0, 3, 1, 2}, cols{0, 3, 2, 1};
   auto prod = outgoing ? b.matmul(b.transpose(a, rows), b.transpose(bb, cols), "combine")
@@ -109,7 +164,7 @@ std::string triangle_multiplication(FoldCtx& c, const std::string& z, const std:
   auto x = b.transpose(prod, {0, 2, 3, 1});
   x = c.layer_norm(x, p + ".layer_norm_out", C);
   x = c.linear(x, p + ".linear_z", C, C);
-  return b.mul(x, sigmoid(b, c.linear(zn, p + ".linear_g", C, C)), "gate");
+  return b.mul(x, sigmoid(b, parts[4]), "gate");
 }
 
 // Triangle attention around the starting node (rows attend along j) or the ending node (the same on the
@@ -123,18 +178,26 @@ std::string triangle_attention(FoldCtx& c, const std::string& z, const std::stri
   auto x = starting ? z : b.transpose(z, {0, 2, 1, 3});
   auto mask = starting ? pair_mask : b.transpose(pair_mask, {0, 2, 1});
   x = c.layer_norm(x, p + ".layer_norm", C);
-  // [B, I, 1, 1, J]: 1e9 * (mask - 1), the reference's masking of keys.
-  auto mask_bias = b.mul(b.const_f32(1e9f, "inf"), b.sub(mask, b.const_f32(1.0f, "one"), "mask_minus_one"), "mask_bias");
-  mask_bias = b.unsqueeze(mask_bias, {2, 3});
-  // [B, 1, H, I, J] from the whole pair, shared by every row.
-  auto tri_bias = b.unsqueeze(b.transpose(c.linear(x, p + ".linear", C, H, false), {0, 3, 1, 2}), {1});
+  // [B, H, I, J] from the whole pair, shared by every row: MultiHeadAttention's attention_bias.
+  auto tri_bias = b.transpose(c.linear(x, p + ".linear", C, H, false), {0, 3, 1, 2});
+  // Keys at padding are masked: the reference's 1e9 * (mask_i mask_j - 1) differs only on padded rows, whose
+  // output nothing reads (with mask_j alone they stay finite).
+  auto key_mask = b.cast(mask, TensorProto::INT32, "key_mask");  // [B, I, J]
   // Every weight the rows use, made outside the loop body so that they stay initializers of the outer graph.
   const std::string m = p + ".mha";
-  for (const char* w : {"linear_q", "linear_k", "linear_v"}) c.linear_weights(m + "." + w, C, H * D, false);
-  c.linear_weights(m + ".linear_g", C, H * D, true);
+  const std::vector<std::string> qkvg{m + ".linear_q", m + ".linear_k", m + ".linear_v", m + ".linear_g"};
+  c.fused_linear_weights(qkvg, C, H * D, {false, false, false, true}, m + ".qkvg");
   c.linear_weights(m + ".linear_o", H * D, C, true);
-
-  auto length = b.node("Gather", {b.node("Shape", {x}, {}, "Shape"), b.const_i64({1}, "axis1", true)}, {attr_int("axis", 0)}, "rows");
+  auto shape = b.node("Shape", {x}, {}, "Shape");
+  auto batch = b.node("Gather", {shape, b.const_i64({0}, "axis0", true)}, {attr_int("axis", 0)}, "batch");
+  auto length = b.node("Gather", {shape, b.const_i64({1}, "axis1", true)}, {attr_int("axis", 0)}, "rows");
+  auto one_batch = b.node("Equal", {batch, b.const_i64({1}, "one_b", true)}, {}, "one_batch");
+  // Shapes of the rows flattened into MultiHeadAttention's batch: [B c, J, C], [B c, J], [B c, H, J, J].
+  auto cols = b.unsqueeze(b.node("Gather", {shape, b.const_i64({2}, "axis2", true)}, {attr_int("axis", 0)}, "cols"), {0});
+  auto minus_one = b.const_i64({-1}, "minus_one");
+  auto flat_shape = b.concat({minus_one, cols, b.const_i64({C}, "channels")}, 0, "flat_shape");
+  auto mask_shape = b.concat({minus_one, cols}, 0, "mask_shape");
+  auto bias_shape = b.concat({minus_one, b.const_i64({H}, "heads"), cols, cols}, 0, "bias_shape");
   auto chunk = b.node("Min", {std::string(fold_io::kChunkSize), length}, {}, "chunk");
   auto chunk_minus_one = b.sub(chunk, b.const_i64({1}, "one", true), "chunk_minus_one");
   auto trips = b.div(b.add(length, chunk_minus_one, "round_up"), chunk, "trips");
@@ -142,22 +205,33 @@ std::string triangle_attention(FoldCtx& c, const std::string& z, const std::stri
     auto start = b.unsqueeze(b.mul(it, chunk, "start"), {0});
     auto end = b.unsqueeze(b.add(b.mul(it, chunk, "start2"), chunk, "end"), {0});
     auto axis = b.const_i64({1}, "axis");
-    auto xs = b.node("Slice", {x, start, end, axis}, {}, "rows_x");                // [B, c, J, C]
-    auto ms = b.node("Slice", {mask_bias, start, end, axis}, {}, "rows_mask");     // [B, c, 1, 1, J]
-    auto heads = [&](const std::string& t) {  // [B, c, J, H*D] -> [B, c, H, J, D]
-      return b.transpose(b.reshape(t, {0, 0, 0, H, D}), {0, 1, 3, 2, 4});
+    auto xs = b.node("Slice", {x, start, end, axis}, {}, "rows_x");                     // [B, c, J, C]
+    auto ms = b.node("Slice", {key_mask, start, end, axis}, {}, "rows_mask");           // [B, c, J]
+    auto rows_shape = b.node("Shape", {xs}, {}, "rows_shape");
+    auto flat = b.node("Reshape", {xs, flat_shape}, {}, "flat");                         // [B c, J, C]
+    auto proj = c.fused_linear(flat, qkvg, C, H * D, {false, false, false, true}, m + ".qkvg");
+    auto qkv = b.node_multi("Split", {proj, b.const_i64({H * D, H * D, H * D, H * D}, "split")}, {attr_int("axis", -1)},
+                            "Split", 4);
+    auto mask_rows = b.node("Reshape", {ms, mask_shape}, {}, "mask_rows");              // [B c, J]
+    const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+    auto attend = [&](const std::string& bias) {
+      return std::vector<std::string>{b.node("MultiHeadAttention", {qkv[0], qkv[1], qkv[2], "", mask_rows, bias},
+                                             {attr_int("num_heads", H), attr_float("scale", scale)}, "MultiHeadAttention", 1,
+                                             "com.microsoft")};
     };
-    auto q = b.div(heads(c.linear(xs, m + ".linear_q", C, H * D, false)), b.const_f32(static_cast<float>(std::sqrt(static_cast<double>(D))), "sqrt_d"), "scale");
-    auto k = heads(c.linear(xs, m + ".linear_k", C, H * D, false));
-    auto v = heads(c.linear(xs, m + ".linear_v", C, H * D, false));
-    auto a = b.matmul(q, b.transpose(k, {0, 1, 2, 4, 3}), "scores");  // [B, c, H, J, J]
-    a = b.add(a, ms, "mask_bias");
-    a = b.add(a, tri_bias, "triangle_bias");
-    a = b.softmax(a, -1);
-    auto o = b.transpose(b.matmul(a, v, "context"), {0, 1, 3, 2, 4});  // [B, c, J, H, D]
-    auto g = b.reshape(sigmoid(b, c.linear(xs, m + ".linear_g", C, H * D)), {0, 0, 0, H, D});
-    o = b.reshape(b.mul(o, g, "gate"), {0, 0, 0, H * D});
-    return c.linear(o, m + ".linear_o", H * D, C);
+    // One protein: the [1, H, J, J] bias broadcasts over the rows. Several: each row gets its protein's.
+    auto o = b.if_node(
+        one_batch, [&] { return attend(tri_bias); },
+        [&] {
+          auto rows = b.node("Gather", {rows_shape, b.const_i64({1}, "axis1b", true)}, {attr_int("axis", 0)}, "rows_here");
+          auto target = b.concat({b.unsqueeze(batch, {0}), b.unsqueeze(rows, {0}), b.const_i64({1, 1, 1}, "ones")}, 0, "target");
+          auto expanded = b.node("Expand", {b.unsqueeze(tri_bias, {1}), target}, {}, "per_row_bias");  // [B, c, H, J, J]
+          return attend(b.node("Reshape", {expanded, bias_shape}, {}, "rows_bias"));
+        },
+        TensorProto::FLOAT, "If_one_batch")[0];
+    o = b.mul(o, sigmoid(b, qkv[3]), "gate");
+    o = c.linear(o, m + ".linear_o", H * D, C);
+    return b.node("Reshape", {o, rows_shape}, {}, "unflatten");                      // [B, c, J, C]
   }, "rows");
   return starting ? out : b.transpose(out, {0, 2, 1, 3});
 }
@@ -197,11 +271,9 @@ TrunkOut build_trunk(FoldCtx& c, const std::string& mask) {
     s = b.add(s0, rs, "s");
     z = rz;  // the pair input s_z_0 is zero
   }
-  // Pair mask [B, L, L] and the sequence attention's key bias [B, 1, 1, L] (-inf at padding).
+  // Pair mask [B, L, L] and the sequence attention's key mask.
   auto pair_mask = b.mul(b.unsqueeze(mask, {2}), b.unsqueeze(mask, {1}), "pair_mask");
-  auto key_bias = b.node("Where", {b.node("Equal", {b.unsqueeze(mask, {1, 2}), b.const_f32(0.0f, "zero")}, {}, "is_pad"),
-                                   b.const_f32(-std::numeric_limits<float>::infinity(), "neg_inf"), b.const_f32(0.0f, "zero")},
-                         {}, "key_bias");
+  auto key_mask = b.cast(mask, TensorProto::INT32, "key_mask");  // [B, L] 1 at residues
   {
     Builder::Scope sc(b, "relative_position");
     const int64_t bins = cfg.position_bins;
@@ -220,7 +292,7 @@ TrunkOut build_trunk(FoldCtx& c, const std::string& mask) {
     auto bias = c.linear(c.layer_norm(z, p + ".pair_to_sequence.layernorm", C), p + ".pair_to_sequence.linear", C,
                          cfg.sequence_heads(), false);
     auto y = c.layer_norm(s, p + ".layernorm_1", S);
-    s = b.add(s, sequence_attention(c, y, bias, key_bias, p + ".seq_attention"), "s_attention");
+    s = b.add(s, sequence_attention(c, y, bias, key_mask, p + ".seq_attention"), "s_attention");
     s = residue_mlp(c, s, p + ".mlp_seq", S);
     z = b.add(z, sequence_to_pair(c, s, p + ".sequence_to_pair"), "z_seq");
     z = b.add(z, triangle_multiplication(c, z, pair_mask, p + ".tri_mul_out", true), "z_mul_out");
