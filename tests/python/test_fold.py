@@ -345,3 +345,17 @@ def test_fair_esm_pair_and_transformers_folder_convert_alike(tmp_path):
     (pair.parent / "esm2_t36_3B_UR50D.pt").rename(tmp_path / "elsewhere.pt")
     p = run_cli("convert", pair, "-o", tmp_path / "c.onnx", check=False)
     assert p.returncode == 1 and "esm2_t36_3B_UR50D" in p.stderr and "download" in p.stderr
+
+
+def test_inspect_describes_folding_models(esmfold):
+    import json
+
+    ref_model, onnx = esmfold
+    j = json.loads(run_cli("inspect", onnx, "--json").stdout)
+    c = ref_model.config.esmfold_config
+    assert j["kind"].startswith("esm-onnx folding model") and j["stem_file"] == "esmfold.stem.onnx"
+    assert j["num_blocks"] == c.trunk.num_blocks and j["structure_module.sequence_dim"] == c.trunk.structure_module.sequence_dim
+    assert "MultiHeadAttention" not in j["outputs"] and "positions" not in j["inputs"]
+    folder = onnx.parent / "esmfold_hf"
+    k = json.loads(run_cli("inspect", folder, "--json").stdout)
+    assert k["kind"] == "transformers ESMFold checkpoint" and k["stem"] == "ESM-2" and k["head_parameters"] > 0

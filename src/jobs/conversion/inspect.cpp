@@ -15,11 +15,36 @@
 #include "esm_onnx/base/errors.h"
 #include "esm_onnx/base/model_info.h"
 #include "esm_onnx/checkpoint/checkpoint.h"
+#include "esm_onnx/checkpoint/fold_checkpoint.h"
+#include "esm_onnx/base/fold_config.h"
 
 namespace esm_onnx {
 namespace {
 
+// ESMFold's sizes, as its metadata or its checkpoint gives them.
+void add_fold_config(nlohmann::ordered_json& j, const FoldConfig& c) {
+  j["stem_layers"] = c.esm_layers;
+  j["stem_embed_dim"] = c.esm_dim;
+  const auto sizes = nlohmann::ordered_json::parse(c.to_json());  // named: items() views it
+  for (const auto& [k, v] : sizes.items()) {
+    if (k != "esm_layers" && k != "esm_dim") j[k] = v;
+  }
+}
+
+nlohmann::ordered_json describe_fold_checkpoint(const std::string& path) {
+  const FoldCheckpoint ck = FoldCheckpoint::load(path);
+  nlohmann::ordered_json j;
+  j["kind"] = ck.stem().source() + " ESMFold checkpoint";
+  j["file"] = path;
+  j["files"] = ck.files();
+  j["stem"] = ck.stem().config().variant;
+  add_fold_config(j, ck.config());
+  j["head_parameters"] = ck.head_weight_count();
+  return j;
+}
+
 nlohmann::ordered_json describe_checkpoint(const std::string& path) {
+  if (FoldCheckpoint::recognises(path)) return describe_fold_checkpoint(path);
   Checkpoint ck = Checkpoint::load(path);
   const auto& c = ck.config();
   std::map<std::string, int64_t> dtypes;
@@ -60,7 +85,7 @@ nlohmann::ordered_json describe_onnx(const std::string& path) {
   if (!in || !m.ParseFromIstream(&in)) throw FormatError(fmt::format("{}: not an ONNX model", path));
   std::map<std::string, std::string> props;
   for (const auto& p : m.metadata_props()) props[p.key()] = p.value();
-  const ModelInfo info = ModelInfo::from_metadata(props, path);
+  const bool fold = FoldModelInfo::is_fold(props);
   uint64_t inline_bytes = 0, external_bytes = 0;
   std::set<std::string> locations;
   for (const auto& t : m.graph().initializer()) {
@@ -78,7 +103,31 @@ nlohmann::ordered_json describe_onnx(const std::string& path) {
                       8 * static_cast<uint64_t>(t.int64_data_size());
     }
   }
+  auto names = [](const auto& vs) {
+    std::vector<std::string> out;
+    for (const auto& v : vs) out.push_back(v.name());
+    return out;
+  };
   nlohmann::ordered_json j;
+  if (fold) {
+    const FoldModelInfo info = FoldModelInfo::from_metadata(props, path);
+    j["kind"] = "esm-onnx folding model (ESMFold)";
+    j["file"] = path;
+    j["stem_file"] = info.stem_file;
+    add_fold_config(j, info.config);
+    j["nodes"] = m.graph().node_size();
+    j["inputs"] = names(m.graph().input());
+    j["outputs"] = names(m.graph().output());
+    j["weights_inline_bytes"] = inline_bytes;
+    j["weights_external_bytes"] = external_bytes;
+    j["external_data_files"] = locations;
+    j["source_file"] = info.source_file;
+    j["source_sha256"] = info.source_sha256;
+    j["converter_version"] = info.converter_version;
+    j["format_revision"] = info.format_revision;
+    return j;
+  }
+  const ModelInfo info = ModelInfo::from_metadata(props, path);
   j["kind"] = "esm-onnx model";
   j["file"] = path;
   j["model"] = info.variant;
@@ -101,11 +150,6 @@ nlohmann::ordered_json describe_onnx(const std::string& path) {
   j["max_residues"] = info.max_residues();
   j["opset"] = m.opset_import_size() ? m.opset_import(0).version() : 0;
   j["nodes"] = m.graph().node_size();
-  auto names = [](const auto& vs) {
-    std::vector<std::string> out;
-    for (const auto& v : vs) out.push_back(v.name());
-    return out;
-  };
   j["inputs"] = names(m.graph().input());
   j["outputs"] = names(m.graph().output());
   j["weights_inline_bytes"] = inline_bytes;
