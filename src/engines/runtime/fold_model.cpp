@@ -74,7 +74,7 @@ Encoded encode(const std::string& sequence, const FoldRequest& request) {
   return e;
 }
 
-// Rows of a padded [B, L, ...] array: row b's first n entries of `width` each.
+// Batch row b of a padded [B, ...] array whose rows hold `stride` elements.
 template <typename T>
 const T* row(const T* data, int64_t b, int64_t stride) {
   return data + b * stride;
