@@ -5,7 +5,8 @@ Peers: fair-esm (esm-extract's loop, torch CPU), the original ESM-to-ONNX route 
 tensor `repr_layers`, onnxruntime.transformers.optimizer as bert, InferenceSession), HF transformers
 `EsmModel` on the same weights. esm-onnx runs in every precision. Each run is a whole process: tokens/s
 counts everything from start to exit; peak RSS is that process's. Fidelity is each run's mean embedding
-against fair-esm's, record by record.
+against fair-esm's, record by record. The folding section (bench/fold_bench.py) runs ESMFold against
+transformers' EsmForProteinFolding at the released sizes (--quick: reduced).
 """
 from __future__ import annotations
 
@@ -709,6 +710,11 @@ def report(bench: Bench, args, peak: float, prof, sweep_model: str, elapsed: flo
         import long_bench
 
         lines += long_bench.section(long)
+    fold = getattr(bench, "extra", {}).get("fold")
+    if fold:
+        import fold_bench
+
+        lines += fold_bench.section(fold)
     fam, layers, dim, heads, _ = MODELS.get(sweep_model, ("", 0, 0, 0, 0))
     fp32_512 = bench.sweep.get("esm-onnx fp32", {}).get(512)
     lines += ["## Targets", ""]
@@ -829,6 +835,11 @@ def main() -> None:
         long_models = long_bench.QUICK if args.quick else list(long_bench.MODELS)
         bench.extra["long"] = long_bench.run(long_models, args.threads, bench.work / "long", measure, log, quick=args.quick)
         long_bench.plots(bench.extra["long"], HERE)
+        bench.save()
+        import fold_bench
+
+        bench.extra["fold"] = fold_bench.run(args.threads, bench.work / "fold", measure, log, quick=args.quick)
+        fold_bench.plots(bench.extra["fold"], HERE)
         bench.save()
     args.output.write_text(report(bench, args, peak, prof, sweep_model, time.perf_counter() - t0))
     log(f"wrote {args.output} and {args.plot}")

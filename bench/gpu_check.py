@@ -8,6 +8,10 @@ dependencies get there).
 2. Throughput: ESM-2 35M, 150M and 650M (random weights at the released sizes, made with fair-esm there),
    a realistic FASTA: esm-onnx fp32 and fp16 on the GPU against fair-esm's esm-extract loop with the model
    `.half()` and `.cuda()` on the same card, same batches (4096 tokens).
+3. Folding (ESMFold): a small random-weight ESMFold (a transformers folder; scripts/gpu_bundle.sh packs one)
+   converted once, folded on the CPU (the reference) and on the GPU: without recycling, positions, pLDDT and PAE
+   within 5e-3 and pTM within 5e-5; then the released trunk widths (4 blocks) at L = 100 and 300, seconds on
+   each device, and transformers' EsmForProteinFolding on the same card where the machine has transformers.
 
 Writes gpu_results.md and gpu_results.json to --out. `--device cpu` runs the same steps on the CPU (with a
 small model list), which is how the script itself is tested on machines without a GPU.
@@ -190,7 +194,91 @@ def throughput(exe: pathlib.Path, work: pathlib.Path, device: str, names: list[s
     return rows
 
 
-def report(par: list[dict], thr: list[dict], device: str, gpu: str) -> str:
+FOLD_RECORDS = [("monomer", "MKTAYIAKQRQISFVKSHFSRQLEERLGLI"), ("dimer", "MKTAYIAKQRQISF:VKSHFSRQLEERLG"),
+                ("unknown", "MKTXAYBIAKZQRQ")]
+FOLD_FLOORS = {"positions": 5e-3, "plddt": 5e-3, "predicted_aligned_error": 5e-3, "ptm": 5e-5}
+FOLD_LENGTHS = [100, 300]
+
+
+def esmfold_folder(path: pathlib.Path, **sizes) -> pathlib.Path:
+    """A random-weight ESMFold as facebook/esmfold_v1's folder, made with transformers (fold_oracle)."""
+    if not (path / "config.json").exists():
+        sys.path.insert(0, str(HERE.parent / "tests" / "python"))
+        import fold_oracle as fo
+
+        fo.save_transformers_folder(fo.make_esmfold(3, **sizes), path)
+    return path
+
+
+def fold_check(exe: pathlib.Path, work: pathlib.Path, device: str, folder: pathlib.Path | None, lengths: list[int]) -> dict:
+    """Fold parity (no recycling) against the CPU and fold seconds on each device."""
+    folder = folder or esmfold_folder(work / "esmfold_small")
+    model = work / "models" / "esmfold_small.onnx"
+    model.parent.mkdir(parents=True, exist_ok=True)
+    cli(exe, "convert", folder, "-o", model, "-q")
+    fasta = work / "fold_parity.fasta"
+    fasta.write_text("".join(f">{a}\n{s}\n" for a, s in FOLD_RECORDS))
+    outs = {}
+    for where in ("cpu", device):
+        out = work / "out" / f"fold_{where}"
+        shutil.rmtree(out, ignore_errors=True)
+        cli(exe, "fold", model, fasta, out, "--device", where, "--num-recycles", "0", "--no-progress")
+        outs[where] = load(out)
+    worst = {k: 0.0 for k in FOLD_FLOORS}
+    for label, ref in outs["cpu"].items():
+        got = outs[device][label]
+        for k in FOLD_FLOORS:
+            worst[k] = max(worst[k], float(np.abs(got[k].astype(np.float64) - ref[k]).max()))
+    ok = all(worst[k] <= FOLD_FLOORS[k] for k in FOLD_FLOORS)
+    log(f"fold parity on {device}: " + ", ".join(f"{k} {v:.2g}" for k, v in worst.items()) + f" [{'ok' if ok else 'FAILED'}]")
+    # Speed: the released trunk widths with 4 blocks and a small stem (the real model's 3B stem does not travel).
+    sys.path.insert(0, str(HERE))
+    import fold_bench
+
+    try:
+        wide = esmfold_folder(work / "esmfold_wide", **fold_bench.QUICK)
+    except ImportError as e:  # made with transformers: a machine without it checks parity only
+        log(f"fold speed not measured: {e}")
+        return {"parity": {**worst, "ok": ok}, "speed": []}
+    wide_model = work / "models" / "esmfold_wide.onnx"
+    cli(exe, "convert", wide, "-o", wide_model, "-q")
+    speed = []
+    for L in lengths:
+        f = work / f"fold_L{L}.fasta"
+        f.write_text(f">p{L}\n{fold_bench.protein(L)}\n")
+        row = {"length": L}
+        for where in dict.fromkeys(("cpu", device)):
+            out = work / "out" / f"fold_speed_{where}_{L}"
+            shutil.rmtree(out, ignore_errors=True)
+            text = cli(exe, "fold", wide_model, f, out, "--device", where, "--json", "--no-progress")
+            summary = json.loads(next(l for l in reversed(text.splitlines()) if l.startswith("{")))
+            row[f"esm-onnx {where}"] = summary["seconds"] - summary["load_seconds"]
+        row["transformers " + device] = transformers_fold_seconds(wide, fold_bench.protein(L), device)
+        speed.append(row)
+        log(f"fold L = {L}: " + ", ".join(f"{k} {v:.1f} s" for k, v in row.items() if k != "length" and v))
+    return {"parity": {**worst, "ok": ok}, "speed": speed}
+
+
+def transformers_fold_seconds(folder: pathlib.Path, sequence: str, device: str) -> float:
+    """transformers' EsmForProteinFolding on `device` (4 passes), or 0 where transformers is not installed."""
+    try:
+        import torch
+        from transformers import EsmForProteinFolding
+    except ImportError:
+        return 0.0
+    model = EsmForProteinFolding.from_pretrained(folder).float().eval().to(device)
+    with torch.inference_mode():
+        model.infer([sequence])  # warm-up
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        model.infer([sequence])
+        if device == "cuda":
+            torch.cuda.synchronize()
+    return time.perf_counter() - t
+
+
+def report(par: list[dict], thr: list[dict], device: str, gpu: str, fold: dict | None = None) -> str:
     lines = [f"# CUDA check ({gpu})", "", f"`bench/gpu_check.py --device {device}`, {time.strftime('%Y-%m-%d')}.", "",
              "## Parity against the CPU fp32 graph", "",
              "| family | precision | max abs (mean) | max abs (per-residue) | max abs (logits) | min cosine | argmax | ok |",
@@ -205,6 +293,20 @@ def report(par: list[dict], thr: list[dict], device: str, gpu: str) -> str:
     for r in thr:
         lines.append(f"| {r['model']} | {r['fair-esm .half()']:.0f} | {r['esm-onnx fp32']:.0f} | {r['esm-onnx fp16']:.0f} | "
                      f"{r['esm-onnx fp16'] / r['fair-esm .half()']:.2f}x |")
+    if fold and fold["speed"]:
+        p = fold["parity"]
+        lines += ["", "## Folding (ESMFold)", "", "Parity against the CPU, no recycling (max abs): " +
+                  ", ".join(f"{k} {p[k]:.2g}" for k in FOLD_FLOORS) + f" [{'ok' if p['ok'] else 'FAILED'}].", "",
+                  "Seconds per fold after model load (released trunk widths, 4 blocks, small stem; 4 passes):", ""]
+        keys = [k for k in fold["speed"][0] if k != "length"]
+        lines += ["| L | " + " | ".join(keys) + " |", "|---:|" + "---:|" * len(keys)]
+        for r in fold["speed"]:
+            lines.append(f"| {r['length']} | " + " | ".join(f"{r[k]:.1f}" if r[k] else "n/a" for k in keys) + " |")
+    elif fold:
+        p = fold["parity"]
+        lines += ["", "## Folding (ESMFold)", "", "Parity against the CPU, no recycling (max abs): " +
+                  ", ".join(f"{k} {p[k]:.2g}" for k in FOLD_FLOORS) + f" [{'ok' if p['ok'] else 'FAILED'}]; speed not "
+                  "measured (no transformers on this machine to make the model).", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -231,6 +333,9 @@ def main() -> None:
     ap.add_argument("--models", nargs="*", default=None, help="subset of: " + " ".join(THROUGHPUT))
     ap.add_argument("--sequences", type=int, help="of the throughput FASTA (default 160 on the GPU, 8 on the CPU)")
     ap.add_argument("--esmc", type=pathlib.Path, help="a small ESM C .pth (default: made here with transformers)")
+    ap.add_argument("--esmfold", type=pathlib.Path, help="a small ESMFold folder (default: made here with transformers)")
+    ap.add_argument("--fold-lengths", type=int, nargs="*", default=None,
+                    help=f"fold speed lengths (default {FOLD_LENGTHS} on the GPU, 30 on the CPU)")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     a.work.mkdir(parents=True, exist_ok=True)
@@ -243,12 +348,15 @@ def main() -> None:
     t0 = time.perf_counter()
     par = parity(a.cli, a.work, a.device, a.esmc)
     thr = throughput(a.cli, a.work, a.device, names, a.sequences or (160 if a.device == "cuda" else 8))
-    text = report(par, thr, a.device, gpu)
+    fold = fold_check(a.cli, a.work, a.device, a.esmfold,
+                      a.fold_lengths if a.fold_lengths is not None else (FOLD_LENGTHS if a.device == "cuda" else [30]))
+    text = report(par, thr, a.device, gpu, fold)
     (a.out / "gpu_results.md").write_text(text)
-    (a.out / "gpu_results.json").write_text(json.dumps({"parity": par, "throughput": thr, "gpu": gpu}, indent=1))
+    (a.out / "gpu_results.json").write_text(json.dumps({"parity": par, "throughput": thr, "fold": fold, "gpu": gpu},
+                                                       indent=1))
     log(f"done in {time.perf_counter() - t0:.0f} s; wrote {a.out / 'gpu_results.md'}")
     print(text)
-    sys.exit(0 if all(r["ok"] for r in par) else 1)
+    sys.exit(0 if all(r["ok"] for r in par) and fold["parity"]["ok"] else 1)
 
 
 if __name__ == "__main__":

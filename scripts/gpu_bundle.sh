@@ -74,6 +74,13 @@ import hf_checkpoints as hf
 import pathlib
 hf.save_esmc(hf.build_esmc("EsmcForMaskedLM", 2, 128, seed=3), pathlib.Path(sys.argv[1]), "release")
 PY
+# ESMFold's parity model (a small transformers folder), made here for the same reason.
+"$PY" - "$stage/esmfold_small" <<'PY'
+import sys
+sys.path.insert(0, "tests/python")
+import fold_oracle as fo
+fo.save_transformers_folder(fo.make_esmfold(3), sys.argv[1])
+PY
 
 log "compressing ($(du -sh "$stage" | cut -f1) staged)"
 rm -rf "$OUT_DIR"; mkdir -p "$OUT_DIR"

@@ -108,6 +108,7 @@ void bind_fold(nb::module_& m) {
       .def_rw("model", &FoldOptions::model)
       .def_rw("fasta", &FoldOptions::fasta)
       .def_rw("outdir", &FoldOptions::outdir)
+      .def_rw("summary_file", &FoldOptions::summary_file)
       .def_rw("request", &FoldOptions::request)
       .def_rw("runtime", &FoldOptions::runtime)
       .def_rw("strict", &FoldOptions::strict)

@@ -156,6 +156,15 @@ void bind_structure(nb::module_& m) {
         },
         "atom14"_a);
 
+  m.def("structure_ca_rmsd",
+        [](In<float> a, In<float> b) {
+          const int64_t L = expect_shape("structure_ca_rmsd", "a", a, {-1, st::kAtom37, 3}, "(L, 37, 3)");
+          expect_length("structure_ca_rmsd", "b", expect_shape("structure_ca_rmsd", "b", b, {-1, st::kAtom37, 3}, "(L, 37, 3)"), L);
+          nb::gil_scoped_release release;
+          return st::ca_rmsd(a.data(), b.data(), L);
+        },
+        "a"_a, "b"_a);
+
   // Any leading shape: ESMFold's lddt head gives [L, 37, bins], pLDDT per atom [L, 37].
   m.def("structure_plddt",
         [](In<float> logits) {

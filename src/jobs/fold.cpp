@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <unordered_set>
+#include <utility>
 
 #include "base/util/untrusted_file.h"
 #include "esm_onnx/base/errors.h"
@@ -37,11 +39,17 @@ void FoldOptions::validate() const {
   request.validate();
   runtime.validate();
   io::refuse_input(outdir, "the output folder", fasta, "the FASTA file");
+  io::refuse_input(summary_path(), "the fold summary", fasta, "the FASTA file");
+  io::refuse_input(summary_path(), "the fold summary", model, "the model");
+}
+
+std::string FoldOptions::summary_path() const {
+  return summary_file.empty() ? (fs::path(outdir) / kFoldSummaryFile).string() : summary_file;
 }
 
 std::string FoldOptions::to_string() const {
-  return fmt::format("model={} fasta={} outdir={} {} strict={} read_ahead={} {}", model, fasta, outdir, request.to_string(),
-                     strict, read_ahead, runtime.to_string());
+  return fmt::format("model={} fasta={} outdir={} summary={} {} strict={} read_ahead={} {}", model, fasta, outdir,
+                     summary_path(), request.to_string(), strict, read_ahead, runtime.to_string());
 }
 
 std::string fold_npz_entries_text() {
@@ -98,7 +106,7 @@ void write_text(const std::string& text, const std::string& path) {
 // summary.csv: read at the start (the labels already done), appended to as records finish.
 class SummaryCsv {
  public:
-  explicit SummaryCsv(const std::string& outdir) : path_((fs::path(outdir) / kFoldSummaryFile).string()) {
+  explicit SummaryCsv(std::string path) : path_(std::move(path)) {
     io::output_destination(path_, "the fold summary");
     std::error_code ec;
     if (fs::exists(path_, ec)) {
@@ -110,14 +118,38 @@ class SummaryCsv {
     }
   }
   bool done(const std::string& label) const { return done_.count(label) > 0; }
+  // A record's row (fields[0] its label). A label with a row already (its record changed and was folded again)
+  // has that row replaced: the file is rewritten without it first, then renamed into place.
   void append(const std::vector<std::string>& fields) {
+    if (done_.count(fields[0])) drop(fields[0]);
     std::ofstream out(path_, std::ios::binary | std::ios::app);
     out << csv_line(fields);
     out.close();
     if (!out) throw FileError(fmt::format("{}: appending a row failed: {}", path_, std::strerror(errno)));
+    done_.insert(fields[0]);
   }
 
  private:
+  void drop(const std::string& label) {
+    const CsvTable t = read_csv(path_);
+    const std::size_t col = t.column("label", path_);
+    const std::string tmp = io::scratch_name(path_);
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out << csv_line(t.header);
+      for (const auto& r : t.rows) {
+        if (r[col] != label) out << csv_line(r);
+      }
+      out.close();
+      if (!out) {
+        std::remove(tmp.c_str());
+        throw FileError(fmt::format("{}: rewriting the summary failed: {}", tmp, std::strerror(errno)));
+      }
+    }
+    io::publish(tmp, path_, "the fold summary");
+    done_.erase(label);
+  }
+
   std::string path_;
   std::unordered_set<std::string> done_;
 };
@@ -141,7 +173,7 @@ FoldSummary fold_fasta(const FoldModel& model, const FoldOptions& opt, const Fol
   summary.outdir = opt.outdir;
   FastaReader reader(opt.fasta);
   RecordFiles pdbs(opt.outdir, ".pdb"), npzs(opt.outdir, ".npz");
-  SummaryCsv csv(opt.outdir);
+  SummaryCsv csv(opt.summary_path());
   std::unordered_set<uint64_t> seen;  // label hashes: outputs are keyed by label
   FoldProgress p;
   auto say = [&](MessageKind kind, const std::string& text) {
@@ -171,9 +203,11 @@ FoldSummary fold_fasta(const FoldModel& model, const FoldOptions& opt, const Fol
         skip(r, problem);
         continue;
       }
-      // Done: its summary row is written last, after both files were renamed into place (the npz holds its label;
-      // the PDB is plain text, whole once it has its name).
-      if (csv.done(r.label) && npzs.exists(r.label) && files::path_kind(pdbs.location(r.label)) == files::PathKind::Regular) {
+      // Done: its summary row is written last, after both files were renamed into place (the npz holds its label
+      // and sequence: a record changed in the FASTA under the same label is folded again; the PDB is plain text,
+      // whole once it has its name).
+      if (csv.done(r.label) && npzs.exists(r.label, "sequence", r.sequence) &&
+          files::path_kind(pdbs.location(r.label)) == files::PathKind::Regular) {
         ++summary.already_present;
         ++p.records_done;
         continue;

@@ -450,3 +450,60 @@ def test_record_keys_are_the_readers_labels_byte_for_byte(onnx_models, tmp_path)
     labels = [e.label for e in esm_onnx.Model(onnx_models["esm2_t2_32_legacy"]).embed_fasta(fasta)]
     keys = [record_key(h, n, "label") for n, h in ((1, b">" + nbsp), (3, b">abc"), (5, b">"), (7, b"> spaced label "))]
     assert sorted(labels) == sorted(keys), (labels, keys)
+
+
+def test_fold_gives_the_cli_structures_and_resumes(cluster, tmp_path):
+    """esm-onnx-ray fold over two FASTA files: every record's structure equal to the single-process CLI's (batches
+    differ, so within the batched-vs-alone rounding), summary.csv its rows in the inputs' order, a record with a
+    bad residue and a label repeated across the inputs skipped, and a rerun after a lost part redoes only it."""
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    import fold_oracle as fo
+
+    folder = fo.save_transformers_folder(fo.make_esmfold(3), tmp_path / "esmfold_hf")
+    onnx = tmp_path / "esmfold.onnx"
+    run_cli("convert", folder, "-o", onnx)
+    rng = random.Random(5)
+    aa = "ACDEFGHIKLMNPQRSTVWY"
+    records = [(f"p{i}", "".join(rng.choice(aa) for _ in range(rng.randint(6, 24)))) for i in range(7)]
+    records.insert(3, ("dimer", "MKTAYIAKQ:RQISFVKSH"))
+    records.insert(5, ("bad", "MKT1AY"))
+    a, b = tmp_path / "a.fasta", tmp_path / "b.fasta"
+    a.write_text("".join(f">{h}\n{s}\n" for h, s in records[:5]))
+    b.write_text("".join(f">{h}\n{s}\n" for h, s in records[5:]) + ">p1\nMMMMMMMM\n")
+    both = tmp_path / "both.fasta"
+    both.write_text("".join(f">{h}\n{s}\n" for h, s in records))
+    p = run_cli("fold", onnx, both, tmp_path / "cli", "--num-recycles", "1", check=False)
+    assert p.returncode == 3, p.stderr
+    cmd = [sys.executable, "-m", "esm_onnx.distributed", "fold", str(onnx), str(a), str(b), str(tmp_path / "ray"),
+           "--num-recycles", "1", "--shard-records", "2", "--workers", "2", "--address", cluster]
+    p = _in_net(subprocess.run, cmd, env=_env(), capture_output=True, text=True)
+    assert p.returncode == 3, p.stderr  # the bad record and the repeated label
+    ray_out = tmp_path / "ray"
+    want = [r for r in (tmp_path / "cli" / "summary.csv").read_text().splitlines()]
+    got = (ray_out / "summary.csv").read_text().splitlines()
+    assert got[0] == want[0] and sorted(l.split(",")[:2] for l in got[1:]) == sorted(l.split(",")[:2] for l in want[1:])
+    assert [l.split(",")[0] for l in got[1:]] == [h for h, _ in records if h != "bad"]  # the inputs' order
+    for label, _ in records:
+        if label == "bad":
+            assert not (ray_out / "bad.pdb").exists()
+            continue
+        with np.load(ray_out / f"{label}.npz") as r, np.load(tmp_path / "cli" / f"{label}.npz") as c:
+            assert str(r["sequence"]) == str(c["sequence"])
+            np.testing.assert_allclose(r["positions"], c["positions"], atol=2e-3, rtol=0)
+            np.testing.assert_allclose(r["plddt"], c["plddt"], atol=2e-3, rtol=0)
+            np.testing.assert_allclose(r["ptm"], c["ptm"], atol=5e-5, rtol=0)
+    skipped = (ray_out / "skipped.tsv").read_text()
+    assert "\tbad\t" in skipped and f"{b}\tp1\t" in skipped and "duplicate label" in skipped
+    manifest = json.loads((ray_out / "manifest.json").read_text())
+    assert manifest["folded"] == 8 and manifest["skipped"] == 2 and manifest["records"] == 10, manifest
+    # a part lost: the rerun redoes that shard only (its records already there are not folded again)
+    (ray_out / "parts" / "a.fasta.000001.done.json").unlink()
+    p = _in_net(subprocess.run, cmd, env=_env(), capture_output=True, text=True)
+    manifest = json.loads((ray_out / "manifest.json").read_text())
+    assert manifest["parts_run"] == 1 and manifest["already_present"] == 2 and manifest["folded"] == 0, p.stderr
+    assert (ray_out / "summary.csv").read_text().splitlines() == got
+    # another model's structures are not mixed into the folder
+    other = tmp_path / "other.onnx"
+    run_cli("convert", fo.save_transformers_folder(fo.make_esmfold(4), tmp_path / "other_hf"), "-o", other)
+    p = _in_net(subprocess.run, [*cmd[:4], str(other), *cmd[5:]], env=_env(), capture_output=True, text=True)
+    assert p.returncode == 2 and "another model" in p.stderr, p.stderr

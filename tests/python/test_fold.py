@@ -191,6 +191,15 @@ def test_bad_records_skipped_and_resume(esmfold, tmp_path):
         k: v for k, v in before.items() if not k.endswith(".csv")}
     strict = run_cli("fold", onnx, fasta, tmp_path / "strict", "--strict", check=False)
     assert strict.returncode == 1 and "lower-case" in strict.stderr
+    # a record changed under the same label (its structure would be another protein's) is folded again
+    fasta.write_text(fasta.read_text().replace(">also\nMKVL\n", ">also\nMKVA\n"))
+    third = run_cli("fold", onnx, fasta, out, "--num-recycles", "0", "--json", check=False)
+    summary = json.loads(third.stdout)
+    assert summary["folded"] == 1 and summary["already_present"] == 1, third.stderr
+    with np.load(out / "also.npz") as z:
+        assert z["sequence"].item() == b"MKVA"
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    assert sorted(r["label"] for r in rows) == ["also", "good"]  # the old row replaced, not kept beside the new
 
 
 def test_esm_fold_command_line(esmfold, tmp_path):
@@ -359,3 +368,21 @@ def test_inspect_describes_folding_models(esmfold):
     folder = onnx.parent / "esmfold_hf"
     k = json.loads(run_cli("inspect", folder, "--json").stdout)
     assert k["kind"] == "transformers ESMFold checkpoint" and k["stem"] == "ESM-2" and k["head_parameters"] > 0
+
+
+def test_verify_holds_each_stem_precision_to_its_fold_floor(esmfold, tmp_path):
+    """`convert --verify` of an ESMFold folds generated proteins with the conversion and with an fp32 reference
+    and compares the structures: fp32 passes its floor; an int8 stem on this tiny random-weight stem moves the
+    structures by Angstroms (recycling amplifies it) and is refused (exit 1) with the numbers that failed."""
+    folder = esmfold[1].parent / "esmfold_hf"  # the module fixture's transformers folder
+    ok = run_cli("convert", folder, "-o", tmp_path / "fp32.onnx", "--verify", check=False)
+    assert ok.returncode == 0, ok.stderr
+    line = next(l for l in ok.stdout.splitlines() if l.startswith("verify"))
+    assert "fp32 stem vs fp32 reference, 4 generated proteins" in line and "within the floor" in line
+    rmsd = float(line.split("CA RMSD ")[1].split()[0])
+    assert 0 < rmsd <= 0.01
+    bad = run_cli("convert", folder, "-o", tmp_path / "int8.onnx", "--precision", "int8", "--verify", check=False)
+    assert bad.returncode == 1, bad.stderr
+    line = next(l for l in bad.stdout.splitlines() if l.startswith("verify"))
+    assert "int8 stem" in line and "BELOW the floor" in line and float(line.split("CA RMSD ")[1].split()[0]) > 0.1
+    assert not (tmp_path / "int8.onnx.verify").exists()  # the reference is removed

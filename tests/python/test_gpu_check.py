@@ -23,3 +23,7 @@ def test_the_gpu_check_runs_every_step_on_the_cpu(tmp_path):
     (row,) = res["throughput"]
     assert row["model"] == "esm2_t12_35M" and min(row[k] for k in ("fair-esm .half()", "esm-onnx fp32", "esm-onnx fp16")) > 0
     assert "| esm2_t12_35M |" in (tmp_path / "out" / "gpu_results.md").read_text()
+    fold = res["fold"]
+    assert fold["parity"]["ok"] and [r["length"] for r in fold["speed"]] == [30]
+    assert fold["speed"][0]["esm-onnx cpu"] > 0 and fold["speed"][0]["transformers cpu"] > 0
+    assert "## Folding (ESMFold)" in (tmp_path / "out" / "gpu_results.md").read_text()

@@ -366,3 +366,31 @@ def test_to_pdb_values_and_errors():
         _core.structure_to_pdb(**x, chain_index=np.array([0, 0, 26] + [0] * 22, np.int64))
     with pytest.raises(esm_onnx.InputError, match=r"types\[4\] = 21"):
         _core.structure_to_pdb(**{**x, "types": np.where(np.arange(25) == 4, 21, x["types"])})
+
+
+def _kabsch_rmsd(a: np.ndarray, b: np.ndarray) -> float:
+    """CA RMSD after superposition by the SVD (Kabsch), numpy: the reference for structure_ca_rmsd's quaternion
+    method (convert --verify's measure of a folding model's fidelity)."""
+    x, y = a[:, 1].astype(np.float64), b[:, 1].astype(np.float64)
+    x, y = x - x.mean(0), y - y.mean(0)
+    u, _, vt = np.linalg.svd(x.T @ y)
+    d = np.sign(np.linalg.det(u @ vt))
+    r = u @ np.diag([1.0, 1.0, d]) @ vt
+    return float(np.sqrt(((x @ r - y) ** 2).sum(1).mean()))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ca_rmsd_is_kabsch_after_superposition(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 300))
+    a = (rng.normal(size=(n, 37, 3)) * 10).astype(np.float32)
+    rot = random_rotations(rng, 1)[0]
+    moved = (a @ rot.T + rng.normal(size=3) * 50).astype(np.float32)
+    assert _core.structure_ca_rmsd(a, moved) < 1e-3  # a rigid motion is no difference
+    noisy = (moved + rng.normal(size=moved.shape) * float(rng.choice([0.01, 0.3, 3.0]))).astype(np.float32)
+    want = _kabsch_rmsd(a, noisy)
+    assert _core.structure_ca_rmsd(a, noisy) == pytest.approx(want, rel=1e-4, abs=1e-4)
+    mirrored = a * np.array([1, 1, -1], np.float32)  # a reflection is not a rotation: it stays a difference
+    assert _core.structure_ca_rmsd(a, mirrored) == pytest.approx(_kabsch_rmsd(a, mirrored), rel=1e-4, abs=1e-4)
+    with pytest.raises(esm_onnx.UsageError, match="b has 2 residues"):
+        _core.structure_ca_rmsd(a, a[:2].copy())

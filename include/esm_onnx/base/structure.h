@@ -88,4 +88,8 @@ struct PdbInput {
 // "PARENT N/A", ATOM records, a TER per chain (each followed by "PARENT N/A" but the last), END; no MODEL lines.
 std::string to_pdb(const PdbInput& input);
 
+// CA RMSD (Angstrom) of two atom37 structures of `length` residues after their best rigid superposition (Horn's
+// quaternion method): how far a reduced-precision fold lies from fp32's (convert --verify, the bench).
+double ca_rmsd(const float* atom37_a, const float* atom37_b, int64_t length);
+
 }  // namespace esm_onnx::structure

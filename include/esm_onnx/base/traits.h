@@ -30,10 +30,19 @@ struct FidelityFloor {
   std::string_view text;   // "fp32: max abs error <= 1e-4"
 };
 
+// The same for ESMFold, whose stem takes the precision (the folding graph stays fp32): how far its structures may
+// lie from the fp32 model's on generated proteins.
+struct FoldFloor {
+  double max_ca_rmsd;     // Angstrom, after superposition
+  double max_plddt_diff;  // 0-100 scale
+  std::string_view text;
+};
+
 struct PrecisionTraits {
   Precision precision;
   double weight_share;  // bytes of its weights against fp32's (an upper bound: embeddings and norms stay fp32)
   FidelityFloor floor;
+  FoldFloor fold_floor;
 };
 const PrecisionTraits& precision_traits(Precision precision);
 // bf16 compute on an fp32 graph (OpenVINO): its own floor.

@@ -19,6 +19,9 @@ struct FoldOptions {
   std::string model;   // the folding graph from convert
   std::string fasta;
   std::string outdir;
+  // Where the summary rows go (and are read back from on a rerun); empty: OUTDIR/summary.csv. esm-onnx-ray's
+  // workers fold their shards into one OUTDIR, each with a summary of its own.
+  std::string summary_file;
   FoldRequest request;
   RuntimeOptions runtime;
   bool strict{false};
@@ -26,6 +29,7 @@ struct FoldOptions {
 
   void validate() const;
   std::string to_string() const;
+  std::string summary_path() const;
 };
 
 struct FoldProgress {

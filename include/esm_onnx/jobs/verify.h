@@ -11,6 +11,7 @@ namespace esm_onnx {
 
 struct VerifyOptions {
   int64_t sequences{24};   // generated, lengths 30..400, amino acids at natural frequencies
+  int64_t fold_sequences{4};  // folding models: generated proteins of 30..120 residues (a fold costs far more)
   uint64_t seed{1};
   RuntimeOptions runtime{};  // how the candidate runs (engine, compute, threads); the reference runs on ONNX Runtime
 };
@@ -29,12 +30,18 @@ struct VerifyReport {
   double score_max_abs_error{0};
   // Floors: fp32 max abs error <= 1e-4; bf16 compute cosine >= 0.9999 and argmax >= 0.99; fp16 cosine >= 0.999;
   // int8/int4 cosine >= 0.99 and argmax >= 0.95.
+  // Folding models (ESMFold): the candidate's folds of generated proteins against the fp32 reference's.
+  bool folding{false};
+  double max_ca_rmsd{0};        // Angstrom, after superposition, worst protein
+  double max_plddt_diff{0};     // 0-100 scale, worst residue
+  double max_ptm_diff{0};
   bool passed{false};
   std::string floor;            // the floor, in words
   std::string to_string() const;
 };
 
-// Both models must come from the same checkpoint and export the same layers.
+// Both models must come from the same checkpoint and export the same layers. Folding models are compared by their
+// structures (options.fold_sequences generated proteins, recycles as the model's).
 VerifyReport verify_against(const std::string& candidate, const std::string& reference, const VerifyOptions& options);
 
 // Writes the fp32 standard-op reference of `converted` to a temporary folder beside the output, verifies

@@ -14,10 +14,14 @@ it stopped; a killed worker is restarted by Ray and its shard redone, never dupl
 - skipped.tsv: every record not embedded (file, label, line, reason);
 - run.json: the model's SHA-256 and the options; a rerun with another model or other options is refused;
 - manifest.json: inputs, model, options and counts, written when the run is complete.
+
+`score` (esm-variants' every-missense-variant job) and `fold` (ESMFold's structures) share the driver; their
+modules say what their OUTDIRs hold.
 """
 from __future__ import annotations
 
 from .embed import FORMATS, embed
+from .fold import fold
 from .score import score
 
-__all__ = ["embed", "score", "FORMATS"]
+__all__ = ["embed", "score", "fold", "FORMATS"]

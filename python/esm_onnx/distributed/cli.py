@@ -1,5 +1,6 @@
-"""`esm-onnx-ray embed MODEL.onnx INPUTS... OUTDIR` and `esm-onnx-ray score MODEL.onnx INPUTS... OUTDIR`: the
-distributed embed and every-missense-variant jobs on Ray."""
+"""`esm-onnx-ray embed MODEL.onnx INPUTS... OUTDIR`, `esm-onnx-ray score MODEL.onnx INPUTS... OUTDIR` and
+`esm-onnx-ray fold ESMFOLD.onnx INPUTS... OUTDIR`: the distributed embed, every-missense-variant and folding jobs
+on Ray."""
 from __future__ import annotations
 
 import argparse
@@ -47,6 +48,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--address", help="join this Ray cluster (host:port or auto); default: start Ray here")
     add_arguments(s, "score", SHARED, notes=RAY_NOTES)
     s.add_argument("--shard-records", type=int, default=256, help="proteins per shard (and per output part)")
+    f = sub.add_parser("fold", help="fold FASTA files' records (ESMFold) into OUTDIR with a pool of Ray actors")
+    f.add_argument("model", help="folding model from esm-onnx convert of an ESMFold checkpoint (its stem beside it)")
+    f.add_argument("paths", nargs="+", metavar="INPUTS... OUTDIR", help="FASTA files, folders or globs, then OUTDIR")
+    f.add_argument("--workers", type=int, default=1, help="Ray actors, each holding the model once")
+    f.add_argument("--threads-per-worker", type=int, default=1, help="engine threads (and Ray CPUs) per actor")
+    f.add_argument("--address", help="join this Ray cluster (host:port or auto); default: start Ray here")
+    add_arguments(f, "fold", ("num_recycles", "chunk_size", "max_tokens_per_batch", "progress"))
+    f.add_argument("--shard-records", type=int, default=64, help="records per shard (and per summary part)")
     return ap
 
 
@@ -55,10 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if len(a.paths) < 2:
         ap.error(f"{a.command} needs at least one input and OUTDIR")
-    from . import embed, score
+    from . import embed, fold, score
 
     try:
-        if a.command == "score":
+        if a.command == "fold":
+            m = fold(a.model, a.paths[:-1], a.paths[-1], workers=a.workers, threads_per_worker=a.threads_per_worker,
+                     address=a.address, num_recycles=a.num_recycles, chunk_size=a.chunk_size,
+                     max_tokens_per_batch=a.max_tokens_per_batch, shard_records=a.shard_records,
+                     progress=a.progress)
+        elif a.command == "score":
             m = score(a.model, a.paths[:-1], a.paths[-1], workers=a.workers, threads_per_worker=a.threads_per_worker,
                       address=a.address, toks_per_batch=a.toks_per_batch, long_sequences=a.long_sequences,
                       tiling=_tiling(a), shard_records=a.shard_records, progress=a.progress, engine=a.engine,

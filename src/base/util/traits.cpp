@@ -18,10 +18,14 @@ constexpr std::array<EngineTraits, 2> kEngines{{
 }};
 
 constexpr std::array<PrecisionTraits, 4> kPrecisions{{
-    {Precision::Fp32, 1.0, {1e-4, 0, 0, "fp32: max abs error <= 1e-4"}},
-    {Precision::Fp16, 0.5, {0, 0.999, 0, "fp16: cosine >= 0.999"}},
-    {Precision::Int8, 0.3, {0, 0.99, 0.95, "int8: cosine >= 0.99 and argmax agreement >= 95%"}},
-    {Precision::Int4, 0.25, {0, 0.99, 0.95, "int4: cosine >= 0.99 and argmax agreement >= 95%"}},
+    {Precision::Fp32, 1.0, {1e-4, 0, 0, "fp32: max abs error <= 1e-4"},
+     {0.01, 0.05, "fp32 stem: CA RMSD <= 0.01 A, pLDDT within 0.05"}},
+    {Precision::Fp16, 0.5, {0, 0.999, 0, "fp16: cosine >= 0.999"},
+     {0.1, 1.0, "fp16 stem: CA RMSD <= 0.1 A, pLDDT within 1"}},
+    {Precision::Int8, 0.3, {0, 0.99, 0.95, "int8: cosine >= 0.99 and argmax agreement >= 95%"},
+     {0.1, 1.0, "int8 stem: CA RMSD <= 0.1 A, pLDDT within 1"}},
+    {Precision::Int4, 0.25, {0, 0.99, 0.95, "int4: cosine >= 0.99 and argmax agreement >= 95%"},
+     {0.1, 1.0, "int4 stem: CA RMSD <= 0.1 A, pLDDT within 1"}},
 }};
 
 constexpr std::array<FamilyTraits, 4> kFamilies{{

@@ -128,6 +128,18 @@ bool RecordFiles::exists(const std::string& label) const {
   return ok;
 }
 
+bool RecordFiles::exists(const std::string& label, const std::string& entry, const std::string& text) const {
+  if (ext_ != ".npz" || !exists(label)) return false;
+  int err = 0;
+  zip_t* z = zip_open(location(label).c_str(), ZIP_RDONLY, &err);
+  if (!z) return false;
+  std::string why;
+  const auto npy = io::read_zip_entry(z, entry + ".npy", text.size() * 4 + 256, why);
+  const bool ok = npy && io::parse_npy(*npy) && io::npy_text(*npy) == text;
+  zip_discard(z);
+  return ok;
+}
+
 void RecordFiles::commit(const std::string& label, const std::function<void(const std::string&)>& write_to) {
   const LabelName name = label_file_name(label, kSuffixes);
   const std::filesystem::path final_path = outdir_ / (name.relative + ext_);

@@ -22,6 +22,9 @@ class RecordFiles {
   RecordFiles& operator=(const RecordFiles&) = delete;
 
   bool exists(const std::string& label) const;
+  // exists(label), and the npz's text entry `entry` ("sequence" for a fold) is `text`: a record whose input
+  // changed under the same label is not taken for done.
+  bool exists(const std::string& label, const std::string& entry, const std::string& text) const;
   std::string location(const std::string& label) const;
   // Writes `label`'s file with `write_to(temporary path)`, then renames it into place.
   void commit(const std::string& label, const std::function<void(const std::string&)>& write_to);

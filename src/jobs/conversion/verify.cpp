@@ -9,8 +9,11 @@
 
 #include "esm_onnx/base/errors.h"
 #include "esm_onnx/base/traits.h"
+#include "esm_onnx/base/structure.h"
+#include "esm_onnx/engines/fold_model.h"
 #include "esm_onnx/engines/model.h"
 #include "esm_onnx/jobs/score.h"
+#include "engines/runtime/onnx_header.h"
 
 namespace esm_onnx {
 
@@ -23,12 +26,12 @@ constexpr std::pair<char, double> kAminoAcids[] = {
     {'L', 9.9}, {'A', 8.3}, {'G', 7.1}, {'V', 6.9}, {'E', 6.8}, {'S', 6.6}, {'I', 5.9}, {'K', 5.8}, {'R', 5.5}, {'D', 5.5},
     {'T', 5.3}, {'P', 4.7}, {'N', 4.1}, {'Q', 3.9}, {'F', 3.9}, {'Y', 2.9}, {'M', 2.4}, {'H', 2.3}, {'C', 1.4}, {'W', 1.1}};
 
-std::vector<std::string> generate(int64_t count, uint64_t seed) {
+std::vector<std::string> generate(int64_t count, uint64_t seed, int shortest = 30, int longest = 400) {
   std::mt19937_64 rng(seed);
   std::vector<double> weights;
   for (const auto& [aa, w] : kAminoAcids) weights.push_back(w);
   std::discrete_distribution<int> pick(weights.begin(), weights.end());
-  std::uniform_int_distribution<int> length(30, 400);
+  std::uniform_int_distribution<int> length(shortest, longest);
   std::vector<std::string> out;
   for (int64_t i = 0; i < count; ++i) {
     std::string s(static_cast<std::size_t>(length(rng)), 'A');
@@ -113,9 +116,51 @@ void apply_floor(VerifyReport& rep, Precision precision, Compute compute) {
                (f.min_argmax <= 0 || rep.argmax_agreement >= f.min_argmax);
 }
 
+// A folding model against its fp32 reference: the structures of generated proteins folded by both.
+VerifyReport verify_folding(const std::string& candidate, const std::string& reference, const VerifyOptions& opt) {
+  const FoldModel cand(candidate, opt.runtime), ref(reference, RuntimeOptions{.threads = opt.runtime.threads});
+  if (cand.info().source_sha256 != ref.info().source_sha256) {
+    throw UsageError(fmt::format("verify: {} and {} do not come from the same checkpoint", candidate, reference));
+  }
+  const ModelInfo stem = read_model_info(cand.stem_path());
+  VerifyReport rep;
+  rep.folding = true;
+  rep.precision = fmt::format("{} stem", precision_name(stem.precision));
+  std::vector<SequenceRecord> records;
+  for (const auto& s : generate(opt.fold_sequences, opt.seed, 30, 120)) {
+    SequenceRecord r;
+    r.label = std::to_string(records.size());
+    r.index = static_cast<int64_t>(records.size());
+    r.sequence = s;
+    records.push_back(std::move(r));
+  }
+  const FoldRequest request;
+  const auto got = cand.fold(records, request);
+  const auto want = ref.fold(records, request);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const auto& c = got[i];
+    const auto& w = want[i];
+    rep.tokens += c.length;
+    rep.max_ca_rmsd = std::max(rep.max_ca_rmsd, structure::ca_rmsd(c.positions.data.data(), w.positions.data.data(), c.length));
+    rep.max_plddt_diff = std::max(rep.max_plddt_diff, max_abs_diff(c.plddt, w.plddt));
+    rep.max_ptm_diff = std::max(rep.max_ptm_diff, static_cast<double>(std::fabs(c.ptm - w.ptm)));
+  }
+  rep.sequences = static_cast<int64_t>(records.size());
+  const FoldFloor& f = precision_traits(stem.precision).fold_floor;
+  rep.floor = std::string(f.text);
+  rep.passed = rep.max_ca_rmsd <= f.max_ca_rmsd && rep.max_plddt_diff <= f.max_plddt_diff;
+  return rep;
+}
+
 }  // namespace
 
 std::string VerifyReport::to_string() const {
+  if (folding) {
+    return fmt::format("verify ({} vs fp32 reference, {} generated proteins, {} residues, recycles as the model's): "
+                       "CA RMSD {:.3g} A, max pLDDT difference {:.3g}, max pTM difference {:.3g} -> {} ({})",
+                       precision, sequences, tokens, max_ca_rmsd, max_plddt_diff, max_ptm_diff,
+                       passed ? "within the floor" : "BELOW the floor", floor);
+  }
   const std::string scores =
       scored_mutants > 0 ? fmt::format("; variant scores ({} masked-marginal mutants): Spearman {:.5f}, max abs "
                                        "difference {:.3g}",
@@ -128,6 +173,7 @@ std::string VerifyReport::to_string() const {
 }
 
 VerifyReport verify_against(const std::string& candidate, const std::string& reference, const VerifyOptions& opt) {
+  if (FoldModelInfo::is_fold(runtime::read_onnx_header(candidate).metadata)) return verify_folding(candidate, reference, opt);
   const Model cand(candidate, opt.runtime), ref(reference, RuntimeOptions{.threads = opt.runtime.threads});
   const ModelInfo& ci = cand.info();
   if (ci.source_sha256 != ref.info().source_sha256 || ci.repr_layers != ref.info().repr_layers) {
