@@ -157,10 +157,12 @@ std::string triangle_multiplication(FoldCtx& c, const std::string& z, const std:
   auto parts = b.node_multi("Split", {proj, b.const_i64({C, C, C, C, C}, "split")}, {attr_int("axis", -1)}, "Split", 5);
   auto a = b.mul(b.mul(m, sigmoid(b, parts[1]), "a_gate"), parts[0], "a");
   auto bb = b.mul(b.mul(m, sigmoid(b, parts[3]), "b_gate"), parts[2], "b");
-  // [B, I, J, C] -> channels first, then one matmul per channel.
-  const std::vector<int64_t> rows{0, 3, 1, 2}, cols{0, 3, 2, 1};
-  auto prod = outgoing ? b.matmul(b.transpose(a, rows), b.transpose(bb, cols), "combine")
-                       : b.matmul(b.transpose(a, cols), b.transpose(bb, rows), "combine");
+  // [B, I, J, C] -> channels first, then one matmul per channel, the other operand read transposed by the GEMM:
+  // outgoing a_c b_c^T, incoming a_c^T b_c. (Transposing b to [B, C, K, J] instead, a reversal of three axes, took
+  // ONNX Runtime 18x as long as moving the channel axis alone: 90 ms against 5 at L = 200.)
+  const std::vector<int64_t> channels_first{0, 3, 1, 2};
+  auto prod = b.node("FusedMatMul", {b.transpose(a, channels_first), b.transpose(bb, channels_first)},
+                     {attr_int(outgoing ? "transB" : "transA", 1)}, "combine", 1, "com.microsoft");
   auto x = b.transpose(prod, {0, 2, 3, 1});
   x = c.layer_norm(x, p + ".layer_norm_out", C);
   x = c.linear(x, p + ".linear_z", C, C);
