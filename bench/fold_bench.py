@@ -132,8 +132,6 @@ def run(threads: int, work: pathlib.Path, measure, log, quick: bool = False, len
         chunk_size: int = 0) -> dict:
     """Builds the random-weight ESMFold once (a transformers folder), converts it per tier, folds each length with
     each system as a whole process. Returns the section's numbers."""
-    import fold_oracle as fo
-
     sizes = QUICK if quick else RELEASED
     lengths = sorted(lengths or (QUICK_LENGTHS if quick else LENGTHS))
     work.mkdir(parents=True, exist_ok=True)
@@ -141,7 +139,11 @@ def run(threads: int, work: pathlib.Path, measure, log, quick: bool = False, len
     if not (folder / "config.json").exists():
         log(f"fold: writing a random-weight ESMFold ({'quick' if quick else 'released'} sizes) to {folder}")
         shutil.rmtree(folder, ignore_errors=True)
-        fo.save_transformers_folder(fo.make_esmfold(0, **sizes), folder)
+        # In a process of its own: this one would keep the model's memory (14 GB at the released sizes) while
+        # the folds it measures run beside it.
+        subprocess.run([sys.executable, "-c", "import sys, json; sys.path.insert(0, sys.argv[1]); import fold_oracle as fo; "
+                        "fo.save_transformers_folder(fo.make_esmfold(0, **json.loads(sys.argv[2])), sys.argv[3])",
+                        ROOT / "tests" / "python", json.dumps(sizes), folder], check=True)
     models = {}
     conversions = {}
     for tier, flags in TIERS.items():
