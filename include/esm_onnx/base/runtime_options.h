@@ -19,6 +19,11 @@ struct RuntimeOptions {
   // ($XDG_CACHE_HOME or ~/.cache)/esm-onnx/openvino. `cache` false: compile at every start.
   std::string cache_dir{};
   bool cache{true};
+  // ONNX Runtime: repack every MatMul weight for its GEMM when the session starts (the fastest passes, at the
+  // cost of reading and copying all weights first: 40 s for ESMFold's 3B stem on 2 cores). false: the weights
+  // stay mapped from the model's file, the session starts at once, and each pass packs what it multiplies;
+  // ESMFold's sessions run so (their passes were no slower: the trunk's GEMMs are long, the stem runs once).
+  bool packed_weights{true};
 
   void validate() const;
   std::string to_string() const;  // "threads=0 device=cpu engine=ort compute=auto cache=..."

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <mutex>
 #include <numeric>
 
 #include "engines/runtime/onnx_header.h"
@@ -126,9 +127,24 @@ struct FoldModel::Impl {
   std::string path;
   FoldModelInfo info;
   std::string stem_path;
-  std::unique_ptr<Model> stem;
+  RuntimeOptions stem_options;
+  Alphabet alphabet = Alphabet::for_kind(AlphabetKind::Esm1b);
   std::unique_ptr<Ort::Session> cycle;
   double load_seconds{0};
+
+  // The stem is open only while a batch runs it: its weights (11 GB for the 3B stem) are mapped from the file
+  // (packed_weights false), so a session opens in a fraction of a second, and closing it unmaps them: the trunk,
+  // which takes most of the time and all of the activations' memory, runs beside the trunk's weights alone.
+  // Batches running at once share one session.
+  std::shared_ptr<const Model> stem() const {
+    std::lock_guard<std::mutex> lock(stem_mutex);
+    if (auto open = stem_open.lock()) return open;
+    auto open = std::make_shared<const Model>(stem_path, stem_options);
+    stem_open = open;
+    return open;
+  }
+  mutable std::mutex stem_mutex;
+  mutable std::weak_ptr<const Model> stem_open;
 };
 
 FoldModel::FoldModel(const std::string& path, const RuntimeOptions& options) : impl_(std::make_unique<Impl>()) {
@@ -146,8 +162,11 @@ FoldModel::FoldModel(const std::string& path, const RuntimeOptions& options) : i
   }
   s.info = FoldModelInfo::from_metadata(header.metadata, path);
   s.stem_path = (fs::path(path).parent_path() / s.info.stem_file).string();
-  s.stem = std::make_unique<Model>(s.stem_path, options);
-  const auto& si = s.stem->info();
+  s.stem_options = options;
+  s.stem_options.packed_weights = false;
+  const auto stem = s.stem();  // its metadata checked now; the session closes when this constructor returns
+  const auto& si = stem->info();
+  s.alphabet = stem->alphabet();
   const auto& cfg = s.info.config;
   std::vector<int64_t> all(static_cast<std::size_t>(cfg.esm_layers + 1));
   std::iota(all.begin(), all.end(), 0);
@@ -157,7 +176,9 @@ FoldModel::FoldModel(const std::string& path, const RuntimeOptions& options) : i
                                   cfg.esm_layers, cfg.esm_dim));
   }
   try {
-    s.cycle = runtime::open_ort_session(path, options);
+    RuntimeOptions cycle_options = options;
+    cycle_options.packed_weights = false;
+    s.cycle = runtime::open_ort_session(path, cycle_options);
   } catch (const Ort::Exception& e) {
     throw RuntimeFailure(fmt::format("{}: ONNX Runtime cannot load the folding graph: {}", path, e.what()));
   }
@@ -224,7 +245,7 @@ std::vector<FoldedStructure> FoldModel::fold_batch(const std::vector<SequenceRec
   }
   const int64_t T = L + 2, S = cfg.sequence_state_dim, Z = cfg.pairwise_state_dim;
   // The stem's tokens: BOS, each residue's ESM token (X for unknown ones), EOS, padding.
-  const Alphabet& alphabet = s.stem->alphabet();
+  const Alphabet& alphabet = s.alphabet;
   std::vector<int64_t> esm_token(structure::kResidueTypes);
   for (int t = 0; t < structure::kResidueTypes; ++t) {
     const char letter = t == structure::kUnknownResidue ? 'X' : structure::kResidueOrder[t];
@@ -248,7 +269,7 @@ std::vector<FoldedStructure> FoldModel::fold_batch(const std::vector<SequenceRec
   }
   FoldTimings tm;
   auto t = Clock::now();
-  ForwardOutputs stem_out = s.stem->forward(tokens, B, T, Includes(Output::PerTok));
+  ForwardOutputs stem_out = s.stem()->forward(tokens, B, T, Includes(Output::PerTok));
   FloatArray* hidden = nullptr;
   for (auto& [o, a] : stem_out.outputs) {
     if (o == GraphOutput::Representations) hidden = &a;

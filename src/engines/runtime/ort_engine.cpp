@@ -115,6 +115,7 @@ class OrtEngine final : public Backend {
 std::unique_ptr<Ort::Session> open_ort_session(const std::string& path, const RuntimeOptions& options) {
   Ort::SessionOptions so;
   so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+  if (!options.packed_weights) so.AddConfigEntry("session.disable_prepacking", "1");
   if (options.threads > 0) {
     so.SetIntraOpNumThreads(options.threads);
     so.SetInterOpNumThreads(1);
