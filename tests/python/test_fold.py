@@ -386,3 +386,35 @@ def test_verify_holds_each_stem_precision_to_its_fold_floor(esmfold, tmp_path):
     line = next(l for l in bad.stdout.splitlines() if l.startswith("verify"))
     assert "int8 stem" in line and "BELOW the floor" in line and float(line.split("CA RMSD ")[1].split()[0]) > 0.1
     assert not (tmp_path / "int8.onnx.verify").exists()  # the reference is removed
+
+
+def test_threads_folding_at_once_share_the_stem(esmfold):
+    """The stem is open only while a batch runs it (its session is shared by the batches running at once and
+    closed after the last): folds from several threads at once equal the same folds one after another."""
+    import threading
+
+    import esm_onnx
+
+    _, onnx = esmfold
+    model = esm_onnx.Model(onnx, threads=1)
+    seqs = [MONOMER, MONOMER[:17], "MKTAYIAKQ:RQISFVKSH", MONOMER[5:]]
+    alone = [model.fold([s], num_recycles=1)[0] for s in seqs]
+    got: dict[int, object] = {}
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            for _ in range(2):
+                got[i] = model.fold([seqs[i]], num_recycles=1)[0]
+        except BaseException as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(seqs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for i, a in enumerate(alone):
+        np.testing.assert_array_equal(got[i].positions, a.positions)
+        assert got[i].pdb == a.pdb

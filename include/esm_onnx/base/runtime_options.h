@@ -26,7 +26,7 @@ struct RuntimeOptions {
   bool packed_weights{true};
 
   void validate() const;
-  std::string to_string() const;  // "threads=0 device=cpu engine=ort compute=auto cache=..."
+  std::string to_string() const;  // "threads=0 device=cpu engine=ort compute=auto cache=... packed_weights=..."
 };
 
 // What runs a loaded model, with every `auto` resolved.

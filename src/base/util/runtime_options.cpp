@@ -14,8 +14,9 @@ void RuntimeOptions::validate() const {
 }
 
 std::string RuntimeOptions::to_string() const {
-  return fmt::format("threads={} device={} engine={} compute={} cache_dir={} cache={}", threads, device_name(device),
-                     engine_name(engine), compute_name(compute), cache_dir.empty() ? "default" : cache_dir, cache);
+  return fmt::format("threads={} device={} engine={} compute={} cache_dir={} cache={} packed_weights={}", threads,
+                     device_name(device), engine_name(engine), compute_name(compute),
+                     cache_dir.empty() ? "default" : cache_dir, cache, packed_weights);
 }
 
 }  // namespace esm_onnx
