@@ -236,12 +236,16 @@ def fold_check(exe: pathlib.Path, work: pathlib.Path, device: str, folder: pathl
     import fold_bench
 
     try:
-        wide = esmfold_folder(work / "esmfold_wide", **fold_bench.QUICK)
+        # The CPU dry run times the small model: it checks the steps, and the wide one costs minutes on a CPU.
+        wide = esmfold_folder(work / "esmfold_wide", **fold_bench.QUICK) if device == "cuda" else folder
     except ImportError as e:  # made with transformers: a machine without it checks parity only
         log(f"fold speed not measured: {e}")
         return {"parity": {**worst, "ok": ok}, "speed": []}
     wide_model = work / "models" / "esmfold_wide.onnx"
-    cli(exe, "convert", wide, "-o", wide_model, "-q")
+    if wide == folder:
+        wide_model = model
+    else:
+        cli(exe, "convert", wide, "-o", wide_model, "-q")
     speed = []
     for L in lengths:
         f = work / f"fold_L{L}.fasta"
